@@ -1,0 +1,36 @@
+"""`python -m app`: serve the API (migrating a SQLite database first), or `migrate` only."""
+
+import argparse
+import os
+
+import uvicorn
+
+from app.core.config import get_settings
+from app.migrate import upgrade_head
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the HTTP server (default)")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    sub.add_parser("migrate", help="upgrade the configured database to the latest schema")
+    args = parser.parse_args()
+
+    if args.command == "migrate":
+        upgrade_head(get_settings().database_url)
+        return
+    settings = get_settings()
+    if settings.migrate_on_startup and settings.is_sqlite:
+        # Once here, before any worker starts, so workers never race to migrate.
+        upgrade_head(settings.database_url)
+    host = getattr(args, "host", "127.0.0.1")
+    port = getattr(args, "port", 8000)
+    workers = getattr(args, "workers", 1)
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""One Settings object, read from the environment (and an optional .env file)."""
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "dev-only-insecure-secret-change-me-0000000000"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./mutual_aid.db"
+    # On SQLite the zero-setup path migrates at start-up; on Postgres it is a separate step.
+    migrate_on_startup: bool = True
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    # Comma-separated list of frontend origins allowed by CORS.
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: dict[str, object]) -> dict[str, object]:
+        raw = data.get("cors_origins") if isinstance(data, dict) else None
+        if isinstance(raw, str):
+            data["cors_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> "Settings":
+        if self.environment == "production":
+            if self.jwt_secret == DEFAULT_JWT_SECRET:
+                raise ValueError("JWT_SECRET must be set in production (the default is public)")
+            if len(self.jwt_secret) < 32:
+                raise ValueError("JWT_SECRET must be at least 32 characters in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,66 @@
+"""Database engine and sessions: async everywhere, one engine per app."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.config import Settings
+from app.geo import haversine_km
+
+
+def async_url(url: str) -> str:
+    """Accept plain URLs too: sqlite:// and postgresql:// get their async drivers."""
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def sync_url(url: str) -> str:
+    """The same database through a sync driver (Alembic)."""
+    if url.startswith("sqlite+aiosqlite://"):
+        return "sqlite://" + url.removeprefix("sqlite+aiosqlite://")
+    return async_url(url) if url.startswith(("postgresql://", "postgres://")) else url
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Foreign keys are off in SQLite unless asked for on every connection.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+    # The same haversine as Python's, so radius search agrees with it to the last bit.
+    dbapi_connection.create_function("haversine_km", 4, haversine_km, deterministic=True)
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    url = async_url(settings.database_url)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False}
+        if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
+            kwargs["poolclass"] = StaticPool
+    else:
+        # One-off PostGIS plans trigger JIT, which costs far more than the query itself.
+        kwargs["connect_args"] = {"options": "-c jit=off", "connect_timeout": 5}
+        kwargs["pool_size"] = settings.db_pool_size
+        kwargs["max_overflow"] = 0
+        kwargs["pool_pre_ping"] = True
+        kwargs["pool_timeout"] = 5
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    return engine
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with maker() as session:
+        yield session

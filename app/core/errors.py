@@ -1,0 +1,170 @@
+"""Domain errors and the one place that turns every error into problem+json (RFC 9457)."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://mutual-aid.example/problems/"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail; every 4xx and 5xx response has this shape."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+    existing_id: str | None = None
+
+
+class DomainError(Exception):
+    status = 400
+    slug = "bad-request"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+        self.extra = extra
+
+
+class Unauthorized(DomainError):
+    status, slug = 401, "unauthorized"
+
+    def __init__(self, detail: str = "Missing or invalid credentials.") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(DomainError):
+    status, slug = 403, "forbidden"
+
+
+class NotFound(DomainError):
+    status, slug = 404, "not-found"
+
+
+class Conflict(DomainError):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(DomainError):
+    status, slug = 412, "precondition-failed"
+
+
+class Invalid(DomainError):
+    """A body that is well-formed but breaks a rule; `loc` names the field."""
+
+    status, slug = 422, "validation-error"
+
+    def __init__(self, detail: str, *, loc: list[str | int]) -> None:
+        super().__init__(detail)
+        self.errors = [FieldError(loc=loc, msg=detail, type="value_error")]
+
+
+_MEANINGS = {
+    401: "No or bad credential",
+    403: "Known caller, action not allowed",
+    404: "Unknown, or not visible to you",
+    409: "The resource's state does not allow this",
+    412: "Stale If-Match: the resource has changed since you read it",
+    422: "Invalid body or query",
+    503: "A dependency (the database) is unavailable; retry after Retry-After",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the problem statuses an operation can return."""
+    return {s: {"model": Problem, "description": _MEANINGS[s]} for s in statuses}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase
+    body = Problem(
+        type=TYPE_BASE + (slug or phrase.lower().replace(" ", "-")),
+        title=phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+        **extra,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _clean_validation_errors(raw: list[Any]) -> list[FieldError]:
+    # Never echo `input`: it may be a password or a phone number.
+    return [
+        FieldError(loc=list(e.get("loc", [])), msg=str(e.get("msg", "")), type=str(e.get("type", "")))
+        for e in raw
+    ]
+
+
+async def _domain(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(
+        request,
+        exc.status,
+        exc.detail,
+        slug=exc.slug,
+        errors=getattr(exc, "errors", None),
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _clean_validation_errors(list(exc.errors()))
+    return problem_response(
+        request, 422, "The request is invalid; see `errors`.", slug="validation-error", errors=errors
+    )
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "No such resource."
+    return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(request, 500, "Something went wrong on our side; it has been logged.")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unhandled)

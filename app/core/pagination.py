@@ -1,0 +1,64 @@
+"""Opaque keyset cursors and the page envelope every list returns."""
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from app.core.errors import Invalid
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1..100.")]
+Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(kind: str, *values: Any) -> str:
+    raw = json.dumps([kind, *values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str, arity: int) -> list[Any]:
+    """The values a cursor of this kind holds; a 422 problem for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError):
+        values = None
+    if not isinstance(values, list) or len(values) != arity + 1 or values[0] != kind:
+        raise Invalid(
+            "The cursor is not valid for this query; start again without it.", loc=["query", "cursor"]
+        )
+    return values[1:]
+
+
+def encode_time_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    return encode_cursor("t", created_at.isoformat(), str(row_id))
+
+
+def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """(created_at, id) of the last row of the previous newest-first page."""
+    ts, row_id = decode_cursor(cursor, "t", 2)
+    try:
+        at = datetime.fromisoformat(str(ts))
+        return at, uuid.UUID(str(row_id))
+    except ValueError:
+        raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"]) from None
+
+
+def decode_uuid(value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"]) from None

@@ -1,0 +1,52 @@
+"""Password hashing (argon2) and member access tokens (JWT)."""
+
+import uuid
+from datetime import timedelta
+
+import jwt
+from pwdlib import PasswordHash
+
+from app.core.config import Settings
+from app.core.timeutil import utcnow
+
+_hasher = PasswordHash.recommended()
+# Verifying against this when the email is unknown keeps login timing the same either way.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-just-for-timing")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    if password_hash is None:
+        _hasher.verify(password, _DUMMY_HASH)
+        return False
+    return _hasher.verify(password, password_hash)
+
+
+def create_access_token(member_id: uuid.UUID, settings: Settings) -> str:
+    now = utcnow()
+    claims = {
+        "sub": str(member_id),
+        "iat": now,
+        "exp": now + timedelta(seconds=settings.access_token_ttl_seconds),
+        "typ": "member",
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
+
+
+def decode_access_token(token: str, settings: Settings) -> uuid.UUID | None:
+    """The member id a valid token names, or None for anything else."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[settings.jwt_algorithm],
+            options={"require": ["sub", "exp", "iat"]},
+        )
+        if claims.get("typ") != "member":
+            return None
+        return uuid.UUID(claims["sub"])
+    except (jwt.PyJWTError, ValueError):
+        return None

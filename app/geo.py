@@ -1,0 +1,98 @@
+"""Geography: haversine distances, coarse H3 locations and H3 disk coverings."""
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import h3
+
+EARTH_RADIUS_KM = 6371.0088
+# The public view shows the centre of the need's cell at this resolution (~0.74 km^2, ~1 km across).
+COARSE_RES = 8
+# Resolutions whose cell of the coarse point is stored and indexed, coarsest first.
+INDEXED_RES = (4, 6, 8)
+MAX_RADIUS_KM = 500.0
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance. The SQL twins in app/needs/spatial.py follow the same steps."""
+    p1 = math.radians(lat1)
+    p2 = math.radians(lat2)
+    dp = math.radians(lat2 - lat1)
+    dl = math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
+
+
+def round_half_km(distance_km: float) -> float:
+    """Distances shown to callers are rounded to 0.5 km, so they cannot pin anyone down."""
+    return math.floor(distance_km * 2 + 0.5) / 2
+
+
+def coarse_point(lat: float, lon: float) -> tuple[float, float]:
+    """Centre of the coarse cell holding the point: fixed for a point, never the point."""
+    lat_c, lon_c = h3.cell_to_latlng(h3.latlng_to_cell(lat, lon, COARSE_RES))
+    return lat_c, lon_c
+
+
+def cell_ids(lat: float, lon: float) -> dict[int, int]:
+    """The point's cell at each indexed resolution, as 64-bit integers."""
+    return {res: h3.str_to_int(h3.latlng_to_cell(lat, lon, res)) for res in INDEXED_RES}
+
+
+def located(lat: float, lon: float) -> dict[str, Any]:
+    """Columns stored for a located row: the point, its coarse stand-in and that one's cells."""
+    a_lat, a_lon = coarse_point(lat, lon)
+    cells = cell_ids(a_lat, a_lon)
+    return {
+        "lat": lat,
+        "lon": lon,
+        "approx_lat": a_lat,
+        "approx_lon": a_lon,
+        **{f"h3_r{res}": cell for res, cell in cells.items()},
+    }
+
+
+def resolution_for(radius_km: float) -> int:
+    """Coarsest enough to keep a covering to a few hundred cells."""
+    if radius_km <= 3:
+        return 8
+    if radius_km <= 20:
+        return 6
+    return 4
+
+
+@lru_cache(maxsize=65536)
+def _cell_centre_and_reach(cell: str) -> tuple[float, float, float]:
+    lat, lon = h3.cell_to_latlng(cell)
+    reach = max(haversine_km(lat, lon, v_lat, v_lon) for v_lat, v_lon in h3.cell_to_boundary(cell))
+    # Cell edges are arcs between vertices: pad the vertex distance so the reach is an upper bound.
+    return lat, lon, reach * 1.02 + 0.001
+
+
+def covering_cells(lat: float, lon: float, radius_km: float, res: int) -> list[int]:
+    """Cells at `res` that together contain every point within `radius_km` of (lat, lon).
+
+    Grow the disk ring by ring until a whole ring lies farther than the radius: the disk is a
+    connected patch around the centre, so any path from the centre to a point outside it must
+    cross that ring, and a point within the radius (whose whole path stays within the radius)
+    therefore lies inside the rings before it.
+    """
+    origin = h3.latlng_to_cell(lat, lon, res)
+    inside: set[str] = {origin}
+    k = 0
+    while True:
+        k += 1
+        ring = set(h3.grid_disk(origin, k)) - inside
+        if not ring:  # the whole globe is covered
+            break
+        far = True
+        for cell in ring:
+            c_lat, c_lon, reach = _cell_centre_and_reach(cell)
+            if haversine_km(lat, lon, c_lat, c_lon) - reach <= radius_km:
+                far = False
+                break
+        if far:
+            break
+        inside |= ring
+    return [h3.str_to_int(c) for c in inside]

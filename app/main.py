@@ -1,0 +1,87 @@
+"""The application factory: settings, database, middleware, routers and error handlers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core.errors import install_problem_handlers
+from app.members.router import router as members_router
+from app.needs.router import router as needs_router
+from app.offers.router import router as offers_router
+from app.ops.router import router as ops_router
+
+DESCRIPTION = """
+The open backend that mutual aid groups, food banks and community organisations run to connect
+people who need help with people who can give it.
+
+Privacy is the product: a need's exact location, address and contact are shown only to its
+owner and to volunteers it has accepted; everyone else sees the centre of a ~1 km cell.
+Every error is `application/problem+json` (RFC 9457).
+"""
+
+TAGS = [
+    {"name": "members", "description": "Sign up and manage your profile."},
+    {"name": "auth", "description": "Exchange email and password for an access token."},
+    {"name": "needs", "description": "Requests for help, with owner, participant and public views."},
+    {"name": "offers", "description": "What volunteers can give; private to the volunteer."},
+    {"name": "operations", "description": "Health and readiness probes."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Stable ids for generated clients: the route function's name.
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_startup and settings.is_sqlite:
+            from app.migrate import upgrade_head
+
+            await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Mutual aid API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+
+    install_problem_handlers(app)
+    if settings.cors_origins:
+        wildcard = "*" in settings.cors_origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            # Browsers refuse credentials with "*"; never combine the two.
+            allow_credentials=not wildcard,
+            allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Location", "Retry-After"],
+        )
+
+    v1 = APIRouter(prefix="/v1")
+    for router in (members_router, needs_router, offers_router):
+        v1.include_router(router)
+    app.include_router(v1)
+    app.include_router(ops_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,67 @@
+"""Members: people who ask for help, offer it, or both."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import EmailStr, StringConstraints
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core.schema import request_config
+from app.core.timeutil import UTCDateTime, utcnow
+from app.vocab import Languages
+
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()\-]{5,24}$")]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "members"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    password_hash: str = Field(max_length=255)
+    display_name: str = Field(max_length=80)
+    phone: str | None = Field(default=None, max_length=32)
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class MemberCreate(SQLModel):
+    model_config = request_config()
+
+    email: EmailStr
+    password: Password
+    display_name: DisplayName
+    phone: Phone | None = None
+    languages: Languages = []
+
+
+class MemberUpdate(SQLModel):
+    model_config = request_config()
+
+    display_name: DisplayName | None = None
+    phone: Phone | None = None
+    languages: Languages | None = None
+
+
+class MemberPrivate(SQLModel):
+    """What a member sees of themselves."""
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    phone: str | None
+    languages: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class Token(SQLModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105  (the OAuth2 token type, not a secret)
+    expires_in: int

@@ -1,0 +1,49 @@
+"""Member sign-up, login and profile."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.core.deps import SessionDep, SettingsDep
+from app.core.errors import problems
+from app.core.security import create_access_token
+from app.members import service
+from app.members.deps import CurrentMember
+from app.members.models import MemberCreate, MemberPrivate, MemberUpdate, Token
+
+router = APIRouter(tags=["members"])
+
+
+@router.post(
+    "/members",
+    status_code=201,
+    response_model=MemberPrivate,
+    responses=problems(409, 422),
+)
+async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivate:
+    """Sign up. Anyone can both ask for help and offer it."""
+    member = await service.create_member(session, data=data)
+    return MemberPrivate.model_validate(member, from_attributes=True)
+
+
+@router.post("/auth/token", response_model=Token, tags=["auth"], responses=problems(401, 422))
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+) -> Token:
+    """OAuth2 password flow: `username` is the member's email."""
+    member = await service.authenticate(session, email=form.username, password=form.password)
+    return Token(
+        access_token=create_access_token(member.id, settings), expires_in=settings.access_token_ttl_seconds
+    )
+
+
+@router.get("/members/me", response_model=MemberPrivate, responses=problems(401, 422))
+async def read_me(member: CurrentMember) -> MemberPrivate:
+    return MemberPrivate.model_validate(member, from_attributes=True)
+
+
+@router.patch("/members/me", response_model=MemberPrivate, responses=problems(401, 422))
+async def update_me(data: MemberUpdate, member: CurrentMember, session: SessionDep) -> MemberPrivate:
+    member = await service.update_member(session, member=member, data=data)
+    return MemberPrivate.model_validate(member, from_attributes=True)

@@ -1,0 +1,58 @@
+"""Member rules: sign-up, login, profile updates."""
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Conflict, Invalid, Unauthorized
+from app.core.security import hash_password, verify_password
+from app.core.timeutil import utcnow
+from app.members.models import Member, MemberCreate, MemberUpdate
+
+
+def _normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def create_member(session: AsyncSession, *, data: MemberCreate) -> Member:
+    member = Member(
+        email=_normalise_email(data.email),
+        password_hash=hash_password(data.password),
+        display_name=data.display_name,
+        phone=data.phone,
+        languages=data.languages,
+    )
+    session.add(member)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict("An account with this email already exists.") from None
+    return member
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str) -> Member:
+    result = await session.exec(select(Member).where(Member.email == _normalise_email(email)))
+    member = result.first()
+    if not verify_password(password, member.password_hash if member else None) or member is None:
+        raise Unauthorized("Incorrect email or password.")
+    return member
+
+
+async def get_member(session: AsyncSession, *, member_id: uuid.UUID) -> Member | None:
+    return await session.get(Member, member_id)
+
+
+async def update_member(session: AsyncSession, *, member: Member, data: MemberUpdate) -> Member:
+    changes = data.model_dump(exclude_unset=True)
+    for required in ("display_name", "languages"):
+        if required in changes and changes[required] is None:
+            raise Invalid(f"{required} cannot be null.", loc=["body", required])
+    if changes:
+        member.sqlmodel_update(changes)
+        member.updated_at = utcnow()
+        session.add(member)
+        await session.commit()
+    return member

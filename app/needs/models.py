@@ -1,0 +1,217 @@
+"""Needs (requests for help): the table, the request bodies and the three views."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import AwareDatetime, StringConstraints, model_validator
+from pydantic.config import JsonDict
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core.schema import request_config
+from app.core.timeutil import UTCDateTime, utcnow
+from app.members.models import Phone
+from app.vocab import Capabilities, Category, Languages, Mode, Urgency
+
+
+class NeedStatus(StrEnum):
+    open = "open"
+    matched = "matched"
+    fulfilled = "fulfilled"
+    cancelled = "cancelled"
+    expired = "expired"
+
+
+class Visibility(StrEnum):
+    public = "public"
+    organization = "organization"
+
+
+class Point(SQLModel):
+    lat: float = Field(ge=-90, le=90, schema_extra={"examples": [51.5074]})
+    lon: float = Field(ge=-180, le=180, schema_extra={"examples": [-0.1278]})
+
+
+class Contact(SQLModel):
+    model_config = request_config()
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    phone: Phone
+
+
+class Need(SQLModel, table=True):
+    __tablename__ = "needs"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "external_id", name="uq_needs_organization_id_external_id"),
+        Index("ix_needs_created_at_id", "created_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    requester_id: uuid.UUID = Field(foreign_key="members.id", index=True)
+    organization_id: uuid.UUID | None = Field(default=None, index=True)
+    external_id: str | None = Field(default=None, max_length=200)
+    category: str = Field(max_length=32, index=True)
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, sa_type=Text)
+    urgency: str = Field(max_length=16)
+    mode: str = Field(max_length=16)
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = Field(default=None, max_length=500)
+    contact_name: str | None = Field(default=None, max_length=100)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    # The public stand-in for the location, and its cells at the indexed resolutions.
+    approx_lat: float | None = None
+    approx_lon: float | None = None
+    h3_r4: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    h3_r6: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    h3_r8: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    volunteers_needed: int = 1
+    volunteers_accepted: int = 0
+    window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    requirements: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    visibility: str = Field(default=Visibility.public, max_length=16)
+    status: str = Field(default=NeedStatus.open, max_length=16, index=True)
+    version: int = Field(default=1, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+VolunteersNeeded = Annotated[int, Field(ge=1, le=50)]
+
+
+class NeedFields(SQLModel):
+    """What a requester may set; shared by create and update."""
+
+    model_config = request_config()
+
+    def check_shape(self) -> None:
+        mode = getattr(self, "mode", None)
+        if mode == Mode.in_person and getattr(self, "location", None) is None:
+            raise ValueError("location is required for in_person help")
+        start, end = getattr(self, "window_start", None), getattr(self, "window_end", None)
+        if start is not None and end is not None and end <= start:
+            raise ValueError("window_end must be after window_start")
+
+
+_NEED_CREATE_EXAMPLE: JsonDict = {
+    "category": "groceries",
+    "title": "Weekly shop from the corner store",
+    "description": "Milk, bread, fruit; I can pay on delivery.",
+    "urgency": "normal",
+    "mode": "in_person",
+    "location": {"lat": 51.5074, "lon": -0.1278},
+    "address": "Flat 2, 10 Example Street",
+    "contact": {"name": "Sam", "phone": "+44 20 7946 0000"},
+    "volunteers_needed": 1,
+    "languages": ["en"],
+    "requirements": ["car"],
+}
+
+
+class NeedCreate(NeedFields):
+    model_config = request_config(_NEED_CREATE_EXAMPLE)
+
+    category: Category
+    title: Title
+    description: Description | None = None
+    urgency: Urgency = Urgency.normal
+    mode: Mode = Mode.in_person
+    location: Point | None = None
+    address: Address | None = None
+    contact: Contact | None = None
+    volunteers_needed: VolunteersNeeded = 1
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+    languages: Languages = []
+    requirements: Capabilities = []
+    visibility: Visibility = Visibility.public
+    organization_id: uuid.UUID | None = None
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        self.check_shape()
+        if self.visibility == Visibility.organization and self.organization_id is None:
+            raise ValueError("visibility=organization needs an organization_id")
+        return self
+
+
+class NeedUpdate(NeedFields):
+    """Every field optional; what is sent replaces what was there."""
+
+    category: Category | None = None
+    title: Title | None = None
+    description: Description | None = None
+    urgency: Urgency | None = None
+    mode: Mode | None = None
+    location: Point | None = None
+    address: Address | None = None
+    contact: Contact | None = None
+    volunteers_needed: VolunteersNeeded | None = None
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+    languages: Languages | None = None
+    requirements: Capabilities | None = None
+    visibility: Visibility | None = None
+
+
+class _NeedView(SQLModel):
+    """Fields anyone who may see the need at all is shown."""
+
+    id: uuid.UUID
+    category: Category
+    title: str
+    description: str | None
+    urgency: Urgency
+    mode: Mode
+    approx_location: Point | None = Field(
+        description="Centre of the need's coarse cell (about 1 km across); never the exact point."
+    )
+    volunteers_needed: int
+    window_start: datetime | None
+    window_end: datetime | None
+    languages: list[str]
+    requirements: list[str]
+    visibility: Visibility
+    organization_id: uuid.UUID | None
+    status: NeedStatus
+    created_at: datetime
+    updated_at: datetime
+    distance_km: float | None = Field(
+        default=None, description="With `near`: distance from approx_location, rounded to 0.5 km."
+    )
+
+
+class NeedPublic(_NeedView):
+    view: Literal["public"] = "public"
+
+
+class NeedParticipant(_NeedView):
+    """A volunteer with an accepted match: where to go and whom to call."""
+
+    view: Literal["participant"] = "participant"
+    location: Point | None
+    address: str | None
+    contact: Contact | None
+
+
+class NeedOwner(_NeedView):
+    view: Literal["owner"] = "owner"
+    location: Point | None
+    address: str | None
+    contact: Contact | None
+    requester_id: uuid.UUID
+    external_id: str | None
+    volunteers_accepted: int
+
+
+NeedView = Annotated[NeedOwner | NeedParticipant | NeedPublic, Field(discriminator="view")]

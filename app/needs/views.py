@@ -1,0 +1,45 @@
+"""Which view of a need a caller gets, and building it from the row (allow-lists only)."""
+
+from typing import Any
+
+from app.core.timeutil import utcnow
+from app.geo import round_half_km
+from app.needs.models import Need, NeedOwner, NeedParticipant, NeedPublic, NeedStatus
+
+OWNER, PARTICIPANT, PUBLIC = "owner", "participant", "public"
+
+
+def effective_status(need: Need) -> NeedStatus:
+    """An open need whose window has closed is expired, without anyone having to write it."""
+    if need.status == NeedStatus.open and need.window_end is not None and need.window_end <= utcnow():
+        return NeedStatus.expired
+    return NeedStatus(need.status)
+
+
+def _fields(need: Need, distance_km: float | None) -> dict[str, Any]:
+    data = need.model_dump()
+    data["status"] = effective_status(need)
+    data["approx_location"] = (
+        {"lat": need.approx_lat, "lon": need.approx_lon} if need.approx_lat is not None else None
+    )
+    data["location"] = {"lat": need.lat, "lon": need.lon} if need.lat is not None else None
+    data["contact"] = (
+        {"name": need.contact_name, "phone": need.contact_phone} if need.contact_name is not None else None
+    )
+    data["distance_km"] = round_half_km(distance_km) if distance_km is not None else None
+    return data
+
+
+def render(
+    need: Need, role: str, distance_km: float | None = None
+) -> NeedOwner | NeedParticipant | NeedPublic:
+    data = _fields(need, distance_km)
+    if role == OWNER:
+        return NeedOwner.model_validate(data)
+    if role == PARTICIPANT:
+        return NeedParticipant.model_validate(data)
+    return NeedPublic.model_validate(data)
+
+
+def render_owner(need: Need) -> NeedOwner:
+    return NeedOwner.model_validate(_fields(need, None))

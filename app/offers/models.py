@@ -1,0 +1,169 @@
+"""Offers (what volunteers can give): the table, the request bodies and the owner's view."""
+
+import uuid
+import zoneinfo
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, StringConstraints, model_validator
+from pydantic.config import JsonDict
+from sqlalchemy import JSON, BigInteger, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core.schema import request_config
+from app.core.timeutil import UTCDateTime, utcnow
+from app.needs.models import Point
+from app.vocab import Capabilities, Category, Languages, Mode
+
+
+class OfferStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+
+
+class Day(StrEnum):
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+
+
+HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+
+
+class Slot(SQLModel):
+    """A weekly window, in the offer's timezone."""
+
+    model_config = request_config()
+
+    day: Day
+    start: HHMM = Field(schema_extra={"examples": ["18:00"]})
+    end: HHMM = Field(schema_extra={"examples": ["20:30"]})
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+def _timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA timezone") from None
+    return name
+
+
+Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_timezone)]
+Categories = Annotated[list[Category], Field(min_length=1, max_length=len(Category))]
+Modes = Annotated[list[Mode], Field(min_length=1, max_length=len(Mode))]
+MaxDistance = Annotated[float, Field(gt=0, le=200)]
+Capacity = Annotated[int, Field(ge=1, le=50)]
+Availability = Annotated[list[Slot], Field(max_length=50)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+
+class Offer(SQLModel, table=True):
+    __tablename__ = "offers"
+    __table_args__ = (Index("ix_offers_volunteer_id_created_at_id", "volunteer_id", "created_at", "id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    volunteer_id: uuid.UUID = Field(foreign_key="members.id")
+    organization_id: uuid.UUID | None = Field(default=None, index=True)
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    modes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    lat: float
+    lon: float
+    # The volunteer's coarse cell: what matching measures distances from, never the home itself.
+    approx_lat: float
+    approx_lon: float
+    h3_r4: int = Field(sa_type=BigInteger, index=True)
+    h3_r6: int = Field(sa_type=BigInteger, index=True)
+    h3_r8: int = Field(sa_type=BigInteger, index=True)
+    max_distance_km: float = 5.0
+    availability: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    timezone: str = Field(default="UTC", max_length=64)
+    capacity: int = 1
+    active_matches: int = 0
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    capabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    note: str | None = Field(default=None, sa_type=Text)
+    status: str = Field(default=OfferStatus.active, max_length=16, index=True)
+    version: int = Field(default=1, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+_OFFER_CREATE_EXAMPLE: JsonDict = {
+    "categories": ["groceries", "companionship"],
+    "modes": ["in_person", "remote"],
+    "location": {"lat": 51.51, "lon": -0.12},
+    "max_distance_km": 3,
+    "availability": [{"day": "sat", "start": "10:00", "end": "13:00"}],
+    "timezone": "Europe/London",
+    "capacity": 2,
+    "languages": ["en", "es"],
+    "capabilities": ["car"],
+}
+
+
+class OfferCreate(SQLModel):
+    model_config = request_config(_OFFER_CREATE_EXAMPLE)
+
+    categories: Categories
+    modes: Modes
+    location: Point
+    max_distance_km: MaxDistance = 5.0
+    availability: Availability = []
+    timezone: Timezone = "UTC"
+    capacity: Capacity = 1
+    languages: Languages = []
+    capabilities: Capabilities = []
+    note: Note | None = None
+    organization_id: uuid.UUID | None = None
+
+
+class OfferUpdate(SQLModel):
+    """Every field optional; `status` pauses or resumes the offer."""
+
+    model_config = request_config()
+
+    categories: Categories | None = None
+    modes: Modes | None = None
+    location: Point | None = None
+    max_distance_km: MaxDistance | None = None
+    availability: Availability | None = None
+    timezone: Timezone | None = None
+    capacity: Capacity | None = None
+    languages: Languages | None = None
+    capabilities: Capabilities | None = None
+    note: Note | None = None
+    status: OfferStatus | None = None
+
+
+class OfferOwner(SQLModel):
+    """The volunteer's own view; the only one that shows the offer's location."""
+
+    id: uuid.UUID
+    volunteer_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    categories: list[Category]
+    modes: list[Mode]
+    location: Point
+    max_distance_km: float
+    availability: list[Slot]
+    timezone: str
+    capacity: int
+    active_matches: int
+    languages: list[str]
+    capabilities: list[str]
+    note: str | None
+    status: OfferStatus
+    created_at: datetime
+    updated_at: datetime

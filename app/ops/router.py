@@ -1,0 +1,35 @@
+"""Liveness and readiness probes for orchestrators."""
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.core.deps import SessionDep
+from app.core.errors import DomainError, problems
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Unavailable(DomainError):
+    status, slug = 503, "unavailable"
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses=problems(503))
+async def readyz(session: SessionDep) -> Health:
+    """The database answers."""
+    try:
+        await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    except Exception:
+        raise Unavailable("The database is not reachable.", headers={"Retry-After": "5"}) from None
+    return Health(status="ok")

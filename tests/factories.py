@@ -1,0 +1,100 @@
+"""Synthetic test data: every name, email and phone here is made up."""
+
+import itertools
+import random
+from typing import Any
+
+import httpx
+
+_seq = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+class Member:
+    def __init__(self, data: dict[str, Any], token: str) -> None:
+        self.data = data
+        self.id: str = data["id"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+
+async def member(client: httpx.AsyncClient, **overrides: Any) -> Member:
+    n = next(_seq)
+    body = {
+        "email": f"person{n}@example.org",
+        "password": PASSWORD,
+        "display_name": f"Person {n}",
+        "phone": f"+44 7700 900{n % 1000:03d}",
+        "languages": ["en"],
+    }
+    body.update(overrides)
+    created = await client.post("/v1/members", json=body)
+    assert created.status_code == 201, created.text
+    token = await client.post(
+        "/v1/auth/token", data={"username": body["email"], "password": body["password"]}
+    )
+    assert token.status_code == 200, token.text
+    return Member(created.json(), token.json()["access_token"])
+
+
+def need_body(rng: random.Random | None = None, **overrides: Any) -> dict[str, Any]:
+    rng = rng or random.Random()
+    body: dict[str, Any] = {
+        "category": "groceries",
+        "title": "Shopping for the week",
+        "description": "Bread, milk and fruit.",
+        "mode": "in_person",
+        "location": {"lat": round(51.45 + rng.random() * 0.1, 6), "lon": round(-0.2 + rng.random() * 0.2, 6)},
+        "address": f"Flat {rng.randint(1, 99)}, Example Road",
+        "contact": {"name": "Alex Example", "phone": "+44 20 7946 0123"},
+    }
+    body.update(overrides)
+    return body
+
+
+def offer_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "categories": ["groceries"],
+        "modes": ["in_person"],
+        "location": {"lat": 51.5, "lon": -0.12},
+        "availability": [{"day": "sat", "start": "10:00", "end": "13:00"}],
+        "timezone": "Europe/London",
+    }
+    body.update(overrides)
+    return body
+
+
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["status"] == status
+    assert body["type"].startswith("https://")
+    return body
+
+
+async def insert_needs(application: Any, requester_id: str, points: list[tuple[float, float]]) -> list[str]:
+    """Many located needs straight into the database, for search tests that need volume."""
+    import uuid as _uuid
+
+    from app.geo import located
+    from app.needs.models import Need
+
+    ids = []
+    async with application.state.sessionmaker() as session:
+        for i, (lat, lon) in enumerate(points):
+            need = Need(
+                requester_id=_uuid.UUID(requester_id),
+                category="errands",
+                title=f"Errand {i}",
+                urgency="normal",
+                mode="in_person",
+                **located(lat, lon),
+            )
+            session.add(need)
+            ids.append(str(need.id))
+        await session.commit()
+    return ids

@@ -1,0 +1,127 @@
+"""Members: sign-up, login, profile, and the problem bodies of their failures."""
+
+import httpx
+
+from tests.factories import PASSWORD, assert_problem, member
+
+
+async def test_sign_up_returns_private_view_without_password(client: httpx.AsyncClient) -> None:
+    body = {
+        "email": "Kim.Example@Example.org",
+        "password": PASSWORD,
+        "display_name": " Kim ",
+        "phone": "+1 555 0100",
+        "languages": ["EN", "es", "en"],
+    }
+    r = await client.post("/v1/members", json=body)
+    assert r.status_code == 201
+    data = r.json()
+    assert set(data) == {"id", "email", "display_name", "phone", "languages", "created_at", "updated_at"}
+    assert data["email"] == "kim.example@example.org"
+    assert data["display_name"] == "Kim"
+    assert data["languages"] == ["en", "es"]
+    assert PASSWORD not in r.text
+
+
+async def test_duplicate_email_is_409_problem(client: httpx.AsyncClient) -> None:
+    await member(client, email="dup@example.org")
+    r = await client.post(
+        "/v1/members", json={"email": "DUP@example.org", "password": PASSWORD, "display_name": "Other"}
+    )
+    body = assert_problem(r, 409)
+    assert body["detail"] == "An account with this email already exists."
+
+
+async def test_invalid_sign_up_is_422_and_never_echoes_input(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/v1/members",
+        json={
+            "email": "not-an-email",
+            "password": "Pw3x!",
+            "display_name": "",
+            "languages": ["xx"],
+            "role": "admin",
+        },
+    )
+    body = assert_problem(r, 422)
+    locs = {tuple(e["loc"]) for e in body["errors"]}
+    assert locs == {
+        ("body", "email"),
+        ("body", "password"),
+        ("body", "display_name"),
+        ("body", "languages", 0),
+        ("body", "role"),
+    }
+    assert "Pw3x!" not in r.text
+    assert all(set(e) == {"loc", "msg", "type"} for e in body["errors"])
+    count = await client.post("/v1/auth/token", data={"username": "not-an-email", "password": "Pw3x!"})
+    assert count.status_code == 401
+
+
+async def test_login_and_me(client: httpx.AsyncClient) -> None:
+    m = await member(client, display_name="Robin")
+    r = await client.get("/v1/members/me", headers=m.headers)
+    assert r.status_code == 200
+    assert r.json()["id"] == m.id
+    assert r.json()["display_name"] == "Robin"
+
+
+async def test_token_response_shape(client: httpx.AsyncClient) -> None:
+    await member(client, email="shape@example.org")
+    r = await client.post("/v1/auth/token", data={"username": "shape@example.org", "password": PASSWORD})
+    assert r.status_code == 200
+    data = r.json()
+    assert set(data) == {"access_token", "token_type", "expires_in"}
+    assert data["token_type"] == "bearer"
+    assert data["expires_in"] == 3600
+
+
+async def test_wrong_password_and_unknown_email_are_the_same_401(client: httpx.AsyncClient) -> None:
+    await member(client, email="known@example.org")
+    wrong = await client.post(
+        "/v1/auth/token", data={"username": "known@example.org", "password": "nope-nope"}
+    )
+    unknown = await client.post(
+        "/v1/auth/token", data={"username": "who@example.org", "password": "nope-nope"}
+    )
+    for r in (wrong, unknown):
+        body = assert_problem(r, 401)
+        assert body["detail"] == "Incorrect email or password."
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_me_without_or_with_bad_token_is_401(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/v1/members/me"), 401)
+    r = await client.get("/v1/members/me", headers={"Authorization": "Bearer not.a.jwt"})
+    assert assert_problem(r, 401)["detail"] == "The access token is invalid or has expired."
+
+
+async def test_token_signed_with_another_secret_is_401(client: httpx.AsyncClient) -> None:
+    import jwt
+
+    forged = jwt.encode(
+        {"sub": "00000000-0000-0000-0000-000000000000", "iat": 1, "exp": 4102444800, "typ": "member"},
+        "some-other-secret-of-enough-length-000",
+        algorithm="HS256",
+    )
+    assert_problem(await client.get("/v1/members/me", headers={"Authorization": f"Bearer {forged}"}), 401)
+
+
+async def test_patch_me_updates_only_what_is_sent(client: httpx.AsyncClient) -> None:
+    m = await member(client, display_name="Before", phone="+44 7700 900111")
+    r = await client.patch("/v1/members/me", json={"display_name": "After"}, headers=m.headers)
+    assert r.status_code == 200
+    assert r.json()["display_name"] == "After"
+    assert r.json()["phone"] == "+44 7700 900111"
+    r = await client.patch("/v1/members/me", json={"phone": None}, headers=m.headers)
+    assert r.json()["phone"] is None
+
+
+async def test_patch_me_rejects_unknown_and_null_fields_and_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    m = await member(client, display_name="Steady")
+    for body in ({"email": "new@example.org"}, {"id": m.id}, {"display_name": None}, {"languages": ["zz"]}):
+        assert_problem(await client.patch("/v1/members/me", json=body, headers=m.headers), 422)
+    me = (await client.get("/v1/members/me", headers=m.headers)).json()
+    assert me == m.data
