@@ -1,0 +1,79 @@
+"""Probes, the OpenAPI document and the docs page a developer reads first."""
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.conftest import make_settings
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ok"}
+
+
+async def test_readyz_is_503_problem_when_the_database_is_unreachable() -> None:
+    app = create_app(make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.get("/readyz")
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["retry-after"] == "5"
+    assert "nobody" not in r.text
+    await app.state.engine.dispose()
+
+
+async def test_docs_and_openapi_load(client: httpx.AsyncClient) -> None:
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
+    spec = (await client.get("/openapi.json")).json()
+    ops = {(m, p): op for p, item in spec["paths"].items() for m, op in item.items()}
+    ids = [op["operationId"] for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert ops[("post", "/v1/needs")]["operationId"] == "create_need"
+    assert ops[("get", "/v1/needs/{need_id}")]["operationId"] == "get_need"
+    assert all(op.get("tags") for op in ops.values())
+    assert "422" in ops[("post", "/v1/needs")]["responses"]
+
+
+async def test_swagger_authorize_offers_login_and_bearer(client: httpx.AsyncClient) -> None:
+    schemes = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/v1/auth/token"
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_production_refuses_the_default_or_a_short_secret() -> None:
+    with pytest.raises(ValueError, match="JWT_SECRET must be set"):
+        Settings(environment="production")
+    with pytest.raises(ValueError, match="at least 32"):
+        Settings(environment="production", jwt_secret="short")
+    assert Settings(environment="production", jwt_secret="x" * 32).environment == "production"
+
+
+async def test_cors_allows_configured_origins_with_credentials(database_url: str) -> None:
+    app: FastAPI = create_app(
+        make_settings(database_url, cors_origins="https://app.example.org, https://b.example")
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        headers = {"Origin": "https://app.example.org", "Access-Control-Request-Method": "POST"}
+        ok = await c.options("/v1/needs", headers=headers)
+        other = await c.options("/v1/needs", headers={**headers, "Origin": "https://evil.example"})
+    assert ok.headers["access-control-allow-origin"] == "https://app.example.org"
+    assert ok.headers["access-control-allow-credentials"] == "true"
+    assert "access-control-allow-origin" not in other.headers
+    await app.state.engine.dispose()
+
+
+async def test_cors_wildcard_never_comes_with_credentials(database_url: str) -> None:
+    app = create_app(make_settings(database_url, cors_origins="*"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.get("/healthz", headers={"Origin": "https://anyone.example"})
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in r.headers
+    await app.state.engine.dispose()
