@@ -5,9 +5,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, pool
 
-import app.members.models
-import app.needs.models
-import app.offers.models  # noqa: F401
+import app.models  # noqa: F401  (every table in the metadata)
 from alembic import context
 from app.core.config import get_settings
 from app.core.db import sync_url

@@ -4,17 +4,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from app.audit.router import router as audit_router
+from app.auth.deps import rate_limit
+from app.auth.ratelimit import RateLimiter
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
-from app.core.errors import install_problem_handlers
+from app.core.errors import install_problem_handlers, problems
 from app.members.router import router as members_router
 from app.needs.router import router as needs_router
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
+from app.organizations.router import router as organizations_router
 
 DESCRIPTION = """
 The open backend that mutual aid groups, food banks and community organisations run to connect
@@ -23,6 +27,10 @@ people who need help with people who can give it.
 Privacy is the product: a need's exact location, address and contact are shown only to its
 owner and to volunteers it has accepted; everyone else sees the centre of a ~1 km cell.
 Every error is `application/problem+json` (RFC 9457).
+
+Authenticate with `Authorization: Bearer <token>`: a member access token from
+`POST /v1/auth/token`, or a partner organisation's API key (`ma_...`), limited by its scopes.
+Calls are rate limited per caller; see the `RateLimit-*` headers.
 """
 
 TAGS = [
@@ -30,6 +38,11 @@ TAGS = [
     {"name": "auth", "description": "Exchange email and password for an access token."},
     {"name": "needs", "description": "Requests for help, with owner, participant and public views."},
     {"name": "offers", "description": "What volunteers can give; private to the volunteer."},
+    {
+        "name": "organizations",
+        "description": "Mutual aid groups, food banks, their coordinators and API keys.",
+    },
+    {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
     {"name": "operations", "description": "Health and readiness probes."},
 ]
 
@@ -62,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.rate_limiter = RateLimiter(settings)
 
     install_problem_handlers(app)
     if settings.cors_origins:
@@ -76,8 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Location", "Retry-After"],
         )
 
-    v1 = APIRouter(prefix="/v1")
-    for router in (members_router, needs_router, offers_router):
+    # Every /v1 call is rate limited per caller; probes and docs are not.
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(rate_limit)], responses=problems(429))
+    for router in (members_router, organizations_router, needs_router, offers_router, audit_router):
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(ops_router)

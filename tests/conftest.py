@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+import app.models  # noqa: F401  (every table in the metadata)
 from app.core.config import Settings
 from app.core.db import sync_url
 from app.main import create_app
@@ -22,7 +23,6 @@ from app.migrate import upgrade_head
 
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite+aiosqlite://")
 IS_POSTGRES = DATABASE_URL.startswith("postgres")
-TABLES = ("offers", "needs", "members")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -58,6 +58,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "migrate_on_startup": False,
         "jwt_secret": "test-secret-that-is-long-enough-0123456789",
         "db_pool_size": 20,
+        # Generous unless a test is about rate limits, so suites never trip over them.
+        "rate_limit_member": "100000/minute",
+        "rate_limit_key": "100000/minute",
+        "rate_limit_anonymous": "100000/minute",
+        "rate_limit_auth_failures": "100000/minute",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -69,7 +74,8 @@ async def application(database_url: str) -> AsyncIterator[FastAPI]:
     engine = application.state.engine
     async with engine.begin() as conn:
         if IS_POSTGRES:
-            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
         else:
             await conn.run_sync(SQLModel.metadata.create_all)
     yield application

@@ -3,7 +3,8 @@
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+import limits
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_JWT_SECRET = "dev-only-insecure-secret-change-me-0000000000"  # noqa: S105
@@ -22,6 +23,16 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
+    # Shared rate-limit storage for several workers; in-process memory when unset.
+    redis_url: str | None = None
+    rate_limit_prefix: str = "mutual-aid"
+    # Per caller (API key, member, or client address when anonymous), in `limits` notation.
+    rate_limit_member: str = "300/minute"
+    rate_limit_key: str = "600/minute"
+    rate_limit_anonymous: str = "60/minute"
+    # Failed logins and bad credentials, per client address: far stricter.
+    rate_limit_auth_failures: str = "10/minute"
+
     # Comma-separated list of frontend origins allowed by CORS.
     cors_origins: Annotated[list[str], NoDecode] = []
 
@@ -32,6 +43,14 @@ class Settings(BaseSettings):
         if isinstance(raw, str):
             data["cors_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
         return data
+
+    @field_validator(
+        "rate_limit_member", "rate_limit_key", "rate_limit_anonymous", "rate_limit_auth_failures"
+    )
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        limits.parse(value)  # raises ValueError on a malformed limit
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":

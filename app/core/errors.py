@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,9 @@ class Problem(BaseModel):
     detail: str
     instance: str | None = None
     errors: list[FieldError] | None = None
-    existing_id: str | None = None
+    existing_id: str | None = Field(
+        default=None, description="With a duplicate external_id: the need that has it."
+    )
 
 
 class DomainError(Exception):
@@ -84,6 +86,7 @@ _MEANINGS = {
     409: "The resource's state does not allow this",
     412: "Stale If-Match: the resource has changed since you read it",
     422: "Invalid body or query",
+    429: "Rate limited; retry after Retry-After seconds",
     503: "A dependency (the database) is unavailable; retry after Retry-After",
 }
 
@@ -91,6 +94,27 @@ _MEANINGS = {
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the problem statuses an operation can return."""
     return {s: {"model": Problem, "description": _MEANINGS[s]} for s in statuses}
+
+
+def problem_body(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: list[FieldError] | None = None,
+    instance: str | None = None,
+    **extra: Any,
+) -> Problem:
+    phrase = HTTPStatus(status).phrase
+    return Problem(
+        type=TYPE_BASE + (slug or phrase.lower().replace(" ", "-")),
+        title=phrase,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=errors,
+        **extra,
+    )
 
 
 def problem_response(
@@ -103,16 +127,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    phrase = HTTPStatus(status).phrase
-    body = Problem(
-        type=TYPE_BASE + (slug or phrase.lower().replace(" ", "-")),
-        title=phrase,
-        status=status,
-        detail=detail,
-        instance=request.url.path,
-        errors=errors,
-        **extra,
-    )
+    body = problem_body(status, detail, slug=slug, errors=errors, instance=request.url.path, **extra)
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
@@ -121,10 +136,10 @@ def problem_response(
     )
 
 
-def _clean_validation_errors(raw: list[Any]) -> list[FieldError]:
+def clean_validation_errors(raw: list[Any], prefix: tuple[str | int, ...] = ()) -> list[FieldError]:
     # Never echo `input`: it may be a password or a phone number.
     return [
-        FieldError(loc=list(e.get("loc", [])), msg=str(e.get("msg", "")), type=str(e.get("type", "")))
+        FieldError(loc=[*prefix, *e.get("loc", [])], msg=str(e.get("msg", "")), type=str(e.get("type", "")))
         for e in raw
     ]
 
@@ -144,7 +159,7 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _clean_validation_errors(list(exc.errors()))
+    errors = clean_validation_errors(list(exc.errors()))
     return problem_response(
         request, 422, "The request is invalid; see `errors`.", slug="validation-error", errors=errors
     )

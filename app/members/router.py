@@ -2,14 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.auth.deps import CurrentMember, client_address, limiter
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import problems
+from app.core.errors import Unauthorized, problems
 from app.core.security import create_access_token
 from app.members import service
-from app.members.deps import CurrentMember
 from app.members.models import MemberCreate, MemberPrivate, MemberUpdate, Token
 
 router = APIRouter(tags=["members"])
@@ -27,23 +27,33 @@ async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivat
     return MemberPrivate.model_validate(member, from_attributes=True)
 
 
-@router.post("/auth/token", response_model=Token, tags=["auth"], responses=problems(401, 422))
+@router.post("/auth/token", response_model=Token, tags=["auth"], responses=problems(401, 422, 429))
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
 ) -> Token:
-    """OAuth2 password flow: `username` is the member's email."""
-    member = await service.authenticate(session, email=form.username, password=form.password)
+    """OAuth2 password flow: `username` is the member's email. Failed attempts are rate limited
+    per client address, far more strictly than other calls."""
+    rl, failures = limiter(request), f"auth-failure:{client_address(request)}"
+    await rl.check(rl.auth_failures, failures)
+    try:
+        member = await service.authenticate(session, email=form.username, password=form.password)
+    except Unauthorized:
+        await rl.hit(rl.auth_failures, failures)
+        raise
     return Token(
         access_token=create_access_token(member.id, settings), expires_in=settings.access_token_ttl_seconds
     )
 
 
-@router.get("/members/me", response_model=MemberPrivate, responses=problems(401, 422))
+@router.get("/members/me", response_model=MemberPrivate, responses=problems(401, 403))
 async def read_me(member: CurrentMember) -> MemberPrivate:
     return MemberPrivate.model_validate(member, from_attributes=True)
 
 
-@router.patch("/members/me", response_model=MemberPrivate, responses=problems(401, 422))
+@router.patch("/members/me", response_model=MemberPrivate, responses=problems(401, 403, 422))
 async def update_me(data: MemberUpdate, member: CurrentMember, session: SessionDep) -> MemberPrivate:
     member = await service.update_member(session, member=member, data=data)
     return MemberPrivate.model_validate(member, from_attributes=True)

@@ -50,8 +50,9 @@ class Need(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    requester_id: uuid.UUID = Field(foreign_key="members.id", index=True)
-    organization_id: uuid.UUID | None = Field(default=None, index=True)
+    # None when a partner files the need on someone's behalf (see `contact`).
+    requester_id: uuid.UUID | None = Field(default=None, foreign_key="members.id", index=True)
+    organization_id: uuid.UUID | None = Field(default=None, foreign_key="organizations.id", index=True)
     external_id: str | None = Field(default=None, max_length=200)
     category: str = Field(max_length=32, index=True)
     title: str = Field(max_length=200)
@@ -140,8 +141,6 @@ class NeedCreate(NeedFields):
     @model_validator(mode="after")
     def _shape(self) -> Self:
         self.check_shape()
-        if self.visibility == Visibility.organization and self.organization_id is None:
-            raise ValueError("visibility=organization needs an organization_id")
         return self
 
 
@@ -209,7 +208,7 @@ class NeedOwner(_NeedView):
     location: Point | None
     address: str | None
     contact: Contact | None
-    requester_id: uuid.UUID
+    requester_id: uuid.UUID | None
     external_id: str | None
     volunteers_accepted: int
 

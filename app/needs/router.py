@@ -1,35 +1,50 @@
-"""HTTP routes for needs: thin, the rules live in the service."""
+"""HTTP routes for needs: thin, the rules live in the services."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
+from app.auth.callers import Caller
+from app.auth.deps import scoped
 from app.core.deps import SessionDep
 from app.core.errors import Invalid, problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.geo import MAX_RADIUS_KM
-from app.members.deps import CurrentMember, OptionalMember
-from app.needs import service
+from app.needs import intake, search, service
 from app.needs.models import NeedCreate, NeedOwner, NeedStatus, NeedUpdate, NeedView
 from app.needs.views import render, render_owner
+from app.organizations.models import Scope
 from app.spatial import RadiusQuery
 from app.vocab import Category, Mode, Urgency
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
+Reader = Annotated[Caller, Depends(scoped(Scope.needs_read, anonymous=True))]
+Writer = Annotated[Caller, Depends(scoped(Scope.needs_write))]
 
-@router.post("", status_code=201, response_model=NeedOwner, responses=problems(401, 422))
-async def create_need(
-    data: NeedCreate, member: CurrentMember, session: SessionDep, response: Response
-) -> NeedOwner:
-    """Ask for help. The exact location, address and contact are shown only to you and to
-    volunteers you accept; everyone else sees the centre of a ~1 km cell."""
-    need = await service.create_need(session, requester=member, data=data)
+
+@router.post("", status_code=201, response_model=NeedOwner, responses=problems(401, 403, 409, 422))
+async def create_need(data: NeedCreate, caller: Writer, session: SessionDep, response: Response) -> NeedOwner:
+    """Ask for help, or (coordinators and partner keys) file a need for someone.
+
+    The exact location, address and contact are shown only to the owner and to volunteers
+    they accept; everyone else sees the centre of a ~1 km cell. A partner's `external_id`
+    is unique within its organisation: a repeat is a 409 carrying `existing_id`."""
+    need = await service.create_need(session, caller=caller, data=data)
     response.headers["ETag"] = etag(need.version)
     response.headers["Location"] = f"/v1/needs/{need.id}"
     return render_owner(need)
+
+
+@router.post("/batch", response_model=intake.BatchResponse, responses=problems(401, 403, 422))
+async def create_needs_batch(
+    body: intake.BatchRequest, caller: Writer, session: SessionDep
+) -> intake.BatchResponse:
+    """Partners' intake: up to 500 needs; each item gets its own result, and one bad item
+    spoils no other."""
+    return intake.BatchResponse(results=await intake.create_batch(session, caller=caller, items=body.items))
 
 
 def _near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
@@ -47,10 +62,10 @@ def _near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
     return RadiusQuery(lat=lat, lon=lon, radius_km=10.0 if radius_km is None else radius_km)
 
 
-@router.get("", response_model=Page[NeedView], responses=problems(401, 422))
+@router.get("", response_model=Page[NeedView], responses=problems(401, 403, 422))
 async def list_needs(
     session: SessionDep,
-    viewer: OptionalMember,
+    caller: Reader,
     category: Category | None = None,
     status: NeedStatus | None = None,
     urgency: Urgency | None = None,
@@ -64,8 +79,9 @@ async def list_needs(
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Page[NeedView]:
-    """Needs you may see. Anonymous callers and other members get the public view."""
-    filters = service.NeedFilters(
+    """Needs you may see: the public view of public needs, the owner view of your own and your
+    organisation's. Distances are measured from the public stand-in point."""
+    filters = search.NeedFilters(
         category=category,
         status=status,
         urgency=urgency,
@@ -73,17 +89,15 @@ async def list_needs(
         organization_id=organization_id,
         near=_near(near, radius_km),
     )
-    rows, next_cursor = await service.list_needs(
-        session, viewer=viewer, filters=filters, limit=limit, cursor=cursor
+    rows, next_cursor = await search.list_needs(
+        session, caller=caller, filters=filters, limit=limit, cursor=cursor
     )
     return Page[NeedView](items=[render(n, role, d) for n, role, d in rows], next_cursor=next_cursor)
 
 
-@router.get("/{need_id}", response_model=NeedView, responses=problems(401, 404, 422))
-async def get_need(
-    need_id: uuid.UUID, session: SessionDep, viewer: OptionalMember, response: Response
-) -> NeedView:
-    need, role = await service.get_visible_need(session, need_id=need_id, viewer=viewer)
+@router.get("/{need_id}", response_model=NeedView, responses=problems(401, 403, 404, 422))
+async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, response: Response) -> NeedView:
+    need, role = await service.read_need(session, need_id=need_id, caller=caller)
     response.headers["ETag"] = etag(need.version)
     return render(need, role)
 
@@ -92,13 +106,13 @@ async def get_need(
 async def update_need(
     need_id: uuid.UUID,
     data: NeedUpdate,
-    member: CurrentMember,
+    caller: Writer,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> NeedOwner:
-    """Change your need. Send `If-Match` with the ETag you read to avoid overwriting a change."""
-    need = await service.get_owned_need(session, need_id=need_id, viewer=member)
+    """Change a need you own. Send `If-Match` with the ETag you read to avoid overwriting a change."""
+    need = await service.get_owned_need(session, need_id=need_id, caller=caller)
     need = await service.update_need(session, need=need, data=data, if_match=parse_if_match(if_match))
     response.headers["ETag"] = etag(need.version)
     return render_owner(need)
@@ -106,9 +120,9 @@ async def update_need(
 
 @router.post("/{need_id}/cancel", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 422))
 async def cancel_need(
-    need_id: uuid.UUID, member: CurrentMember, session: SessionDep, response: Response
+    need_id: uuid.UUID, caller: Writer, session: SessionDep, response: Response
 ) -> NeedOwner:
-    need = await service.get_owned_need(session, need_id=need_id, viewer=member)
+    need = await service.get_owned_need(session, need_id=need_id, caller=caller)
     need = await service.cancel_need(session, need=need)
     response.headers["ETag"] = etag(need.version)
     return render_owner(need)

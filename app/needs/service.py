@@ -1,27 +1,21 @@
-"""Need rules: create, read with the right view, list and search, update, cancel."""
+"""Need rules: create, read with the right view, update, cancel."""
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.audit import service as audit
+from app.auth.callers import Caller
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
-from app.core.pagination import (
-    decode_cursor,
-    decode_time_cursor,
-    decode_uuid,
-    encode_cursor,
-    encode_time_cursor,
-)
 from app.core.timeutil import utcnow
 from app.geo import located
-from app.members.models import Member
 from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
 from app.needs.views import OWNER, PUBLIC, effective_status
-from app.spatial import RadiusQuery, within_sql
+from app.organizations import service as organizations
 
 _LOCATED_FIELDS = ("lat", "lon", "approx_lat", "approx_lon", "h3_r4", "h3_r6", "h3_r8")
 EDITABLE = (NeedStatus.open, NeedStatus.matched)
@@ -44,118 +38,102 @@ def _flatten(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _check_organization(organization_id: uuid.UUID | None) -> None:
-    # Organisations arrive with partner access; until a caller coordinates one, none is theirs.
-    if organization_id is not None:
-        raise Invalid(
-            "Unknown organization, or you are not its coordinator.", loc=["body", "organization_id"]
-        )
+async def owning_organization(
+    session: AsyncSession, caller: Caller, organization_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The organisation a new need belongs to: a key's own, or one its coordinator names."""
+    if caller.key is not None:
+        if organization_id is not None and organization_id != caller.key.organization_id:
+            raise Forbidden("An API key acts for its own organization only.")
+        return caller.key.organization_id
+    if organization_id is None or organization_id in caller.coordinator_of:
+        return organization_id
+    if not await organizations.exists(session, organization_id=organization_id):
+        raise Invalid("No such organization.", loc=["body", "organization_id"])
+    raise Forbidden("Only the organization's coordinators can file needs for it.")
 
 
-async def create_need(session: AsyncSession, *, requester: Member, data: NeedCreate) -> Need:
+def check_create(data: NeedCreate, organization_id: uuid.UUID | None) -> None:
     if data.window_end is not None and data.window_end <= utcnow():
         raise Invalid("window_end is in the past.", loc=["body", "window_end"])
-    await _check_organization(data.organization_id)
-    need = Need(requester_id=requester.id, **_flatten(data.model_dump()))
+    if organization_id is None and data.visibility == Visibility.organization:
+        raise Invalid("visibility=organization needs an organization_id.", loc=["body", "visibility"])
+    if organization_id is None and data.external_id is not None:
+        raise Invalid("external_id is unique within an organization; name one.", loc=["body", "external_id"])
+
+
+def new_need(caller: Caller, organization_id: uuid.UUID | None, data: NeedCreate) -> Need:
+    fields = _flatten(data.model_dump(exclude={"organization_id"}))
+    return Need(requester_id=caller.member_id, organization_id=organization_id, **fields)
+
+
+async def existing_ids(
+    session: AsyncSession, organization_id: uuid.UUID | None, external_ids: list[str]
+) -> dict[str, uuid.UUID]:
+    """Needs already filed under these external ids in the organisation."""
+    if organization_id is None or not external_ids:
+        return {}
+    stmt = select(Need.external_id, Need.id).where(
+        col(Need.organization_id) == organization_id, col(Need.external_id).in_(external_ids)
+    )
+    return {ext: need_id for ext, need_id in (await session.exec(stmt)).all() if ext is not None}
+
+
+def duplicate(existing_id: uuid.UUID) -> Conflict:
+    return Conflict(
+        "A need with this external_id already exists in this organization.", existing_id=str(existing_id)
+    )
+
+
+async def create_need(session: AsyncSession, *, caller: Caller, data: NeedCreate) -> Need:
+    organization_id = await owning_organization(session, caller, data.organization_id)
+    check_create(data, organization_id)
+    need = new_need(caller, organization_id, data)
     session.add(need)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        # The unique (organization_id, external_id) index settles races, not an earlier read.
+        await session.rollback()
+        found = await existing_ids(session, organization_id, [data.external_id or ""])
+        if data.external_id in found:
+            raise duplicate(found[data.external_id]) from None
+        raise
     return need
 
 
-def role_of(need: Need, viewer: Member | None) -> str | None:
+def role_of(need: Need, caller: Caller) -> str | None:
     """The caller's view of a need, or None when it must not exist for them."""
-    if viewer is not None and need.requester_id == viewer.id:
+    if caller.member_id is not None and need.requester_id == caller.member_id:
+        return OWNER
+    if caller.acts_for(need.organization_id):
         return OWNER
     if need.visibility == Visibility.public:
         return PUBLIC
     return None
 
 
-async def get_visible_need(
-    session: AsyncSession, *, need_id: uuid.UUID, viewer: Member | None
-) -> tuple[Need, str]:
+async def get_visible_need(session: AsyncSession, *, need_id: uuid.UUID, caller: Caller) -> tuple[Need, str]:
     need = await session.get(Need, need_id)
-    role = role_of(need, viewer) if need is not None else None
+    role = role_of(need, caller) if need is not None else None
     if need is None or role is None:
         raise NotFound("No such need.")
     return need, role
 
 
-async def get_owned_need(session: AsyncSession, *, need_id: uuid.UUID, viewer: Member) -> Need:
-    need, role = await get_visible_need(session, need_id=need_id, viewer=viewer)
+async def read_need(session: AsyncSession, *, need_id: uuid.UUID, caller: Caller) -> tuple[Need, str]:
+    """A need as the caller may see it; private fields shown to anyone but the requester are audited."""
+    need, role = await get_visible_need(session, need_id=need_id, caller=caller)
+    if role != PUBLIC:
+        await audit.record(session, caller=caller, needs=[need])
+    return need, role
+
+
+async def get_owned_need(session: AsyncSession, *, need_id: uuid.UUID, caller: Caller) -> Need:
+    need, role = await get_visible_need(session, need_id=need_id, caller=caller)
     if role != OWNER:
         raise Forbidden("Only the need's owner can change it.")
     return need
-
-
-@dataclass(frozen=True)
-class NeedFilters:
-    category: str | None = None
-    status: str | None = None
-    urgency: str | None = None
-    mode: str | None = None
-    organization_id: uuid.UUID | None = None
-    near: RadiusQuery | None = None
-
-
-def _status_filter(status: str) -> ColumnElement[bool]:
-    now = utcnow()
-    closed = and_(col(Need.window_end).is_not(None), col(Need.window_end) <= now)
-    if status == NeedStatus.open:
-        return and_(col(Need.status) == NeedStatus.open, ~closed)
-    if status == NeedStatus.expired:
-        return or_(col(Need.status) == NeedStatus.expired, and_(col(Need.status) == NeedStatus.open, closed))
-    return col(Need.status) == status
-
-
-def _visible_to(viewer: Member | None) -> ColumnElement[bool]:
-    public = col(Need.visibility) == Visibility.public
-    return or_(public, col(Need.requester_id) == viewer.id) if viewer is not None else public
-
-
-async def list_needs(
-    session: AsyncSession, *, viewer: Member | None, filters: NeedFilters, limit: int, cursor: str | None
-) -> tuple[list[tuple[Need, str, float | None]], str | None]:
-    """A page of needs the viewer may see: nearest first with `near`, else newest first."""
-    conditions: list[ColumnElement[bool]] = [_visible_to(viewer)]
-    for name in ("category", "urgency", "mode", "organization_id"):
-        value = getattr(filters, name)
-        if value is not None:
-            conditions.append(getattr(Need, name) == value)
-    if filters.status is not None:
-        conditions.append(_status_filter(filters.status))
-
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if filters.near is not None:
-        within, distance = within_sql(Need, filters.near, dialect)
-        conditions.append(within)
-        if cursor:
-            d, last_id = decode_cursor(cursor, "d", 2)
-            if not isinstance(d, float | int):
-                raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
-            conditions.append(or_(distance > d, and_(distance == d, col(Need.id) > decode_uuid(last_id))))
-        stmt = select(Need, distance.label("d")).where(*conditions).order_by(distance, col(Need.id))
-        rows: list[tuple[Need, float | None]] = [
-            (n, d) for n, d in (await session.exec(stmt.limit(limit + 1))).all()
-        ]
-    else:
-        if cursor:
-            at, last = decode_time_cursor(cursor)
-            conditions.append(
-                or_(col(Need.created_at) < at, and_(col(Need.created_at) == at, col(Need.id) < last))
-            )
-        by_time = select(Need).where(*conditions).order_by(col(Need.created_at).desc(), col(Need.id).desc())
-        rows = [(n, None) for n in (await session.exec(by_time.limit(limit + 1))).all()]
-    page = [(need, role_of(need, viewer) or PUBLIC, d) for need, d in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last_need, last_d = rows[limit - 1]
-        next_cursor = (
-            encode_cursor("d", last_d, str(last_need.id))
-            if filters.near is not None
-            else encode_time_cursor(last_need.created_at, last_need.id)
-        )
-    return page, next_cursor
 
 
 async def _conditional_update(

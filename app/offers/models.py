@@ -4,7 +4,7 @@ import uuid
 import zoneinfo
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, StringConstraints, model_validator
 from pydantic.config import JsonDict
@@ -75,7 +75,7 @@ class Offer(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     volunteer_id: uuid.UUID = Field(foreign_key="members.id")
-    organization_id: uuid.UUID | None = Field(default=None, index=True)
+    organization_id: uuid.UUID | None = Field(default=None, foreign_key="organizations.id", index=True)
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     modes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     lat: float
@@ -147,15 +147,15 @@ class OfferUpdate(SQLModel):
     status: OfferStatus | None = None
 
 
-class OfferOwner(SQLModel):
-    """The volunteer's own view; the only one that shows the offer's location."""
+class OfferOrganization(SQLModel):
+    """What the offer's organisation (its coordinators and keys) sees: never the location."""
 
+    view: Literal["organization"] = "organization"
     id: uuid.UUID
     volunteer_id: uuid.UUID
     organization_id: uuid.UUID | None
     categories: list[Category]
     modes: list[Mode]
-    location: Point
     max_distance_km: float
     availability: list[Slot]
     timezone: str
@@ -167,3 +167,13 @@ class OfferOwner(SQLModel):
     status: OfferStatus
     created_at: datetime
     updated_at: datetime
+
+
+class OfferOwner(OfferOrganization):
+    """The volunteer's own view; the only one that shows the offer's location."""
+
+    view: Literal["owner"] = "owner"  # type: ignore[assignment]
+    location: Point
+
+
+OfferView = Annotated[OfferOwner | OfferOrganization, Field(discriminator="view")]

@@ -1,4 +1,4 @@
-"""Offer rules: a volunteer's offers are theirs alone to read and change."""
+"""Offer rules: the volunteer's alone to change; its organisation may see it, never where it is."""
 
 import uuid
 from typing import Any
@@ -7,12 +7,16 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from app.auth.callers import Caller
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from app.core.pagination import decode_time_cursor, encode_time_cursor
 from app.core.timeutil import utcnow
 from app.geo import located
 from app.members.models import Member
-from app.offers.models import Offer, OfferCreate, OfferOwner, OfferStatus, OfferUpdate
+from app.offers.models import Offer, OfferCreate, OfferOrganization, OfferOwner, OfferStatus, OfferUpdate
+from app.organizations import service as organizations
+
+OWNER, ORGANIZATION = "owner", "organization"
 
 
 def _flatten(data: dict[str, Any]) -> dict[str, Any]:
@@ -22,32 +26,63 @@ def _flatten(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def render(offer: Offer) -> OfferOwner:
+def render_owner(offer: Offer) -> OfferOwner:
     return OfferOwner.model_validate({**offer.model_dump(), "location": {"lat": offer.lat, "lon": offer.lon}})
 
 
+def render(offer: Offer, role: str) -> OfferOwner | OfferOrganization:
+    return render_owner(offer) if role == OWNER else OfferOrganization.model_validate(offer.model_dump())
+
+
+def role_of(offer: Offer, caller: Caller) -> str | None:
+    if caller.member_id is not None and offer.volunteer_id == caller.member_id:
+        return OWNER
+    if caller.acts_for(offer.organization_id):
+        return ORGANIZATION
+    return None
+
+
 async def create_offer(session: AsyncSession, *, volunteer: Member, data: OfferCreate) -> Offer:
-    if data.organization_id is not None:
-        # Organisations arrive with partner access; until then no caller belongs to one.
-        raise Invalid("Unknown organization, or you are not its member.", loc=["body", "organization_id"])
+    if data.organization_id is not None and not await organizations.is_member(
+        session, organization_id=data.organization_id, member_id=volunteer.id
+    ):
+        if not await organizations.exists(session, organization_id=data.organization_id):
+            raise Invalid("No such organization.", loc=["body", "organization_id"])
+        raise Forbidden("Join the organization (a coordinator adds you) before offering help through it.")
     offer = Offer(volunteer_id=volunteer.id, **_flatten(data.model_dump(mode="json")))
+    offer.organization_id = data.organization_id
     session.add(offer)
     await session.commit()
     return offer
 
 
-async def get_own_offer(session: AsyncSession, *, offer_id: uuid.UUID, viewer: Member) -> Offer:
-    """The offer, if the viewer is its volunteer; to anyone else it does not exist."""
+async def get_visible_offer(
+    session: AsyncSession, *, offer_id: uuid.UUID, caller: Caller
+) -> tuple[Offer, str]:
+    """The offer and the caller's view of it; to anyone without one it does not exist."""
     offer = await session.get(Offer, offer_id)
-    if offer is None or offer.volunteer_id != viewer.id:
+    role = role_of(offer, caller) if offer is not None else None
+    if offer is None or role is None:
         raise NotFound("No such offer.")
+    return offer, role
+
+
+async def get_own_offer(session: AsyncSession, *, offer_id: uuid.UUID, caller: Caller) -> Offer:
+    offer, role = await get_visible_offer(session, offer_id=offer_id, caller=caller)
+    if role != OWNER:
+        raise Forbidden("Only the volunteer who made an offer can change it.")
     return offer
 
 
 async def list_offers(
-    session: AsyncSession, *, viewer: Member, status: OfferStatus | None, limit: int, cursor: str | None
-) -> tuple[list[Offer], str | None]:
-    conditions = [col(Offer.volunteer_id) == viewer.id]
+    session: AsyncSession, *, caller: Caller, status: OfferStatus | None, limit: int, cursor: str | None
+) -> tuple[list[tuple[Offer, str]], str | None]:
+    """The caller's own offers and, for coordinators and keys, their organisations'."""
+    mine = [col(Offer.volunteer_id) == caller.member_id] if caller.member_id is not None else []
+    theirs = [col(Offer.organization_id).in_(caller.organizations())] if caller.organizations() else []
+    if not mine and not theirs:
+        return [], None
+    conditions = [or_(*mine, *theirs)]
     if status is not None:
         conditions.append(col(Offer.status) == status)
     if cursor:
@@ -62,11 +97,10 @@ async def list_offers(
         .limit(limit + 1)
     )
     rows = list((await session.exec(stmt)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last_offer = rows[limit - 1]
-        next_cursor = encode_time_cursor(last_offer.created_at, last_offer.id)
-    return rows[:limit], next_cursor
+    next_cursor = (
+        encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    )
+    return [(o, role_of(o, caller) or ORGANIZATION) for o in rows[:limit]], next_cursor
 
 
 async def update_offer(

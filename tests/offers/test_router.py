@@ -23,6 +23,7 @@ OWNER_KEYS = {
     "status",
     "created_at",
     "updated_at",
+    "view",
 }
 
 

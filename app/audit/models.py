@@ -1,0 +1,51 @@
+"""Audit trail: who was shown a need's exact location or contact, when, and why."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field, SQLModel
+
+import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core.timeutil import UTCDateTime, utcnow
+
+
+class Reason(StrEnum):
+    coordinator = "coordinator"  # a coordinator of the need's organisation read it
+    api_key = "api_key"  # a partner system read it with the organisation's key
+    participant = "participant"  # a volunteer with an accepted match read it
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_subject_at", "subject_member_id", "at", "id"),
+        Index("ix_audit_events_organization_at", "organization_id", "at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    need_id: uuid.UUID = Field(foreign_key="needs.id")
+    subject_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
+    organization_id: uuid.UUID | None = None
+    actor_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
+    actor_key_id: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
+    actor_name: str = Field(max_length=200)
+    fields: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    reason: str = Field(max_length=32)
+
+
+class Actor(SQLModel):
+    kind: str = Field(description="`member` or `api_key`")
+    id: uuid.UUID
+    name: str
+
+
+class AuditEntry(SQLModel):
+    id: uuid.UUID
+    at: datetime
+    need_id: uuid.UUID
+    actor: Actor
+    fields: list[str] = Field(description="What was shown: location, address, contact.")
+    reason: Reason

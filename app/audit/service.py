@@ -1,0 +1,90 @@
+"""Recording and listing exposures of needs' exact locations and contacts."""
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import and_, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.audit.models import AuditEntry, AuditEvent, Reason
+from app.auth.callers import Caller
+from app.core.pagination import decode_time_cursor, encode_time_cursor
+from app.needs.models import Need
+
+
+def _exposed_fields(need: Need) -> list[str]:
+    shown = [("location", need.lat), ("address", need.address), ("contact", need.contact_name)]
+    return [name for name, value in shown if value is not None]
+
+
+def _reason(caller: Caller, need: Need) -> Reason:
+    if caller.key is not None:
+        return Reason.api_key
+    if caller.acts_for(need.organization_id):
+        return Reason.coordinator
+    return Reason.participant
+
+
+def exposures(caller: Caller, needs: Iterable[Need]) -> list[AuditEvent]:
+    """Rows for the needs whose private fields this caller, not the requester, is being shown."""
+    events = []
+    for need in needs:
+        fields = _exposed_fields(need)
+        if not fields or (caller.member_id is not None and caller.member_id == need.requester_id):
+            continue
+        events.append(
+            AuditEvent(
+                need_id=need.id,
+                subject_member_id=need.requester_id,
+                organization_id=need.organization_id,
+                actor_member_id=caller.member_id,
+                actor_key_id=caller.key.id if caller.key else None,
+                actor_name=caller.key.name
+                if caller.key
+                else (caller.member.display_name if caller.member else ""),
+                fields=fields,
+                reason=_reason(caller, need),
+            )
+        )
+    return events
+
+
+async def record(session: AsyncSession, *, caller: Caller, needs: Iterable[Need]) -> None:
+    """Write the exposure rows before the response leaves: no row, no private fields."""
+    events = exposures(caller, needs)
+    if events:
+        session.add_all(events)
+        await session.commit()
+
+
+def render(event: AuditEvent) -> AuditEntry:
+    if event.actor_key_id is not None:
+        actor = {"kind": "api_key", "id": event.actor_key_id, "name": event.actor_name}
+    else:
+        actor = {"kind": "member", "id": event.actor_member_id, "name": event.actor_name}
+    return AuditEntry.model_validate({**event.model_dump(), "actor": actor})
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    subject_member_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AuditEvent], str | None]:
+    stmt = select(AuditEvent)
+    if subject_member_id is not None:
+        stmt = stmt.where(col(AuditEvent.subject_member_id) == subject_member_id)
+    if organization_id is not None:
+        stmt = stmt.where(col(AuditEvent.organization_id) == organization_id)
+    if cursor:
+        at, last = decode_time_cursor(cursor)
+        stmt = stmt.where(
+            or_(col(AuditEvent.at) < at, and_(col(AuditEvent.at) == at, col(AuditEvent.id) < last))
+        )
+    stmt = stmt.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit + 1)
+    rows = list((await session.exec(stmt)).all())
+    next_cursor = encode_time_cursor(rows[limit - 1].at, rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -1,0 +1,124 @@
+"""Resolving the caller once per request, rate limiting it, and the guards routes declare."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+
+from app.auth.callers import KEY_PREFIX, Caller
+from app.auth.ratelimit import RateLimiter
+from app.core.deps import SessionDep, SettingsDep
+from app.core.errors import Forbidden, NotFound, Unauthorized
+from app.core.security import decode_access_token
+from app.members import service as members
+from app.members.models import Member
+from app.organizations import service as organizations
+from app.organizations.models import Scope
+
+# Two schemes over the same header: Swagger's Authorize offers the login form (members) and a
+# paste box (a member token or an `ma_` API key).
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl="/v1/auth/token", auto_error=False, description="Member login with email and password."
+)
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A member access token, or a partner API key (`ma_...`)."
+)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def limiter(request: Request) -> RateLimiter:
+    rate_limiter: RateLimiter = request.app.state.rate_limiter
+    return rate_limiter
+
+
+async def _refuse(request: Request, detail: str) -> Unauthorized:
+    """A bad credential counts against the client address's strict failure budget."""
+    rl = limiter(request)
+    await rl.hit(rl.auth_failures, f"auth-failure:{client_address(request)}")
+    return Unauthorized(detail)
+
+
+async def resolve_caller(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    oauth_token: Annotated[str | None, Depends(oauth2_scheme)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Caller:
+    token = oauth_token or (bearer.credentials if bearer else None)
+    if token is None:
+        return Caller()
+    rl = limiter(request)
+    await rl.check(rl.auth_failures, f"auth-failure:{client_address(request)}")
+    if token.startswith(KEY_PREFIX):
+        key = await organizations.authenticate_key(session, secret=token)
+        if key is None:
+            raise await _refuse(request, "The API key is invalid or has been revoked.")
+        return Caller(key=key)
+    member_id = decode_access_token(token, settings)
+    member = await members.get_member(session, member_id=member_id) if member_id else None
+    if member is None:
+        raise await _refuse(request, "The access token is invalid or has expired.")
+    coordinator_of = await organizations.coordinated_by(session, member_id=member.id)
+    return Caller(member=member, coordinator_of=coordinator_of)
+
+
+AnyCaller = Annotated[Caller, Depends(resolve_caller)]
+
+
+async def rate_limit(request: Request, response: Response, caller: AnyCaller) -> None:
+    rl = limiter(request)
+    if caller.key is not None:
+        item = rl.per_key
+    elif caller.member is not None:
+        item = rl.per_member
+    else:
+        item = rl.per_anonymous
+    identity = caller.identity if not caller.is_anonymous else f"address:{client_address(request)}"
+    response.headers.update(await rl.hit(item, identity))
+
+
+def scoped(scope: Scope, *, anonymous: bool = False) -> Callable[[Caller], Awaitable[Caller]]:
+    """A member, or an API key holding `scope`; anonymous callers too when `anonymous`."""
+
+    async def dependency(caller: AnyCaller) -> Caller:
+        if caller.is_anonymous and not anonymous:
+            raise Unauthorized("This operation needs a member access token or an API key.")
+        if not caller.has_scope(scope):
+            raise Forbidden(f"This API key lacks the {scope} scope.")
+        return caller
+
+    return dependency
+
+
+async def member_only(caller: AnyCaller) -> Member:
+    if caller.key is not None:
+        raise Forbidden("API keys act for their organization, never as a member.")
+    if caller.member is None:
+        raise Unauthorized("This operation needs a member access token.")
+    return caller.member
+
+
+async def member_caller(caller: AnyCaller, _member: Annotated[Member, Depends(member_only)]) -> Caller:
+    return caller
+
+
+def coordinator_only(caller: Caller, organization_id: uuid.UUID) -> Member:
+    """An organisation's private parts exist only for its coordinators; its own keys may see
+    that they exist but never manage keys or read the audit."""
+    if caller.is_anonymous:
+        raise Unauthorized("This operation needs a coordinator's access token.")
+    if not caller.acts_for(organization_id):
+        raise NotFound("No such organization, or you are not its coordinator.")
+    if caller.member is None:
+        raise Forbidden("API keys cannot do this; a coordinator must.")
+    return caller.member
+
+
+CurrentMember = Annotated[Member, Depends(member_only)]
+MemberCaller = Annotated[Caller, Depends(member_caller)]

@@ -1,0 +1,56 @@
+"""Rate limits per caller with the `limits` library: Redis when configured, memory otherwise."""
+
+import math
+import time
+
+import limits
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from app.core.config import Settings
+from app.core.errors import DomainError
+
+
+class TooManyRequests(DomainError):
+    status, slug = 429, "rate-limited"
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        storage: Storage
+        if settings.redis_url:
+            uri = settings.redis_url.replace("redis://", "async+redis://", 1)
+            storage = RedisStorage(uri, key_prefix=settings.rate_limit_prefix)
+        else:
+            storage = MemoryStorage()
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._prefix = settings.rate_limit_prefix
+        self.per_member = limits.parse(settings.rate_limit_member)
+        self.per_key = limits.parse(settings.rate_limit_key)
+        self.per_anonymous = limits.parse(settings.rate_limit_anonymous)
+        self.auth_failures = limits.parse(settings.rate_limit_auth_failures)
+
+    async def hit(self, item: limits.RateLimitItem, identity: str) -> dict[str, str]:
+        """Count one request; the RateLimit headers to send, or a 429 problem when over budget."""
+        allowed = await self._strategy.hit(item, self._prefix, identity)
+        return await self._headers(item, identity, allowed)
+
+    async def check(self, item: limits.RateLimitItem, identity: str) -> None:
+        """Refuse, without counting, when the budget is already spent."""
+        if not await self._strategy.test(item, self._prefix, identity):
+            await self._headers(item, identity, allowed=False)
+
+    async def _headers(self, item: limits.RateLimitItem, identity: str, allowed: bool) -> dict[str, str]:
+        stats = await self._strategy.get_window_stats(item, self._prefix, identity)
+        reset = max(1, math.ceil(stats.reset_time - time.time()))
+        headers = {
+            "RateLimit-Limit": str(item.amount),
+            "RateLimit-Remaining": str(max(0, stats.remaining)),
+            "RateLimit-Reset": str(reset),
+        }
+        if not allowed:
+            raise TooManyRequests(
+                f"Rate limit of {item} exceeded; retry after {reset} s.",
+                headers={**headers, "Retry-After": str(reset)},
+            )
+        return headers

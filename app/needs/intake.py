@@ -1,0 +1,109 @@
+"""Partners' bulk intake: many needs in one request, each judged on its own."""
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.callers import Caller
+from app.core.errors import DomainError, FieldError, Problem, clean_validation_errors, problem_body
+from app.needs import service
+from app.needs.models import Need, NeedCreate
+
+MAX_ITEMS = 500
+
+
+class BatchRequest(BaseModel):
+    items: list[Any] = Field(min_length=1, max_length=MAX_ITEMS, description="Need create bodies.")
+
+
+class BatchResult(BaseModel):
+    index: int
+    status: int = Field(
+        description="201 created, 409 duplicate external_id (id is the existing need), 422 invalid."
+    )
+    id: uuid.UUID | None = None
+    error: Problem | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchResult]
+
+
+def _failure(index: int, exc: ValidationError | DomainError) -> BatchResult:
+    where = ("body", "items", index)
+    if isinstance(exc, ValidationError):
+        errors = clean_validation_errors(list(exc.errors()), where)
+        return BatchResult(
+            index=index,
+            status=422,
+            error=problem_body(
+                422, "The item is invalid; see `errors`.", slug="validation-error", errors=errors
+            ),
+        )
+    errors = [
+        FieldError(loc=[*where, *e.loc[1:]], msg=e.msg, type=e.type) for e in getattr(exc, "errors", [])
+    ]
+    existing = exc.extra.get("existing_id")
+    return BatchResult(
+        index=index,
+        status=exc.status,
+        id=uuid.UUID(existing) if existing else None,
+        error=problem_body(exc.status, exc.detail, slug=exc.slug, errors=errors or None, **exc.extra),
+    )
+
+
+async def _validate(
+    session: AsyncSession, caller: Caller, items: list[Any]
+) -> tuple[dict[int, BatchResult], list[tuple[int, NeedCreate, uuid.UUID | None]]]:
+    failed: dict[int, BatchResult] = {}
+    valid = []
+    for index, raw in enumerate(items):
+        try:
+            data = NeedCreate.model_validate(raw)
+            organization_id = await service.owning_organization(session, caller, data.organization_id)
+            service.check_create(data, organization_id)
+            valid.append((index, data, organization_id))
+        except (ValidationError, DomainError) as exc:
+            failed[index] = _failure(index, exc)
+    return failed, valid
+
+
+async def create_batch(session: AsyncSession, *, caller: Caller, items: list[Any]) -> list[BatchResult]:
+    """Create every valid item in one transaction; bad or duplicate items spoil no other."""
+    results, valid = await _validate(session, caller, items)
+    taken: dict[tuple[uuid.UUID | None, str], uuid.UUID] = {}
+    for org in {org for _, _, org in valid}:
+        wanted = [d.external_id for _, d, o in valid if o == org and d.external_id is not None]
+        taken.update({(org, ext): i for ext, i in (await service.existing_ids(session, org, wanted)).items()})
+    fresh: list[tuple[int, Need]] = []
+    for index, data, org in valid:
+        slot = (org, data.external_id or "")
+        if data.external_id is not None and slot in taken:
+            results[index] = _failure(index, service.duplicate(taken[slot]))
+            continue
+        need = service.new_need(caller, org, data)
+        if data.external_id is not None:
+            taken[slot] = need.id
+        fresh.append((index, need))
+    session.add_all([need for _, need in fresh])
+    try:
+        await session.commit()
+        results.update({i: BatchResult(index=i, status=201, id=need.id) for i, need in fresh})
+    except IntegrityError:
+        # Another request took one of the external ids meanwhile: settle the items one by one.
+        await session.rollback()
+        for index, data, _ in valid:
+            if index in results:
+                continue
+            try:
+                results[index] = BatchResult(
+                    index=index,
+                    status=201,
+                    id=(await service.create_need(session, caller=caller, data=data)).id,
+                )
+            except DomainError as exc:
+                results[index] = _failure(index, exc)
+    return [results[i] for i in range(len(items))]

@@ -1,0 +1,99 @@
+"""Listing and searching needs: filters, radius search and keyset pagination."""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.audit import service as audit
+from app.auth.callers import Caller
+from app.core.errors import Invalid
+from app.core.pagination import (
+    decode_cursor,
+    decode_time_cursor,
+    decode_uuid,
+    encode_cursor,
+    encode_time_cursor,
+)
+from app.core.timeutil import utcnow
+from app.needs.models import Need, NeedStatus, Visibility
+from app.needs.service import role_of
+from app.needs.views import PUBLIC
+from app.spatial import RadiusQuery, within_sql
+
+
+@dataclass(frozen=True)
+class NeedFilters:
+    category: str | None = None
+    status: str | None = None
+    urgency: str | None = None
+    mode: str | None = None
+    organization_id: uuid.UUID | None = None
+    near: RadiusQuery | None = None
+
+
+def _status_filter(status: str) -> ColumnElement[bool]:
+    now = utcnow()
+    closed = and_(col(Need.window_end).is_not(None), col(Need.window_end) <= now)
+    if status == NeedStatus.open:
+        return and_(col(Need.status) == NeedStatus.open, ~closed)
+    if status == NeedStatus.expired:
+        return or_(col(Need.status) == NeedStatus.expired, and_(col(Need.status) == NeedStatus.open, closed))
+    return col(Need.status) == status
+
+
+def _visible_to(caller: Caller) -> ColumnElement[bool]:
+    seen = [col(Need.visibility) == Visibility.public]
+    if caller.member_id is not None:
+        seen.append(col(Need.requester_id) == caller.member_id)
+    if caller.organizations():
+        seen.append(col(Need.organization_id).in_(caller.organizations()))
+    return or_(*seen)
+
+
+async def list_needs(
+    session: AsyncSession, *, caller: Caller, filters: NeedFilters, limit: int, cursor: str | None
+) -> tuple[list[tuple[Need, str, float | None]], str | None]:
+    """A page of needs the caller may see: nearest first with `near`, else newest first."""
+    conditions: list[ColumnElement[bool]] = [_visible_to(caller)]
+    for name in ("category", "urgency", "mode", "organization_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            conditions.append(getattr(Need, name) == value)
+    if filters.status is not None:
+        conditions.append(_status_filter(filters.status))
+
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if filters.near is not None:
+        within, distance = within_sql(Need, filters.near, dialect)
+        conditions.append(within)
+        if cursor:
+            d, last_id = decode_cursor(cursor, "d", 2)
+            if not isinstance(d, float | int):
+                raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
+            conditions.append(or_(distance > d, and_(distance == d, col(Need.id) > decode_uuid(last_id))))
+        stmt = select(Need, distance.label("d")).where(*conditions).order_by(distance, col(Need.id))
+        rows: list[tuple[Need, float | None]] = [
+            (n, d) for n, d in (await session.exec(stmt.limit(limit + 1))).all()
+        ]
+    else:
+        if cursor:
+            at, last = decode_time_cursor(cursor)
+            conditions.append(
+                or_(col(Need.created_at) < at, and_(col(Need.created_at) == at, col(Need.id) < last))
+            )
+        by_time = select(Need).where(*conditions).order_by(col(Need.created_at).desc(), col(Need.id).desc())
+        rows = [(n, None) for n in (await session.exec(by_time.limit(limit + 1))).all()]
+    page = [(need, role_of(need, caller) or PUBLIC, d) for need, d in rows[:limit]]
+    await audit.record(session, caller=caller, needs=[need for need, role, _ in page if role != PUBLIC])
+    next_cursor = None
+    if len(rows) > limit:
+        last_need, last_d = rows[limit - 1]
+        next_cursor = (
+            encode_cursor("d", last_d, str(last_need.id))
+            if filters.near is not None
+            else encode_time_cursor(last_need.created_at, last_need.id)
+        )
+    return page, next_cursor

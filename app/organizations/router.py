@@ -1,0 +1,116 @@
+"""HTTP routes for organisations, their members' roles and their API keys."""
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from app.auth.deps import AnyCaller, CurrentMember, MemberCaller, coordinator_only
+from app.core.deps import SessionDep
+from app.core.errors import Forbidden, problems
+from app.core.pagination import Cursor, Limit, Page
+from app.organizations import service
+from app.organizations.models import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    MembershipPublic,
+    MembershipSet,
+    Organization,
+    OrganizationCreate,
+    OrganizationPublic,
+)
+
+router = APIRouter(prefix="/organizations", tags=["organizations"])
+
+
+def render(org: Organization) -> OrganizationPublic:
+    area = None
+    if org.area_lat is not None:
+        area = {"lat": org.area_lat, "lon": org.area_lon, "radius_km": org.area_radius_km}
+    return OrganizationPublic.model_validate({**org.model_dump(), "service_area": area})
+
+
+@router.post("", status_code=201, response_model=OrganizationPublic, responses=problems(401, 403, 422))
+async def create_organization(
+    data: OrganizationCreate, member: CurrentMember, session: SessionDep
+) -> OrganizationPublic:
+    """Start an organisation; you become its coordinator."""
+    return render(await service.create_organization(session, creator=member, data=data))
+
+
+@router.get("", response_model=Page[OrganizationPublic], responses=problems(401, 422))
+async def list_organizations(
+    session: SessionDep, _caller: AnyCaller, limit: Limit = 20, cursor: Cursor = None
+) -> Page[OrganizationPublic]:
+    orgs, next_cursor = await service.list_organizations(session, limit=limit, cursor=cursor)
+    return Page[OrganizationPublic](items=[render(o) for o in orgs], next_cursor=next_cursor)
+
+
+@router.get("/{organization_id}", response_model=OrganizationPublic, responses=problems(401, 404, 422))
+async def get_organization(
+    organization_id: uuid.UUID, session: SessionDep, _caller: AnyCaller
+) -> OrganizationPublic:
+    return render(await service.get_organization(session, organization_id=organization_id))
+
+
+@router.put(
+    "/{organization_id}/members/{member_id}",
+    response_model=MembershipPublic,
+    responses={**problems(401, 403, 404, 409, 422), 201: {"model": MembershipPublic}},
+)
+async def set_membership(
+    organization_id: uuid.UUID,
+    member_id: uuid.UUID,
+    data: MembershipSet,
+    caller: MemberCaller,
+    session: SessionDep,
+    response: Response,
+) -> MembershipPublic:
+    """Make a member a volunteer or coordinator here, and mark them vetted (coordinators only)."""
+    await service.get_organization(session, organization_id=organization_id)
+    if organization_id not in caller.coordinator_of:
+        raise Forbidden("Only this organization's coordinators can change its members.")
+    membership, created = await service.set_membership(
+        session, organization_id=organization_id, member_id=member_id, data=data
+    )
+    response.status_code = 201 if created else 200
+    return MembershipPublic.model_validate(membership, from_attributes=True)
+
+
+@router.post(
+    "/{organization_id}/api-keys",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=problems(401, 403, 404, 422),
+)
+async def create_api_key(
+    organization_id: uuid.UUID, data: ApiKeyCreate, caller: AnyCaller, session: SessionDep
+) -> ApiKeyCreated:
+    """A key for a partner system. The `key` is shown in this response only; we keep a hash."""
+    coordinator = coordinator_only(caller, organization_id)
+    key, secret = await service.create_api_key(
+        session, organization_id=organization_id, creator=coordinator, data=data
+    )
+    return ApiKeyCreated.model_validate({**key.model_dump(), "key": secret})
+
+
+@router.get(
+    "/{organization_id}/api-keys", response_model=list[ApiKeyPublic], responses=problems(401, 403, 404)
+)
+async def list_api_keys(
+    organization_id: uuid.UUID, caller: AnyCaller, session: SessionDep
+) -> list[ApiKeyPublic]:
+    """This organisation's keys, revoked ones included; never a secret."""
+    coordinator_only(caller, organization_id)
+    keys = await service.list_api_keys(session, organization_id=organization_id)
+    return [ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys]
+
+
+@router.delete("/{organization_id}/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404))
+async def revoke_api_key(
+    organization_id: uuid.UUID, key_id: uuid.UUID, caller: AnyCaller, session: SessionDep
+) -> Response:
+    """Revoke a key; it stops working on the next request."""
+    coordinator_only(caller, organization_id)
+    await service.revoke_api_key(session, organization_id=organization_id, key_id=key_id)
+    return Response(status_code=204)

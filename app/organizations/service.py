@@ -1,0 +1,203 @@
+"""Organisation rules: creation, roles and vetting, and partner API keys."""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.callers import hash_api_key, new_api_key
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.pagination import decode_time_cursor, encode_time_cursor
+from app.core.timeutil import utcnow
+from app.members.models import Member
+from app.organizations.models import (
+    ApiKey,
+    ApiKeyCreate,
+    Membership,
+    MembershipSet,
+    Organization,
+    OrganizationCreate,
+    Role,
+)
+
+# last_used_at is a hint, not a log: refresh it at most this often, not on every request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+async def create_organization(
+    session: AsyncSession, *, creator: Member, data: OrganizationCreate
+) -> Organization:
+    area = data.service_area
+    org = Organization(
+        name=data.name,
+        description=data.description,
+        area_lat=area.lat if area else None,
+        area_lon=area.lon if area else None,
+        area_radius_km=area.radius_km if area else None,
+    )
+    session.add(org)
+    await session.flush()
+    session.add(Membership(organization_id=org.id, member_id=creator.id, role=Role.coordinator))
+    await session.commit()
+    return org
+
+
+async def get_organization(session: AsyncSession, *, organization_id: uuid.UUID) -> Organization:
+    org = await session.get(Organization, organization_id)
+    if org is None:
+        raise NotFound("No such organization.")
+    return org
+
+
+async def exists(session: AsyncSession, *, organization_id: uuid.UUID) -> bool:
+    return await session.get(Organization, organization_id) is not None
+
+
+async def list_organizations(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> tuple[list[Organization], str | None]:
+    stmt = select(Organization)
+    if cursor:
+        at, last = decode_time_cursor(cursor)
+        stmt = stmt.where(
+            or_(
+                col(Organization.created_at) < at,
+                and_(col(Organization.created_at) == at, col(Organization.id) < last),
+            )
+        )
+    stmt = stmt.order_by(col(Organization.created_at).desc(), col(Organization.id).desc()).limit(limit + 1)
+    rows = list((await session.exec(stmt)).all())
+    next_cursor = (
+        encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    )
+    return rows[:limit], next_cursor
+
+
+async def coordinated_by(session: AsyncSession, *, member_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    stmt = select(Membership.organization_id).where(
+        col(Membership.member_id) == member_id, col(Membership.role) == Role.coordinator
+    )
+    return frozenset((await session.exec(stmt)).all())
+
+
+async def is_member(session: AsyncSession, *, organization_id: uuid.UUID, member_id: uuid.UUID) -> bool:
+    return await session.get(Membership, (organization_id, member_id)) is not None
+
+
+async def vetted_members(session: AsyncSession, *, member_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of the members whom some organisation has vetted."""
+    if not member_ids:
+        return set()
+    stmt = select(Membership.member_id).where(
+        col(Membership.member_id).in_(member_ids), col(Membership.vetted)
+    )
+    return set((await session.exec(stmt)).all())
+
+
+async def set_membership(
+    session: AsyncSession, *, organization_id: uuid.UUID, member_id: uuid.UUID, data: MembershipSet
+) -> tuple[Membership, bool]:
+    """Upsert a member's role; (membership, created). Never leaves an organisation without a coordinator."""
+    if await session.get(Member, member_id) is None:
+        raise NotFound("No such member.")
+    membership = await session.get(Membership, (organization_id, member_id), with_for_update=True)
+    created = membership is None
+    if membership is None:
+        membership = Membership(
+            organization_id=organization_id, member_id=member_id, role=data.role, vetted=bool(data.vetted)
+        )
+    else:
+        if membership.role == Role.coordinator and data.role != Role.coordinator:
+            await _keep_a_coordinator(session, organization_id=organization_id, leaving=member_id)
+        membership.role = data.role
+        if data.vetted is not None:
+            membership.vetted = data.vetted
+        membership.updated_at = utcnow()
+    session.add(membership)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict("The membership changed at the same moment; try again.") from None
+    return membership, created
+
+
+async def _keep_a_coordinator(
+    session: AsyncSession, *, organization_id: uuid.UUID, leaving: uuid.UUID
+) -> None:
+    others = await session.exec(
+        select(func.count())
+        .select_from(Membership)
+        .where(
+            col(Membership.organization_id) == organization_id,
+            col(Membership.role) == Role.coordinator,
+            col(Membership.member_id) != leaving,
+        )
+    )
+    if others.one() == 0:
+        raise Conflict("An organization needs at least one coordinator; appoint another first.")
+
+
+async def create_api_key(
+    session: AsyncSession, *, organization_id: uuid.UUID, creator: Member, data: ApiKeyCreate
+) -> tuple[ApiKey, str]:
+    secret, prefix, digest = new_api_key()
+    key = ApiKey(
+        organization_id=organization_id,
+        name=data.name,
+        scopes=[str(s) for s in data.scopes],
+        prefix=prefix,
+        key_hash=digest,
+        created_by=creator.id,
+    )
+    session.add(key)
+    await session.commit()
+    return key, secret
+
+
+async def list_api_keys(session: AsyncSession, *, organization_id: uuid.UUID) -> list[ApiKey]:
+    stmt = (
+        select(ApiKey)
+        .where(col(ApiKey.organization_id) == organization_id)
+        .order_by(col(ApiKey.created_at).desc(), col(ApiKey.id).desc())
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def revoke_api_key(session: AsyncSession, *, organization_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    result = await session.exec(
+        update(ApiKey)
+        .where(
+            col(ApiKey.id) == key_id,
+            col(ApiKey.organization_id) == organization_id,
+            col(ApiKey.revoked_at).is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    await session.commit()
+    if result.rowcount != 1:
+        raise NotFound("No such active API key in this organization.")
+
+
+async def authenticate_key(session: AsyncSession, *, secret: str) -> ApiKey | None:
+    """The live key with this secret; touches last_used_at now and then."""
+    stmt = select(ApiKey).where(
+        col(ApiKey.key_hash) == hash_api_key(secret), col(ApiKey.revoked_at).is_(None)
+    )
+    key = (await session.exec(stmt)).first()
+    if key is None:
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        key.last_used_at = now
+        session.add(key)
+        await session.commit()
+    return key
+
+
+def require_coordinator(caller_orgs: frozenset[uuid.UUID], organization_id: uuid.UUID) -> None:
+    if organization_id not in caller_orgs:
+        raise Forbidden("Only this organization's coordinators can do this.")
