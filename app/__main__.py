@@ -29,7 +29,11 @@ def main() -> None:
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", 8000)
     workers = getattr(args, "workers", 1)
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True)
+    if not os.environ.get("JWT_SECRET") and settings.environment != "production":
+        # Workers are separate processes: give them one random secret so a token works on all.
+        os.environ["JWT_SECRET"] = settings.jwt_secret
+    # No access log: its query strings would record where people search from (near=lat,lon).
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True, access_log=False)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ MAX_RADIUS_KM = 500.0
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance. The SQL twins in app/needs/spatial.py follow the same steps."""
+    """Great-circle distance. Its SQL twin in app/spatial.py follows the same steps."""
     p1 = math.radians(lat1)
     p2 = math.radians(lat2)
     dp = math.radians(lat2 - lat1)

@@ -1,9 +1,11 @@
 """The shared vocabulary of the contract: categories, modes, urgencies, requirements, languages."""
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
+
+T = TypeVar("T")
 
 
 class Category(StrEnum):
@@ -241,10 +243,11 @@ def _language(code: str) -> str:
     return code
 
 
-def _unique(values: list[str]) -> list[str]:
+def unique(values: list[T]) -> list[T]:
+    """The values in order, each once."""
     return list(dict.fromkeys(values))
 
 
 Language = Annotated[str, AfterValidator(_language)]
-Languages = Annotated[list[Language], Field(max_length=20), AfterValidator(_unique)]
-Capabilities = Annotated[list[Capability], Field(max_length=len(Capability)), AfterValidator(_unique)]
+Languages = Annotated[list[Language], Field(max_length=20), AfterValidator(unique)]
+Capabilities = Annotated[list[Capability], Field(max_length=len(Capability)), AfterValidator(unique)]

@@ -3,13 +3,12 @@
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit.models import AuditEntry, AuditEvent, Reason
 from app.auth.callers import Caller
-from app.core.pagination import decode_time_cursor, encode_time_cursor
+from app.core.crud import newest_first, page_of
 from app.needs.models import Need
 
 
@@ -79,12 +78,6 @@ async def list_events(
         stmt = stmt.where(col(AuditEvent.subject_member_id) == subject_member_id)
     if organization_id is not None:
         stmt = stmt.where(col(AuditEvent.organization_id) == organization_id)
-    if cursor:
-        at, last = decode_time_cursor(cursor)
-        stmt = stmt.where(
-            or_(col(AuditEvent.at) < at, and_(col(AuditEvent.at) == at, col(AuditEvent.id) < last))
-        )
-    stmt = stmt.order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit + 1)
-    rows = list((await session.exec(stmt)).all())
-    next_cursor = encode_time_cursor(rows[limit - 1].at, rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return page_of(
+        (await session.exec(newest_first(stmt, AuditEvent, cursor, limit, at="at"))).all(), limit, at="at"
+    )

@@ -1,13 +1,12 @@
 """One Settings object, read from the environment (and an optional .env file)."""
 
+import secrets
 from functools import lru_cache
 from typing import Annotated, Literal
 
 import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-DEFAULT_JWT_SECRET = "dev-only-insecure-secret-change-me-0000000000"  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -19,7 +18,8 @@ class Settings(BaseSettings):
     migrate_on_startup: bool = True
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
-    jwt_secret: str = DEFAULT_JWT_SECRET
+    # Unset outside production: a random secret per process (tokens end with a restart).
+    jwt_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":
         if self.environment == "production":
-            if self.jwt_secret == DEFAULT_JWT_SECRET:
-                raise ValueError("JWT_SECRET must be set in production (the default is public)")
+            if "jwt_secret" not in self.model_fields_set:
+                raise ValueError("JWT_SECRET must be set in production")
             if len(self.jwt_secret) < 32:
                 raise ValueError("JWT_SECRET must be at least 32 characters in production")
         return self

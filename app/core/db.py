@@ -1,6 +1,5 @@
 """Database engine and sessions: async everywhere, one engine per app."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
@@ -39,7 +38,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.database_url)
-    kwargs: dict[str, Any] = {}
+    # Bound values are people's addresses, phones and password hashes: never in logs or errors.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False}
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
@@ -59,8 +59,3 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with maker() as session:
-        yield session

@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,10 @@ class Conflict(DomainError):
 
 class PreconditionFailed(DomainError):
     status, slug = 412, "precondition-failed"
+
+
+class Unavailable(DomainError):
+    status, slug = 503, "unavailable"
 
 
 class Invalid(DomainError):
@@ -173,6 +179,24 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
 
 
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    # Lost or exhausted connections are the database's outage, not a bug: say when to retry.
+    if (
+        isinstance(exc, DBAPIError)
+        and not exc.connection_invalidated
+        and not isinstance(exc, OperationalError)
+    ):
+        return await _unhandled(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return problem_response(
+        request,
+        503,
+        "The database is unavailable; try again shortly.",
+        slug="unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(request, 500, "Something went wrong on our side; it has been logged.")
@@ -182,4 +206,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DBAPIError, _database_down)
+    app.add_exception_handler(SQLAlchemyTimeoutError, _database_down)
     app.add_exception_handler(Exception, _unhandled)

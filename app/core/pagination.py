@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -52,9 +52,19 @@ def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     ts, row_id = decode_cursor(cursor, "t", 2)
     try:
         at = datetime.fromisoformat(str(ts))
-        return at, uuid.UUID(str(row_id))
-    except ValueError:
+        if at.tzinfo is None:
+            raise ValueError("cursor times carry their offset")
+        return at.astimezone(UTC), uuid.UUID(str(row_id))
+    except (ValueError, OverflowError):
         raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"]) from None
+
+
+def decode_distance_cursor(cursor: str) -> tuple[float, uuid.UUID]:
+    """(distance_km, id) of the last row of the previous nearest-first page."""
+    distance, row_id = decode_cursor(cursor, "d", 2)
+    if not isinstance(distance, float | int) or not 0 <= distance <= 20040:  # half the globe
+        raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
+    return float(distance), decode_uuid(row_id)
 
 
 def decode_uuid(value: Any) -> uuid.UUID:

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import request_config
+from app.core.schema import RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 from app.vocab import Languages
 
@@ -31,7 +31,7 @@ class Member(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-class MemberCreate(SQLModel):
+class MemberCreate(RequestBody):
     model_config = request_config()
 
     email: EmailStr
@@ -41,7 +41,7 @@ class MemberCreate(SQLModel):
     languages: Languages = []
 
 
-class MemberUpdate(SQLModel):
+class MemberUpdate(RequestBody):
     model_config = request_config()
 
     display_name: DisplayName | None = None

@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Invalid, Unauthorized
@@ -19,7 +19,7 @@ def _normalise_email(email: str) -> str:
 async def create_member(session: AsyncSession, *, data: MemberCreate) -> Member:
     member = Member(
         email=_normalise_email(data.email),
-        password_hash=hash_password(data.password),
+        password_hash=await hash_password(data.password),
         display_name=data.display_name,
         phone=data.phone,
         languages=data.languages,
@@ -34,9 +34,11 @@ async def create_member(session: AsyncSession, *, data: MemberCreate) -> Member:
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> Member:
-    result = await session.exec(select(Member).where(Member.email == _normalise_email(email)))
+    if "\x00" in email or "\x00" in password:  # no such account can exist (and Postgres rejects NUL)
+        raise Unauthorized("Incorrect email or password.")
+    result = await session.exec(select(Member).where(col(Member.email) == _normalise_email(email)))
     member = result.first()
-    if not verify_password(password, member.password_hash if member else None) or member is None:
+    if not await verify_password(password, member.password_hash if member else None) or member is None:
         raise Unauthorized("Incorrect email or password.")
     return member
 

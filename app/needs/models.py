@@ -5,13 +5,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, StringConstraints, model_validator
+from pydantic import StringConstraints, model_validator
 from pydantic.config import JsonDict
 from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import request_config
+from app.core.schema import RequestBody, UTCDatetime, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 from app.members.models import Phone
 from app.vocab import Capabilities, Category, Languages, Mode, Urgency
@@ -31,6 +31,8 @@ class Visibility(StrEnum):
 
 
 class Point(SQLModel):
+    model_config = request_config()
+
     lat: float = Field(ge=-90, le=90, schema_extra={"examples": [51.5074]})
     lon: float = Field(ge=-180, le=180, schema_extra={"examples": [-0.1278]})
 
@@ -89,7 +91,7 @@ Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 VolunteersNeeded = Annotated[int, Field(ge=1, le=50)]
 
 
-class NeedFields(SQLModel):
+class NeedFields(RequestBody):
     """What a requester may set; shared by create and update."""
 
     model_config = request_config()
@@ -130,8 +132,8 @@ class NeedCreate(NeedFields):
     address: Address | None = None
     contact: Contact | None = None
     volunteers_needed: VolunteersNeeded = 1
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    window_start: UTCDatetime | None = None
+    window_end: UTCDatetime | None = None
     languages: Languages = []
     requirements: Capabilities = []
     visibility: Visibility = Visibility.public
@@ -156,8 +158,8 @@ class NeedUpdate(NeedFields):
     address: Address | None = None
     contact: Contact | None = None
     volunteers_needed: VolunteersNeeded | None = None
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    window_start: UTCDatetime | None = None
+    window_end: UTCDatetime | None = None
     languages: Languages | None = None
     requirements: Capabilities | None = None
     visibility: Visibility | None = None

@@ -14,7 +14,7 @@ from app.core.pagination import Cursor, Limit, Page
 from app.geo import MAX_RADIUS_KM
 from app.needs import intake, search, service
 from app.needs.models import NeedCreate, NeedOwner, NeedStatus, NeedUpdate, NeedView
-from app.needs.views import render, render_owner
+from app.needs.views import OWNER, render, render_owner
 from app.organizations.models import Scope
 from app.spatial import RadiusQuery
 from app.vocab import Category, Mode, Urgency
@@ -98,7 +98,8 @@ async def list_needs(
 @router.get("/{need_id}", response_model=NeedView, responses=problems(401, 403, 404, 422))
 async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, response: Response) -> NeedView:
     need, role = await service.read_need(session, need_id=need_id, caller=caller)
-    response.headers["ETag"] = etag(need.version)
+    if role == OWNER:  # the version would tell strangers when private fields changed
+        response.headers["ETag"] = etag(need.version)
     return render(need, role)
 
 

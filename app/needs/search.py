@@ -9,14 +9,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit
 from app.auth.callers import Caller
-from app.core.errors import Invalid
-from app.core.pagination import (
-    decode_cursor,
-    decode_time_cursor,
-    decode_uuid,
-    encode_cursor,
-    encode_time_cursor,
-)
+from app.core.crud import newest_first
+from app.core.pagination import decode_distance_cursor, encode_cursor, encode_time_cursor
 from app.core.timeutil import utcnow
 from app.needs.models import Need, NeedStatus, Visibility
 from app.needs.service import role_of
@@ -70,23 +64,18 @@ async def list_needs(
         within, distance = within_sql(Need, filters.near, dialect)
         conditions.append(within)
         if cursor:
-            d, last_id = decode_cursor(cursor, "d", 2)
-            if not isinstance(d, float | int):
-                raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
-            conditions.append(or_(distance > d, and_(distance == d, col(Need.id) > decode_uuid(last_id))))
+            d, last_id = decode_distance_cursor(cursor)
+            conditions.append(or_(distance > d, and_(distance == d, col(Need.id) > last_id)))
         stmt = select(Need, distance.label("d")).where(*conditions).order_by(distance, col(Need.id))
         rows: list[tuple[Need, float | None]] = [
             (n, d) for n, d in (await session.exec(stmt.limit(limit + 1))).all()
         ]
     else:
-        if cursor:
-            at, last = decode_time_cursor(cursor)
-            conditions.append(
-                or_(col(Need.created_at) < at, and_(col(Need.created_at) == at, col(Need.id) < last))
-            )
-        by_time = select(Need).where(*conditions).order_by(col(Need.created_at).desc(), col(Need.id).desc())
-        rows = [(n, None) for n in (await session.exec(by_time.limit(limit + 1))).all()]
-    page = [(need, role_of(need, caller) or PUBLIC, d) for need, d in rows[:limit]]
+        by_time = newest_first(select(Need).where(*conditions), Need, cursor, limit)
+        rows = [(n, None) for n in (await session.exec(by_time)).all()]
+    # Fail closed: a row the SQL filter let through but the caller has no view of is dropped.
+    roles = [(need, role_of(need, caller), d) for need, d in rows[:limit]]
+    page = [(need, role, d) for need, role, d in roles if role is not None]
     await audit.record(session, caller=caller, needs=[need for need, role, _ in page if role != PUBLIC])
     next_cursor = None
     if len(rows) > limit:

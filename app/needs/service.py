@@ -3,14 +3,14 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit
 from app.auth.callers import Caller
-from app.core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from app.core.crud import reject_nulls, versioned_update
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.geo import located
 from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
@@ -41,16 +41,25 @@ def _flatten(data: dict[str, Any]) -> dict[str, Any]:
 async def owning_organization(
     session: AsyncSession, caller: Caller, organization_id: uuid.UUID | None
 ) -> uuid.UUID | None:
-    """The organisation a new need belongs to: a key's own, or one its coordinator names."""
+    """The organisation a new need belongs to: a key's own, or one the member belongs to.
+
+    Naming any other is a 422 that does not say whether the organisation exists."""
     if caller.key is not None:
         if organization_id is not None and organization_id != caller.key.organization_id:
-            raise Forbidden("An API key acts for its own organization only.")
+            raise _not_yours()
         return caller.key.organization_id
     if organization_id is None or organization_id in caller.coordinator_of:
         return organization_id
-    if not await organizations.exists(session, organization_id=organization_id):
-        raise Invalid("No such organization.", loc=["body", "organization_id"])
-    raise Forbidden("Only the organization's coordinators can file needs for it.")
+    assert caller.member_id is not None
+    if not await organizations.is_member(
+        session, organization_id=organization_id, member_id=caller.member_id
+    ):
+        raise _not_yours()
+    return organization_id
+
+
+def _not_yours() -> Invalid:
+    return Invalid("No such organization, or you cannot file needs for it.", loc=["body", "organization_id"])
 
 
 def check_create(data: NeedCreate, organization_id: uuid.UUID | None) -> None:
@@ -136,41 +145,13 @@ async def get_owned_need(session: AsyncSession, *, need_id: uuid.UUID, caller: C
     return need
 
 
-async def _conditional_update(
-    session: AsyncSession, need: Need, values: dict[str, Any], if_match: int | None
+async def update_need(
+    session: AsyncSession, *, need: Need, data: NeedUpdate, if_match: set[int] | None
 ) -> Need:
-    """UPDATE ... WHERE version = seen: the database, not Python, decides who wins a race."""
-    seen = need.version
-    if if_match is not None and if_match != seen:
-        raise PreconditionFailed("The need has changed since you read it; fetch it again.")
-    values = {**values, "version": seen + 1, "updated_at": utcnow()}
-    result = await session.exec(
-        update(Need).where(col(Need.id) == need.id, col(Need.version) == seen).values(**values)
-    )
-    if result.rowcount != 1:
-        await session.rollback()
-        if if_match is not None:
-            raise PreconditionFailed("The need has changed since you read it; fetch it again.")
-        raise Conflict("The need was changed by someone else at the same moment; try again.")
-    await session.commit()
-    await session.refresh(need)
-    return need
-
-
-async def update_need(session: AsyncSession, *, need: Need, data: NeedUpdate, if_match: int | None) -> Need:
     changes = data.model_dump(mode="json", exclude_unset=True)
-    for required in (
-        "category",
-        "title",
-        "urgency",
-        "mode",
-        "volunteers_needed",
-        "languages",
-        "requirements",
-        "visibility",
-    ):
-        if required in changes and changes[required] is None:
-            raise Invalid(f"{required} cannot be null.", loc=["body", required])
+    reject_nulls(
+        changes, nullable=("description", "location", "address", "contact", "window_start", "window_end")
+    )
     if effective_status(need) not in EDITABLE:
         raise Conflict(f"A {effective_status(need)} need cannot be changed.")
     merged = NeedUpdate.model_validate(
@@ -198,11 +179,13 @@ async def update_need(session: AsyncSession, *, need: Need, data: NeedUpdate, if
     for field in ("window_start", "window_end"):
         if field in changes:
             values[field] = getattr(merged, field)
-    return await _conditional_update(session, need, values, if_match)
+    await versioned_update(session, need, values, if_match=if_match, noun="need")
+    return need
 
 
 async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
     status = effective_status(need)
     if status not in EDITABLE:
         raise Conflict(f"A {status} need cannot be cancelled.")
-    return await _conditional_update(session, need, {"status": NeedStatus.cancelled}, None)
+    await versioned_update(session, need, {"status": NeedStatus.cancelled}, if_match=None, noun="need")
+    return need

@@ -1,9 +1,10 @@
 """Offers (what volunteers can give): the table, the request bodies and the owner's view."""
 
 import uuid
-import zoneinfo
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
+from importlib.resources import files
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, StringConstraints, model_validator
@@ -12,10 +13,10 @@ from sqlalchemy import JSON, BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import request_config
+from app.core.schema import RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 from app.needs.models import Point
-from app.vocab import Capabilities, Category, Languages, Mode
+from app.vocab import Capabilities, Category, Languages, Mode, unique
 
 
 class OfferStatus(StrEnum):
@@ -52,17 +53,22 @@ class Slot(SQLModel):
         return self
 
 
+@cache
+def _timezones() -> frozenset[str]:
+    # The IANA list shipped with tzdata, not whatever files the host's zoneinfo folder holds.
+    names = files("tzdata").joinpath("zones").read_text().split()
+    return frozenset(names) - {"Factory"}
+
+
 def _timezone(name: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA timezone") from None
+    if name not in _timezones():
+        raise ValueError(f"{name!r} is not an IANA timezone")
     return name
 
 
 Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_timezone)]
-Categories = Annotated[list[Category], Field(min_length=1, max_length=len(Category))]
-Modes = Annotated[list[Mode], Field(min_length=1, max_length=len(Mode))]
+Categories = Annotated[list[Category], Field(min_length=1, max_length=len(Category)), AfterValidator(unique)]
+Modes = Annotated[list[Mode], Field(min_length=1, max_length=len(Mode)), AfterValidator(unique)]
 MaxDistance = Annotated[float, Field(gt=0, le=200)]
 Capacity = Annotated[int, Field(ge=1, le=50)]
 Availability = Annotated[list[Slot], Field(max_length=50)]
@@ -113,7 +119,7 @@ _OFFER_CREATE_EXAMPLE: JsonDict = {
 }
 
 
-class OfferCreate(SQLModel):
+class OfferCreate(RequestBody):
     model_config = request_config(_OFFER_CREATE_EXAMPLE)
 
     categories: Categories
@@ -129,7 +135,7 @@ class OfferCreate(SQLModel):
     organization_id: uuid.UUID | None = None
 
 
-class OfferUpdate(SQLModel):
+class OfferUpdate(RequestBody):
     """Every field optional; `status` pauses or resumes the offer."""
 
     model_config = request_config()

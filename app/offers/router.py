@@ -51,7 +51,8 @@ async def get_offer(
     offer_id: uuid.UUID, caller: Reader, session: SessionDep, response: Response
 ) -> OfferView:
     offer, role = await service.get_visible_offer(session, offer_id=offer_id, caller=caller)
-    response.headers["ETag"] = etag(offer.version)
+    if role == service.OWNER:
+        response.headers["ETag"] = etag(offer.version)
     return service.render(offer, role)
 
 

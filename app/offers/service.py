@@ -3,14 +3,13 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
-from app.core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
-from app.core.pagination import decode_time_cursor, encode_time_cursor
-from app.core.timeutil import utcnow
+from app.core.crud import newest_first, page_of, reject_nulls, versioned_update
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.geo import located
 from app.members.models import Member
 from app.offers.models import Offer, OfferCreate, OfferOrganization, OfferOwner, OfferStatus, OfferUpdate
@@ -46,9 +45,10 @@ async def create_offer(session: AsyncSession, *, volunteer: Member, data: OfferC
     if data.organization_id is not None and not await organizations.is_member(
         session, organization_id=data.organization_id, member_id=volunteer.id
     ):
-        if not await organizations.exists(session, organization_id=data.organization_id):
-            raise Invalid("No such organization.", loc=["body", "organization_id"])
-        raise Forbidden("Join the organization (a coordinator adds you) before offering help through it.")
+        # One answer whether or not it exists: a coordinator adds volunteers first.
+        raise Invalid(
+            "No such organization, or you are not one of its members.", loc=["body", "organization_id"]
+        )
     offer = Offer(volunteer_id=volunteer.id, **_flatten(data.model_dump(mode="json")))
     offer.organization_id = data.organization_id
     session.add(offer)
@@ -82,49 +82,19 @@ async def list_offers(
     theirs = [col(Offer.organization_id).in_(caller.organizations())] if caller.organizations() else []
     if not mine and not theirs:
         return [], None
-    conditions = [or_(*mine, *theirs)]
+    stmt = select(Offer).where(or_(*mine, *theirs))
     if status is not None:
-        conditions.append(col(Offer.status) == status)
-    if cursor:
-        at, last = decode_time_cursor(cursor)
-        conditions.append(
-            or_(col(Offer.created_at) < at, and_(col(Offer.created_at) == at, col(Offer.id) < last))
-        )
-    stmt = (
-        select(Offer)
-        .where(*conditions)
-        .order_by(col(Offer.created_at).desc(), col(Offer.id).desc())
-        .limit(limit + 1)
-    )
-    rows = list((await session.exec(stmt)).all())
-    next_cursor = (
-        encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    )
-    return [(o, role_of(o, caller) or ORGANIZATION) for o in rows[:limit]], next_cursor
+        stmt = stmt.where(col(Offer.status) == status)
+    rows, next_cursor = page_of((await session.exec(newest_first(stmt, Offer, cursor, limit))).all(), limit)
+    return [(o, role_of(o, caller) or ORGANIZATION) for o in rows], next_cursor
 
 
 async def update_offer(
-    session: AsyncSession, *, offer: Offer, data: OfferUpdate, if_match: int | None
+    session: AsyncSession, *, offer: Offer, data: OfferUpdate, if_match: set[int] | None
 ) -> Offer:
     changes = data.model_dump(mode="json", exclude_unset=True)
-    nullable = {"note"}
-    for field, value in changes.items():
-        if value is None and field not in nullable:
-            raise Invalid(f"{field} cannot be null.", loc=["body", field])
+    reject_nulls(changes, nullable=("note",))
     if "capacity" in changes and changes["capacity"] < offer.active_matches:
         raise Conflict("capacity cannot drop below the offer's active matches.")
-    seen = offer.version
-    if if_match is not None and if_match != seen:
-        raise PreconditionFailed("The offer has changed since you read it; fetch it again.")
-    values = {**_flatten(changes), "version": seen + 1, "updated_at": utcnow()}
-    result = await session.exec(
-        update(Offer).where(col(Offer.id) == offer.id, col(Offer.version) == seen).values(**values)
-    )
-    if result.rowcount != 1:
-        await session.rollback()
-        if if_match is not None:
-            raise PreconditionFailed("The offer has changed since you read it; fetch it again.")
-        raise Conflict("The offer was changed at the same moment; try again.")
-    await session.commit()
-    await session.refresh(offer)
+    await versioned_update(session, offer, _flatten(changes), if_match=if_match, noun="offer")
     return offer

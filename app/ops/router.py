@@ -5,15 +5,11 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core.deps import SessionDep
-from app.core.errors import DomainError, problems
+from app.core.errors import Unavailable, problems
 
 
 class Health(BaseModel):
     status: str
-
-
-class Unavailable(DomainError):
-    status, slug = 503, "unavailable"
 
 
 router = APIRouter(tags=["operations"])

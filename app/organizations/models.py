@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import request_config
+from app.core.schema import RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 
 
@@ -81,7 +81,7 @@ class ServiceArea(SQLModel):
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-class OrganizationCreate(SQLModel):
+class OrganizationCreate(RequestBody):
     model_config = request_config(
         {
             "name": "Riverside Food Bank",
@@ -104,7 +104,7 @@ class OrganizationPublic(SQLModel):
     updated_at: datetime
 
 
-class MembershipSet(SQLModel):
+class MembershipSet(RequestBody):
     model_config = request_config({"role": "volunteer", "vetted": True})
 
     role: Role
@@ -120,7 +120,7 @@ class MembershipPublic(SQLModel):
     updated_at: datetime
 
 
-class ApiKeyCreate(SQLModel):
+class ApiKeyCreate(RequestBody):
     model_config = request_config({"name": "Intake line", "scopes": ["needs:read", "needs:write"]})
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

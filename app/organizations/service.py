@@ -3,14 +3,14 @@
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import hash_api_key, new_api_key
+from app.core.crud import newest_first, page_of
 from app.core.errors import Conflict, Forbidden, NotFound
-from app.core.pagination import decode_time_cursor, encode_time_cursor
 from app.core.timeutil import utcnow
 from app.members.models import Member
 from app.organizations.models import (
@@ -59,21 +59,9 @@ async def exists(session: AsyncSession, *, organization_id: uuid.UUID) -> bool:
 async def list_organizations(
     session: AsyncSession, *, limit: int, cursor: str | None
 ) -> tuple[list[Organization], str | None]:
-    stmt = select(Organization)
-    if cursor:
-        at, last = decode_time_cursor(cursor)
-        stmt = stmt.where(
-            or_(
-                col(Organization.created_at) < at,
-                and_(col(Organization.created_at) == at, col(Organization.id) < last),
-            )
-        )
-    stmt = stmt.order_by(col(Organization.created_at).desc(), col(Organization.id).desc()).limit(limit + 1)
-    rows = list((await session.exec(stmt)).all())
-    next_cursor = (
-        encode_time_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
+    return page_of(
+        (await session.exec(newest_first(select(Organization), Organization, cursor, limit))).all(), limit
     )
-    return rows[:limit], next_cursor
 
 
 async def coordinated_by(session: AsyncSession, *, member_id: uuid.UUID) -> frozenset[uuid.UUID]:

@@ -125,3 +125,12 @@ async def test_patch_me_rejects_unknown_and_null_fields_and_changes_nothing(
         assert_problem(await client.patch("/v1/members/me", json=body, headers=m.headers), 422)
     me = (await client.get("/v1/members/me", headers=m.headers)).json()
     assert me == m.data
+
+
+async def test_nul_in_login_or_sign_up_is_a_clean_error(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/auth/token", data={"username": "a\x00@example.org", "password": "whatever1"})
+    assert_problem(r, 401)
+    r = await client.post(
+        "/v1/members", json={"email": "nul@example.org", "password": PASSWORD, "display_name": "Nul\x00"}
+    )
+    assert_problem(r, 422)

@@ -255,3 +255,49 @@ async def test_list_filters(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/v1/needs?radius_km=3"), 422)
     assert_problem(await client.get("/v1/needs?near=51.5,0&radius_km=0"), 422)
     assert_problem(await client.get("/v1/needs?near=51.5,0&radius_km=501"), 422)
+
+
+async def test_times_come_back_in_utc(client: httpx.AsyncClient) -> None:
+    a = await member(client)
+    body = need_body(window_start="2030-01-01T10:00:00+05:00", window_end="2030-01-01T12:30:00-02:00")
+    created = (await client.post("/v1/needs", json=body, headers=a.headers)).json()
+    assert created["window_start"] == "2030-01-01T05:00:00Z"
+    assert created["window_end"] == "2030-01-01T14:30:00Z"
+    read = (await client.get(f"/v1/needs/{created['id']}", headers=a.headers)).json()
+    assert read["window_start"] == created["window_start"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": "Shopping\x00"},
+        {"address": "1 Example Road\x00"},
+        {"contact": {"name": "A\x00", "phone": "+44 20 7946 0123"}},
+        {"location": {"lat": 51.5, "lon": -0.1, "alt": 30}},
+    ],
+)
+async def test_nul_characters_and_unknown_nested_fields_are_422(
+    client: httpx.AsyncClient, body: dict
+) -> None:
+    a = await member(client)
+    assert_problem(await client.post("/v1/needs", json=need_body(**body), headers=a.headers), 422)
+    assert (await client.get("/v1/needs", headers=a.headers)).json()["items"] == []
+
+
+async def test_if_match_star_and_lists(client: httpx.AsyncClient) -> None:
+    a = await member(client)
+    created = await client.post("/v1/needs", json=need_body(), headers=a.headers)
+    url = f"/v1/needs/{created.json()['id']}"
+    r = await client.patch(url, json={"title": "One"}, headers={**a.headers, "If-Match": "*"})
+    assert r.headers["etag"] == '"2"'
+    r = await client.patch(url, json={"title": "Two"}, headers={**a.headers, "If-Match": '"7", "2"'})
+    assert r.headers["etag"] == '"3"'
+    weak = await client.patch(url, json={"title": "Three"}, headers={**a.headers, "If-Match": 'W/"3"'})
+    assert_problem(weak, 412)
+
+
+async def test_etag_only_for_those_who_may_change_the_need(client: httpx.AsyncClient) -> None:
+    a = await member(client)
+    need = (await client.post("/v1/needs", json=need_body(), headers=a.headers)).json()
+    assert "etag" not in (await client.get(f"/v1/needs/{need['id']}")).headers
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=a.headers)).headers["etag"] == '"1"'

@@ -129,3 +129,18 @@ async def test_limit_bounds_and_bad_cursor_are_422(client: httpx.AsyncClient) ->
         body = assert_problem(await client.get(f"/v1/needs?{query}"), 422)
         assert body["errors"][0]["loc"][0] == "query"
     assert (await client.get("/v1/needs?limit=100")).status_code == 200
+
+
+async def test_forged_cursors_are_422_not_500(client: httpx.AsyncClient) -> None:
+    from app.core.pagination import encode_cursor
+
+    forged = [
+        encode_cursor("t", "2026-01-01T00:00:00", "00000000-0000-0000-0000-000000000000"),
+        encode_cursor("t", "0001-01-01T00:00:00+01:00", "00000000-0000-0000-0000-000000000000"),
+        encode_cursor("t", "yesterday", "00000000-0000-0000-0000-000000000000"),
+    ]
+    for cursor in forged:
+        assert_problem(await client.get(f"/v1/needs?cursor={cursor}"), 422)
+    for distance in (10**30, -1, "near", float("nan")):
+        cursor = encode_cursor("d", distance, "00000000-0000-0000-0000-000000000000")
+        assert_problem(await client.get(f"/v1/needs?near=51.5,0&cursor={cursor}"), 422)

@@ -139,3 +139,16 @@ async def test_someone_elses_offer_is_404_for_read_and_write(client: httpx.Async
         await client.patch(f"/v1/offers/{offer['id']}", json={"capacity": 2}, headers=other.headers), 404
     )
     assert (await client.get(f"/v1/offers/{offer['id']}", headers=v.headers)).json()["capacity"] == 1
+
+
+async def test_timezone_must_be_a_real_zone_and_lists_are_deduplicated(client: httpx.AsyncClient) -> None:
+    v = await member(client)
+    for tz in ("America", "localtime", "Factory", "../etc/passwd"):
+        assert_problem(await client.post("/v1/offers", json=offer_body(timezone=tz), headers=v.headers), 422)
+    r = await client.post(
+        "/v1/offers",
+        json=offer_body(modes=["remote", "remote"], categories=["meals", "meals"]),
+        headers=v.headers,
+    )
+    assert r.json()["modes"] == ["remote"]
+    assert r.json()["categories"] == ["meals"]

@@ -1,0 +1,68 @@
+"""Patterns every domain shares: versioned updates, null checks, newest-first pages."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.core.errors import Conflict, Invalid, PreconditionFailed
+from app.core.etag import matches
+from app.core.pagination import decode_time_cursor, encode_time_cursor
+from app.core.timeutil import utcnow
+
+T = TypeVar("T")
+
+
+def reject_nulls(changes: dict[str, Any], *, nullable: Iterable[str] = ()) -> None:
+    """In a PATCH, null clears a field only where the field may be empty."""
+    allowed = set(nullable)
+    for field, value in changes.items():
+        if value is None and field not in allowed:
+            raise Invalid(f"{field} cannot be null.", loc=["body", field])
+
+
+async def versioned_update(
+    session: AsyncSession, row: Any, values: dict[str, Any], *, if_match: set[int] | None, noun: str
+) -> None:
+    """UPDATE ... WHERE version = seen: the database, not Python, decides who wins a race."""
+    model, seen = type(row), row.version
+    stale = PreconditionFailed(f"The {noun} has changed since you read it; fetch it again.")
+    if not matches(if_match, seen):
+        raise stale
+    result = await session.exec(
+        update(model)
+        .where(col(model.id) == row.id, col(model.version) == seen)
+        .values(**values, version=seen + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        await session.rollback()
+        if if_match is not None:
+            raise stale
+        raise Conflict(f"The {noun} was changed by someone else at the same moment; try again.")
+    await session.commit()
+    await session.refresh(row)
+
+
+class _Timestamped(Protocol):
+    id: Any
+
+
+def newest_first(
+    stmt: SelectOfScalar[T], model: Any, cursor: str | None, limit: int, *, at: str = "created_at"
+) -> SelectOfScalar[T]:
+    """Keyset page on (timestamp, id), newest first; one extra row tells whether more follow."""
+    stamp = col(getattr(model, at))
+    if cursor:
+        when, last = decode_time_cursor(cursor)
+        stmt = stmt.where(or_(stamp < when, and_(stamp == when, col(model.id) < last)))
+    return stmt.order_by(stamp.desc(), col(model.id).desc()).limit(limit + 1)
+
+
+def page_of(rows: Sequence[T], limit: int, *, at: str = "created_at") -> tuple[list[T], str | None]:
+    if len(rows) <= limit:
+        return list(rows), None
+    last = rows[limit - 1]
+    return list(rows[:limit]), encode_time_cursor(getattr(last, at), getattr(last, "id"))  # noqa: B009
