@@ -40,6 +40,18 @@ def libpq_url(url: str) -> str:
     return sync_url(url).replace("postgresql+psycopg://", "postgresql://")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> None:
+    """Real argon2, at the cheapest cost: the suite signs up hundreds of synthetic members."""
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from app.core import security
+
+    security._hasher = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    security._DUMMY_HASH = security._hasher.hash("not-a-real-password-just-for-timing")
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     if IS_POSTGRES:

@@ -98,3 +98,52 @@ async def insert_needs(application: Any, requester_id: str, points: list[tuple[f
             ids.append(str(need.id))
         await session.commit()
     return ids
+
+
+async def organization(client: httpx.AsyncClient, coordinator: Member, **overrides: Any) -> dict[str, Any]:
+    body = {"name": f"Group {next(_seq)}", **overrides}
+    r = await client.post("/v1/organizations", json=body, headers=coordinator.headers)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data
+
+
+async def api_key(
+    client: httpx.AsyncClient, coordinator: Member, org_id: str, scopes: list[str]
+) -> dict[str, Any]:
+    r = await client.post(
+        f"/v1/organizations/{org_id}/api-keys",
+        json={"name": "Partner system", "scopes": scopes},
+        headers=coordinator.headers,
+    )
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    data["headers"] = {"Authorization": f"Bearer {data['key']}"}
+    return data
+
+
+async def join(
+    client: httpx.AsyncClient,
+    coordinator: Member,
+    org_id: str,
+    who: Member,
+    role: str = "volunteer",
+    vetted: bool = False,
+) -> None:
+    r = await client.put(
+        f"/v1/organizations/{org_id}/members/{who.id}",
+        json={"role": role, "vetted": vetted},
+        headers=coordinator.headers,
+    )
+    assert r.status_code in (200, 201), r.text
+
+
+ALL_SCOPES = [
+    "needs:read",
+    "needs:write",
+    "offers:read",
+    "matches:read",
+    "matches:write",
+    "matching:run",
+    "webhooks:manage",
+]

@@ -53,8 +53,8 @@ async def resolve_caller(
     token = oauth_token or (bearer.credentials if bearer else None)
     if token is None:
         return Caller()
-    rl = limiter(request)
-    await rl.check(rl.auth_failures, f"auth-failure:{client_address(request)}")
+    # Only bad credentials count against the address: a shared address (a library, a shelter)
+    # must not lock out members whose tokens are valid.
     if token.startswith(KEY_PREFIX):
         key = await organizations.authenticate_key(session, secret=token)
         if key is None:

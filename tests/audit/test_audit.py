@@ -1,0 +1,67 @@
+"""The audit trail: exposures of a need's private fields to anyone but the requester leave a row."""
+
+import httpx
+
+from tests.factories import ALL_SCOPES, api_key, assert_problem, join, member, need_body, organization
+
+
+async def test_coordinator_and_key_reads_are_audited_owner_and_public_reads_are_not(
+    client: httpx.AsyncClient,
+) -> None:
+    requester, coordinator, stranger = await member(client), await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, requester)
+    key = await api_key(client, coordinator, org, ALL_SCOPES)
+    need = (
+        await client.post("/v1/needs", json=need_body(organization_id=org), headers=requester.headers)
+    ).json()
+
+    await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)  # the owner: not logged
+    await client.get(f"/v1/needs/{need['id']}", headers=stranger.headers)  # public view: nothing shown
+    await client.get(f"/v1/needs/{need['id']}")
+    assert (await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"] == []
+
+    await client.get(f"/v1/needs/{need['id']}", headers=coordinator.headers)
+    await client.get(f"/v1/needs?organization_id={org}", headers=key["headers"])
+    mine = (await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"]
+    theirs = (await client.get(f"/v1/organizations/{org}/audit", headers=coordinator.headers)).json()["items"]
+    assert mine == theirs
+    assert [(e["reason"], e["actor"]["kind"], e["actor"]["id"], e["actor"]["name"]) for e in mine] == [
+        ("api_key", "api_key", key["id"], "Partner system"),
+        ("coordinator", "member", coordinator.id, coordinator.data["display_name"]),
+    ]
+    assert all(e["need_id"] == need["id"] and e["fields"] == ["location", "address", "contact"] for e in mine)
+
+
+async def test_a_need_without_private_fields_leaves_no_row(client: httpx.AsyncClient) -> None:
+    requester, coordinator = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, requester)
+    body = {"category": "companionship", "title": "A weekly call", "mode": "remote", "organization_id": org}
+    need = (await client.post("/v1/needs", json=body, headers=requester.headers)).json()
+    await client.get(f"/v1/needs/{need['id']}", headers=coordinator.headers)
+    assert (await client.get(f"/v1/organizations/{org}/audit", headers=coordinator.headers)).json()[
+        "items"
+    ] == []
+
+
+async def test_audit_pages_with_a_cursor(client: httpx.AsyncClient) -> None:
+    requester, coordinator = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, requester)
+    need = (
+        await client.post("/v1/needs", json=need_body(organization_id=org), headers=requester.headers)
+    ).json()
+    for _ in range(5):
+        await client.get(f"/v1/needs/{need['id']}", headers=coordinator.headers)
+    seen, cursor = [], None
+    while True:
+        url = f"/v1/organizations/{org}/audit?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = (await client.get(url, headers=coordinator.headers)).json()
+        seen += [e["id"] for e in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert len(seen) == len(set(seen)) == 5
+    assert_problem(
+        await client.get(f"/v1/organizations/{org}/audit?limit=0", headers=coordinator.headers), 422
+    )

@@ -1,0 +1,105 @@
+"""Rate limits per caller: 429 problems with Retry-After and RateLimit headers, shared through Redis."""
+
+import os
+import socket
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.factories import assert_problem, member
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://test"
+    )
+
+
+async def _app(database_url: str, application: FastAPI, **limits: str) -> FastAPI:
+    app = create_app(make_settings(database_url, **limits))
+    # Share the test's database (in-memory SQLite lives in one engine).
+    app.state.engine, app.state.sessionmaker = application.state.engine, application.state.sessionmaker
+    return app
+
+
+async def test_the_request_after_the_budget_is_429_with_headers(
+    database_url: str, application: FastAPI
+) -> None:
+    app = await _app(database_url, application, rate_limit_anonymous="3/minute")
+    async with _client(app) as c:
+        ok = [await c.get("/v1/needs") for _ in range(3)]
+        assert [r.status_code for r in ok] == [200, 200, 200]
+        assert [r.headers["ratelimit-remaining"] for r in ok] == ["2", "1", "0"]
+        assert ok[0].headers["ratelimit-limit"] == "3"
+        over = await c.get("/v1/needs")
+        body = assert_problem(over, 429)
+        assert 1 <= int(over.headers["retry-after"]) <= 60
+        assert over.headers["ratelimit-remaining"] == "0"
+        assert body["type"].endswith("/rate-limited")
+        # Probes are never limited.
+        assert (await c.get("/healthz")).status_code == 200
+
+
+async def test_each_member_has_their_own_budget(
+    database_url: str, application: FastAPI, client: httpx.AsyncClient
+) -> None:
+    a, b = await member(client), await member(client)
+    app = await _app(database_url, application, rate_limit_member="2/minute")
+    async with _client(app) as c:
+        assert [(await c.get("/v1/members/me", headers=a.headers)).status_code for _ in range(3)] == [
+            200,
+            200,
+            429,
+        ]
+        assert (await c.get("/v1/members/me", headers=b.headers)).status_code == 200
+
+
+async def test_failed_logins_and_bad_credentials_are_limited_harder(
+    database_url: str, application: FastAPI, client: httpx.AsyncClient
+) -> None:
+    m = await member(client, email="target@example.org")
+    app = await _app(database_url, application, rate_limit_auth_failures="3/minute")
+    async with _client(app) as c:
+        bad = {"username": "target@example.org", "password": "guess-guess"}
+        codes = [(await c.post("/v1/auth/token", data=bad)).status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        # The address is now blocked even with the right password, and for bad keys too.
+        good = {"username": "target@example.org", "password": "correct horse battery"}
+        assert_problem(await c.post("/v1/auth/token", data=good), 429)
+        assert_problem(await c.get("/v1/needs", headers={"Authorization": "Bearer ma_not_a_key"}), 429)
+        # Valid credentials from the same address (a library, a shelter) keep working.
+        assert (await c.get("/v1/members/me", headers=m.headers)).status_code == 200
+
+
+def _redis_up() -> bool:
+    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+async def test_two_instances_share_one_budget_through_redis(database_url: str, application: FastAPI) -> None:
+    if not _redis_up():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs Redis at {REDIS_URL}")
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    limits = {
+        "redis_url": REDIS_URL,
+        "rate_limit_prefix": f"test-{uuid.uuid4().hex}",
+        "rate_limit_anonymous": "4/minute",
+    }
+    first, second = (
+        await _app(database_url, application, **limits),
+        await _app(database_url, application, **limits),
+    )
+    async with _client(first) as one, _client(second) as two:
+        codes = [(await (one if i % 2 else two).get("/v1/needs")).status_code for i in range(5)]
+    assert codes == [200, 200, 200, 200, 429]

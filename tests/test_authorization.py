@@ -1,0 +1,259 @@
+"""The authorisation matrix: every operation in the OpenAPI schema, for every kind of caller.
+
+A new operation without a row here fails the test, so nothing ships unclassified. Objects a
+caller may not see are 404, never 403.
+"""
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import ALL_SCOPES, Member, api_key, join, member, need_body, offer_body, organization
+
+CALLERS = (
+    "anonymous",
+    "owner",
+    "other_member",
+    "coordinator",
+    "other_coordinator",
+    "key",
+    "key_unscoped",
+    "revoked_key",
+)
+_emails = itertools.count(1)
+
+
+@dataclass
+class World:
+    client: httpx.AsyncClient
+    owner: Member
+    other: Member
+    coordinator: Member
+    other_coordinator: Member
+    org: str
+    other_org: str
+    headers: dict[str, dict[str, str]]
+
+    async def need(self) -> str:
+        """An organisation-only need of the owner's, filed with the owning organisation."""
+        body = need_body(organization_id=self.org, visibility="organization")
+        r = await self.client.post("/v1/needs", json=body, headers=self.owner.headers)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def offer(self) -> str:
+        r = await self.client.post(
+            "/v1/offers", json=offer_body(organization_id=self.org), headers=self.owner.headers
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def spare_key(self) -> str:
+        return str((await api_key(self.client, self.coordinator, self.org, ["needs:read"]))["id"])
+
+
+async def make_world(client: httpx.AsyncClient) -> World:
+    owner, other, coordinator, other_coordinator = [await member(client) for _ in range(4)]
+    org = (await organization(client, coordinator))["id"]
+    other_org = (await organization(client, other_coordinator))["id"]
+    await join(client, coordinator, org, owner)
+    full = await api_key(client, coordinator, org, ALL_SCOPES)
+    # Lacks every scope today's operations ask for.
+    unscoped = await api_key(client, coordinator, org, ["matching:run"])
+    revoked = await api_key(client, coordinator, org, ALL_SCOPES)
+    r = await client.delete(f"/v1/organizations/{org}/api-keys/{revoked['id']}", headers=coordinator.headers)
+    assert r.status_code == 204
+    headers = {
+        "anonymous": {},
+        "owner": owner.headers,
+        "other_member": other.headers,
+        "coordinator": coordinator.headers,
+        "other_coordinator": other_coordinator.headers,
+        "key": full["headers"],
+        "key_unscoped": unscoped["headers"],
+        "revoked_key": revoked["headers"],
+    }
+    return World(client, owner, other, coordinator, other_coordinator, org, other_org, headers)
+
+
+Request = Callable[[World], Awaitable[tuple[str, dict[str, Any]]]]
+
+
+def fixed(path: str, **kwargs: Any) -> Request:
+    async def build(w: World) -> tuple[str, dict[str, Any]]:
+        return path.format(org=w.org, other=w.other.id), kwargs
+
+    return build
+
+
+def on_need(suffix: str = "", **kwargs: Any) -> Request:
+    async def build(w: World) -> tuple[str, dict[str, Any]]:
+        return f"/v1/needs/{await w.need()}{suffix}", kwargs
+
+    return build
+
+
+def on_offer(**kwargs: Any) -> Request:
+    async def build(w: World) -> tuple[str, dict[str, Any]]:
+        return f"/v1/offers/{await w.offer()}", kwargs
+
+    return build
+
+
+async def new_member_body(w: World) -> tuple[str, dict[str, Any]]:
+    n = next(_emails)
+    return "/v1/members", {
+        "json": {
+            "email": f"matrix{n}@example.org",
+            "password": "long enough pw",
+            "display_name": f"Matrix {n}",
+        }
+    }
+
+
+async def login_body(w: World) -> tuple[str, dict[str, Any]]:
+    return "/v1/auth/token", {
+        "data": {"username": w.owner.data["email"], "password": "correct horse battery"}
+    }
+
+
+async def on_spare_key(w: World) -> tuple[str, dict[str, Any]]:
+    return f"/v1/organizations/{w.org}/api-keys/{await w.spare_key()}", {}
+
+
+def expect(
+    anonymous: int,
+    owner: int,
+    other_member: int,
+    coordinator: int,
+    other_coordinator: int,
+    key: int,
+    key_unscoped: int,
+    revoked_key: int,
+) -> dict[str, int]:
+    return dict(
+        zip(
+            CALLERS,
+            (anonymous, owner, other_member, coordinator, other_coordinator, key, key_unscoped, revoked_key),
+            strict=True,
+        )
+    )
+
+
+MEMBER_ONLY_200 = expect(401, 200, 200, 200, 200, 403, 403, 401)
+COORDINATOR_ONLY_200 = expect(401, 404, 404, 200, 404, 403, 403, 401)
+
+MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
+    ("POST", "/v1/members"): (new_member_body, expect(201, 201, 201, 201, 201, 201, 201, 401)),
+    ("POST", "/v1/auth/token"): (login_body, expect(200, 200, 200, 200, 200, 200, 200, 401)),
+    ("GET", "/v1/members/me"): (fixed("/v1/members/me"), MEMBER_ONLY_200),
+    ("PATCH", "/v1/members/me"): (fixed("/v1/members/me", json={"display_name": "Renamed"}), MEMBER_ONLY_200),
+    ("GET", "/v1/members/me/audit"): (fixed("/v1/members/me/audit"), MEMBER_ONLY_200),
+    ("POST", "/v1/organizations"): (
+        fixed("/v1/organizations", json={"name": "New group"}),
+        expect(401, 201, 201, 201, 201, 403, 403, 401),
+    ),
+    ("GET", "/v1/organizations"): (
+        fixed("/v1/organizations"),
+        expect(200, 200, 200, 200, 200, 200, 200, 401),
+    ),
+    ("GET", "/v1/organizations/{organization_id}"): (
+        fixed("/v1/organizations/{org}"),
+        expect(200, 200, 200, 200, 200, 200, 200, 401),
+    ),
+    ("PUT", "/v1/organizations/{organization_id}/members/{member_id}"): (
+        fixed("/v1/organizations/{org}/members/{other}", json={"role": "volunteer"}),
+        expect(401, 403, 403, 201, 403, 403, 403, 401),
+    ),
+    ("POST", "/v1/organizations/{organization_id}/api-keys"): (
+        fixed("/v1/organizations/{org}/api-keys", json={"name": "More", "scopes": ["needs:read"]}),
+        expect(401, 404, 404, 201, 404, 403, 403, 401),
+    ),
+    ("GET", "/v1/organizations/{organization_id}/api-keys"): (
+        fixed("/v1/organizations/{org}/api-keys"),
+        COORDINATOR_ONLY_200,
+    ),
+    ("DELETE", "/v1/organizations/{organization_id}/api-keys/{key_id}"): (
+        on_spare_key,
+        expect(401, 404, 404, 204, 404, 403, 403, 401),
+    ),
+    ("GET", "/v1/organizations/{organization_id}/audit"): (
+        fixed("/v1/organizations/{org}/audit"),
+        COORDINATOR_ONLY_200,
+    ),
+    ("POST", "/v1/needs"): (
+        fixed("/v1/needs", json=need_body()),
+        expect(401, 201, 201, 201, 201, 201, 403, 401),
+    ),
+    ("POST", "/v1/needs/batch"): (
+        fixed("/v1/needs/batch", json={"items": [need_body()]}),
+        expect(401, 200, 200, 200, 200, 200, 403, 401),
+    ),
+    ("GET", "/v1/needs"): (fixed("/v1/needs"), expect(200, 200, 200, 200, 200, 200, 403, 401)),
+    ("GET", "/v1/needs/{need_id}"): (on_need(), expect(404, 200, 404, 200, 404, 200, 403, 401)),
+    ("PATCH", "/v1/needs/{need_id}"): (
+        on_need(json={"title": "Changed"}),
+        expect(401, 200, 404, 200, 404, 200, 403, 401),
+    ),
+    ("POST", "/v1/needs/{need_id}/cancel"): (
+        on_need("/cancel"),
+        expect(401, 200, 404, 200, 404, 200, 403, 401),
+    ),
+    ("POST", "/v1/offers"): (
+        fixed("/v1/offers", json=offer_body()),
+        expect(401, 201, 201, 201, 201, 403, 403, 401),
+    ),
+    ("GET", "/v1/offers"): (fixed("/v1/offers"), expect(401, 200, 200, 200, 200, 200, 403, 401)),
+    ("GET", "/v1/offers/{offer_id}"): (on_offer(), expect(401, 200, 404, 200, 404, 200, 403, 401)),
+    ("PATCH", "/v1/offers/{offer_id}"): (
+        on_offer(json={"capacity": 2}),
+        expect(401, 200, 404, 403, 404, 403, 403, 401),
+    ),
+    ("GET", "/healthz"): (fixed("/healthz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/readyz"): (fixed("/readyz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
+}
+
+
+async def test_every_operation_is_classified(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    operations = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+    assert operations - MATRIX.keys() == set(), "add these operations to the authorisation matrix"
+    assert MATRIX.keys() - operations == set(), "the matrix names operations the app no longer has"
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX), ids=lambda op: f"{op[0]} {op[1]}")
+async def test_authorisation_matrix(client: httpx.AsyncClient, operation: tuple[str, str]) -> None:
+    world = await make_world(client)
+    build, expected = MATRIX[operation]
+    got = {}
+    for caller in CALLERS:
+        path, kwargs = await build(world)
+        r = await client.request(operation[0], path, headers=world.headers[caller], **kwargs)
+        got[caller] = r.status_code
+        if r.status_code >= 400:
+            assert r.headers["content-type"] == "application/problem+json"
+    assert got == expected
+
+
+async def test_a_key_is_useless_against_another_organisations_records(client: httpx.AsyncClient) -> None:
+    w = await make_world(client)
+    theirs = need_body(organization_id=w.other_org, visibility="organization")
+    need = (await client.post("/v1/needs", json=theirs, headers=w.other_coordinator.headers)).json()
+    key = w.headers["key"]
+    for method, path in [
+        ("GET", f"/v1/needs/{need['id']}"),
+        ("PATCH", f"/v1/needs/{need['id']}"),
+        ("POST", f"/v1/needs/{need['id']}/cancel"),
+        ("GET", f"/v1/organizations/{w.other_org}/audit"),
+        ("GET", f"/v1/organizations/{w.other_org}/api-keys"),
+    ]:
+        r = await client.request(
+            method, path, headers=key, json={"title": "x"} if method == "PATCH" else None
+        )
+        assert r.status_code == 404, (method, path, r.text)
+    listed = (await client.get("/v1/needs", headers=key)).json()["items"]
+    assert need["id"] not in {n["id"] for n in listed}
