@@ -14,6 +14,7 @@ from app.auth.ratelimit import RateLimiter
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import install_problem_handlers, problems
+from app.matches.router import router as matches_router
 from app.members.router import router as members_router
 from app.needs.router import router as needs_router
 from app.offers.router import router as offers_router
@@ -42,6 +43,7 @@ TAGS = [
         "name": "organizations",
         "description": "Mutual aid groups, food banks, their coordinators and API keys.",
     },
+    {"name": "matching", "description": "Candidates, opportunities, matches and optimal batch runs."},
     {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
     {"name": "operations", "description": "Health and readiness probes."},
 ]
@@ -92,7 +94,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Every /v1 call is rate limited per caller; probes and docs are not.
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(rate_limit)], responses=problems(429))
-    for router in (members_router, organizations_router, needs_router, offers_router, audit_router):
+    for router in (
+        members_router,
+        organizations_router,
+        needs_router,
+        offers_router,
+        matches_router,
+        audit_router,
+    ):
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(ops_router)

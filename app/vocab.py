@@ -1,5 +1,6 @@
 """The shared vocabulary of the contract: categories, modes, urgencies, requirements, languages."""
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, TypeVar
 
@@ -241,6 +242,12 @@ def _language(code: str) -> str:
     if code not in ISO_639_1:
         raise ValueError(f"{code!r} is not an ISO 639-1 language code")
     return code
+
+
+def mask(values: Sequence[str], vocabulary: type[StrEnum]) -> int:
+    """A bit per vocabulary word, so SQL can test membership with one AND."""
+    order = list(vocabulary)
+    return sum(1 << order.index(vocabulary(v)) for v in set(values))
 
 
 def unique(values: list[T]) -> list[T]:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.factories import ALL_SCOPES, Member, api_key, join, member, need_body, offer_body, organization
 
+HERE = {"lat": 51.5, "lon": -0.12}
 CALLERS = (
     "anonymous",
     "owner",
@@ -40,7 +41,7 @@ class World:
 
     async def need(self) -> str:
         """An organisation-only need of the owner's, filed with the owning organisation."""
-        body = need_body(organization_id=self.org, visibility="organization")
+        body = need_body(organization_id=self.org, visibility="organization", location=HERE)
         r = await self.client.post("/v1/needs", json=body, headers=self.owner.headers)
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
@@ -50,6 +51,24 @@ class World:
             "/v1/offers", json=offer_body(organization_id=self.org), headers=self.owner.headers
         )
         assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def volunteer_offer(self) -> str:
+        """An offer of the other member's that could take the owner's needs."""
+        r = await self.client.post(
+            "/v1/offers", json=offer_body(location=HERE, availability=[]), headers=self.other.headers
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def match(self, accepted: bool = False) -> str:
+        """The coordinator proposes the other member's offer for the owner's need."""
+        body = {"need_id": await self.need(), "offer_id": await self.volunteer_offer()}
+        r = await self.client.post("/v1/matches", json=body, headers=self.coordinator.headers)
+        assert r.status_code == 201, r.text
+        if accepted:
+            ok = await self.client.post(f"/v1/matches/{r.json()['id']}/accept", headers=self.other.headers)
+            assert ok.status_code == 200, ok.text
         return str(r.json()["id"])
 
     async def spare_key(self) -> str:
@@ -63,7 +82,7 @@ async def make_world(client: httpx.AsyncClient) -> World:
     await join(client, coordinator, org, owner)
     full = await api_key(client, coordinator, org, ALL_SCOPES)
     # Lacks every scope today's operations ask for.
-    unscoped = await api_key(client, coordinator, org, ["matching:run"])
+    unscoped = await api_key(client, coordinator, org, ["webhooks:manage"])
     revoked = await api_key(client, coordinator, org, ALL_SCOPES)
     r = await client.delete(f"/v1/organizations/{org}/api-keys/{revoked['id']}", headers=coordinator.headers)
     assert r.status_code == 204
@@ -98,10 +117,29 @@ def on_need(suffix: str = "", **kwargs: Any) -> Request:
 
 
 def on_offer(**kwargs: Any) -> Request:
+    return on_offer_path("", **kwargs)
+
+
+def on_offer_path(suffix: str, **kwargs: Any) -> Request:
     async def build(w: World) -> tuple[str, dict[str, Any]]:
-        return f"/v1/offers/{await w.offer()}", kwargs
+        return f"/v1/offers/{await w.offer()}{suffix}", kwargs
 
     return build
+
+
+async def new_pair(w: World) -> tuple[str, dict[str, Any]]:
+    return "/v1/matches", {"json": {"need_id": await w.need(), "offer_id": await w.volunteer_offer()}}
+
+
+def on_match(suffix: str = "", accepted: bool = False) -> Request:
+    async def build(w: World) -> tuple[str, dict[str, Any]]:
+        return f"/v1/matches/{await w.match(accepted)}{suffix}", {}
+
+    return build
+
+
+async def org_run(w: World) -> tuple[str, dict[str, Any]]:
+    return "/v1/matching/runs", {"json": {"organization_id": w.org}}
 
 
 async def new_member_body(w: World) -> tuple[str, dict[str, Any]]:
@@ -213,6 +251,34 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
         on_offer(json={"capacity": 2}),
         expect(401, 200, 404, 403, 404, 403, 403, 401),
     ),
+    ("POST", "/v1/matches"): (new_pair, expect(401, 201, 404, 201, 404, 201, 403, 401)),
+    ("GET", "/v1/matches"): (fixed("/v1/matches"), expect(401, 200, 200, 200, 200, 200, 403, 401)),
+    ("GET", "/v1/matches/{match_id}"): (on_match(), expect(401, 200, 200, 200, 404, 200, 403, 401)),
+    ("POST", "/v1/matches/{match_id}/accept"): (
+        on_match("/accept"),
+        expect(401, 403, 200, 403, 404, 403, 403, 401),
+    ),
+    ("POST", "/v1/matches/{match_id}/decline"): (
+        on_match("/decline"),
+        expect(401, 403, 200, 403, 404, 403, 403, 401),
+    ),
+    ("POST", "/v1/matches/{match_id}/complete"): (
+        on_match("/complete", accepted=True),
+        expect(401, 200, 200, 200, 404, 200, 403, 401),
+    ),
+    ("POST", "/v1/matches/{match_id}/cancel"): (
+        on_match("/cancel"),
+        expect(401, 200, 200, 200, 404, 200, 403, 401),
+    ),
+    ("GET", "/v1/needs/{need_id}/candidates"): (
+        on_need("/candidates"),
+        expect(401, 200, 404, 200, 404, 200, 403, 401),
+    ),
+    ("GET", "/v1/offers/{offer_id}/opportunities"): (
+        on_offer_path("/opportunities"),
+        expect(401, 200, 404, 200, 404, 200, 403, 401),
+    ),
+    ("POST", "/v1/matching/runs"): (org_run, expect(401, 404, 404, 200, 404, 200, 403, 401)),
     ("GET", "/healthz"): (fixed("/healthz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/readyz"): (fixed("/readyz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
 }

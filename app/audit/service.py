@@ -17,12 +17,33 @@ def _exposed_fields(need: Need) -> list[str]:
     return [name for name, value in shown if value is not None]
 
 
-def _reason(caller: Caller, need: Need) -> Reason:
+def _reason(caller: Caller, organization_id: uuid.UUID | None) -> Reason:
     if caller.key is not None:
         return Reason.api_key
-    if caller.acts_for(need.organization_id):
+    if caller.acts_for(organization_id):
         return Reason.coordinator
     return Reason.participant
+
+
+def _event(
+    caller: Caller,
+    *,
+    need_id: uuid.UUID,
+    subject: uuid.UUID | None,
+    organization_id: uuid.UUID | None,
+    fields: list[str],
+) -> AuditEvent:
+    name = caller.key.name if caller.key else (caller.member.display_name if caller.member else "")
+    return AuditEvent(
+        need_id=need_id,
+        subject_member_id=subject,
+        organization_id=organization_id,
+        actor_member_id=caller.member_id,
+        actor_key_id=caller.key.id if caller.key else None,
+        actor_name=name,
+        fields=fields,
+        reason=_reason(caller, organization_id),
+    )
 
 
 def exposures(caller: Caller, needs: Iterable[Need]) -> list[AuditEvent]:
@@ -33,17 +54,12 @@ def exposures(caller: Caller, needs: Iterable[Need]) -> list[AuditEvent]:
         if not fields or (caller.member_id is not None and caller.member_id == need.requester_id):
             continue
         events.append(
-            AuditEvent(
+            _event(
+                caller,
                 need_id=need.id,
-                subject_member_id=need.requester_id,
+                subject=need.requester_id,
                 organization_id=need.organization_id,
-                actor_member_id=caller.member_id,
-                actor_key_id=caller.key.id if caller.key else None,
-                actor_name=caller.key.name
-                if caller.key
-                else (caller.member.display_name if caller.member else ""),
                 fields=fields,
-                reason=_reason(caller, need),
             )
         )
     return events
@@ -81,3 +97,22 @@ async def list_events(
     return page_of(
         (await session.exec(newest_first(stmt, AuditEvent, cursor, limit, at="at"))).all(), limit, at="at"
     )
+
+
+async def record_contact(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    need_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    member_id: uuid.UUID,
+) -> None:
+    """A volunteer's phone shown to the need's side of an accepted match."""
+    if caller.member_id == member_id:
+        return
+    session.add(
+        _event(
+            caller, need_id=need_id, subject=member_id, organization_id=organization_id, fields=["contact"]
+        )
+    )
+    await session.commit()

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -32,11 +33,16 @@ async def versioned_update(
     stale = PreconditionFailed(f"The {noun} has changed since you read it; fetch it again.")
     if not matches(if_match, seen):
         raise stale
-    result = await session.exec(
-        update(model)
-        .where(col(model.id) == row.id, col(model.version) == seen)
-        .values(**values, version=seen + 1, updated_at=utcnow())
-    )
+    try:
+        result = await session.exec(
+            update(model)
+            .where(col(model.id) == row.id, col(model.version) == seen)
+            .values(**values, version=seen + 1, updated_at=utcnow())
+        )
+    except IntegrityError:
+        # A CHECK constraint (slots, capacity) refused it: the state moved under us.
+        await session.rollback()
+        raise Conflict(f"That would break a limit of this {noun} (slots or capacity in use).") from None
     if result.rowcount != 1:
         await session.rollback()
         if if_match is not None:

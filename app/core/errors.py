@@ -35,6 +35,9 @@ class Problem(BaseModel):
     existing_id: str | None = Field(
         default=None, description="With a duplicate external_id: the need that has it."
     )
+    reason: str | None = Field(
+        default=None, description="With a refused match: the first filter the pair fails."
+    )
 
 
 class DomainError(Exception):

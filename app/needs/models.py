@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import StringConstraints, model_validator
 from pydantic.config import JsonDict
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
@@ -49,6 +49,12 @@ class Need(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("organization_id", "external_id", name="uq_needs_organization_id_external_id"),
         Index("ix_needs_created_at_id", "created_at", "id"),
+        CheckConstraint(
+            "volunteers_accepted >= 0 AND volunteers_accepted <= volunteers_needed", name="slots"
+        ),
+        CheckConstraint(
+            "volunteers_completed >= 0 AND volunteers_completed <= volunteers_accepted", name="completed"
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -72,12 +78,17 @@ class Need(SQLModel, table=True):
     h3_r4: int | None = Field(default=None, sa_type=BigInteger, index=True)
     h3_r6: int | None = Field(default=None, sa_type=BigInteger, index=True)
     h3_r8: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    # How far a volunteer may come from, if the requester limits it (kilometres).
+    max_distance_km: float | None = None
     volunteers_needed: int = 1
+    # Slots taken by accepted (and then completed) matches: the database keeps it <= needed.
     volunteers_accepted: int = 0
+    volunteers_completed: int = 0
     window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
     window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     requirements: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    requirements_mask: int = 0
     visibility: str = Field(default=Visibility.public, max_length=16)
     status: str = Field(default=NeedStatus.open, max_length=16, index=True)
     version: int = Field(default=1, nullable=False)
@@ -89,6 +100,7 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 VolunteersNeeded = Annotated[int, Field(ge=1, le=50)]
+Reach = Annotated[float, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
 
 
 class NeedFields(RequestBody):
@@ -132,6 +144,7 @@ class NeedCreate(NeedFields):
     address: Address | None = None
     contact: Contact | None = None
     volunteers_needed: VolunteersNeeded = 1
+    max_distance_km: Reach | None = None
     window_start: UTCDatetime | None = None
     window_end: UTCDatetime | None = None
     languages: Languages = []
@@ -158,6 +171,7 @@ class NeedUpdate(NeedFields):
     address: Address | None = None
     contact: Contact | None = None
     volunteers_needed: VolunteersNeeded | None = None
+    max_distance_km: Reach | None = None
     window_start: UTCDatetime | None = None
     window_end: UTCDatetime | None = None
     languages: Languages | None = None
@@ -178,6 +192,7 @@ class _NeedView(SQLModel):
         description="Centre of the need's coarse cell (about 1 km across); never the exact point."
     )
     volunteers_needed: int
+    max_distance_km: float | None = None
     window_start: datetime | None
     window_end: datetime | None
     languages: list[str]

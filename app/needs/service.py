@@ -3,6 +3,7 @@
 import uuid
 from typing import Any
 
+from sqlalchemy import and_, case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,8 +15,9 @@ from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.geo import located
 from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
-from app.needs.views import OWNER, PUBLIC, effective_status
+from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
+from app.vocab import Capability, mask
 
 _LOCATED_FIELDS = ("lat", "lon", "approx_lat", "approx_lon", "h3_r4", "h3_r6", "h3_r8")
 EDITABLE = (NeedStatus.open, NeedStatus.matched)
@@ -35,6 +37,8 @@ def _flatten(data: dict[str, Any]) -> dict[str, Any]:
         contact = data["contact"]
         out["contact_name"] = contact["name"] if contact else None
         out["contact_phone"] = contact["phone"] if contact else None
+    if data.get("requirements") is not None:
+        out["requirements_mask"] = mask(data["requirements"], Capability)
     return out
 
 
@@ -125,6 +129,15 @@ def role_of(need: Need, caller: Caller) -> str | None:
 async def get_visible_need(session: AsyncSession, *, need_id: uuid.UUID, caller: Caller) -> tuple[Need, str]:
     need = await session.get(Need, need_id)
     role = role_of(need, caller) if need is not None else None
+    if need is not None and role != OWNER and caller.member_id is not None:
+        from app.matches.service import relation  # matches build on needs, not the reverse
+
+        tie = await relation(session, need_id=need.id, member_id=caller.member_id)
+        # An accepted volunteer sees where to go and whom to call; a proposed one sees the need.
+        if tie == "accepted":
+            role = PARTICIPANT
+        elif tie == "proposed":
+            role = role or PUBLIC
     if need is None or role is None:
         raise NotFound("No such need.")
     return need, role
@@ -173,9 +186,21 @@ async def update_need(
         raise Invalid(
             "visibility=organization needs the need to belong to an organization.", loc=["body", "visibility"]
         )
-    if "volunteers_needed" in changes and changes["volunteers_needed"] < need.volunteers_accepted:
-        raise Conflict("volunteers_needed cannot drop below the volunteers already accepted.")
     values = _flatten(changes)
+    if "volunteers_needed" in changes:
+        # The CHECK constraint refuses fewer slots than accepted volunteers; status follows the count.
+        needed = changes["volunteers_needed"]
+        values["status"] = case(
+            (
+                and_(col(Need.status) == NeedStatus.open, col(Need.volunteers_accepted) >= needed),
+                NeedStatus.matched,
+            ),
+            (
+                and_(col(Need.status) == NeedStatus.matched, col(Need.volunteers_accepted) < needed),
+                NeedStatus.open,
+            ),
+            else_=col(Need.status),
+        )
     for field in ("window_start", "window_end"):
         if field in changes:
             values[field] = getattr(merged, field)
@@ -187,5 +212,18 @@ async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
     status = effective_status(need)
     if status not in EDITABLE:
         raise Conflict(f"A {status} need cannot be cancelled.")
-    await versioned_update(session, need, {"status": NeedStatus.cancelled}, if_match=None, noun="need")
+    from app.matches.service import cancel_for_need  # matches build on needs, not the reverse
+
+    now = utcnow()
+    result = await session.exec(
+        update(Need)
+        .where(col(Need.id) == need.id, col(Need.version) == need.version)
+        .values(status=NeedStatus.cancelled, version=need.version + 1, updated_at=now)
+    )
+    if result.rowcount != 1:
+        await session.rollback()
+        raise Conflict("The need was changed by someone else at the same moment; try again.")
+    await cancel_for_need(session, need_id=need.id, now=now)
+    await session.commit()
+    await session.refresh(need)
     return need

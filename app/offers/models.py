@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, StringConstraints, model_validator
 from pydantic.config import JsonDict
-from sqlalchemy import JSON, BigInteger, Column, Index, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
@@ -77,13 +77,20 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 
 class Offer(SQLModel, table=True):
     __tablename__ = "offers"
-    __table_args__ = (Index("ix_offers_volunteer_id_created_at_id", "volunteer_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_offers_volunteer_id_created_at_id", "volunteer_id", "created_at", "id"),
+        CheckConstraint("active_matches >= 0 AND active_matches <= capacity", name="capacity"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     volunteer_id: uuid.UUID = Field(foreign_key="members.id")
     organization_id: uuid.UUID | None = Field(default=None, foreign_key="organizations.id", index=True)
     categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     modes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    # Bit masks of the lists, for one-AND filters in SQL (app.vocab.mask).
+    categories_mask: int = 0
+    modes_mask: int = 0
+    capabilities_mask: int = 0
     lat: float
     lon: float
     # The volunteer's coarse cell: what matching measures distances from, never the home itself.
@@ -96,6 +103,7 @@ class Offer(SQLModel, table=True):
     availability: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     timezone: str = Field(default="UTC", max_length=64)
     capacity: int = 1
+    # Accepted matches in progress: the database keeps it <= capacity.
     active_matches: int = 0
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     capabilities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -9,19 +9,26 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
 from app.core.crud import newest_first, page_of, reject_nulls, versioned_update
-from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.errors import Forbidden, Invalid, NotFound
 from app.geo import located
 from app.members.models import Member
 from app.offers.models import Offer, OfferCreate, OfferOrganization, OfferOwner, OfferStatus, OfferUpdate
 from app.organizations import service as organizations
+from app.vocab import Capability, Category, Mode, mask
 
 OWNER, ORGANIZATION = "owner", "organization"
+
+
+_MASKED = {"categories": Category, "modes": Mode, "capabilities": Capability}
 
 
 def _flatten(data: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in data.items() if k != "location"}
     if data.get("location") is not None:
         out.update(located(data["location"]["lat"], data["location"]["lon"]))
+    for field, vocabulary in _MASKED.items():
+        if data.get(field) is not None:
+            out[f"{field}_mask"] = mask(data[field], vocabulary)
     return out
 
 
@@ -94,7 +101,5 @@ async def update_offer(
 ) -> Offer:
     changes = data.model_dump(mode="json", exclude_unset=True)
     reject_nulls(changes, nullable=("note",))
-    if "capacity" in changes and changes["capacity"] < offer.active_matches:
-        raise Conflict("capacity cannot drop below the offer's active matches.")
     await versioned_update(session, offer, _flatten(changes), if_match=if_match, noun="offer")
     return offer

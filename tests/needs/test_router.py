@@ -18,6 +18,7 @@ PUBLIC_KEYS = {
     "mode",
     "approx_location",
     "volunteers_needed",
+    "max_distance_km",
     "window_start",
     "window_end",
     "languages",

@@ -1,0 +1,97 @@
+"""Turning rows into matching facts, and loading the context that scoring needs."""
+
+import uuid
+from collections.abc import Iterable
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.matches.models import ACTIVE, Match, MatchStatus
+from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit, slots_from
+from app.needs.models import Need
+from app.offers.models import Offer, OfferStatus
+from app.organizations.models import Membership
+
+
+def need_facts(need: Need) -> NeedFacts:
+    return NeedFacts(
+        id=need.id,
+        requester_id=need.requester_id,
+        organization_id=need.organization_id,
+        category_bit=category_bit(need.category),
+        mode_bit=mode_bit(need.mode),
+        lat=need.approx_lat,
+        lon=need.approx_lon,
+        max_distance_km=need.max_distance_km,
+        languages=frozenset(need.languages),
+        requirements_mask=need.requirements_mask,
+        window_start=need.window_start,
+        window_end=need.window_end,
+        urgency=need.urgency,
+        created_at=need.created_at,
+    )
+
+
+def offer_facts(offer: Offer, display_name: str = "") -> OfferFacts:
+    return OfferFacts(
+        id=offer.id,
+        volunteer_id=offer.volunteer_id,
+        organization_id=offer.organization_id,
+        categories_mask=offer.categories_mask,
+        modes_mask=offer.modes_mask,
+        lat=offer.approx_lat,
+        lon=offer.approx_lon,
+        max_distance_km=offer.max_distance_km,
+        slots=slots_from(offer.availability),
+        timezone=offer.timezone,
+        capacity=offer.capacity,
+        active_matches=offer.active_matches,
+        languages=frozenset(offer.languages),
+        capabilities_mask=offer.capabilities_mask,
+        active=offer.status == OfferStatus.active,
+        display_name=display_name,
+    )
+
+
+async def context(
+    session: AsyncSession,
+    *,
+    now: object,
+    volunteer_ids: Iterable[uuid.UUID],
+    requester_ids: Iterable[uuid.UUID | None],
+    need_ids: Iterable[uuid.UUID] = (),
+) -> Context:
+    """Vetting, shared history and active pairs for these people, in three queries."""
+    volunteers = list(set(volunteer_ids))
+    requesters = [r for r in set(requester_ids) if r is not None]
+    ctx = Context(now=now)  # type: ignore[arg-type]
+    if volunteers:
+        vetted = await session.exec(
+            select(Membership.member_id, Membership.organization_id).where(
+                col(Membership.member_id).in_(volunteers), col(Membership.vetted)
+            )
+        )
+        by_member: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for member_id, org_id in vetted.all():
+            by_member.setdefault(member_id, set()).add(org_id)
+        ctx.vetted_by = {m: frozenset(orgs) for m, orgs in by_member.items()}
+    if volunteers and requesters:
+        history = await session.exec(
+            select(Match.volunteer_id, Match.requester_id, func.count())
+            .where(
+                col(Match.volunteer_id).in_(volunteers),
+                col(Match.requester_id).in_(requesters),
+                col(Match.status) == MatchStatus.completed,
+            )
+            .group_by(col(Match.volunteer_id), col(Match.requester_id))
+        )
+        ctx.history = {(v, r): n for v, r, n in history.all() if r is not None}
+    needs = list(set(need_ids))
+    if needs:
+        pairs = await session.exec(
+            select(Match.need_id, Match.offer_id).where(
+                col(Match.need_id).in_(needs), col(Match.status).in_(ACTIVE)
+            )
+        )
+        ctx.active_pairs = set(pairs.all())
+    return ctx

@@ -1,0 +1,274 @@
+"""Match rules: claims, proposals and every later step, with the contract's limits kept by the
+database (conditional UPDATEs in a fixed order: need, offer, match) under any concurrency."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import case, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.callers import Caller
+from app.core.crud import newest_first, page_of
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.timeutil import utcnow
+from app.matches import loading
+from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus
+from app.matching.filters import first_failure
+from app.matching.scoring import score
+from app.needs import service as needs
+from app.needs.models import Need, NeedStatus
+from app.needs.views import OWNER, effective_status
+from app.offers.models import Offer, OfferStatus
+
+NEED_SIDE, VOLUNTEER_SIDE = "need", "volunteer"
+
+
+async def _take_slot(session: AsyncSession, need_id: uuid.UUID, now: datetime) -> bool:
+    """One more accepted volunteer, only while the need is open, in its window and not full."""
+    taken = col(Need.volunteers_accepted) + 1
+    result = await session.exec(
+        update(Need)
+        .where(
+            col(Need.id) == need_id,
+            col(Need.status) == NeedStatus.open,
+            col(Need.volunteers_accepted) < col(Need.volunteers_needed),
+            or_(col(Need.window_end).is_(None), col(Need.window_end) > now),
+        )
+        .values(
+            volunteers_accepted=taken,
+            version=col(Need.version) + 1,
+            updated_at=now,
+            status=case((taken >= col(Need.volunteers_needed), NeedStatus.matched), else_=col(Need.status)),
+        )
+    )
+    return bool(result.rowcount == 1)
+
+
+async def _take_capacity(session: AsyncSession, offer_id: uuid.UUID, now: datetime) -> bool:
+    result = await session.exec(
+        update(Offer)
+        .where(
+            col(Offer.id) == offer_id,
+            col(Offer.status) == OfferStatus.active,
+            col(Offer.active_matches) < col(Offer.capacity),
+        )
+        .values(active_matches=col(Offer.active_matches) + 1, updated_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def _release(session: AsyncSession, match: Match, now: datetime, *, completed: bool) -> None:
+    """Give back what an accepted match held: the offer's capacity, and the need's slot unless done."""
+    if completed:
+        done = col(Need.volunteers_completed) + 1
+        need_values = {
+            "volunteers_completed": done,
+            "status": case(
+                (done >= col(Need.volunteers_needed), NeedStatus.fulfilled), else_=col(Need.status)
+            ),
+        }
+    else:
+        need_values = {
+            "volunteers_accepted": col(Need.volunteers_accepted) - 1,
+            "status": case((col(Need.status) == NeedStatus.matched, NeedStatus.open), else_=col(Need.status)),
+        }
+    await session.exec(
+        update(Need)
+        .where(col(Need.id) == match.need_id)
+        .values(**need_values, version=col(Need.version) + 1, updated_at=now)
+    )
+    await session.exec(
+        update(Offer)
+        .where(col(Offer.id) == match.offer_id)
+        .values(active_matches=col(Offer.active_matches) - 1, updated_at=now)
+    )
+
+
+async def _move(session: AsyncSession, match: Match, to: MatchStatus, now: datetime) -> None:
+    """The match's own step, conditional on the status we read: the last guard of the transaction."""
+    values: dict[str, object] = {"status": to, "version": col(Match.version) + 1, "updated_at": now}
+    if to == MatchStatus.accepted:
+        values["accepted_at"] = now
+    elif to != MatchStatus.proposed:
+        values["closed_at"] = now
+    result = await session.exec(
+        update(Match).where(col(Match.id) == match.id, col(Match.status) == match.status).values(**values)
+    )
+    if result.rowcount != 1:
+        await session.rollback()
+        raise Conflict("The match changed at the same moment; fetch it again.")
+
+
+async def _check_eligible(session: AsyncSession, need: Need, offer: Offer, now: datetime) -> float:
+    facts_need, facts_offer = loading.need_facts(need), loading.offer_facts(offer)
+    ctx = await loading.context(
+        session,
+        now=now,
+        volunteer_ids=[offer.volunteer_id],
+        requester_ids=[need.requester_id],
+        need_ids=[need.id],
+    )
+    failure = first_failure(facts_need, facts_offer, ctx)
+    if failure is not None:
+        raise Conflict(f"This offer cannot take this need ({failure.replace('_', ' ')}).", reason=failure)
+    return score(facts_need, facts_offer, ctx).score
+
+
+async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCreate) -> Match:
+    """The offer's volunteer claims (accepted at once); the need's owner proposes."""
+    need, offer = await session.get(Need, data.need_id), await session.get(Offer, data.offer_id)
+    role = needs.role_of(need, caller) if need is not None else None
+    if need is None or offer is None or (role is None and not await _proposed_to(session, need, caller)):
+        raise NotFound("No such need or offer, or not visible to you.")
+    claim = caller.member_id is not None and offer.volunteer_id == caller.member_id
+    if not claim and role != OWNER:
+        raise Forbidden("Only the offer's volunteer can claim a need, and only the need's owner propose.")
+    need_status = effective_status(need)
+    if need_status != NeedStatus.open:
+        raise Conflict(f"The need is {need_status}, not open to more volunteers.")
+    now = utcnow()
+    match_score = await _check_eligible(session, need, offer, now)
+    match = Match(
+        need_id=need.id,
+        offer_id=offer.id,
+        volunteer_id=offer.volunteer_id,
+        requester_id=need.requester_id,
+        organization_id=need.organization_id,
+        status=MatchStatus.accepted if claim else MatchStatus.proposed,
+        score=match_score,
+        proposed_by_member_id=caller.member_id,
+        proposed_by_key_id=caller.key.id if caller.key else None,
+        accepted_at=now if claim else None,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        if claim and not (
+            await _take_slot(session, need.id, now) and await _take_capacity(session, offer.id, now)
+        ):
+            await session.rollback()
+            raise Conflict("The need has no free slot or the offer no free capacity any more.")
+        session.add(match)
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict("This need and offer already have an active match.") from None
+    return match
+
+
+async def _proposed_to(session: AsyncSession, need: Need, caller: Caller) -> bool:
+    """Organisation-only needs are visible to volunteers they were proposed to or matched with."""
+    return (
+        caller.member_id is not None
+        and await relation(session, need_id=need.id, member_id=caller.member_id) is not None
+    )
+
+
+async def relation(session: AsyncSession, *, need_id: uuid.UUID, member_id: uuid.UUID) -> MatchStatus | None:
+    """The member's closest tie to a need as a volunteer: accepted, else proposed, else none."""
+    rows = await session.exec(
+        select(Match.status).where(
+            col(Match.need_id) == need_id, col(Match.volunteer_id) == member_id, col(Match.status).in_(ACTIVE)
+        )
+    )
+    statuses = set(rows.all())
+    for status in (MatchStatus.accepted, MatchStatus.proposed):
+        if status in statuses:
+            return status
+    return None
+
+
+def side_of(match: Match, caller: Caller, need: Need) -> str | None:
+    if caller.member_id is not None and match.volunteer_id == caller.member_id:
+        return VOLUNTEER_SIDE
+    if needs.role_of(need, caller) == OWNER:
+        return NEED_SIDE
+    return None
+
+
+async def get_match(session: AsyncSession, *, match_id: uuid.UUID, caller: Caller) -> tuple[Match, Need, str]:
+    match = await session.get(Match, match_id)
+    need = await session.get(Need, match.need_id) if match is not None else None
+    side = side_of(match, caller, need) if match is not None and need is not None else None
+    if match is None or need is None or side is None:
+        raise NotFound("No such match.")
+    return match, need, side
+
+
+_STEPS = {
+    "accept": ({MatchStatus.proposed}, {VOLUNTEER_SIDE}, MatchStatus.accepted),
+    "decline": ({MatchStatus.proposed}, {VOLUNTEER_SIDE}, MatchStatus.declined),
+    "complete": ({MatchStatus.accepted}, {VOLUNTEER_SIDE, NEED_SIDE}, MatchStatus.completed),
+    "cancel": (
+        {MatchStatus.proposed, MatchStatus.accepted},
+        {VOLUNTEER_SIDE, NEED_SIDE},
+        MatchStatus.cancelled,
+    ),
+}
+
+
+async def step(session: AsyncSession, *, match: Match, side: str, action: str) -> Match:
+    allowed_from, allowed_sides, to = _STEPS[action]
+    if side not in allowed_sides:
+        raise Forbidden(
+            f"The {'volunteer' if side == NEED_SIDE else 'need owner'} cannot {action} this match."
+        )
+    if match.status not in allowed_from:
+        raise Conflict(f"A {match.status} match cannot be {to}.")
+    now = utcnow()
+    if to == MatchStatus.accepted:
+        if not (
+            await _take_slot(session, match.need_id, now)
+            and await _take_capacity(session, match.offer_id, now)
+        ):
+            await session.rollback()
+            raise Conflict("The need has no free slot or the offer no free capacity any more.")
+    elif match.status == MatchStatus.accepted:
+        await _release(session, match, now, completed=to == MatchStatus.completed)
+    await _move(session, match, to, now)
+    await session.commit()
+    await session.refresh(match)
+    return match
+
+
+async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: datetime) -> None:
+    """A cancelled need ends its active matches and frees the offers' capacity (caller commits)."""
+    accepted = select(Match.offer_id).where(
+        col(Match.need_id) == need_id, col(Match.status) == MatchStatus.accepted
+    )
+    await session.exec(
+        update(Offer)
+        .where(col(Offer.id).in_(accepted))
+        .values(active_matches=col(Offer.active_matches) - 1, updated_at=now)
+    )
+    await session.exec(
+        update(Match)
+        .where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE))
+        .values(status=MatchStatus.cancelled, closed_at=now, updated_at=now, version=col(Match.version) + 1)
+    )
+
+
+async def list_matches(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    need_id: uuid.UUID | None,
+    offer_id: uuid.UUID | None,
+    status: MatchStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Match], str | None]:
+    mine = []
+    if caller.member_id is not None:
+        mine += [col(Match.volunteer_id) == caller.member_id, col(Match.requester_id) == caller.member_id]
+    if caller.organizations():
+        mine.append(col(Match.organization_id).in_(caller.organizations()))
+    if not mine:
+        return [], None
+    stmt = select(Match).where(or_(*mine))
+    for column, value in ((Match.need_id, need_id), (Match.offer_id, offer_id), (Match.status, status)):
+        if value is not None:
+            stmt = stmt.where(col(column) == value)
+    return page_of((await session.exec(newest_first(stmt, Match, cursor, limit))).all(), limit)

@@ -1,0 +1,93 @@
+"""The facts about needs and offers that matching reads, detached from any ORM session."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.vocab import Capability, Category, Mode, mask
+
+BACKGROUND_CHECKED = mask([Capability.background_checked], Capability)
+REMOTE = mask([Mode.remote], Mode)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A weekly window in the volunteer's timezone: day 0 = Monday, minutes from midnight."""
+
+    day: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class NeedFacts:
+    id: uuid.UUID
+    requester_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    category_bit: int
+    mode_bit: int
+    # The coarse point: matching never looks at exact locations.
+    lat: float | None
+    lon: float | None
+    max_distance_km: float | None
+    languages: frozenset[str]
+    requirements_mask: int
+    window_start: datetime | None
+    window_end: datetime | None
+    urgency: str
+    created_at: datetime
+
+    @property
+    def in_person(self) -> bool:
+        return self.mode_bit != REMOTE
+
+
+@dataclass(frozen=True)
+class OfferFacts:
+    id: uuid.UUID
+    volunteer_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    categories_mask: int
+    modes_mask: int
+    lat: float
+    lon: float
+    max_distance_km: float
+    slots: tuple[Slot, ...]
+    timezone: str
+    capacity: int
+    active_matches: int
+    languages: frozenset[str]
+    capabilities_mask: int
+    active: bool
+    display_name: str = ""
+
+
+@dataclass
+class Context:
+    """What depends on more than the pair: history, vetting, pairs already joined."""
+
+    now: datetime
+    # Organisations that vetted each volunteer.
+    vetted_by: dict[uuid.UUID, frozenset[uuid.UUID]] = field(default_factory=dict)
+    # Completed matches between a volunteer and a requester.
+    history: dict[tuple[uuid.UUID, uuid.UUID], int] = field(default_factory=dict)
+    # (need, offer) pairs with a proposed or accepted match.
+    active_pairs: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
+
+
+def category_bit(category: str) -> int:
+    return mask([category], Category)
+
+
+def mode_bit(mode: str) -> int:
+    return mask([mode], Mode)
+
+
+def slots_from(availability: list[dict[str, str]]) -> tuple[Slot, ...]:
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+    def minutes(hhmm: str) -> int:
+        hours, mins = hhmm.split(":")
+        return int(hours) * 60 + int(mins)
+
+    return tuple(Slot(days.index(s["day"]), minutes(s["start"]), minutes(s["end"])) for s in availability)

@@ -1,0 +1,66 @@
+"""Hard filters: a (need, offer) pair is a candidate only if every one of these holds."""
+
+from collections.abc import Callable
+
+from app.geo import haversine_km
+from app.matching.availability import overlap_minutes, window_in_week
+from app.matching.facts import BACKGROUND_CHECKED, Context, NeedFacts, OfferFacts
+
+
+def distance_km(need: NeedFacts, offer: OfferFacts) -> float | None:
+    """Between the two coarse points; None for remote help or a need without a point."""
+    if not need.in_person or need.lat is None or need.lon is None:
+        return None
+    return haversine_km(need.lat, need.lon, offer.lat, offer.lon)
+
+
+def within_reach(need: NeedFacts, offer: OfferFacts) -> bool:
+    d = distance_km(need, offer)
+    if d is None:
+        return not need.in_person  # in-person help without a point cannot be placed
+    return d <= offer.max_distance_km and (need.max_distance_km is None or d <= need.max_distance_km)
+
+
+def available(need: NeedFacts, offer: OfferFacts) -> bool:
+    if need.window_start is None or need.window_end is None or not offer.slots:
+        return True
+    pieces = window_in_week(need.window_start, need.window_end, offer.timezone)
+    return overlap_minutes(pieces, offer.slots) > 0
+
+
+def vetted(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    """A background check counts only when an organisation vetted the volunteer: the need's
+    own organisation when it has one, any organisation otherwise."""
+    orgs = ctx.vetted_by.get(offer.volunteer_id, frozenset())
+    return need.organization_id in orgs if need.organization_id is not None else bool(orgs)
+
+
+def requirements_met(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    plain = need.requirements_mask & ~BACKGROUND_CHECKED
+    if offer.capabilities_mask & plain != plain:
+        return False
+    return not need.requirements_mask & BACKGROUND_CHECKED or vetted(need, offer, ctx)
+
+
+def first_failure(need: NeedFacts, offer: OfferFacts, ctx: Context) -> str | None:
+    """The first hard filter the pair fails, cheapest first; None when it is a candidate."""
+    checks: tuple[tuple[str, Callable[[], bool]], ...] = (
+        ("offer_paused", lambda: offer.active),
+        ("offer_full", lambda: offer.active_matches < offer.capacity),
+        ("own_need", lambda: offer.volunteer_id != need.requester_id),
+        ("category", lambda: bool(offer.categories_mask & need.category_bit)),
+        ("mode", lambda: bool(offer.modes_mask & need.mode_bit)),
+        ("language", lambda: not need.languages or bool(need.languages & offer.languages)),
+        ("already_matched", lambda: (need.id, offer.id) not in ctx.active_pairs),
+        ("distance", lambda: within_reach(need, offer)),
+        ("requirements", lambda: requirements_met(need, offer, ctx)),
+        ("availability", lambda: available(need, offer)),
+    )
+    for name, holds in checks:
+        if not holds():
+            return name
+    return None
+
+
+def eligible(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return first_failure(need, offer, ctx) is None

@@ -1,0 +1,68 @@
+"""The score of an eligible pair, in [0, 1], with the breakdown a caller can read.
+
+docs/matching.md explains the weights and why each component is there.
+"""
+
+from dataclasses import dataclass
+
+from app.matching.availability import overlap_minutes, window_in_week, window_minutes
+from app.matching.facts import Context, NeedFacts, OfferFacts
+from app.matching.filters import distance_km
+
+WEIGHTS = {
+    "proximity": 0.30,
+    "availability": 0.15,
+    "continuity": 0.15,
+    "load": 0.15,
+    "language": 0.10,
+    "waiting": 0.15,
+}
+URGENCY_WEIGHT = {"low": 1.0, "normal": 1.5, "high": 2.0, "urgent": 3.0}
+WAIT_SATURATION_HOURS = 72.0
+CONTINUITY_SATURATION = 3
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: float
+    breakdown: dict[str, float]
+    distance_km: float | None
+
+
+def _proximity(need: NeedFacts, offer: OfferFacts) -> tuple[float, float | None]:
+    d = distance_km(need, offer)
+    if d is None:
+        return 1.0, None
+    reach = min(offer.max_distance_km, need.max_distance_km or offer.max_distance_km)
+    return max(0.0, 1.0 - d / reach), d
+
+
+def _availability(need: NeedFacts, offer: OfferFacts) -> float:
+    if need.window_start is None or need.window_end is None:
+        return 1.0
+    if not offer.slots:
+        return 0.5  # flexible, but nothing promised
+    pieces = window_in_week(need.window_start, need.window_end, offer.timezone)
+    return min(1.0, overlap_minutes(pieces, offer.slots) / max(1, window_minutes(pieces)))
+
+
+def score(need: NeedFacts, offer: OfferFacts, ctx: Context) -> Scored:
+    proximity, d = _proximity(need, offer)
+    helped = ctx.history.get((offer.volunteer_id, need.requester_id), 0) if need.requester_id else 0
+    waited = (ctx.now - need.created_at).total_seconds() / 3600
+    parts = {
+        "proximity": proximity,
+        "availability": _availability(need, offer),
+        "continuity": min(1.0, helped / CONTINUITY_SATURATION),
+        "load": 1.0 - offer.active_matches / offer.capacity,
+        "language": len(need.languages & offer.languages) / len(need.languages) if need.languages else 1.0,
+        "waiting": min(1.0, max(0.0, waited) / WAIT_SATURATION_HOURS),
+    }
+    total = sum(WEIGHTS[k] * v for k, v in parts.items())
+    return Scored(round(total, 6), {k: round(v, 4) for k, v in parts.items()}, d)
+
+
+def priority(need: NeedFacts, ctx: Context) -> float:
+    """How much a need's match counts in a batch run: urgency times (1 + waiting)."""
+    waited = max(0.0, (ctx.now - need.created_at).total_seconds() / 3600)
+    return URGENCY_WEIGHT[need.urgency] * (1.0 + min(1.0, waited / WAIT_SATURATION_HOURS))

@@ -1,0 +1,225 @@
+"""The match lifecycle over HTTP: claims, proposals, each step, the limits, and who sees what."""
+
+import httpx
+import pytest
+
+from tests.factories import assert_problem, join, member, need_body, offer_body, organization
+
+HERE = {"lat": 51.5, "lon": -0.12}
+
+
+async def _need(client: httpx.AsyncClient, owner, **overrides) -> dict:
+    r = await client.post("/v1/needs", json=need_body(location=HERE, **overrides), headers=owner.headers)
+    assert r.status_code == 201, r.text
+    need: dict = r.json()
+    return need
+
+
+async def _offer(client: httpx.AsyncClient, volunteer, **overrides) -> dict:
+    r = await client.post(
+        "/v1/offers", json=offer_body(location=HERE, availability=[], **overrides), headers=volunteer.headers
+    )
+    assert r.status_code == 201, r.text
+    offer: dict = r.json()
+    return offer
+
+
+async def test_claim_takes_a_slot_and_shows_contacts_both_ways(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client, phone="+44 7700 900555")
+    need = await _need(client, requester, volunteers_needed=2)
+    offer = await _offer(client, volunteer)
+    before = (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).json()
+    assert before["view"] == "public"
+    r = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
+    )
+    assert r.status_code == 201, r.text
+    match = r.json()
+    assert match["status"] == "accepted"
+    assert match["volunteer"]["phone"] is None  # the volunteer sees the need's side through the need
+    after = (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).json()
+    assert after["view"] == "participant"
+    assert after["contact"] == need["contact"]
+    assert after["address"] == need["address"]
+    seen = (await client.get(f"/v1/matches/{match['id']}", headers=requester.headers)).json()
+    assert seen["volunteer"] == {
+        "id": volunteer.id,
+        "display_name": volunteer.data["display_name"],
+        "phone": "+44 7700 900555",
+    }
+    owner_view = (await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)).json()
+    assert owner_view["volunteers_accepted"] == 1
+    assert owner_view["status"] == "open"
+    assert (await client.get(f"/v1/offers/{offer['id']}", headers=volunteer.headers)).json()[
+        "active_matches"
+    ] == 1
+
+
+async def test_proposal_hides_contacts_until_accepted(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client, phone="+44 7700 900556")
+    need = await _need(client, requester)
+    offer = await _offer(client, volunteer)
+    r = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=requester.headers
+    )
+    proposal = r.json()
+    assert proposal["status"] == "proposed"
+    assert proposal["volunteer"]["phone"] is None
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).json()["view"] == "public"
+    # The requester cannot accept for the volunteer.
+    assert_problem(await client.post(f"/v1/matches/{proposal['id']}/accept", headers=requester.headers), 403)
+    accepted = await client.post(f"/v1/matches/{proposal['id']}/accept", headers=volunteer.headers)
+    assert accepted.json()["status"] == "accepted"
+    assert (await client.get(f"/v1/matches/{proposal['id']}", headers=requester.headers)).json()["volunteer"][
+        "phone"
+    ] == "+44 7700 900556"
+    need_now = (await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)).json()
+    assert need_now["status"] == "matched"
+    # Accepting twice is a state conflict.
+    assert_problem(await client.post(f"/v1/matches/{proposal['id']}/accept", headers=volunteer.headers), 409)
+
+
+async def test_complete_fulfils_and_cancel_reopens(client: httpx.AsyncClient) -> None:
+    requester, v1, v2 = await member(client), await member(client), await member(client)
+    need = await _need(client, requester, volunteers_needed=2)
+    o1, o2 = await _offer(client, v1), await _offer(client, v2)
+    m1 = (
+        await client.post(
+            "/v1/matches", json={"need_id": need["id"], "offer_id": o1["id"]}, headers=v1.headers
+        )
+    ).json()
+    m2 = (
+        await client.post(
+            "/v1/matches", json={"need_id": need["id"], "offer_id": o2["id"]}, headers=v2.headers
+        )
+    ).json()
+    url = f"/v1/needs/{need['id']}"
+    assert (await client.get(url, headers=requester.headers)).json()["status"] == "matched"
+    cancelled = await client.post(f"/v1/matches/{m2['id']}/cancel", headers=requester.headers)
+    assert cancelled.json()["status"] == "cancelled"
+    reopened = (await client.get(url, headers=requester.headers)).json()
+    assert (reopened["status"], reopened["volunteers_accepted"]) == ("open", 1)
+    assert (await client.get(f"/v1/offers/{o2['id']}", headers=v2.headers)).json()["active_matches"] == 0
+    assert (await client.get(url, headers=v2.headers)).json()["view"] == "public"
+    again = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": o2["id"]}, headers=v2.headers
+    )
+    assert again.status_code == 201
+    for m in (m1, again.json()):
+        assert (
+            await client.post(f"/v1/matches/{m['id']}/complete", headers=requester.headers)
+        ).status_code == 200
+    done = (await client.get(url, headers=requester.headers)).json()
+    assert (done["status"], done["volunteers_accepted"]) == ("fulfilled", 2)
+    assert (await client.get(f"/v1/offers/{o1['id']}", headers=v1.headers)).json()["active_matches"] == 0
+
+
+@pytest.mark.parametrize(
+    ("need_extra", "offer_extra", "reason"),
+    [
+        ({"category": "meals"}, {}, "category"),
+        ({"mode": "remote"}, {"modes": ["in_person"]}, "mode"),
+        ({"languages": ["es"]}, {"languages": ["en"]}, "language"),
+        ({"requirements": ["car"]}, {}, "requirements"),
+        ({"requirements": ["background_checked"]}, {"capabilities": ["background_checked"]}, "requirements"),
+        ({"location": {"lat": 52.5, "lon": -0.12}}, {}, "distance"),
+        (
+            {"window_start": "2030-01-07T09:00:00Z", "window_end": "2030-01-07T10:00:00Z"},
+            {"availability": [{"day": "sat", "start": "10:00", "end": "13:00"}]},
+            "availability",
+        ),
+    ],
+)
+async def test_ineligible_pairs_are_409_with_the_reason(
+    client: httpx.AsyncClient, need_extra: dict, offer_extra: dict, reason: str
+) -> None:
+    requester, volunteer = await member(client), await member(client)
+    body = need_body(**{"location": HERE, **need_extra})
+    need = (await client.post("/v1/needs", json=body, headers=requester.headers)).json()
+    offer = (
+        await client.post(
+            "/v1/offers",
+            json=offer_body(**{"location": HERE, "availability": [], **offer_extra}),
+            headers=volunteer.headers,
+        )
+    ).json()
+    r = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
+    )
+    assert assert_problem(r, 409)["reason"] == reason
+    assert (await client.get("/v1/matches", headers=volunteer.headers)).json()["items"] == []
+
+
+async def test_background_check_counts_only_when_vetted(client: httpx.AsyncClient) -> None:
+    coordinator, volunteer = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, volunteer, vetted=True)
+    need = (
+        await client.post(
+            "/v1/needs",
+            json=need_body(location=HERE, organization_id=org, requirements=["background_checked"]),
+            headers=coordinator.headers,
+        )
+    ).json()
+    offer = await _offer(client, volunteer)
+    r = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
+    )
+    assert r.status_code == 201, r.text
+
+
+async def test_own_need_duplicate_pair_and_full_offer(client: httpx.AsyncClient) -> None:
+    person, other = await member(client), await member(client)
+    need = await _need(client, person)
+    own_offer = await _offer(client, person)
+    r = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": own_offer["id"]}, headers=person.headers
+    )
+    assert assert_problem(r, 409)["reason"] == "own_need"
+    offer = await _offer(client, other)
+    first = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=person.headers
+    )
+    assert first.status_code == 201
+    dup = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=person.headers
+    )
+    assert assert_problem(dup, 409)["reason"] == "already_matched"
+
+
+async def test_cancelling_a_need_ends_its_matches(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client)
+    need = await _need(client, requester)
+    offer = await _offer(client, volunteer)
+    m = (
+        await client.post(
+            "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
+        )
+    ).json()
+    assert (await client.post(f"/v1/needs/{need['id']}/cancel", headers=requester.headers)).status_code == 200
+    assert (await client.get(f"/v1/matches/{m['id']}", headers=volunteer.headers)).json()[
+        "status"
+    ] == "cancelled"
+    assert (await client.get(f"/v1/offers/{offer['id']}", headers=volunteer.headers)).json()[
+        "active_matches"
+    ] == 0
+
+
+async def test_strangers_cannot_see_or_touch_a_match(client: httpx.AsyncClient) -> None:
+    requester, volunteer, stranger = await member(client), await member(client), await member(client)
+    need = await _need(client, requester)
+    offer = await _offer(client, volunteer)
+    m = (
+        await client.post(
+            "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=requester.headers
+        )
+    ).json()
+    assert_problem(await client.get(f"/v1/matches/{m['id']}", headers=stranger.headers), 404)
+    assert_problem(await client.post(f"/v1/matches/{m['id']}/cancel", headers=stranger.headers), 404)
+    assert (await client.get("/v1/matches", headers=stranger.headers)).json()["items"] == []
+    assert [
+        x["id"]
+        for x in (await client.get(f"/v1/matches?need_id={need['id']}", headers=volunteer.headers)).json()[
+            "items"
+        ]
+    ] == [m["id"]]
