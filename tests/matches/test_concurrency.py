@@ -1,0 +1,95 @@
+"""The contract's MUST rules under concurrency, on Postgres: 50 simultaneous claims, 20 times over."""
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.factories import member, need_body, offer_body
+
+HERE = {"lat": 51.5, "lon": -0.12}
+pytestmark = pytest.mark.postgres
+
+
+async def _wide_app(database_url: str) -> FastAPI:
+    # A connection per request in flight: the database, not a pool queue, serialises them.
+    return create_app(make_settings(database_url, db_pool_size=55))
+
+
+async def test_50_claims_on_a_need_with_two_slots(client: httpx.AsyncClient, database_url: str) -> None:
+    volunteers = [await member(client) for _ in range(50)]
+    offers = [
+        (
+            v,
+            (
+                await client.post(
+                    "/v1/offers",
+                    json=offer_body(location=HERE, availability=[], capacity=20),
+                    headers=v.headers,
+                )
+            ).json()["id"],
+        )
+        for v in volunteers
+    ]
+    requester = await member(client)
+    app = await _wide_app(database_url)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as wide:
+        for _ in range(20):
+            need = (
+                await client.post(
+                    "/v1/needs", json=need_body(location=HERE, volunteers_needed=2), headers=requester.headers
+                )
+            ).json()
+            claims = await asyncio.gather(
+                *[
+                    wide.post(
+                        "/v1/matches", json={"need_id": need["id"], "offer_id": offer_id}, headers=v.headers
+                    )
+                    for v, offer_id in offers
+                ]
+            )
+            codes = Counter(r.status_code for r in claims)
+            assert codes == {201: 2, 409: 48}, codes
+            assert all("deadlock" not in r.text.lower() for r in claims)
+            after = (await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)).json()
+            assert (after["status"], after["volunteers_accepted"]) == ("matched", 2)
+    await app.state.engine.dispose()
+
+
+async def test_50_claims_by_an_offer_with_capacity_one(client: httpx.AsyncClient, database_url: str) -> None:
+    requester = await member(client)
+    needs = [
+        (await client.post("/v1/needs", json=need_body(location=HERE), headers=requester.headers)).json()[
+            "id"
+        ]
+        for _ in range(50 * 20)
+    ]
+    volunteer = await member(client)
+    app = await _wide_app(database_url)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as wide:
+        for round_ in range(20):
+            offer = (
+                await client.post(
+                    "/v1/offers",
+                    json=offer_body(location=HERE, availability=[], capacity=1),
+                    headers=volunteer.headers,
+                )
+            ).json()
+            batch = needs[round_ * 50 : (round_ + 1) * 50]
+            claims = await asyncio.gather(
+                *[
+                    wide.post(
+                        "/v1/matches", json={"need_id": n, "offer_id": offer["id"]}, headers=volunteer.headers
+                    )
+                    for n in batch
+                ]
+            )
+            codes = Counter(r.status_code for r in claims)
+            assert codes == {201: 1, 409: 49}, codes
+            after = (await client.get(f"/v1/offers/{offer['id']}", headers=volunteer.headers)).json()
+            assert after["active_matches"] == 1
+    await app.state.engine.dispose()
