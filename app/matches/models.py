@@ -109,6 +109,13 @@ class RunRequest(RequestBody):
     area: Area | None = None
     categories: list[Category] | None = Field(default=None, max_length=len(Category))
     dry_run: bool = True
+    candidates_per_need: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Keep only each need's k best pairs: faster on large runs, optimal over that "
+        "smaller graph. Unset: every eligible pair, the exact optimum.",
+    )
 
 
 class RunAssignment(SQLModel):

@@ -3,6 +3,7 @@
 import time
 import uuid
 
+import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,9 +14,8 @@ from app.core.timeutil import utcnow
 from app.geo import haversine_km, round_half_km
 from app.matches import loading
 from app.matches.models import Match, MatchStatus, RunAssignment, RunRequest, RunResult, RunStats
-from app.matching.assignment import Pair, assign
-from app.matching.facts import NeedFacts, OfferFacts
-from app.matching.pairs import eligible_pairs
+from app.matching.assignment import assign_arrays
+from app.matching.batch import batch_pairs
 from app.matching.scoring import priority
 from app.needs.models import Need, NeedStatus
 from app.offers.models import Offer, OfferStatus
@@ -83,20 +83,29 @@ async def run(session: AsyncSession, *, caller: Caller, body: RunRequest) -> Run
         requester_ids=[n.requester_id for n in needs],
         need_ids=[n.id for n in needs],
     )
-    scored = eligible_pairs(need_facts, offer_facts, ctx)
-    by_pair = {(p.need.id, p.offer.id): p for p in scored}
-    result = assign(
-        [Pair(p.need.id, p.offer.id, p.scored.score * priority(p.need, ctx)) for p in scored],
-        slots={n.id: n.volunteers_needed - n.volunteers_accepted for n in needs},
-        capacity={o.id: o.capacity - o.active_matches for o in offers},
+    found = batch_pairs(need_facts, offer_facts, ctx, top_k=body.candidates_per_need)
+    weight = found.score * np.array([priority(n, ctx) for n in need_facts])[found.need]
+    chosen = assign_arrays(
+        found.need,
+        found.offer,
+        weight,
+        slots=np.array([n.volunteers_needed - n.volunteers_accepted for n in needs], dtype=np.int64),
+        capacity=np.array([o.capacity - o.active_matches for o in offers], dtype=np.int64),
     )
     assignments = [
-        _assignment(
-            by_pair[(p.need_id, p.offer_id)].need,
-            by_pair[(p.need_id, p.offer_id)].offer,
-            by_pair[(p.need_id, p.offer_id)].scored.score,
+        RunAssignment(
+            need_id=needs[n].id,
+            offer_id=offers[o].id,
+            score=round(float(sc), 4),
+            distance_km=None if np.isnan(d) else round_half_km(float(d)),
         )
-        for p in result.pairs
+        for n, o, sc, d in zip(
+            found.need[chosen],
+            found.offer[chosen],
+            found.score[chosen],
+            found.distance_km[chosen],
+            strict=True,
+        )
     ]
     if not body.dry_run:
         await _propose(session, caller, needs, offers, assignments)
@@ -107,19 +116,12 @@ async def run(session: AsyncSession, *, caller: Caller, body: RunRequest) -> Run
         stats=RunStats(
             needs=len(needs),
             offers=len(offers),
-            candidate_pairs=len(scored),
-            objective=round(result.objective, 6),
+            candidate_pairs=int(found.need.size),
+            objective=round(float(weight[chosen].sum()), 6),
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
         ),
         dry_run=body.dry_run,
     )
-
-
-def _assignment(need: NeedFacts, offer: OfferFacts, match_score: float) -> RunAssignment:
-    d = None
-    if need.in_person and need.lat is not None and need.lon is not None:
-        d = round_half_km(haversine_km(need.lat, need.lon, offer.lat, offer.lon))
-    return RunAssignment(need_id=need.id, offer_id=offer.id, score=round(match_score, 4), distance_km=d)
 
 
 async def _propose(

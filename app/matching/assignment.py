@@ -10,6 +10,8 @@ optimum is optimal for the scaled weights, which differ from the real ones by < 
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
 from ortools.graph.python import min_cost_flow
 
 SCALE = 1_000_000
@@ -28,31 +30,62 @@ class Assignment:
     objective: float
 
 
-def assign(pairs: list[Pair], slots: dict[uuid.UUID, int], capacity: dict[uuid.UUID, int]) -> Assignment:
-    usable = [
-        p for p in pairs if p.weight > 0 and slots.get(p.need_id, 0) > 0 and capacity.get(p.offer_id, 0) > 0
-    ]
-    if not usable:
-        return Assignment([], 0.0)
-    needs = sorted({p.need_id for p in usable})
-    offers = sorted({p.offer_id for p in usable})
-    need_node = {n: 2 + i for i, n in enumerate(needs)}
-    offer_node = {o: 2 + len(needs) + i for i, o in enumerate(offers)}
+def assign_arrays(
+    need: NDArray[np.int64],
+    offer: NDArray[np.int64],
+    weight: NDArray[np.float64],
+    slots: NDArray[np.int64],
+    capacity: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """Which pairs to take. Pair i joins need[i] (row of `slots`) to offer[i] (row of `capacity`)."""
+    usable = (weight > 0) & (slots[need] > 0) & (capacity[offer] > 0)
+    chosen = np.zeros(need.size, dtype=bool)
+    if not usable.any():
+        return chosen
+    n_needs, n_offers = slots.size, capacity.size
     source, sink = 0, 1
-    supply = sum(slots[n] for n in needs)
-
+    need_node, offer_node = 2, 2 + n_needs  # first node of each block
+    supply = int(slots.sum())
+    pick = np.flatnonzero(usable)
+    tails = np.concatenate(
+        [np.zeros(n_needs, np.int64), need_node + need[pick], offer_node + np.arange(n_offers), [source]]
+    )
+    heads = np.concatenate(
+        [need_node + np.arange(n_needs), offer_node + offer[pick], np.full(n_offers, sink), [sink]]
+    )
+    caps = np.concatenate([slots, np.ones(pick.size, np.int64), capacity, [supply]])
+    costs = np.concatenate(
+        [
+            np.zeros(n_needs, np.int64),
+            -np.round(weight[pick] * SCALE).astype(np.int64),
+            np.zeros(n_offers, np.int64),
+            [0],
+        ]
+    )
     flow = min_cost_flow.SimpleMinCostFlow()
-    arcs: list[tuple[int, int, int, int]] = [(source, need_node[n], slots[n], 0) for n in needs]
-    first_pair_arc = len(arcs)
-    arcs += [(need_node[p.need_id], offer_node[p.offer_id], 1, -round(p.weight * SCALE)) for p in usable]
-    arcs += [(offer_node[o], sink, capacity[o], 0) for o in offers]
-    arcs.append((source, sink, supply, 0))  # the bypass: leaving a slot empty costs nothing
-    tails, heads, caps, costs = (list(column) for column in zip(*arcs, strict=True))
     flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     flow.set_node_supply(source, supply)
     flow.set_node_supply(sink, -supply)
     status = flow.solve()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow did not solve: {status}")
-    chosen = [p for i, p in enumerate(usable) if flow.flow(first_pair_arc + i) > 0]
-    return Assignment(chosen, sum(p.weight for p in chosen))
+    flows = np.asarray(flow.flows(np.arange(n_needs, n_needs + pick.size)))
+    chosen[pick[flows > 0]] = True
+    return chosen
+
+
+def assign(pairs: list[Pair], slots: dict[uuid.UUID, int], capacity: dict[uuid.UUID, int]) -> Assignment:
+    if not pairs:
+        return Assignment([], 0.0)
+    needs = sorted({p.need_id for p in pairs} | set(slots))
+    offers = sorted({p.offer_id for p in pairs} | set(capacity))
+    n_at, o_at = {n: i for i, n in enumerate(needs)}, {o: i for i, o in enumerate(offers)}
+    chosen = assign_arrays(
+        np.array([n_at[p.need_id] for p in pairs], dtype=np.int64),
+        np.array([o_at[p.offer_id] for p in pairs], dtype=np.int64),
+        np.array([p.weight for p in pairs], dtype=np.float64),
+        np.array([slots.get(n, 0) for n in needs], dtype=np.int64),
+        np.array([capacity.get(o, 0) for o in offers], dtype=np.int64),
+    )
+    taken = [p for p, c in zip(pairs, chosen, strict=True) if c]
+    return Assignment(taken, sum(p.weight for p in taken))
