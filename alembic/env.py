@@ -22,13 +22,14 @@ FOREIGN_TABLES = {"spatial_ref_sys", "geography_columns", "geometry_columns"}
 
 # PostGIS expression indexes exist on Postgres only, so they live in the migration, not the models.
 POSTGIS_INDEXES = {"ix_needs_approx_geog", "ix_offers_approx_geog"}
+POSTGIS_INDEX_PREFIXES = ("ix_offers_geog_category_",)
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     if type_ == "table":
         return name not in FOREIGN_TABLES
     if type_ == "index":
-        return name not in POSTGIS_INDEXES
+        return name not in POSTGIS_INDEXES and not (name or "").startswith(POSTGIS_INDEX_PREFIXES)
     return True
 
 

@@ -17,10 +17,16 @@ def main() -> None:
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
     sub.add_parser("migrate", help="upgrade the configured database to the latest schema")
+    sub.add_parser("seed", help="load a synthetic neighbourhood (made-up people) for a demo")
     args = parser.parse_args()
 
     if args.command == "migrate":
         upgrade_head(get_settings().database_url)
+        return
+    if args.command == "seed":
+        from app.seed import main as seed
+
+        seed()
         return
     settings = get_settings()
     if settings.migrate_on_startup and settings.is_sqlite:

@@ -28,6 +28,18 @@ def geog(lon: Any, lat: Any) -> ColumnElement[Any]:
     return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326).cast(Geography())
 
 
+def category_index_sql() -> list[str]:
+    """DDL for the per-category partial KNN indexes on active offers (Postgres only)."""
+    from app.vocab import Category
+
+    return [
+        f"CREATE INDEX IF NOT EXISTS ix_offers_geog_category_{position} ON offers USING gist "
+        "((ST_SetSRID(ST_MakePoint(approx_lon, approx_lat), 4326)::geography)) "
+        f"WHERE status = 'active' AND (categories_mask & {1 << position}) <> 0"
+        for position in range(len(Category))
+    ]
+
+
 def _f(value: float) -> ColumnElement[float]:
     return literal(value, Float())
 

@@ -92,8 +92,16 @@ def upgrade() -> None:
         batch_op.create_check_constraint(
             op.f("ck_offers_capacity"), "active_matches >= 0 AND active_matches <= capacity"
         )
+        batch_op.create_index("ix_offers_status_max_distance_km", ["status", "max_distance_km"], unique=False)
 
     _backfill_masks()
+    if op.get_bind().dialect.name == "postgresql":
+        # One KNN index per category over active offers: a need's nearest-first walk then reads
+        # only offers of its category instead of stepping over every other kind of help.
+        from app.spatial import category_index_sql
+
+        for statement in category_index_sql():
+            op.execute(statement)
 
 
 def _backfill_masks() -> None:
@@ -138,7 +146,13 @@ def _backfill_masks() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        from app.vocab import Category
+
+        for position in range(len(Category)):
+            op.execute(f"DROP INDEX IF EXISTS ix_offers_geog_category_{position}")
     with op.batch_alter_table("offers", schema=None) as batch_op:
+        batch_op.drop_index("ix_offers_status_max_distance_km")
         batch_op.drop_constraint(op.f("ck_offers_capacity"), type_="check")
         batch_op.drop_column("capabilities_mask")
         batch_op.drop_column("modes_mask")

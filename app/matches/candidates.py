@@ -9,15 +9,15 @@ between coarse points, so nothing anyone reads depends on where inside its cell 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, exists, func, literal, or_
+from sqlalchemy import ColumnElement, Float, exists, func, literal, literal_column, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.timeutil import utcnow
-from app.geo import covering_cells, resolution_for
+from app.geo import covering_cells, haversine_km, resolution_for
 from app.matches import loading
-from app.matches.models import ACTIVE, Match
-from app.matching.facts import BACKGROUND_CHECKED
+from app.matches.models import ACTIVE, Match, MatchStatus
+from app.matching.facts import BACKGROUND_CHECKED, Context, OfferFacts, slots_from
 from app.matching.filters import eligible
 from app.matching.scoring import Scored, score
 from app.members.models import Member
@@ -27,8 +27,8 @@ from app.spatial import geog, haversine_sql
 from app.vocab import Mode
 
 MAX_REACH_KM = 200.0  # the furthest any offer may reach (OfferCreate.max_distance_km)
-POOL = 200
-MAX_ROUNDS = 5
+POOL = 100
+MAX_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -56,59 +56,143 @@ def _near(
     )
 
 
+async def _longest_reach(session: AsyncSession) -> float:
+    """How far the furthest-reaching active offer goes (an index makes this a single probe)."""
+    longest = (
+        await session.exec(
+            select(func.max(Offer.max_distance_km)).where(col(Offer.status) == OfferStatus.active)
+        )
+    ).one()
+    return float(longest or 0.0)
+
+
 def _no_active_pair(need_id: Any, offer_id: Any) -> ColumnElement[bool]:
     return ~exists().where(
         col(Match.need_id) == need_id, col(Match.offer_id) == offer_id, col(Match.status).in_(ACTIVE)
     )
 
 
+# Only what matching reads: no ORM objects and no JSON that masks already encode.
+_OFFER_FACTS = (
+    Offer.id,
+    Offer.volunteer_id,
+    Offer.organization_id,
+    Offer.categories_mask,
+    Offer.modes_mask,
+    Offer.approx_lat,
+    Offer.approx_lon,
+    Offer.max_distance_km,
+    Offer.availability,
+    Offer.timezone,
+    Offer.capacity,
+    Offer.active_matches,
+    Offer.languages,
+    Offer.capabilities_mask,
+    Offer.status,
+    Member.display_name,
+)
+
+
+def _offer_from_row(row: Any) -> OfferFacts:
+    return OfferFacts(
+        id=row.id,
+        volunteer_id=row.volunteer_id,
+        organization_id=row.organization_id,
+        categories_mask=row.categories_mask,
+        modes_mask=row.modes_mask,
+        lat=row.approx_lat,
+        lon=row.approx_lon,
+        max_distance_km=row.max_distance_km,
+        slots=slots_from(row.availability),
+        timezone=row.timezone,
+        capacity=row.capacity,
+        active_matches=row.active_matches,
+        languages=frozenset(row.languages),
+        capabilities_mask=row.capabilities_mask,
+        active=row.status == OfferStatus.active,
+        display_name=row.display_name,
+    )
+
+
 async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[Ranked]:
+    """The best eligible offers among the nearest that pass the cheap filters, a pool at a time."""
     facts = loading.need_facts(need)
-    dialect = _dialect(session)
     plain = need.requirements_mask & ~BACKGROUND_CHECKED
     conditions = [
-        col(Offer.status) == OfferStatus.active,
+        # Written as literals, not parameters, so Postgres can match its per-category partial
+        # index (app.spatial.category_index_sql) even with a prepared statement's generic plan.
+        col(Offer.status) == literal_column("'active'"),
+        col(Offer.categories_mask).op("&")(literal_column(str(int(facts.category_bit)))) != 0,
         col(Offer.active_matches) < col(Offer.capacity),
-        col(Offer.categories_mask).op("&")(facts.category_bit) != 0,
         col(Offer.modes_mask).op("&")(facts.mode_bit) != 0,
         col(Offer.capabilities_mask).op("&")(plain) == plain,
-        _no_active_pair(need.id, Offer.id),
     ]
     if need.requester_id is not None:
         conditions.append(col(Offer.volunteer_id) != need.requester_id)
     order: Any = (col(Offer.active_matches), col(Offer.id))
+    reach, here = MAX_REACH_KM, (0.0, 0.0)
     if facts.in_person:
         if facts.lat is None or facts.lon is None:
             return []
+        here = (facts.lat, facts.lon)
         reach = min(MAX_REACH_KM, need.max_distance_km or MAX_REACH_KM)
-        prefilter, nearest = _near(Offer, facts.lat, facts.lon, reach, dialect)
-        d = haversine_sql(Offer.approx_lat, Offer.approx_lon, facts.lat, facts.lon, dialect)
-        conditions += [prefilter, d <= col(Offer.max_distance_km) + 1e-9]
-        order = (nearest, col(Offer.id))
-    stmt = (
-        select(Offer, Member.display_name)
-        .join(Member, col(Member.id) == col(Offer.volunteer_id))
-        .where(*conditions)
-        .order_by(*order)
+        prefilter, nearest = _near(Offer, facts.lat, facts.lon, reach, _dialect(session))
+        if _dialect(session) == "postgresql":
+            # The KNN index yields rows in `<->` order only when that is the whole ORDER BY: a
+            # tie-breaker would turn the walk into a scan and sort of every matching row. And
+            # Postgres cannot estimate bit-mask filters, so for large pools it guesses that
+            # sorting the whole table is cheaper than the walk; for this transaction, it is not.
+            order = (nearest,)
+            await session.exec(text("SET LOCAL enable_sort = off"))  # type: ignore[call-overload]
+        else:
+            conditions.append(prefilter)
+            order = (nearest, col(Offer.id))
+    ctx = Context(now=utcnow())
+    # What depends on the pair rides along with each offer row: one round trip per pool.
+    paired = exists().where(
+        col(Match.need_id) == need.id, col(Match.offer_id) == col(Offer.id), col(Match.status).in_(ACTIVE)
     )
-    offers: list[tuple[Offer, str]] = []
+    helped = (
+        select(func.count())
+        .where(
+            col(Match.volunteer_id) == col(Offer.volunteer_id),
+            col(Match.requester_id) == need.requester_id,
+            col(Match.status) == MatchStatus.completed,
+        )
+        .scalar_subquery()
+    )
+    vetting = bool(need.requirements_mask & BACKGROUND_CHECKED)
+    ranked: list[Ranked] = []
+    seen: set[Any] = set()
     for round_ in range(MAX_ROUNDS):
-        batch = list((await session.exec(stmt.offset(round_ * POOL).limit(POOL))).all())
-        offers += batch
-        if len(batch) < POOL or len(offers) >= limit * 5:
+        size = POOL * (4 if round_ else 1)  # a second look goes wider
+        pool = (
+            select(Offer.id)
+            .where(*conditions)
+            .order_by(*order)
+            .offset(POOL * (4 * round_ - 3) if round_ else 0)
+        )
+        facts_of_pool = (
+            select(*_OFFER_FACTS, paired.label("paired"), helped.label("helped"))  # type: ignore[call-overload]
+            .join(Member, col(Member.id) == col(Offer.volunteer_id))
+            .where(col(Offer.id).in_(pool.limit(size).scalar_subquery()))
+        )
+        fetched = (await session.exec(facts_of_pool)).all()
+        rows = [r for r in fetched if r.id not in seen]  # ties at one distance may straddle two pools
+        seen.update(r.id for r in rows)
+        offers = [_offer_from_row(r) for r in rows]
+        for r in rows:
+            if r.paired:
+                ctx.active_pairs.add((need.id, r.id))
+            if r.helped and need.requester_id is not None:
+                ctx.history[(r.volunteer_id, need.requester_id)] = r.helped
+        if vetting:
+            await loading.add_people(session, ctx, volunteer_ids=[o.volunteer_id for o in offers])
+        ranked += [Ranked(o, score(facts, o, ctx)) for o in offers if eligible(facts, o, ctx)]
+        if len(fetched) < size or len(ranked) >= limit or not facts.in_person:
             break
-    ctx = await loading.context(
-        session,
-        now=utcnow(),
-        volunteer_ids=[o.volunteer_id for o, _ in offers],
-        requester_ids=[need.requester_id],
-        need_ids=[need.id],
-    )
-    ranked = []
-    for offer, name in offers:
-        o = loading.offer_facts(offer, name)
-        if eligible(facts, o, ctx):
-            ranked.append(Ranked(o, score(facts, o, ctx)))
+        if max(haversine_km(*here, o.lat, o.lon) for o in offers) > min(reach, await _longest_reach(session)):
+            break
     ranked.sort(key=lambda r: (-r.scored.score, r.row.id))
     return ranked[:limit]
 
@@ -135,7 +219,7 @@ async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> l
         stmt = (
             select(Need)
             .where(*base, col(Need.mode) == Mode.in_person, prefilter, d <= offer.max_distance_km + 1e-9)
-            .order_by(nearest, col(Need.id))
+            .order_by(*((nearest,) if dialect == "postgresql" else (nearest, col(Need.id))))
         )
         found += (await session.exec(stmt.limit(POOL * MAX_ROUNDS))).all()
     if Mode.remote in offer.modes:

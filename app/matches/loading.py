@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -56,36 +57,14 @@ def offer_facts(offer: Offer, display_name: str = "") -> OfferFacts:
 async def context(
     session: AsyncSession,
     *,
-    now: object,
+    now: datetime,
     volunteer_ids: Iterable[uuid.UUID],
     requester_ids: Iterable[uuid.UUID | None],
     need_ids: Iterable[uuid.UUID] = (),
 ) -> Context:
-    """Vetting, shared history and active pairs for these people, in three queries."""
-    volunteers = list(set(volunteer_ids))
-    requesters = [r for r in set(requester_ids) if r is not None]
-    ctx = Context(now=now)  # type: ignore[arg-type]
-    if volunteers:
-        vetted = await session.exec(
-            select(Membership.member_id, Membership.organization_id).where(
-                col(Membership.member_id).in_(volunteers), col(Membership.vetted)
-            )
-        )
-        by_member: dict[uuid.UUID, set[uuid.UUID]] = {}
-        for member_id, org_id in vetted.all():
-            by_member.setdefault(member_id, set()).add(org_id)
-        ctx.vetted_by = {m: frozenset(orgs) for m, orgs in by_member.items()}
-    if volunteers and requesters:
-        history = await session.exec(
-            select(Match.volunteer_id, Match.requester_id, func.count())
-            .where(
-                col(Match.volunteer_id).in_(volunteers),
-                col(Match.requester_id).in_(requesters),
-                col(Match.status) == MatchStatus.completed,
-            )
-            .group_by(col(Match.volunteer_id), col(Match.requester_id))
-        )
-        ctx.history = {(v, r): n for v, r, n in history.all() if r is not None}
+    """Vetting, shared history and active pairs for these people and needs."""
+    ctx = Context(now=now)
+    ctx.requesters = frozenset(r for r in requester_ids if r is not None)
     needs = list(set(need_ids))
     if needs:
         pairs = await session.exec(
@@ -94,4 +73,36 @@ async def context(
             )
         )
         ctx.active_pairs = set(pairs.all())
+    await add_people(session, ctx, volunteer_ids=volunteer_ids)
     return ctx
+
+
+async def add_people(
+    session: AsyncSession, ctx: Context, *, volunteer_ids: Iterable[uuid.UUID], vetting: bool = True
+) -> None:
+    """Vetting and history for more volunteers (candidates load them a pool at a time)."""
+    volunteers = list(set(volunteer_ids) - ctx.known_volunteers)
+    if not volunteers:
+        return
+    ctx.known_volunteers |= set(volunteers)
+    if vetting:
+        vetted = await session.exec(
+            select(Membership.member_id, Membership.organization_id).where(
+                col(Membership.member_id).in_(volunteers), col(Membership.vetted)
+            )
+        )
+        by_member: dict[uuid.UUID, set[uuid.UUID]] = {}
+        for member_id, org_id in vetted.all():
+            by_member.setdefault(member_id, set()).add(org_id)
+        ctx.vetted_by.update({m: frozenset(orgs) for m, orgs in by_member.items()})
+    if ctx.requesters:
+        history = await session.exec(
+            select(Match.volunteer_id, Match.requester_id, func.count())
+            .where(
+                col(Match.volunteer_id).in_(volunteers),
+                col(Match.requester_id).in_(ctx.requesters),
+                col(Match.status) == MatchStatus.completed,
+            )
+            .group_by(col(Match.volunteer_id), col(Match.requester_id))
+        )
+        ctx.history.update({(v, r): n for v, r, n in history.all() if r is not None})

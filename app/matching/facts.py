@@ -73,6 +73,9 @@ class Context:
     history: dict[tuple[uuid.UUID, uuid.UUID], int] = field(default_factory=dict)
     # (need, offer) pairs with a proposed or accepted match.
     active_pairs: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
+    # Bookkeeping for loading the above a pool at a time.
+    requesters: frozenset[uuid.UUID] = frozenset()
+    known_volunteers: set[uuid.UUID] = field(default_factory=set)
 
 
 def category_bit(category: str) -> int:

@@ -80,6 +80,8 @@ class Offer(SQLModel, table=True):
     __table_args__ = (
         Index("ix_offers_volunteer_id_created_at_id", "volunteer_id", "created_at", "id"),
         CheckConstraint("active_matches >= 0 AND active_matches <= capacity", name="capacity"),
+        # Candidate search asks how far the furthest-reaching active offer goes.
+        Index("ix_offers_status_max_distance_km", "status", "max_distance_km"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -65,3 +65,39 @@ async def test_audit_pages_with_a_cursor(client: httpx.AsyncClient) -> None:
     assert_problem(
         await client.get(f"/v1/organizations/{org}/audit?limit=0", headers=coordinator.headers), 422
     )
+
+
+async def test_participant_reads_are_audited_on_both_sides(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client, phone="+44 7700 900777")
+    here = {"lat": 51.5, "lon": -0.12}
+    need = (await client.post("/v1/needs", json=need_body(location=here), headers=requester.headers)).json()
+    offer = (
+        await client.post(
+            "/v1/offers",
+            json={"categories": ["groceries"], "modes": ["in_person"], "location": here},
+            headers=volunteer.headers,
+        )
+    ).json()
+    match = (
+        await client.post(
+            "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
+        )
+    ).json()
+    # The volunteer reads where to go and whom to call; the requester reads the volunteer's phone.
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).json()[
+        "view"
+    ] == "participant"
+    assert (await client.get(f"/v1/matches/{match['id']}", headers=requester.headers)).json()["volunteer"][
+        "phone"
+    ] == "+44 7700 900777"
+    mine = (await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"]
+    assert [(e["reason"], e["actor"]["id"], e["fields"]) for e in mine] == [
+        ("participant", volunteer.id, ["location", "address", "contact"])
+    ]
+    theirs = (await client.get("/v1/members/me/audit", headers=volunteer.headers)).json()["items"]
+    assert [(e["reason"], e["actor"]["id"], e["fields"]) for e in theirs] == [
+        ("participant", requester.id, ["contact"])
+    ]
+    # Each reading by the owner of the data itself leaves nothing.
+    await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)
+    assert len((await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"]) == 1
