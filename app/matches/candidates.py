@@ -17,7 +17,7 @@ from app.core.timeutil import utcnow
 from app.geo import covering_cells, haversine_km, resolution_for
 from app.matches import loading
 from app.matches.models import ACTIVE, Match, MatchStatus
-from app.matching.facts import BACKGROUND_CHECKED, Context, OfferFacts, slots_from
+from app.matching.facts import BACKGROUND_CHECKED, Context
 from app.matching.filters import eligible
 from app.matching.scoring import Scored, score
 from app.members.models import Member
@@ -93,27 +93,6 @@ _OFFER_FACTS = (
 )
 
 
-def _offer_from_row(row: Any) -> OfferFacts:
-    return OfferFacts(
-        id=row.id,
-        volunteer_id=row.volunteer_id,
-        organization_id=row.organization_id,
-        categories_mask=row.categories_mask,
-        modes_mask=row.modes_mask,
-        lat=row.approx_lat,
-        lon=row.approx_lon,
-        max_distance_km=row.max_distance_km,
-        slots=slots_from(row.availability),
-        timezone=row.timezone,
-        capacity=row.capacity,
-        active_matches=row.active_matches,
-        languages=frozenset(row.languages),
-        capabilities_mask=row.capabilities_mask,
-        active=row.status == OfferStatus.active,
-        display_name=row.display_name,
-    )
-
-
 async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[Ranked]:
     """The best eligible offers among the nearest that pass the cheap filters, a pool at a time."""
     facts = loading.need_facts(need)
@@ -180,7 +159,7 @@ async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[R
         fetched = (await session.exec(facts_of_pool)).all()
         rows = [r for r in fetched if r.id not in seen]  # ties at one distance may straddle two pools
         seen.update(r.id for r in rows)
-        offers = [_offer_from_row(r) for r in rows]
+        offers = [loading.offer_facts(r, r.display_name) for r in rows]
         for r in rows:
             if r.paired:
                 ctx.active_pairs.add((need.id, r.id))

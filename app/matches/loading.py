@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.matches.models import ACTIVE, Match, MatchStatus
 from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit, slots_from
 from app.needs.models import Need
-from app.offers.models import Offer, OfferStatus
+from app.offers.models import OfferStatus
 from app.organizations.models import Membership
 
 
@@ -33,7 +34,8 @@ def need_facts(need: Need) -> NeedFacts:
     )
 
 
-def offer_facts(offer: Offer, display_name: str = "") -> OfferFacts:
+def offer_facts(offer: Any, display_name: str = "") -> OfferFacts:
+    """From an Offer, or from any row with the same column names (candidate pools read Core rows)."""
     return OfferFacts(
         id=offer.id,
         volunteer_id=offer.volunteer_id,
