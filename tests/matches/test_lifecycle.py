@@ -223,3 +223,67 @@ async def test_strangers_cannot_see_or_touch_a_match(client: httpx.AsyncClient) 
             "items"
         ]
     ] == [m["id"]]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"status": "accepted"},
+        {"volunteer_id": "00000000-0000-0000-0000-000000000000"},
+        {"score": 1.0},
+        {"id": "00000000-0000-0000-0000-000000000000"},
+    ],
+)
+async def test_match_create_rejects_fields_callers_cannot_set(client: httpx.AsyncClient, extra: dict) -> None:
+    requester, volunteer = await member(client), await member(client)
+    need = await _need(client, requester)
+    offer = await _offer(client, volunteer)
+    body = {"need_id": need["id"], "offer_id": offer["id"], **extra}
+    assert_problem(await client.post("/v1/matches", json=body, headers=requester.headers), 422)
+    assert (await client.get("/v1/matches", headers=requester.headers)).json()["items"] == []
+
+
+async def test_run_rejects_bad_bodies(client: httpx.AsyncClient) -> None:
+    coordinator = await member(client)
+    org = (await organization(client, coordinator))["id"]
+    for body in (
+        {"organization_id": org, "area": {"lat": 91, "lon": 0, "radius_km": 1}},
+        {"organization_id": org, "categories": ["rockets"]},
+        {"organization_id": org, "dry_run": "maybe"},
+        {"organization_id": org, "candidates_per_need": 0},
+        {"organization_id": org, "extra": 1},
+    ):
+        assert_problem(await client.post("/v1/matching/runs", json=body, headers=coordinator.headers), 422)
+    ok = await client.post("/v1/matching/runs", json={"organization_id": org}, headers=coordinator.headers)
+    assert ok.json()["stats"]["needs"] == 0
+    assert ok.json()["assignments"] == []
+
+
+async def test_run_dry_by_default_then_proposes_its_assignments(client: httpx.AsyncClient) -> None:
+    coordinator, requester = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    volunteers = [await member(client) for _ in range(3)]
+    for v in volunteers:
+        await join(client, coordinator, org, v)
+        await _offer(client, v, organization_id=org)
+    await join(client, coordinator, org, requester)
+    needs = [await _need(client, requester, organization_id=org, urgency=u) for u in ("urgent", "normal")]
+    dry = (
+        await client.post("/v1/matching/runs", json={"organization_id": org}, headers=coordinator.headers)
+    ).json()
+    assert dry["dry_run"] is True
+    assert dry["stats"]["needs"] == 2
+    assert dry["stats"]["offers"] == 3
+    assert dry["stats"]["candidate_pairs"] == 6
+    assert {a["need_id"] for a in dry["assignments"]} == {n["id"] for n in needs}
+    assert dry["unmatched_need_ids"] == []
+    assert (await client.get("/v1/matches", headers=coordinator.headers)).json()["items"] == []
+    real = (
+        await client.post(
+            "/v1/matching/runs", json={"organization_id": org, "dry_run": False}, headers=coordinator.headers
+        )
+    ).json()
+    made = (await client.get("/v1/matches?status=proposed", headers=coordinator.headers)).json()["items"]
+    assert {(m["need_id"], m["offer_id"]) for m in made} == {
+        (a["need_id"], a["offer_id"]) for a in real["assignments"]
+    }
