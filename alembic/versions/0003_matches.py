@@ -70,6 +70,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("status IN ('proposed', 'accepted')"),
             postgresql_where=sa.text("status IN ('proposed', 'accepted')"),
         )
+        batch_op.create_index(
+            "uq_matches_active_volunteer",
+            ["need_id", "volunteer_id"],
+            unique=True,
+            sqlite_where=sa.text("status IN ('proposed', 'accepted')"),
+            postgresql_where=sa.text("status IN ('proposed', 'accepted')"),
+        )
 
     with op.batch_alter_table("needs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("max_distance_km", sa.Float(), nullable=True))
@@ -166,6 +173,11 @@ def downgrade() -> None:
         batch_op.drop_column("max_distance_km")
 
     with op.batch_alter_table("matches", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_matches_active_volunteer",
+            sqlite_where=sa.text("status IN ('proposed', 'accepted')"),
+            postgresql_where=sa.text("status IN ('proposed', 'accepted')"),
+        )
         batch_op.drop_index(
             "uq_matches_active_pair",
             sqlite_where=sa.text("status IN ('proposed', 'accepted')"),

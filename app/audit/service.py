@@ -18,7 +18,7 @@ def _exposed_fields(need: Need) -> list[str]:
 
 
 def _reason(caller: Caller, organization_id: uuid.UUID | None) -> Reason:
-    if caller.key is not None:
+    if caller.key_id is not None:
         return Reason.api_key
     if caller.acts_for(organization_id):
         return Reason.coordinator
@@ -33,13 +33,13 @@ def _event(
     organization_id: uuid.UUID | None,
     fields: list[str],
 ) -> AuditEvent:
-    name = caller.key.name if caller.key else (caller.member.display_name if caller.member else "")
+    name = caller.name
     return AuditEvent(
         need_id=need_id,
         subject_member_id=subject,
         organization_id=organization_id,
         actor_member_id=caller.member_id,
-        actor_key_id=caller.key.id if caller.key else None,
+        actor_key_id=caller.key_id,
         actor_name=name,
         fields=fields,
         reason=_reason(caller, organization_id),

@@ -73,9 +73,9 @@ AnyCaller = Annotated[Caller, Depends(resolve_caller)]
 
 async def rate_limit(request: Request, response: Response, caller: AnyCaller) -> None:
     rl = limiter(request)
-    if caller.key is not None:
+    if caller.key_id is not None:
         item = rl.per_key
-    elif caller.member is not None:
+    elif caller.member_id is not None:
         item = rl.per_member
     else:
         item = rl.per_anonymous
@@ -83,14 +83,15 @@ async def rate_limit(request: Request, response: Response, caller: AnyCaller) ->
     response.headers.update(await rl.hit(item, identity))
 
 
-def scoped(scope: Scope, *, anonymous: bool = False) -> Callable[[Caller], Awaitable[Caller]]:
-    """A member, or an API key holding `scope`; anonymous callers too when `anonymous`."""
+def scoped(*scopes: Scope, anonymous: bool = False) -> Callable[[Caller], Awaitable[Caller]]:
+    """A member, or an API key holding every one of `scopes`; anonymous callers too when `anonymous`."""
 
     async def dependency(caller: AnyCaller) -> Caller:
         if caller.is_anonymous and not anonymous:
             raise Unauthorized("This operation needs a member access token or an API key.")
-        if not caller.has_scope(scope):
-            raise Forbidden(f"This API key lacks the {scope} scope.")
+        for scope in scopes:
+            if not caller.has_scope(scope):
+                raise Forbidden(f"This API key lacks the {scope} scope.")
         return caller
 
     return dependency

@@ -45,8 +45,11 @@ def make_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.database_url)
     # Bound values are people's addresses, phones and password hashes: never in logs or errors.
     # orjson for JSON columns: candidate pools parse thousands of small lists per second.
-    kwargs: dict[str, Any] = {"hide_parameters": True, "json_deserializer": orjson.loads,
-                              "json_serializer": _dumps}
+    kwargs: dict[str, Any] = {
+        "hide_parameters": True,
+        "json_deserializer": orjson.loads,
+        "json_serializer": _dumps,
+    }
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False}
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):

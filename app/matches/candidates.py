@@ -66,9 +66,11 @@ async def _longest_reach(session: AsyncSession) -> float:
     return float(longest or 0.0)
 
 
-def _no_active_pair(need_id: Any, offer_id: Any) -> ColumnElement[bool]:
+def _no_active_pair(need_id: Any, offer_id: Any, volunteer_id: Any) -> ColumnElement[bool]:
     return ~exists().where(
-        col(Match.need_id) == need_id, col(Match.offer_id) == offer_id, col(Match.status).in_(ACTIVE)
+        or_(col(Match.offer_id) == offer_id, col(Match.volunteer_id) == volunteer_id),
+        col(Match.need_id) == need_id,
+        col(Match.status).in_(ACTIVE),
     )
 
 
@@ -128,8 +130,11 @@ async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[R
             order = (nearest, col(Offer.id))
     ctx = Context(now=utcnow())
     # What depends on the pair rides along with each offer row: one round trip per pool.
+    # Already joined to this need: through this offer, or the same volunteer through another.
     paired = exists().where(
-        col(Match.need_id) == need.id, col(Match.offer_id) == col(Offer.id), col(Match.status).in_(ACTIVE)
+        col(Match.need_id) == need.id,
+        col(Match.status).in_(ACTIVE),
+        or_(col(Match.offer_id) == col(Offer.id), col(Match.volunteer_id) == col(Offer.volunteer_id)),
     )
     helped = (
         select(func.count())
@@ -163,6 +168,7 @@ async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[R
         for r in rows:
             if r.paired:
                 ctx.active_pairs.add((need.id, r.id))
+                ctx.active_volunteers.add((need.id, r.volunteer_id))
             if r.helped and need.requester_id is not None:
                 ctx.history[(r.volunteer_id, need.requester_id)] = r.helped
         if vetting:
@@ -189,7 +195,7 @@ async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> l
         col(Need.category).in_(offer.categories),
         col(Need.mode).in_(offer.modes),
         or_(col(Need.requester_id).is_(None), col(Need.requester_id) != offer.volunteer_id),
-        _no_active_pair(Need.id, offer.id),
+        _no_active_pair(Need.id, offer.id, offer.volunteer_id),
     ]
     found: list[Need] = []
     if Mode.in_person in offer.modes:

@@ -69,12 +69,15 @@ async def context(
     ctx.requesters = frozenset(r for r in requester_ids if r is not None)
     needs = list(set(need_ids))
     if needs:
-        pairs = await session.exec(
-            select(Match.need_id, Match.offer_id).where(
-                col(Match.need_id).in_(needs), col(Match.status).in_(ACTIVE)
+        pairs = (
+            await session.exec(
+                select(Match.need_id, Match.offer_id, Match.volunteer_id).where(
+                    col(Match.need_id).in_(needs), col(Match.status).in_(ACTIVE)
+                )
             )
-        )
-        ctx.active_pairs = set(pairs.all())
+        ).all()
+        ctx.active_pairs = {(n, o) for n, o, _ in pairs}
+        ctx.active_volunteers = {(n, v) for n, _, v in pairs}
     await add_people(session, ctx, volunteer_ids=volunteer_ids)
     return ctx
 

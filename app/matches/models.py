@@ -37,6 +37,15 @@ class Match(SQLModel, table=True):
             sqlite_where=text(_ACTIVE_SQL),
             postgresql_where=text(_ACTIVE_SQL),
         ),
+        # And one per (need, volunteer): a person fills one slot, whichever offer it came through.
+        Index(
+            "uq_matches_active_volunteer",
+            "need_id",
+            "volunteer_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
         Index("ix_matches_offer_id_status", "offer_id", "status"),
         Index("ix_matches_volunteer_id_created_at", "volunteer_id", "created_at", "id"),
     )

@@ -15,11 +15,12 @@ from app.geo import haversine_km, round_half_km
 from app.matches import loading
 from app.matches.models import Match, MatchStatus, RunAssignment, RunRequest, RunResult, RunStats
 from app.matching.assignment import assign_arrays
-from app.matching.batch import batch_pairs
+from app.matching.batch import TooManyLanguages, batch_pairs
 from app.matching.scoring import priority
 from app.needs.models import Need, NeedStatus
 from app.offers.models import Offer, OfferStatus
 from app.organizations import service as organizations
+from app.organizations.models import Scope
 
 
 def _organization(caller: Caller, requested: uuid.UUID | None) -> uuid.UUID:
@@ -70,7 +71,9 @@ async def _load(session: AsyncSession, org: uuid.UUID, body: RunRequest) -> tupl
 async def run(session: AsyncSession, *, caller: Caller, body: RunRequest) -> RunResult:
     started = time.perf_counter()
     org = _organization(caller, body.organization_id)
-    if caller.key is None and org not in caller.coordinator_of:
+    if not body.dry_run and not caller.has_scope(Scope.matches_write):
+        raise Forbidden("Creating matches needs the matches:write scope as well.")
+    if caller.key_id is None and org not in caller.coordinator_of:
         raise Forbidden("Only the organization's coordinators can run matching.")
     await organizations.get_organization(session, organization_id=org)
     needs, offers = await _load(session, org, body)
@@ -83,7 +86,10 @@ async def run(session: AsyncSession, *, caller: Caller, body: RunRequest) -> Run
         requester_ids=[n.requester_id for n in needs],
         need_ids=[n.id for n in needs],
     )
-    found = batch_pairs(need_facts, offer_facts, ctx, top_k=body.candidates_per_need)
+    try:
+        found = batch_pairs(need_facts, offer_facts, ctx, top_k=body.candidates_per_need)
+    except TooManyLanguages as exc:
+        raise Invalid(str(exc), loc=["body"]) from None
     weight = found.score * np.array([priority(n, ctx) for n in need_facts])[found.need]
     chosen = assign_arrays(
         found.need,
@@ -91,6 +97,7 @@ async def run(session: AsyncSession, *, caller: Caller, body: RunRequest) -> Run
         weight,
         slots=np.array([n.volunteers_needed - n.volunteers_accepted for n in needs], dtype=np.int64),
         capacity=np.array([o.capacity - o.active_matches for o in offers], dtype=np.int64),
+        group=found.volunteer,
     )
     assignments = [
         RunAssignment(
@@ -145,7 +152,7 @@ async def _propose(
                 status=MatchStatus.proposed,
                 score=a.score,
                 proposed_by_member_id=caller.member_id,
-                proposed_by_key_id=caller.key.id if caller.key else None,
+                proposed_by_key_id=caller.key_id,
                 created_at=now,
                 updated_at=now,
             )

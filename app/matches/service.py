@@ -54,7 +54,7 @@ async def _take_capacity(session: AsyncSession, offer_id: uuid.UUID, now: dateti
             col(Offer.status) == OfferStatus.active,
             col(Offer.active_matches) < col(Offer.capacity),
         )
-        .values(active_matches=col(Offer.active_matches) + 1, updated_at=now)
+        .values(active_matches=col(Offer.active_matches) + 1, version=col(Offer.version) + 1, updated_at=now)
     )
     return bool(result.rowcount == 1)
 
@@ -82,7 +82,7 @@ async def _release(session: AsyncSession, match: Match, now: datetime, *, comple
     await session.exec(
         update(Offer)
         .where(col(Offer.id) == match.offer_id)
-        .values(active_matches=col(Offer.active_matches) - 1, updated_at=now)
+        .values(active_matches=col(Offer.active_matches) - 1, version=col(Offer.version) + 1, updated_at=now)
     )
 
 
@@ -101,7 +101,9 @@ async def _move(session: AsyncSession, match: Match, to: MatchStatus, now: datet
         raise Conflict("The match changed at the same moment; fetch it again.")
 
 
-async def _check_eligible(session: AsyncSession, need: Need, offer: Offer, now: datetime) -> float:
+async def _check_eligible(
+    session: AsyncSession, need: Need, offer: Offer, now: datetime, *, existing: Match | None = None
+) -> float:
     facts_need, facts_offer = loading.need_facts(need), loading.offer_facts(offer)
     ctx = await loading.context(
         session,
@@ -110,6 +112,9 @@ async def _check_eligible(session: AsyncSession, need: Need, offer: Offer, now: 
         requester_ids=[need.requester_id],
         need_ids=[need.id],
     )
+    if existing is not None:  # the match being accepted does not count against itself
+        ctx.active_pairs.discard((existing.need_id, existing.offer_id))
+        ctx.active_volunteers.discard((existing.need_id, existing.volunteer_id))
     failure = first_failure(facts_need, facts_offer, ctx)
     if failure is not None:
         raise Conflict(f"This offer cannot take this need ({failure.replace('_', ' ')}).", reason=failure)
@@ -139,7 +144,7 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
         status=MatchStatus.accepted if claim else MatchStatus.proposed,
         score=match_score,
         proposed_by_member_id=caller.member_id,
-        proposed_by_key_id=caller.key.id if caller.key else None,
+        proposed_by_key_id=caller.key_id,
         accepted_at=now if claim else None,
         created_at=now,
         updated_at=now,
@@ -209,28 +214,60 @@ _STEPS = {
 }
 
 
+async def _lock(session: AsyncSession, match_id: uuid.UUID) -> Match:
+    """The match as it is now, row-locked: every step locks match, then need, then offer."""
+    stmt = select(Match).where(col(Match.id) == match_id).with_for_update()
+    return (await session.exec(stmt.execution_options(populate_existing=True))).one()
+
+
 async def step(session: AsyncSession, *, match: Match, side: str, action: str) -> Match:
     allowed_from, allowed_sides, to = _STEPS[action]
     if side not in allowed_sides:
         raise Forbidden(
             f"The {'volunteer' if side == NEED_SIDE else 'need owner'} cannot {action} this match."
         )
+    match = await _lock(session, match.id)
     if match.status not in allowed_from:
-        raise Conflict(f"A {match.status} match cannot be {to}.")
+        status = match.status  # read before the rollback expires it
+        await session.rollback()
+        raise Conflict(f"A {status} match cannot be {to}.")
     now = utcnow()
-    if to == MatchStatus.accepted:
-        if not (
-            await _take_slot(session, match.need_id, now)
-            and await _take_capacity(session, match.offer_id, now)
-        ):
-            await session.rollback()
-            raise Conflict("The need has no free slot or the offer no free capacity any more.")
-    elif match.status == MatchStatus.accepted:
-        await _release(session, match, now, completed=to == MatchStatus.completed)
-    await _move(session, match, to, now)
-    await session.commit()
+    try:
+        if to == MatchStatus.accepted:
+            # The need or offer may have changed since the proposal: check the pair again.
+            need, offer = await _fresh(session, match)
+            await _check_eligible(session, need, offer, now, existing=match)
+            if not (
+                await _take_slot(session, match.need_id, now)
+                and await _take_capacity(session, match.offer_id, now)
+            ):
+                raise Conflict("The need has no free slot or the offer no free capacity any more.")
+        elif match.status == MatchStatus.accepted:
+            await _release(session, match, now, completed=to == MatchStatus.completed)
+        await _move(session, match, to, now)
+        await session.commit()
+    except (Conflict, IntegrityError) as exc:
+        await session.rollback()
+        if isinstance(exc, Conflict):
+            raise
+        raise Conflict("The need or offer changed at the same moment; fetch the match again.") from None
     await session.refresh(match)
     return match
+
+
+async def _fresh(session: AsyncSession, match: Match) -> tuple[Need, Offer]:
+    need = await session.get(Need, match.need_id, populate_existing=True)
+    offer = await session.get(Offer, match.offer_id, populate_existing=True)
+    assert need is not None  # foreign keys
+    assert offer is not None
+    return need, offer
+
+
+async def lock_for_need(session: AsyncSession, *, need_id: uuid.UUID) -> None:
+    """Lock a need's active matches before the need itself, in the order every step uses."""
+    await session.exec(
+        select(Match.id).where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE)).with_for_update()
+    )
 
 
 async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: datetime) -> None:
@@ -241,7 +278,7 @@ async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: dat
     await session.exec(
         update(Offer)
         .where(col(Offer.id).in_(accepted))
-        .values(active_matches=col(Offer.active_matches) - 1, updated_at=now)
+        .values(active_matches=col(Offer.active_matches) - 1, version=col(Offer.version) + 1, updated_at=now)
     )
     await session.exec(
         update(Match)

@@ -36,27 +36,53 @@ def assign_arrays(
     weight: NDArray[np.float64],
     slots: NDArray[np.int64],
     capacity: NDArray[np.int64],
+    group: NDArray[np.int64] | None = None,
 ) -> NDArray[np.bool_]:
-    """Which pairs to take. Pair i joins need[i] (row of `slots`) to offer[i] (row of `capacity`)."""
+    """Which pairs to take. Pair i joins need[i] (row of `slots`) to offer[i] (row of `capacity`).
+
+    With `group` (the offer's volunteer), a need takes at most one pair per group: each (need,
+    group) gets its own node between the need and that group's offers, with capacity 1."""
     usable = (weight > 0) & (slots[need] > 0) & (capacity[offer] > 0)
     chosen = np.zeros(need.size, dtype=bool)
     if not usable.any():
         return chosen
-    n_needs, n_offers = slots.size, capacity.size
-    source, sink = 0, 1
-    need_node, offer_node = 2, 2 + n_needs  # first node of each block
-    supply = int(slots.sum())
     pick = np.flatnonzero(usable)
+    n_needs, n_offers = slots.size, capacity.size
+    source, sink, need_node = 0, 1, 2
+    offer_node = need_node + n_needs
+    gate_node = offer_node + n_offers
+    supply = int(slots.sum())
+    if group is None:
+        gates = np.arange(pick.size)  # one gate per pair: no extra limit
+    else:
+        _, gates = np.unique(need[pick] * (int(group.max()) + 1) + group[pick], return_inverse=True)
+    n_gates = int(gates.max()) + 1
+    gate_need = np.zeros(n_gates, np.int64)
+    gate_need[gates] = need[pick]
     tails = np.concatenate(
-        [np.zeros(n_needs, np.int64), need_node + need[pick], offer_node + np.arange(n_offers), [source]]
-    )
-    heads = np.concatenate(
-        [need_node + np.arange(n_needs), offer_node + offer[pick], np.full(n_offers, sink), [sink]]
-    )
-    caps = np.concatenate([slots, np.ones(pick.size, np.int64), capacity, [supply]])
-    costs = np.concatenate(
         [
             np.zeros(n_needs, np.int64),
+            need_node + gate_need,
+            gate_node + gates,
+            offer_node + np.arange(n_offers),
+            [source],
+        ]
+    )
+    heads = np.concatenate(
+        [
+            need_node + np.arange(n_needs),
+            gate_node + np.arange(n_gates),
+            offer_node + offer[pick],
+            np.full(n_offers, sink),
+            [sink],
+        ]
+    )
+    caps = np.concatenate(
+        [slots, np.ones(n_gates, np.int64), np.ones(pick.size, np.int64), capacity, [supply]]
+    )
+    costs = np.concatenate(
+        [
+            np.zeros(n_needs + n_gates, np.int64),
             -np.round(weight[pick] * SCALE).astype(np.int64),
             np.zeros(n_offers, np.int64),
             [0],
@@ -69,7 +95,8 @@ def assign_arrays(
     status = flow.solve()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow did not solve: {status}")
-    flows = np.asarray(flow.flows(np.arange(n_needs, n_needs + pick.size)))
+    first = n_needs + n_gates
+    flows = np.asarray(flow.flows(np.arange(first, first + pick.size)))
     chosen[pick[flows > 0]] = True
     return chosen
 

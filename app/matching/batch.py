@@ -29,12 +29,17 @@ F = NDArray[np.float64]
 Ints = NDArray[np.int64]
 
 
+class TooManyLanguages(ValueError):
+    """More distinct languages than one 64-bit mask holds."""
+
+
 @dataclass(frozen=True)
 class BatchPairs:
     need: Ints  # index into the needs list
     offer: Ints  # index into the offers list
     score: F
     distance_km: F  # NaN for remote help
+    volunteer: Ints  # the offer's volunteer, as an index: one volunteer fills one slot of a need
 
 
 def _unit(lat: F, lon: F) -> NDArray[np.float64]:
@@ -61,7 +66,9 @@ class OfferTable:
         self.free = np.array([o.active and o.active_matches < o.capacity for o in offers], dtype=bool)
         self.load = np.array([1.0 - o.active_matches / o.capacity for o in offers], dtype=np.float64)
         self.caps = np.array([o.capabilities_mask for o in offers], dtype=np.int64)
-        self.langs = np.array([sum(1 << languages[x] for x in o.languages) for o in offers], dtype=np.int64)
+        self.langs = np.array(
+            [sum(1 << languages[x] for x in o.languages if x in languages) for o in offers], dtype=np.int64
+        )
         volunteers = {v: i for i, v in enumerate(sorted({o.volunteer_id for o in offers}))}
         self.volunteer_index = volunteers
         self.volunteer = np.array([volunteers[o.volunteer_id] for o in offers], dtype=np.int64)
@@ -98,10 +105,7 @@ class OfferTable:
     def vetted_for(self, organization_id: uuid.UUID | None) -> NDArray[np.bool_]:
         if organization_id not in self._vetted_cache:
             by_volunteer = np.array(
-                [
-                    organization_id in orgs if organization_id is not None else bool(orgs)
-                    for orgs in self.vetted_by
-                ],
+                [organization_id is not None and organization_id in orgs for orgs in self.vetted_by],
                 dtype=bool,
             )
             self._vetted_cache[organization_id] = (
@@ -172,7 +176,7 @@ def nearby(table: OfferTable, needs: list[NeedFacts]) -> dict[int, list[Ints]]:
 
 
 def _pair_filters(
-    table: OfferTable, need: NeedFacts, languages: dict[str, int], active: set[int], idx: Ints
+    table: OfferTable, need: NeedFacts, languages: dict[str, int], active: set[int], busy: set[int], idx: Ints
 ) -> Ints:
     """The cheap per-offer filters: own need, language, capabilities, vetting, active pairs."""
     keep = np.ones(idx.size, dtype=bool)
@@ -187,6 +191,8 @@ def _pair_filters(
         keep &= table.vetted_for(need.organization_id)[idx]
     if active:
         keep &= ~np.isin(idx, np.fromiter(active, dtype=np.int64))
+    if busy:  # volunteers already joined to this need, through any offer
+        keep &= ~np.isin(table.volunteer[idx], np.fromiter(busy, dtype=np.int64))
     return idx[keep]
 
 
@@ -196,12 +202,13 @@ def _for_need(
     ctx: Context,
     languages: dict[str, int],
     active: set[int],
+    busy: set[int],
     near: list[Ints] | None,
 ) -> tuple[Ints, F, F]:
     if need.in_person:
         if need.lat is None or need.lon is None or not near:
             return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-        idx = _pair_filters(table, need, languages, active, np.concatenate(near))
+        idx = _pair_filters(table, need, languages, active, busy, np.concatenate(near))
         d = _haversine(need.lat, need.lon, table.lat[idx], table.lon[idx])
         keep = d <= table.reach[idx]
         if need.max_distance_km is not None:
@@ -209,7 +216,7 @@ def _for_need(
         idx, d = idx[keep], d[keep]
     else:
         idx = _pair_filters(
-            table, need, languages, active, table.remote.get(need.category_bit, np.zeros(0, np.int64))
+            table, need, languages, active, busy, table.remote.get(need.category_bit, np.zeros(0, np.int64))
         )
         d = np.full(idx.size, np.nan)
     availability = np.ones(idx.size)
@@ -239,7 +246,7 @@ def _scores(
 ) -> F:
     if need.in_person:
         limit = np.minimum(table.reach[idx], need.max_distance_km or np.inf)
-        proximity = np.maximum(0.0, 1.0 - d / limit)
+        proximity = np.maximum(0.0, 1.0 - np.floor(d * 2 + 0.5) / 2 / limit)  # round_half_km, as scoring does
     else:
         proximity = np.ones(idx.size)
     if need.requester_id is not None and ctx.history:
@@ -271,12 +278,17 @@ def _scores(
 def batch_pairs(
     needs: list[NeedFacts], offers: list[OfferFacts], ctx: Context, *, top_k: int | None = None
 ) -> BatchPairs:
-    empty = BatchPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    empty = BatchPairs(
+        np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+    )
     if not needs or not offers:
         return empty
-    words = sorted({x for o in offers for x in o.languages} | {x for n in needs for x in n.languages})
+    # Only the languages needs ask for matter; an offer's others can never decide a filter.
+    words = sorted({x for n in needs for x in n.languages})
     if len(words) > 62:
-        raise ValueError("more than 62 distinct languages in one batch")
+        raise TooManyLanguages(
+            "The needs in this run ask for more than 62 languages; narrow it by area or category."
+        )
     languages = {w: i for i, w in enumerate(words)}
     table = OfferTable(offers, ctx, languages)
     offer_index = {o.id: i for i, o in enumerate(offers)}
@@ -284,11 +296,21 @@ def batch_pairs(
     for need_id, offer_id in ctx.active_pairs:
         if offer_id in offer_index:
             active_by_need.setdefault(need_id, set()).add(offer_index[offer_id])
+    busy_by_need: dict[uuid.UUID, set[int]] = {}
+    for need_id, volunteer_id in ctx.active_volunteers:
+        if volunteer_id in table.volunteer_index:
+            busy_by_need.setdefault(need_id, set()).add(table.volunteer_index[volunteer_id])
     near = nearby(table, needs)
     parts_n, parts_o, parts_s, parts_d = [], [], [], []
     for n_i, need in enumerate(needs):
         idx, d, score = _for_need(
-            table, need, ctx, languages, active_by_need.get(need.id, set()), near.get(n_i)
+            table,
+            need,
+            ctx,
+            languages,
+            active_by_need.get(need.id, set()),
+            busy_by_need.get(need.id, set()),
+            near.get(n_i),
         )
         if top_k is not None and idx.size > top_k:
             best = np.argpartition(-score, top_k - 1)[:top_k]
@@ -297,6 +319,11 @@ def batch_pairs(
         parts_o.append(idx)
         parts_s.append(score)
         parts_d.append(d)
+    offer_idx = np.concatenate(parts_o)
     return BatchPairs(
-        np.concatenate(parts_n), np.concatenate(parts_o), np.concatenate(parts_s), np.concatenate(parts_d)
+        np.concatenate(parts_n),
+        offer_idx,
+        np.concatenate(parts_s),
+        np.concatenate(parts_d),
+        table.volunteer[offer_idx],
     )

@@ -71,8 +71,10 @@ class Context:
     vetted_by: dict[uuid.UUID, frozenset[uuid.UUID]] = field(default_factory=dict)
     # Completed matches between a volunteer and a requester.
     history: dict[tuple[uuid.UUID, uuid.UUID], int] = field(default_factory=dict)
-    # (need, offer) pairs with a proposed or accepted match.
+    # (need, offer) pairs with a proposed or accepted match, and (need, volunteer) likewise:
+    # one volunteer takes one slot of a need, whichever of their offers it comes through.
     active_pairs: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
+    active_volunteers: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     # Bookkeeping for loading the above a pool at a time.
     requesters: frozenset[uuid.UUID] = frozenset()
     known_volunteers: set[uuid.UUID] = field(default_factory=set)

@@ -29,10 +29,10 @@ def available(need: NeedFacts, offer: OfferFacts) -> bool:
 
 
 def vetted(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
-    """A background check counts only when an organisation vetted the volunteer: the need's
-    own organisation when it has one, any organisation otherwise."""
+    """A background check counts only when the need's own organisation vetted the volunteer
+    (anyone can start an organisation, so nobody else's word will do)."""
     orgs = ctx.vetted_by.get(offer.volunteer_id, frozenset())
-    return need.organization_id in orgs if need.organization_id is not None else bool(orgs)
+    return need.organization_id is not None and need.organization_id in orgs
 
 
 def requirements_met(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
@@ -51,7 +51,13 @@ def first_failure(need: NeedFacts, offer: OfferFacts, ctx: Context) -> str | Non
         ("category", lambda: bool(offer.categories_mask & need.category_bit)),
         ("mode", lambda: bool(offer.modes_mask & need.mode_bit)),
         ("language", lambda: not need.languages or bool(need.languages & offer.languages)),
-        ("already_matched", lambda: (need.id, offer.id) not in ctx.active_pairs),
+        (
+            "already_matched",
+            lambda: (
+                (need.id, offer.id) not in ctx.active_pairs
+                and (need.id, offer.volunteer_id) not in ctx.active_volunteers
+            ),
+        ),
         ("distance", lambda: within_reach(need, offer)),
         ("requirements", lambda: requirements_met(need, offer, ctx)),
         ("availability", lambda: available(need, offer)),

@@ -5,6 +5,7 @@ docs/matching.md explains the weights and why each component is there.
 
 from dataclasses import dataclass
 
+from app.geo import round_half_km
 from app.matching.availability import overlap_minutes, window_in_week, window_minutes
 from app.matching.facts import Context, NeedFacts, OfferFacts
 from app.matching.filters import distance_km
@@ -34,7 +35,8 @@ def _proximity(need: NeedFacts, offer: OfferFacts) -> tuple[float, float | None]
     if d is None:
         return 1.0, None
     reach = min(offer.max_distance_km, need.max_distance_km or offer.max_distance_km)
-    return max(0.0, 1.0 - d / reach), d
+    # From the rounded distance: a finer one would let score and breakdown undo the rounding.
+    return max(0.0, 1.0 - round_half_km(d) / reach), d
 
 
 def _availability(need: NeedFacts, offer: OfferFacts) -> float:

@@ -93,11 +93,10 @@ async def create_batch(session: AsyncSession, *, caller: Caller, items: list[Any
         await session.commit()
         results.update({i: BatchResult(index=i, status=201, id=need.id) for i, need in fresh})
     except IntegrityError:
-        # Another request took one of the external ids meanwhile: settle the items one by one.
+        # Another request took one of the external ids meanwhile: settle every valid item again,
+        # one by one (in-batch duplicates too: the sibling they pointed at was rolled back).
         await session.rollback()
         for index, data, _ in valid:
-            if index in results:
-                continue
             try:
                 results[index] = BatchResult(
                     index=index,

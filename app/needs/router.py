@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from app.audit import service as audit
 from app.auth.callers import Caller
 from app.auth.deps import scoped
 from app.core.deps import SessionDep
@@ -22,7 +23,8 @@ from app.vocab import Category, Mode, Urgency
 router = APIRouter(prefix="/needs", tags=["needs"])
 
 Reader = Annotated[Caller, Depends(scoped(Scope.needs_read, anonymous=True))]
-Writer = Annotated[Caller, Depends(scoped(Scope.needs_write))]
+# A write answers with the owner view, so a key needs to be allowed to read it too.
+Writer = Annotated[Caller, Depends(scoped(Scope.needs_write, Scope.needs_read))]
 
 
 @router.post("", status_code=201, response_model=NeedOwner, responses=problems(401, 403, 409, 422))
@@ -115,6 +117,7 @@ async def update_need(
     """Change a need you own. Send `If-Match` with the ETag you read to avoid overwriting a change."""
     need = await service.get_owned_need(session, need_id=need_id, caller=caller)
     need = await service.update_need(session, need=need, data=data, if_match=parse_if_match(if_match))
+    await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
     response.headers["ETag"] = etag(need.version)
     return render_owner(need)
 
@@ -125,5 +128,6 @@ async def cancel_need(
 ) -> NeedOwner:
     need = await service.get_owned_need(session, need_id=need_id, caller=caller)
     need = await service.cancel_need(session, need=need)
+    await audit.record(session, caller=caller, needs=[need])
     response.headers["ETag"] = etag(need.version)
     return render_owner(need)

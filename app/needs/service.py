@@ -48,10 +48,10 @@ async def owning_organization(
     """The organisation a new need belongs to: a key's own, or one the member belongs to.
 
     Naming any other is a 422 that does not say whether the organisation exists."""
-    if caller.key is not None:
-        if organization_id is not None and organization_id != caller.key.organization_id:
+    if caller.key_id is not None:
+        if organization_id is not None and organization_id != caller.key_organization_id:
             raise _not_yours()
-        return caller.key.organization_id
+        return caller.key_organization_id
     if organization_id is None or organization_id in caller.coordinator_of:
         return organization_id
     assert caller.member_id is not None
@@ -71,6 +71,11 @@ def check_create(data: NeedCreate, organization_id: uuid.UUID | None) -> None:
         raise Invalid("window_end is in the past.", loc=["body", "window_end"])
     if organization_id is None and data.visibility == Visibility.organization:
         raise Invalid("visibility=organization needs an organization_id.", loc=["body", "visibility"])
+    if organization_id is None and Capability.background_checked in data.requirements:
+        # Only an organisation that vets its volunteers can stand behind a background check.
+        raise Invalid(
+            "background_checked needs the need to belong to an organization.", loc=["body", "requirements"]
+        )
     if organization_id is None and data.external_id is not None:
         raise Invalid("external_id is unique within an organization; name one.", loc=["body", "external_id"])
 
@@ -212,9 +217,10 @@ async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
     status = effective_status(need)
     if status not in EDITABLE:
         raise Conflict(f"A {status} need cannot be cancelled.")
-    from app.matches.service import cancel_for_need  # matches build on needs, not the reverse
+    from app.matches.service import cancel_for_need, lock_for_need  # matches build on needs
 
     now = utcnow()
+    await lock_for_need(session, need_id=need.id)
     result = await session.exec(
         update(Need)
         .where(col(Need.id) == need.id, col(Need.version) == need.version)

@@ -70,6 +70,8 @@ async def set_membership(
     await service.get_organization(session, organization_id=organization_id)
     if organization_id not in caller.coordinator_of:
         raise Forbidden("Only this organization's coordinators can change its members.")
+    if data.vetted and member_id == caller.member_id:
+        raise Forbidden("Nobody can vet themselves; another coordinator must.")
     membership, created = await service.set_membership(
         session, organization_id=organization_id, member_id=member_id, data=data
     )

@@ -91,6 +91,8 @@ async def set_membership(
     """Upsert a member's role; (membership, created). Never leaves an organisation without a coordinator."""
     if await session.get(Member, member_id) is None:
         raise NotFound("No such member.")
+    # Serialise role changes per organisation, so two coordinators cannot demote each other at once.
+    await session.get(Organization, organization_id, with_for_update=True, populate_existing=True)
     membership = await session.get(Membership, (organization_id, member_id), with_for_update=True)
     created = membership is None
     if membership is None:

@@ -121,7 +121,7 @@ async def test_complete_fulfils_and_cancel_reopens(client: httpx.AsyncClient) ->
         ({"mode": "remote"}, {"modes": ["in_person"]}, "mode"),
         ({"languages": ["es"]}, {"languages": ["en"]}, "language"),
         ({"requirements": ["car"]}, {}, "requirements"),
-        ({"requirements": ["background_checked"]}, {"capabilities": ["background_checked"]}, "requirements"),
+        ({"requirements": ["first_aid"]}, {"capabilities": ["car"]}, "requirements"),
         ({"location": {"lat": 52.5, "lon": -0.12}}, {}, "distance"),
         (
             {"window_start": "2030-01-07T09:00:00Z", "window_end": "2030-01-07T10:00:00Z"},
@@ -287,3 +287,71 @@ async def test_run_dry_by_default_then_proposes_its_assignments(client: httpx.As
     assert {(m["need_id"], m["offer_id"]) for m in made} == {
         (a["need_id"], a["offer_id"]) for a in real["assignments"]
     }
+
+
+async def test_background_checks_need_an_organisation_and_nobody_vets_themselves(
+    client: httpx.AsyncClient,
+) -> None:
+    someone, coordinator, volunteer = await member(client), await member(client), await member(client)
+    r = await client.post(
+        "/v1/needs",
+        json=need_body(location=HERE, requirements=["background_checked"]),
+        headers=someone.headers,
+    )
+    assert assert_problem(r, 422)["errors"][0]["loc"] == ["body", "requirements"]
+    org = (await organization(client, coordinator))["id"]
+    me = await client.put(
+        f"/v1/organizations/{org}/members/{coordinator.id}",
+        json={"role": "coordinator", "vetted": True},
+        headers=coordinator.headers,
+    )
+    assert_problem(me, 403)
+    # A volunteer whose self-declared capability is all they have is not background-checked.
+    await join(client, coordinator, org, volunteer, vetted=False)
+    need = (
+        await client.post(
+            "/v1/needs",
+            json=need_body(location=HERE, organization_id=org, requirements=["background_checked"]),
+            headers=coordinator.headers,
+        )
+    ).json()
+    offer = await _offer(client, volunteer, capabilities=["background_checked"])
+    r = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
+    )
+    assert assert_problem(r, 409)["reason"] == "requirements"
+
+
+async def test_one_volunteer_fills_one_slot_whatever_the_offer(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client)
+    need = await _need(client, requester, volunteers_needed=2)
+    first, second = await _offer(client, volunteer), await _offer(client, volunteer)
+    ok = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": first["id"]}, headers=volunteer.headers
+    )
+    assert ok.status_code == 201
+    again = await client.post(
+        "/v1/matches", json={"need_id": need["id"], "offer_id": second["id"]}, headers=volunteer.headers
+    )
+    assert assert_problem(again, 409)["reason"] == "already_matched"
+    candidates = (await client.get(f"/v1/needs/{need['id']}/candidates", headers=requester.headers)).json()[
+        "items"
+    ]
+    assert candidates == []
+
+
+async def test_accept_checks_the_pair_again(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client)
+    need = await _need(client, requester)
+    offer = await _offer(client, volunteer)
+    proposal = (
+        await client.post(
+            "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=requester.headers
+        )
+    ).json()
+    await client.patch(f"/v1/needs/{need['id']}", json={"category": "childcare"}, headers=requester.headers)
+    r = await client.post(f"/v1/matches/{proposal['id']}/accept", headers=volunteer.headers)
+    assert assert_problem(r, 409)["reason"] == "category"
+    assert (await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)).json()[
+        "volunteers_accepted"
+    ] == 0
