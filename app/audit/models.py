@@ -37,8 +37,8 @@ class AuditEvent(SQLModel, table=True):
 
 
 class Actor(SQLModel):
-    kind: str = Field(description="`member` or `api_key`")
-    id: uuid.UUID
+    kind: str = Field(description="`member`, `api_key`, or `need_owner` (a match partner, unnamed)")
+    id: uuid.UUID | None
     name: str
 
 
@@ -47,5 +47,7 @@ class AuditEntry(SQLModel):
     at: datetime
     need_id: uuid.UUID
     actor: Actor
-    fields: list[str] = Field(description="What was shown: location, address, contact.")
+    fields: list[str] = Field(
+        description="What was shown: location, address, contact, or a volunteer's phone."
+    )
     reason: Reason

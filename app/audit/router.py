@@ -22,7 +22,9 @@ async def my_audit(
     rows, next_cursor = await service.list_events(
         session, subject_member_id=member.id, limit=limit, cursor=cursor
     )
-    return Page[AuditEntry](items=[service.render(r) for r in rows], next_cursor=next_cursor)
+    return Page[AuditEntry](
+        items=[service.render(r, for_subject=True) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get(

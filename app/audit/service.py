@@ -73,8 +73,12 @@ async def record(session: AsyncSession, *, caller: Caller, needs: Iterable[Need]
         await session.commit()
 
 
-def render(event: AuditEvent) -> AuditEntry:
-    if event.actor_key_id is not None:
+def render(event: AuditEvent, *, for_subject: bool = False) -> AuditEntry:
+    if for_subject and event.reason == Reason.participant and event.fields == ["phone"]:
+        # A volunteer learns that the person they help saw their phone, not who that person is:
+        # the participant view keeps the requester's identity back, and so does this.
+        actor: dict[str, object] = {"kind": "need_owner", "id": None, "name": "the person you are helping"}
+    elif event.actor_key_id is not None:
         actor = {"kind": "api_key", "id": event.actor_key_id, "name": event.actor_name}
     else:
         actor = {"kind": "member", "id": event.actor_member_id, "name": event.actor_name}
@@ -105,14 +109,14 @@ async def record_contact(
     caller: Caller,
     need_id: uuid.UUID,
     organization_id: uuid.UUID | None,
-    member_id: uuid.UUID,
+    member_id: uuid.UUID | None,
+    field: str = "contact",
 ) -> None:
-    """A volunteer's phone shown to the need's side of an accepted match."""
-    if caller.member_id == member_id:
+    """A party's contact shown to the other side of an accepted match: the need's `contact`, or
+    the volunteer's `phone`."""
+    if caller.member_id is not None and caller.member_id == member_id:
         return
     session.add(
-        _event(
-            caller, need_id=need_id, subject=member_id, organization_id=organization_id, fields=["contact"]
-        )
+        _event(caller, need_id=need_id, subject=member_id, organization_id=organization_id, fields=[field])
     )
     await session.commit()

@@ -95,6 +95,9 @@ class MatchView(SQLModel):
     status: MatchStatus
     score: float | None
     volunteer: Party = Field(description="Shown to the need's side; phone once accepted.")
+    requester: Party | None = Field(
+        default=None, description="Shown to the volunteer once accepted: whom to call (the need's contact)."
+    )
     created_at: datetime
     updated_at: datetime
     accepted_at: datetime | None

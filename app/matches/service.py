@@ -101,8 +101,17 @@ async def _move(session: AsyncSession, match: Match, to: MatchStatus, now: datet
         raise Conflict("The match changed at the same moment; fetch it again.")
 
 
+PAIR_REASONS = {"own_need", "already_matched"}
+
+
 async def _check_eligible(
-    session: AsyncSession, need: Need, offer: Offer, now: datetime, *, existing: Match | None = None
+    session: AsyncSession,
+    need: Need,
+    offer: Offer,
+    now: datetime,
+    *,
+    existing: Match | None = None,
+    sees_offer: bool = True,
 ) -> float:
     facts_need, facts_offer = loading.need_facts(need), loading.offer_facts(offer)
     ctx = await loading.context(
@@ -117,6 +126,9 @@ async def _check_eligible(
         ctx.active_volunteers.discard((existing.need_id, existing.volunteer_id))
     failure = first_failure(facts_need, facts_offer, ctx)
     if failure is not None:
+        if failure not in PAIR_REASONS and not sees_offer:
+            # The need's owner learns that the pair fails, not the state of someone else's offer.
+            raise Conflict("This offer cannot take this need.")
         raise Conflict(f"This offer cannot take this need ({failure.replace('_', ' ')}).", reason=failure)
     return score(facts_need, facts_offer, ctx).score
 
@@ -129,12 +141,14 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
         raise NotFound("No such need or offer, or not visible to you.")
     claim = caller.member_id is not None and offer.volunteer_id == caller.member_id
     if not claim and role != OWNER:
-        raise Forbidden("Only the offer's volunteer can claim a need, and only the need's owner propose.")
+        # Neither the offer's volunteer nor the need's owner: as if the pair did not exist.
+        raise NotFound("No such need or offer, or not visible to you.")
     need_status = effective_status(need)
     if need_status != NeedStatus.open:
         raise Conflict(f"The need is {need_status}, not open to more volunteers.")
     now = utcnow()
-    match_score = await _check_eligible(session, need, offer, now)
+    sees_offer = claim or caller.acts_for(offer.organization_id)
+    match_score = await _check_eligible(session, need, offer, now, sees_offer=sees_offer)
     match = Match(
         need_id=need.id,
         offer_id=offer.id,

@@ -64,7 +64,7 @@ async def _validate(
         try:
             data = NeedCreate.model_validate(raw)
             organization_id = await service.owning_organization(session, caller, data.organization_id)
-            service.check_create(data, organization_id)
+            service.check_create(data, organization_id, caller)
             valid.append((index, data, organization_id))
         except (ValidationError, DomainError) as exc:
             failed[index] = _failure(index, exc)

@@ -66,7 +66,7 @@ def _not_yours() -> Invalid:
     return Invalid("No such organization, or you cannot file needs for it.", loc=["body", "organization_id"])
 
 
-def check_create(data: NeedCreate, organization_id: uuid.UUID | None) -> None:
+def check_create(data: NeedCreate, organization_id: uuid.UUID | None, caller: Caller) -> None:
     if data.window_end is not None and data.window_end <= utcnow():
         raise Invalid("window_end is in the past.", loc=["body", "window_end"])
     if organization_id is None and data.visibility == Visibility.organization:
@@ -75,6 +75,11 @@ def check_create(data: NeedCreate, organization_id: uuid.UUID | None) -> None:
         # Only an organisation that vets its volunteers can stand behind a background check.
         raise Invalid(
             "background_checked needs the need to belong to an organization.", loc=["body", "requirements"]
+        )
+    if data.external_id is not None and organization_id is not None and not caller.acts_for(organization_id):
+        # A duplicate's 409 names the existing need: only the organisation itself may ask.
+        raise Invalid(
+            "Only the organization's coordinators and keys set external_id.", loc=["body", "external_id"]
         )
     if organization_id is None and data.external_id is not None:
         raise Invalid("external_id is unique within an organization; name one.", loc=["body", "external_id"])
@@ -105,7 +110,7 @@ def duplicate(existing_id: uuid.UUID) -> Conflict:
 
 async def create_need(session: AsyncSession, *, caller: Caller, data: NeedCreate) -> Need:
     organization_id = await owning_organization(session, caller, data.organization_id)
-    check_create(data, organization_id)
+    check_create(data, organization_id, caller)
     need = new_need(caller, organization_id, data)
     session.add(need)
     try:

@@ -91,13 +91,15 @@ async def test_participant_reads_are_audited_on_both_sides(client: httpx.AsyncCl
         "phone"
     ] == "+44 7700 900777"
     mine = (await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"]
+    # Newest first: the volunteer's read of the need, then the claim's answer naming whom to call.
     assert [(e["reason"], e["actor"]["id"], e["fields"]) for e in mine] == [
-        ("participant", volunteer.id, ["location", "address", "contact"])
+        ("participant", volunteer.id, ["location", "address", "contact"]),
+        ("participant", volunteer.id, ["contact"]),
     ]
     theirs = (await client.get("/v1/members/me/audit", headers=volunteer.headers)).json()["items"]
-    assert [(e["reason"], e["actor"]["id"], e["fields"]) for e in theirs] == [
-        ("participant", requester.id, ["contact"])
+    assert [(e["reason"], e["actor"], e["fields"]) for e in theirs] == [
+        ("participant", {"kind": "need_owner", "id": None, "name": "the person you are helping"}, ["phone"])
     ]
     # Each reading by the owner of the data itself leaves nothing.
     await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)
-    assert len((await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"]) == 1
+    assert len((await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"]) == 2

@@ -36,7 +36,8 @@ async def test_claim_takes_a_slot_and_shows_contacts_both_ways(client: httpx.Asy
     assert r.status_code == 201, r.text
     match = r.json()
     assert match["status"] == "accepted"
-    assert match["volunteer"]["phone"] is None  # the volunteer sees the need's side through the need
+    assert match["volunteer"]["phone"] is None  # their own phone is not news to them
+    assert match["requester"] == {"id": None, "display_name": "Alex Example", "phone": "+44 20 7946 0123"}
     after = (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).json()
     assert after["view"] == "participant"
     assert after["contact"] == need["contact"]
@@ -64,6 +65,8 @@ async def test_proposal_hides_contacts_until_accepted(client: httpx.AsyncClient)
     )
     proposal = r.json()
     assert proposal["status"] == "proposed"
+    seen_by_volunteer = (await client.get(f"/v1/matches/{proposal['id']}", headers=volunteer.headers)).json()
+    assert seen_by_volunteer["requester"] is None
     assert proposal["volunteer"]["phone"] is None
     assert (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).json()["view"] == "public"
     # The requester cannot accept for the volunteer.
