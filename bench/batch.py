@@ -95,6 +95,7 @@ def run(needs: list[NeedFacts], offers: list[OfferFacts], ctx: Context, top_k: i
         weight,
         np.ones(len(needs), np.int64),
         np.array([o.capacity - o.active_matches for o in offers], np.int64),
+        group=pairs.volunteer,  # as runs do: one volunteer fills one slot of a need
     )
     return found, weight, chosen
 

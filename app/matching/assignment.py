@@ -40,8 +40,9 @@ def assign_arrays(
 ) -> NDArray[np.bool_]:
     """Which pairs to take. Pair i joins need[i] (row of `slots`) to offer[i] (row of `capacity`).
 
-    With `group` (the offer's volunteer), a need takes at most one pair per group: each (need,
-    group) gets its own node between the need and that group's offers, with capacity 1."""
+    With `group` (the offer's volunteer), a need takes at most one pair per group: where a need
+    has several pairs in one group, they pass through a gate node of capacity 1; a pair alone
+    in its group goes straight from need to offer, keeping the network small."""
     usable = (weight > 0) & (slots[need] > 0) & (capacity[offer] > 0)
     chosen = np.zeros(need.size, dtype=bool)
     if not usable.any():
@@ -51,19 +52,27 @@ def assign_arrays(
     source, sink, need_node = 0, 1, 2
     offer_node = need_node + n_needs
     gate_node = offer_node + n_offers
-    supply = int(slots.sum())
-    if group is None:
-        gates = np.arange(pick.size)  # one gate per pair: no extra limit
-    else:
-        _, gates = np.unique(need[pick] * (int(group.max()) + 1) + group[pick], return_inverse=True)
-    n_gates = int(gates.max()) + 1
+    shared = np.zeros(pick.size, dtype=bool)
+    gates = np.zeros(0, np.int64)
+    if group is not None:
+        key = need[pick] * (int(group.max()) + 1) + group[pick]
+        _, gate_of, counts = np.unique(key, return_inverse=True, return_counts=True)
+        shared = counts[gate_of] > 1
+        _, gates = np.unique(gate_of[shared], return_inverse=True)
+    n_gates = int(gates.max()) + 1 if gates.size else 0
     gate_need = np.zeros(n_gates, np.int64)
-    gate_need[gates] = need[pick]
+    gate_need[gates] = need[pick[shared]]
+    direct, gated = pick[~shared], pick[shared]
+    supply = int(slots.sum())
+    cost = -np.round(weight * SCALE).astype(np.int64)
+    # Arc blocks, in order: source->need, need->offer (direct pairs), gate->offer (gated pairs),
+    # need->gate, offer->sink, and the source->sink bypass that lets a slot stay empty.
     tails = np.concatenate(
         [
             np.zeros(n_needs, np.int64),
-            need_node + gate_need,
+            need_node + need[direct],
             gate_node + gates,
+            need_node + gate_need,
             offer_node + np.arange(n_offers),
             [source],
         ]
@@ -71,22 +80,16 @@ def assign_arrays(
     heads = np.concatenate(
         [
             need_node + np.arange(n_needs),
+            offer_node + offer[direct],
+            offer_node + offer[gated],
             gate_node + np.arange(n_gates),
-            offer_node + offer[pick],
             np.full(n_offers, sink),
             [sink],
         ]
     )
-    caps = np.concatenate(
-        [slots, np.ones(n_gates, np.int64), np.ones(pick.size, np.int64), capacity, [supply]]
-    )
+    caps = np.concatenate([slots, np.ones(direct.size + gated.size + n_gates, np.int64), capacity, [supply]])
     costs = np.concatenate(
-        [
-            np.zeros(n_needs + n_gates, np.int64),
-            -np.round(weight[pick] * SCALE).astype(np.int64),
-            np.zeros(n_offers, np.int64),
-            [0],
-        ]
+        [np.zeros(n_needs, np.int64), cost[direct], cost[gated], np.zeros(n_gates + n_offers + 1, np.int64)]
     )
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
@@ -95,9 +98,9 @@ def assign_arrays(
     status = flow.solve()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow did not solve: {status}")
-    first = n_needs + n_gates
-    flows = np.asarray(flow.flows(np.arange(first, first + pick.size)))
-    chosen[pick[flows > 0]] = True
+    pair_arcs = np.arange(n_needs, n_needs + direct.size + gated.size)
+    flows = np.asarray(flow.flows(pair_arcs))
+    chosen[np.concatenate([direct, gated])[flows > 0]] = True
     return chosen
 
 

@@ -64,3 +64,48 @@ def test_a_greedy_choice_is_not_what_it_makes() -> None:
 
 def test_nothing_to_assign() -> None:
     assert assign([], {}, {}).pairs == []
+
+
+def _lp_with_groups(pairs, groups, slots, capacity) -> float:
+    rows, bounds = [], []
+    for node, limit in [*slots.items(), *capacity.items()]:
+        rows.append([1.0 if node in (p.need_id, p.offer_id) else 0.0 for p in pairs])
+        bounds.append(limit)
+    for key in {(p.need_id, g) for p, g in zip(pairs, groups, strict=True)}:
+        rows.append([1.0 if (p.need_id, g) == key else 0.0 for p, g in zip(pairs, groups, strict=True)])
+        bounds.append(1)
+    weights = np.array([p.weight for p in pairs])
+    res = milp(
+        -weights,
+        constraints=LinearConstraint(np.array(rows), -np.inf, np.array(bounds)),
+        integrality=np.ones(len(pairs)),
+        bounds=(0, 1),
+    )
+    assert res.success
+    return float(-res.fun)
+
+
+def test_one_pair_per_need_and_volunteer_is_still_optimal() -> None:
+    from app.matching.assignment import assign_arrays
+
+    rng = random.Random(77)
+    for _ in range(200):
+        pairs, slots, capacity = _instance(rng)
+        if not pairs:
+            continue
+        offers = sorted(capacity)
+        volunteer_of = {o: rng.randrange(3) for o in offers}  # few volunteers, several offers each
+        needs = sorted(slots)
+        groups = [volunteer_of[p.offer_id] for p in pairs]
+        chosen = assign_arrays(
+            np.array([needs.index(p.need_id) for p in pairs]),
+            np.array([offers.index(p.offer_id) for p in pairs]),
+            np.array([p.weight for p in pairs]),
+            np.array([slots[n] for n in needs]),
+            np.array([capacity[o] for o in offers]),
+            group=np.array(groups),
+        )
+        taken = [(p, g) for p, g, c in zip(pairs, groups, chosen, strict=True) if c]
+        assert len({(p.need_id, g) for p, g in taken}) == len(taken)
+        total = sum(p.weight for p, _ in taken)
+        assert abs(total - _lp_with_groups(pairs, groups, slots, capacity)) < 1e-5 * len(pairs)
