@@ -13,7 +13,8 @@ from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.geo import haversine_km, round_half_km
 from app.matches import loading
-from app.matches.models import Match, MatchStatus, RunAssignment, RunRequest, RunResult, RunStats
+from app.matches.models import RunAssignment, RunRequest, RunResult, RunStats
+from app.matches.service import new_match
 from app.matching.assignment import assign_arrays
 from app.matching.batch import TooManyLanguages, batch_pairs
 from app.matching.scoring import priority
@@ -142,21 +143,7 @@ async def _propose(
     now = utcnow()
     for a in assignments:
         need, offer = need_by_id[a.need_id], offer_by_id[a.offer_id]
-        session.add(
-            Match(
-                need_id=need.id,
-                offer_id=offer.id,
-                volunteer_id=offer.volunteer_id,
-                requester_id=need.requester_id,
-                organization_id=need.organization_id,
-                status=MatchStatus.proposed,
-                score=a.score,
-                proposed_by_member_id=caller.member_id,
-                proposed_by_key_id=caller.key_id,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        session.add(new_match(need, offer, caller, accepted=False, score=a.score, now=now))
     try:
         await session.commit()
     except IntegrityError:

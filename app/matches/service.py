@@ -133,6 +133,26 @@ async def _check_eligible(
     return score(facts_need, facts_offer, ctx).score
 
 
+def new_match(
+    need: Need, offer: Offer, caller: Caller, *, accepted: bool, score: float, now: datetime
+) -> Match:
+    """A match row, with the need's and offer's people copied in for access checks and history."""
+    return Match(
+        need_id=need.id,
+        offer_id=offer.id,
+        volunteer_id=offer.volunteer_id,
+        requester_id=need.requester_id,
+        organization_id=need.organization_id,
+        status=MatchStatus.accepted if accepted else MatchStatus.proposed,
+        score=score,
+        proposed_by_member_id=caller.member_id,
+        proposed_by_key_id=caller.key_id,
+        accepted_at=now if accepted else None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCreate) -> Match:
     """The offer's volunteer claims (accepted at once); the need's owner proposes."""
     need, offer = await session.get(Need, data.need_id), await session.get(Offer, data.offer_id)
@@ -149,20 +169,7 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
     now = utcnow()
     sees_offer = claim or caller.acts_for(offer.organization_id)
     match_score = await _check_eligible(session, need, offer, now, sees_offer=sees_offer)
-    match = Match(
-        need_id=need.id,
-        offer_id=offer.id,
-        volunteer_id=offer.volunteer_id,
-        requester_id=need.requester_id,
-        organization_id=need.organization_id,
-        status=MatchStatus.accepted if claim else MatchStatus.proposed,
-        score=match_score,
-        proposed_by_member_id=caller.member_id,
-        proposed_by_key_id=caller.key_id,
-        accepted_at=now if claim else None,
-        created_at=now,
-        updated_at=now,
-    )
+    match = new_match(need, offer, caller, accepted=claim, score=match_score, now=now)
     try:
         if claim and not (
             await _take_slot(session, need.id, now) and await _take_capacity(session, offer.id, now)
