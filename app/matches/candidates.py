@@ -1,9 +1,11 @@
 """Candidates for a need and opportunities for an offer: SQL narrows, app.matching decides.
 
-SQL applies the cheap filters (status, capacity, bit masks, reach, no active pair) and walks
-offers nearest-first (PostGIS KNN on Postgres, H3 coverings on SQLite) a pool at a time; the
-pure filters then decide eligibility and the score ranks what is left. Every distance is
-between coarse points, so nothing anyone reads depends on where inside its cell a volunteer is.
+SQL applies the cheap filters (status, capacity, bit masks) and walks offers nearest-first
+(PostGIS KNN over a per-category partial index on Postgres, an H3 covering on SQLite) a pool at
+a time, each row carrying whether it is already joined to the need and its shared history; the
+pure filters then decide eligibility (reach included) and the score ranks what is left. Every
+distance is between coarse points, so nothing anyone reads depends on where inside its cell a
+volunteer is.
 """
 
 from dataclasses import dataclass
