@@ -20,14 +20,25 @@ def _instance(rng: random.Random) -> tuple[list[Pair], dict[uuid.UUID, int], dic
     return pairs, slots, capacity
 
 
-def _lp_optimum(pairs: list[Pair], slots: dict[uuid.UUID, int], capacity: dict[uuid.UUID, int]) -> float:
-    """Maximise total weight with x in {0, 1} per pair, per-need and per-offer limits (HiGHS MILP)."""
+def _lp_optimum(
+    pairs: list[Pair],
+    slots: dict[uuid.UUID, int],
+    capacity: dict[uuid.UUID, int],
+    groups: list[int] | None = None,
+) -> float:
+    """Maximise total weight with x in {0, 1} per pair, per-need and per-offer limits and, with
+    `groups`, at most one pair per (need, group) (HiGHS MILP)."""
     if not pairs:
         return 0.0
     rows, bounds = [], []
     for node, limit in [*slots.items(), *capacity.items()]:
         rows.append([1.0 if node in (p.need_id, p.offer_id) else 0.0 for p in pairs])
         bounds.append(limit)
+    if groups is not None:
+        keyed = [(p.need_id, g) for p, g in zip(pairs, groups, strict=True)]
+        for key in set(keyed):
+            rows.append([1.0 if k == key else 0.0 for k in keyed])
+            bounds.append(1)
     weights = np.array([p.weight for p in pairs])
     res = milp(
         -weights,
@@ -66,25 +77,6 @@ def test_nothing_to_assign() -> None:
     assert assign([], {}, {}).pairs == []
 
 
-def _lp_with_groups(pairs, groups, slots, capacity) -> float:
-    rows, bounds = [], []
-    for node, limit in [*slots.items(), *capacity.items()]:
-        rows.append([1.0 if node in (p.need_id, p.offer_id) else 0.0 for p in pairs])
-        bounds.append(limit)
-    for key in {(p.need_id, g) for p, g in zip(pairs, groups, strict=True)}:
-        rows.append([1.0 if (p.need_id, g) == key else 0.0 for p, g in zip(pairs, groups, strict=True)])
-        bounds.append(1)
-    weights = np.array([p.weight for p in pairs])
-    res = milp(
-        -weights,
-        constraints=LinearConstraint(np.array(rows), -np.inf, np.array(bounds)),
-        integrality=np.ones(len(pairs)),
-        bounds=(0, 1),
-    )
-    assert res.success
-    return float(-res.fun)
-
-
 def test_one_pair_per_need_and_volunteer_is_still_optimal() -> None:
     from app.matching.assignment import assign_arrays
 
@@ -108,4 +100,4 @@ def test_one_pair_per_need_and_volunteer_is_still_optimal() -> None:
         taken = [(p, g) for p, g, c in zip(pairs, groups, chosen, strict=True) if c]
         assert len({(p.need_id, g) for p, g in taken}) == len(taken)
         total = sum(p.weight for p, _ in taken)
-        assert abs(total - _lp_with_groups(pairs, groups, slots, capacity)) < 1e-5 * len(pairs)
+        assert abs(total - _lp_optimum(pairs, slots, capacity, groups)) < 1e-5 * len(pairs)
