@@ -2,11 +2,13 @@
 
 import argparse
 import os
+import tempfile
 
 import uvicorn
 
 from app.core.config import get_settings
 from app.migrate import upgrade_head
+from app.observability.logs import configure_logging
 
 
 def main() -> None:
@@ -38,8 +40,23 @@ def main() -> None:
     if not os.environ.get("JWT_SECRET") and settings.environment != "production":
         # Workers are separate processes: give them one random secret so a token works on all.
         os.environ["JWT_SECRET"] = settings.jwt_secret
-    # No access log: its query strings would record where people search from (near=lat,lon).
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, proxy_headers=True, access_log=False)
+    configure_logging(settings.log_level, json=settings.log_json)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its samples here and /metrics sums them: a scrape sees all workers.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mutual-aid-metrics-")
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        # No access log: its query strings would record where people search from (near=lat,lon).
+        # The app logs each request itself, as JSON, by route template.
+        access_log=False,
+        log_config=None,
+        # On SIGTERM: stop accepting, let requests in flight finish, then exit.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from app.core.errors import install_problem_handlers, problems
 from app.matches.router import router as matches_router
 from app.members.router import router as members_router
 from app.needs.router import router as needs_router
+from app.observability.logs import configure_logging
+from app.observability.middleware import ObserveRequests
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
@@ -56,6 +58,7 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,9 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Browsers refuse credentials with "*"; never combine the two.
             allow_credentials=not wildcard,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
-            expose_headers=["ETag", "Location", "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
         )
+    # Outermost, so every response (CORS preflights and errors too) carries its request id.
+    app.add_middleware(ObserveRequests)
 
     # Every /v1 call is rate limited per caller; probes and docs are not.
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(rate_limit)], responses=problems(429))

@@ -281,6 +281,7 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("POST", "/v1/matching/runs"): (org_run, expect(401, 404, 404, 200, 404, 200, 403, 401)),
     ("GET", "/healthz"): (fixed("/healthz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/readyz"): (fixed("/readyz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/metrics"): (fixed("/metrics"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
 }
 
 

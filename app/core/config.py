@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # Failed logins and bad credentials, per client address: far stricter.
     rate_limit_auth_failures: str = "10/minute"
 
+    # Logs are JSON lines on stderr; `LOG_JSON=false` prints them for a person instead.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    # How long requests in flight may take to finish after SIGTERM (orchestrators allow ~30 s).
+    shutdown_grace_seconds: int = Field(default=25, ge=1, le=600)
+
     # Comma-separated list of frontend origins allowed by CORS.
     cors_origins: Annotated[list[str], NoDecode] = []
 

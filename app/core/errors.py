@@ -1,6 +1,5 @@
 """Domain errors and the one place that turns every error into problem+json (RFC 9457)."""
 
-import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -12,7 +11,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger(__name__)
+from app.observability.logs import get_logger
+from app.observability.metrics import DATABASE_UNAVAILABLE
+from app.observability.middleware import HEADER as REQUEST_ID_HEADER
+from app.observability.middleware import request_id_of
+
+log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://mutual-aid.example/problems/"
 
@@ -190,7 +194,10 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         and not isinstance(exc, OperationalError)
     ):
         return await _unhandled(request, exc)
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    log.warning(
+        "database unavailable", method=request.method, path=request.url.path, error=type(exc).__name__
+    )
+    DATABASE_UNAVAILABLE.inc()
     return problem_response(
         request,
         503,
@@ -201,8 +208,15 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(request, 500, "Something went wrong on our side; it has been logged.")
+    # This handler answers outside the middleware that stamps every other response.
+    rid = request_id_of(request.scope)
+    log.exception("unhandled error", method=request.method, path=request.url.path, request_id=rid)
+    return problem_response(
+        request,
+        500,
+        "Something went wrong on our side; it has been logged.",
+        headers={REQUEST_ID_HEADER: rid} if rid else None,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -1,11 +1,12 @@
 """Liveness and readiness probes for orchestrators."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core.deps import SessionDep
 from app.core.errors import Unavailable, problems
+from app.observability.metrics import exposition
 
 
 class Health(BaseModel):
@@ -29,3 +30,14 @@ async def readyz(session: SessionDep) -> Health:
     except Exception:
         raise Unavailable("The database is not reachable.", headers={"Retry-After": "5"}) from None
     return Health(status="ok")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics"}},
+)
+async def metrics() -> Response:
+    """Prometheus text format: requests, latencies and in-flight requests by route template."""
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)

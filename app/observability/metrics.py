@@ -1,0 +1,51 @@
+"""Prometheus metrics: request counts, latencies and in-flight requests, per route template.
+
+Labels use the route's template (`/v1/needs/{need_id}`), never the raw path: ids would make
+every need its own series, and an unmatched path is anyone's free text. With several server
+processes, `PROMETHEUS_MULTIPROC_DIR` makes each process write its samples to files that
+`/metrics` sums, so a scrape that lands on one process still sees them all.
+"""
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUESTS = Counter(
+    "mutual_aid_http_requests",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "mutual_aid_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its response.",
+    ["method", "route"],
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+IN_PROGRESS = Gauge(
+    "mutual_aid_http_requests_in_progress",
+    "Requests being served right now.",
+    ["method"],
+    multiprocess_mode="livesum",
+)
+DATABASE_UNAVAILABLE = Counter(
+    "mutual_aid_database_unavailable",
+    "Requests answered 503 because the database could not be reached or was lost mid-request.",
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format, summed over processes when the server runs several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,86 @@
+"""One pure ASGI middleware per request: its id, its metrics and its log line.
+
+Pure ASGI rather than BaseHTTPMiddleware, so streamed bodies and background tasks are not
+buffered, and `X-Request-ID` is set on the response start itself (every response, errors
+included; the 500 handler, which runs outside middleware, sets it from the request's state).
+"""
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.observability.logs import get_logger
+from app.observability.metrics import IN_PROGRESS, LATENCY, REQUESTS
+
+# A caller's own id is kept when it is safe to echo and to log; anything else is replaced.
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+HEADER = "X-Request-ID"
+log = get_logger("app.requests")
+
+
+def request_id_of(scope: Scope) -> str | None:
+    state: dict[str, Any] = scope.get("state") or {}
+    rid = state.get("request_id")
+    return rid if isinstance(rid, str) else None
+
+
+def _route_template(scope: Scope) -> str:
+    """`/v1/needs/{need_id}`. The matched route knows only its own part of the template: the
+    prefixes of the routers it was included in are the leading, static, segments of the path."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    path = str(scope.get("path", ""))
+    own = template.count("/")
+    if path.count("/") <= own:
+        return template
+    return "/".join(path.split("/")[: path.count("/") - own + 1]) + template
+
+
+class ObserveRequests:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(HEADER, "")
+        rid = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+        method = scope["method"]
+        status = 500  # what the client gets if the app raises before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[HEADER] = rid
+            await send(message)
+
+        started = time.perf_counter()
+        IN_PROGRESS.labels(method).inc()
+        try:
+            with structlog.contextvars.bound_contextvars(request_id=rid):
+                await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            IN_PROGRESS.labels(method).dec()
+            route = _route_template(scope)
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            # The template, not the path: no ids, and never the query string (near=lat,lon).
+            log.info(
+                "request",
+                request_id=rid,
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )

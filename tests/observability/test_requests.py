@@ -1,0 +1,151 @@
+"""Request ids on every response, JSON log lines that carry them, and Prometheus metrics."""
+
+import json
+import logging
+import re
+import time
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.factories import assert_problem, member, need_body
+
+HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _our_formatter() -> logging.Formatter:
+    handlers = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    assert handlers, "the app installs one JSON handler on the root logger"
+    formatter = handlers[-1].formatter
+    assert formatter is not None
+    return formatter
+
+
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
+    ok = await client.get("/healthz")
+    missing = await client.get("/v1/needs/00000000-0000-4000-8000-000000000000")
+    invalid = await client.get("/v1/needs/not-a-uuid")
+    unauthorised = await client.get("/v1/members/me")
+    unknown_path = await client.get("/no/such/path")
+    for response, status in ((ok, 200), (missing, 404), (invalid, 422), (unauthorised, 401)):
+        assert response.status_code == status
+        assert HEX_ID.fullmatch(response.headers["x-request-id"])
+    assert unknown_path.status_code == 404
+    assert HEX_ID.fullmatch(unknown_path.headers["x-request-id"])
+    ids = {r.headers["x-request-id"] for r in (ok, missing, invalid, unauthorised, unknown_path)}
+    assert len(ids) == 5
+
+
+async def test_a_safe_incoming_id_is_kept_and_an_unsafe_one_replaced(client: httpx.AsyncClient) -> None:
+    kept = await client.get("/healthz", headers={"X-Request-ID": "frontend-7.a:b_c"})
+    assert kept.headers["x-request-id"] == "frontend-7.a:b_c"
+    for unsafe in ("has space", "x" * 129, "{json}", "semi;colon"):
+        replaced = await client.get("/healthz", headers={"X-Request-ID": unsafe})
+        assert HEX_ID.fullmatch(replaced.headers["x-request-id"])
+
+
+async def test_an_unhandled_error_is_a_500_problem_with_the_request_id(application: FastAPI) -> None:
+    @application.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals 0xdeadbeef")
+
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.get("/boom", headers={"X-Request-ID": "trace-500"})
+    assert_problem(r, 500)
+    assert r.headers["x-request-id"] == "trace-500"
+    assert "deadbeef" not in r.text
+
+
+async def test_a_database_outage_is_a_prompt_503_with_retry_after_and_request_id() -> None:
+    app = create_app(make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        started = time.perf_counter()
+        r = await c.get("/v1/needs")
+        elapsed = time.perf_counter() - started
+    body = assert_problem(r, 503)
+    assert body["type"].endswith("/unavailable")
+    assert r.headers["retry-after"] == "5"
+    assert HEX_ID.fullmatch(r.headers["x-request-id"])
+    assert elapsed < 2.0
+    await app.state.engine.dispose()
+
+
+async def test_log_lines_are_json_with_the_request_id_and_no_query_string(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.requests")
+    r = await client.get("/v1/needs", params={"near": "51.5012,-0.1419", "radius_km": 3})
+    assert r.status_code == 200
+    records = [rec for rec in caplog.records if rec.name == "app.requests"]
+    assert len(records) == 1
+    line = json.loads(_our_formatter().format(records[0]))
+    assert line["event"] == "request"
+    assert line["request_id"] == r.headers["x-request-id"]
+    assert line["route"] == "/v1/needs"
+    assert line["method"] == "GET"
+    assert line["status"] == 200
+    assert line["level"] == "info"
+    assert line["duration_ms"] >= 0
+    assert "51.5012" not in json.dumps(line)
+
+
+async def test_records_logged_while_serving_a_request_carry_its_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = create_app(make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.get("/v1/needs", headers={"X-Request-ID": "join-me"})
+    await app.state.engine.dispose()
+    assert r.status_code == 503
+    lines = [json.loads(_our_formatter().format(rec)) for rec in caplog.records if rec.name.startswith("app")]
+    events = {line["event"]: line for line in lines}
+    assert events["database unavailable"]["request_id"] == "join-me"
+    assert events["database unavailable"]["level"] == "warning"
+    assert events["request"]["request_id"] == "join-me"
+    assert events["request"]["status"] == 503
+    assert "nobody" not in json.dumps(lines)
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and "{" + want + "}" == line[len(name) : line.rindex("}") + 1]:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    asker = await member(client)
+    created = await client.post("/v1/needs", json=need_body(), headers=asker.headers)
+    need_id = created.json()["id"]
+    before = (await client.get("/metrics")).text
+    route = "/v1/needs/{need_id}"
+    for _ in range(3):
+        assert (await client.get(f"/v1/needs/{need_id}")).status_code == 200
+    assert (await client.get("/v1/needs/00000000-0000-4000-8000-000000000000")).status_code == 404
+    scrape = await client.get("/metrics")
+    assert scrape.status_code == 200
+    assert scrape.headers["content-type"].startswith("text/plain")
+    after = scrape.text
+    total = "mutual_aid_http_requests_total"
+    ok = {"method": "GET", "route": route, "status": "200"}
+    missing = {"method": "GET", "route": route, "status": "404"}
+    assert _sample(after, total, **ok) - _sample(before, total, **ok) == 3
+    assert _sample(after, total, **missing) - _sample(before, total, **missing) == 1
+    count = "mutual_aid_http_request_duration_seconds_count"
+    latency = {"method": "GET", "route": route}
+    assert _sample(after, count, **latency) - _sample(before, count, **latency) == 4
+    # Series are per template: no need id, and no free-text path, ever becomes a label.
+    assert need_id not in after
+    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
+    await client.get("/some/made-up/path")
+    final = (await client.get("/metrics")).text
+    assert _sample(final, total, **unmatched) - _sample(after, total, **unmatched) == 1
+    assert "made-up" not in final
