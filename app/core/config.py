@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     # On SQLite the zero-setup path migrates at start-up; on Postgres it is a separate step.
     migrate_on_startup: bool = True
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # An outage must answer 503 quickly, never hang a request: a bound on each wait.
+    db_connect_timeout_seconds: int = Field(default=2, ge=1, le=60)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=100, le=600_000)
 
     # Unset outside production: a random secret per process (tokens end with a restart).
     jwt_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32))

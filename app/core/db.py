@@ -55,12 +55,19 @@ def make_engine(settings: Settings) -> AsyncEngine:
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
             kwargs["poolclass"] = StaticPool
     else:
-        # One-off PostGIS plans trigger JIT, which costs far more than the query itself.
-        kwargs["connect_args"] = {"options": "-c jit=off", "connect_timeout": 5}
+        # One-off PostGIS plans trigger JIT, which costs far more than the query itself. A
+        # statement that runs away is cancelled rather than holding a pooled connection forever.
+        options = f"-c jit=off -c statement_timeout={settings.db_statement_timeout_ms}"
+        kwargs["connect_args"] = {
+            "options": options,
+            "connect_timeout": settings.db_connect_timeout_seconds,
+        }
         kwargs["pool_size"] = settings.db_pool_size
         kwargs["max_overflow"] = 0
+        # A connection the server dropped (restart, idle kill) is replaced at checkout, so the
+        # service recovers by itself once the database is back.
         kwargs["pool_pre_ping"] = True
-        kwargs["pool_timeout"] = 5
+        kwargs["pool_timeout"] = settings.db_pool_timeout_seconds
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
