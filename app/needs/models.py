@@ -200,8 +200,9 @@ class _NeedView(SQLModel):
     visibility: Visibility
     organization_id: uuid.UUID | None
     status: NeedStatus
+    # No `updated_at` here: it moves when private fields (address, contact) change, which would
+    # tell a stranger that someone edited them. Status changes show in `status` itself.
     created_at: datetime
-    updated_at: datetime
     distance_km: float | None = Field(
         default=None, description="With `near`: distance from approx_location, rounded to 0.5 km."
     )
@@ -215,6 +216,7 @@ class NeedParticipant(_NeedView):
     """A volunteer with an accepted match: where to go and whom to call."""
 
     view: Literal["participant"] = "participant"
+    updated_at: datetime
     location: Point | None
     address: str | None
     contact: Contact | None
@@ -222,6 +224,7 @@ class NeedParticipant(_NeedView):
 
 class NeedOwner(_NeedView):
     view: Literal["owner"] = "owner"
+    updated_at: datetime
     location: Point | None
     address: str | None
     contact: Contact | None

@@ -90,3 +90,27 @@ async def test_offer_location_is_shown_to_its_volunteer_only(client: httpx.Async
     }
     own = await client.get(f"/v1/offers/{offer['id']}", headers=volunteer.headers)
     assert own.json()["location"] == {"lat": 51.4321, "lon": -0.0987}
+
+
+async def test_editing_private_fields_changes_nothing_a_stranger_can_read(client: httpx.AsyncClient) -> None:
+    owner, stranger = await member(client), await member(client)
+    created = await client.post(
+        "/v1/needs",
+        json=need_body(address="12 Quiet Row", contact={"name": "Sam", "phone": "+44 7700 900123"}),
+        headers=owner.headers,
+    )
+    need_id = created.json()["id"]
+    before = await client.get(f"/v1/needs/{need_id}", headers=stranger.headers)
+    anonymous_before = await client.get(f"/v1/needs/{need_id}")
+    edited = await client.patch(
+        f"/v1/needs/{need_id}",
+        json={"address": "98 Other Street", "contact": {"name": "Sam", "phone": "+44 7700 900456"}},
+        headers=owner.headers,
+    )
+    assert edited.status_code == 200
+    assert edited.json()["updated_at"] != created.json()["updated_at"]
+    after = await client.get(f"/v1/needs/{need_id}", headers=stranger.headers)
+    assert after.json() == before.json()
+    assert "updated_at" not in after.json()
+    assert (await client.get(f"/v1/needs/{need_id}")).json() == anonymous_before.json()
+    assert "etag" not in after.headers

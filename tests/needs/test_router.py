@@ -27,11 +27,11 @@ PUBLIC_KEYS = {
     "organization_id",
     "status",
     "created_at",
-    "updated_at",
     "distance_km",
     "view",
 }
 OWNER_KEYS = PUBLIC_KEYS | {
+    "updated_at",
     "location",
     "address",
     "contact",
