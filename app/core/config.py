@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # Failed logins and bad credentials, per client address: far stricter.
     rate_limit_auth_failures: str = "10/minute"
 
+    # Idempotency-Key: responses are kept at least a day (Stripe's promise); a duplicate waits this
+    # long for the first request before a 409; a claim older than the lease is presumed dead.
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600, le=30 * 24 * 3600)
+    idempotency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    idempotency_lease_seconds: int = Field(default=120, ge=10, le=3600)
+
     # Comma-separated list of frontend origins allowed by CORS.
     cors_origins: Annotated[list[str], NoDecode] = []
 
