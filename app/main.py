@@ -14,6 +14,7 @@ from app.auth.ratelimit import RateLimiter
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import install_problem_handlers, problems
+from app.idempotency import deps as idempotency
 from app.matches.router import router as matches_router
 from app.members.router import router as members_router
 from app.needs.router import router as needs_router
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings)
 
     install_problem_handlers(app)
+    idempotency.install(app, settings)  # before CORS, so CORS wraps replays too
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
         app.add_middleware(
@@ -92,13 +94,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_credentials=not wildcard,
             allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "Idempotent-Replayed", "X-Request-ID"],
         )
     # Outermost, so every response (CORS preflights and errors too) carries its request id.
     app.add_middleware(ObserveRequests)
 
-    # Every /v1 call is rate limited per caller; probes and docs are not.
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(rate_limit)], responses=problems(429))
+    # Every /v1 call is rate limited per caller; probes and docs are not. A POST with an
+    # Idempotency-Key is then claimed or replayed, whatever router it comes from.
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(rate_limit), Depends(idempotency.idempotency)],
+        responses=problems(429),
+    )
     for router in (
         members_router,
         organizations_router,

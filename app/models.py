@@ -1,10 +1,21 @@
 """Every table, imported in one place so the metadata is whole (Alembic, tests)."""
 
 from app.audit.models import AuditEvent
+from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match
 from app.members.models import Member
 from app.needs.models import Need
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
 
-__all__ = ["ApiKey", "AuditEvent", "Match", "Member", "Membership", "Need", "Offer", "Organization"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "IdempotencyKey",
+    "Match",
+    "Member",
+    "Membership",
+    "Need",
+    "Offer",
+    "Organization",
+]

@@ -7,6 +7,7 @@ run fails: a database pass that quietly skipped would prove nothing.
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -99,3 +100,21 @@ async def client(application: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
+
+
+@pytest.fixture
+async def shared_client(
+    application: FastAPI, database_url: str, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests really run at once, each on its own pooled connection to one
+    database: the test database on Postgres; a file on SQLite, as in-memory SQLite is a single
+    connection that every session shares. `application` has emptied the Postgres tables first."""
+    url = database_url if IS_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    app = create_app(make_settings(url, db_pool_size=25))
+    if not IS_POSTGRES:
+        async with app.state.engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+    await app.state.engine.dispose()

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     log_json: bool = True
     # How long requests in flight may take to finish after SIGTERM (orchestrators allow ~30 s).
     shutdown_grace_seconds: int = Field(default=25, ge=1, le=600)
+    # Idempotency-Key: responses are kept at least a day (Stripe's promise); a duplicate waits this
+    # long for the first request before a 409; a claim older than the lease is presumed dead.
+    idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600, le=30 * 24 * 3600)
+    idempotency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    idempotency_lease_seconds: int = Field(default=120, ge=10, le=3600)
 
     # Comma-separated list of frontend origins allowed by CORS.
     cors_origins: Annotated[list[str], NoDecode] = []

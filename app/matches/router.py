@@ -3,12 +3,13 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.auth.callers import Caller
 from app.auth.deps import scoped
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, problems
+from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.geo import round_half_km
 from app.matches import candidates as finder
@@ -45,11 +46,15 @@ class Opportunity(NeedPublic):
 @router.post(
     "/matches", status_code=201, response_model=MatchView, responses=problems(401, 403, 404, 409, 422)
 )
-async def create_match(data: MatchCreate, caller: MatchWriter, session: SessionDep) -> MatchView:
+async def create_match(
+    data: MatchCreate, caller: MatchWriter, session: SessionDep, response: Response
+) -> MatchView:
     """The offer's volunteer claims a need (accepted at once, if a slot and capacity are free);
     the need's owner or its organisation proposes (the volunteer then accepts or declines)."""
     match = await service.create_match(session, caller=caller, data=data)
     side = service.VOLUNTEER_SIDE if match.volunteer_id == caller.member_id else service.NEED_SIDE
+    response.headers["ETag"] = etag(match.version)
+    response.headers["Location"] = f"/v1/matches/{match.id}"
     return await views.render(session, match, side, caller)
 
 
@@ -75,8 +80,12 @@ async def list_matches(
 
 
 @router.get("/matches/{match_id}", response_model=MatchView, responses=problems(401, 403, 404, 422))
-async def get_match(match_id: uuid.UUID, caller: MatchReader, session: SessionDep) -> MatchView:
+async def get_match(
+    match_id: uuid.UUID, caller: MatchReader, session: SessionDep, response: Response
+) -> MatchView:
+    """Both sides may read a match; its ETag changes with every step, for `If-Match` on the next."""
     match, _, side = await service.get_match(session, match_id=match_id, caller=caller)
+    response.headers["ETag"] = etag(match.version)
     return await views.render(session, match, side, caller)
 
 
@@ -84,36 +93,66 @@ async def _step(
     match_id: uuid.UUID,
     caller: Caller,
     session: SessionDep,
+    response: Response,
+    if_match: str | None,
     action: Literal["accept", "decline", "complete", "cancel"],
 ) -> MatchView:
     match, _, side = await service.get_match(session, match_id=match_id, caller=caller)
-    match = await service.step(session, match=match, side=side, action=action)
+    match = await service.step(
+        session, match=match, side=side, action=action, if_match=parse_if_match(if_match)
+    )
+    response.headers["ETag"] = etag(match.version)
     return await views.render(session, match, side, caller)
 
 
-_STEP_ERRORS = problems(401, 403, 404, 409, 422)
+_STEP_ERRORS = problems(401, 403, 404, 409, 412, 422)
 
 
 @router.post("/matches/{match_id}/accept", response_model=MatchView, responses=_STEP_ERRORS)
-async def accept_match(match_id: uuid.UUID, caller: MatchWriter, session: SessionDep) -> MatchView:
-    """The volunteer accepts a proposal; both sides then see each other's contact."""
-    return await _step(match_id, caller, session, "accept")
+async def accept_match(
+    match_id: uuid.UUID,
+    caller: MatchWriter,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MatchView:
+    """The volunteer accepts a proposal; both sides then see each other's contact. With
+    `If-Match`, only if the match is still as last read."""
+    return await _step(match_id, caller, session, response, if_match, "accept")
 
 
 @router.post("/matches/{match_id}/decline", response_model=MatchView, responses=_STEP_ERRORS)
-async def decline_match(match_id: uuid.UUID, caller: MatchWriter, session: SessionDep) -> MatchView:
-    return await _step(match_id, caller, session, "decline")
+async def decline_match(
+    match_id: uuid.UUID,
+    caller: MatchWriter,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MatchView:
+    return await _step(match_id, caller, session, response, if_match, "decline")
 
 
 @router.post("/matches/{match_id}/complete", response_model=MatchView, responses=_STEP_ERRORS)
-async def complete_match(match_id: uuid.UUID, caller: MatchWriter, session: SessionDep) -> MatchView:
-    return await _step(match_id, caller, session, "complete")
+async def complete_match(
+    match_id: uuid.UUID,
+    caller: MatchWriter,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MatchView:
+    return await _step(match_id, caller, session, response, if_match, "complete")
 
 
 @router.post("/matches/{match_id}/cancel", response_model=MatchView, responses=_STEP_ERRORS)
-async def cancel_match(match_id: uuid.UUID, caller: MatchWriter, session: SessionDep) -> MatchView:
+async def cancel_match(
+    match_id: uuid.UUID,
+    caller: MatchWriter,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MatchView:
     """Either side ends a proposed or accepted match; an accepted one gives its slot back."""
-    return await _step(match_id, caller, session, "cancel")
+    return await _step(match_id, caller, session, response, if_match, "cancel")
 
 
 @router.get("/needs/{need_id}/candidates", response_model=Candidates, responses=problems(401, 403, 404, 422))

@@ -11,7 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
 from app.core.crud import newest_first, page_of
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from app.core.etag import matches
 from app.core.timeutil import utcnow
 from app.matches import loading
 from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus
@@ -86,18 +87,23 @@ async def _release(session: AsyncSession, match: Match, now: datetime, *, comple
     )
 
 
-async def _move(session: AsyncSession, match: Match, to: MatchStatus, now: datetime) -> None:
-    """The match's own step, conditional on the status we read: the last guard of the transaction."""
-    values: dict[str, object] = {"status": to, "version": col(Match.version) + 1, "updated_at": now}
+async def _move(
+    session: AsyncSession, match: Match, to: MatchStatus, now: datetime, *, if_match: set[int] | None
+) -> None:
+    """The match's own step, conditional on the version we read: the last guard of the transaction
+    (where the row lock is a no-op, as on SQLite, this alone keeps two steps from both winning)."""
+    values: dict[str, object] = {"status": to, "version": match.version + 1, "updated_at": now}
     if to == MatchStatus.accepted:
         values["accepted_at"] = now
     elif to != MatchStatus.proposed:
         values["closed_at"] = now
     result = await session.exec(
-        update(Match).where(col(Match.id) == match.id, col(Match.status) == match.status).values(**values)
+        update(Match).where(col(Match.id) == match.id, col(Match.version) == match.version).values(**values)
     )
     if result.rowcount != 1:
         await session.rollback()
+        if if_match is not None:
+            raise PreconditionFailed("The match has changed since you read it; fetch it again.")
         raise Conflict("The match changed at the same moment; fetch it again.")
 
 
@@ -241,13 +247,18 @@ async def _lock(session: AsyncSession, match_id: uuid.UUID) -> Match:
     return (await session.exec(stmt.execution_options(populate_existing=True))).one()
 
 
-async def step(session: AsyncSession, *, match: Match, side: str, action: str) -> Match:
+async def step(
+    session: AsyncSession, *, match: Match, side: str, action: str, if_match: set[int] | None = None
+) -> Match:
     allowed_from, allowed_sides, to = _STEPS[action]
     if side not in allowed_sides:
         raise Forbidden(
             f"The {'volunteer' if side == NEED_SIDE else 'need owner'} cannot {action} this match."
         )
     match = await _lock(session, match.id)
+    if not matches(if_match, match.version):  # checked under the row lock: no step slips between
+        await session.rollback()
+        raise PreconditionFailed("The match has changed since you read it; fetch it again.")
     if match.status not in allowed_from:
         status = match.status  # read before the rollback expires it
         await session.rollback()
@@ -265,7 +276,7 @@ async def step(session: AsyncSession, *, match: Match, side: str, action: str) -
                 raise Conflict("The need has no free slot or the offer no free capacity any more.")
         elif match.status == MatchStatus.accepted:
             await _release(session, match, now, completed=to == MatchStatus.completed)
-        await _move(session, match, to, now)
+        await _move(session, match, to, now, if_match=if_match)
         await session.commit()
     except (Conflict, IntegrityError) as exc:
         await session.rollback()

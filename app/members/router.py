@@ -9,6 +9,7 @@ from app.auth.deps import CurrentMember, client_address, limiter
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Unauthorized, problems
 from app.core.security import create_access_token
+from app.idempotency.openapi import NOT_STORED
 from app.members import service
 from app.members.models import MemberCreate, MemberPrivate, MemberUpdate, Token
 
@@ -27,7 +28,14 @@ async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivat
     return MemberPrivate.model_validate(member, from_attributes=True)
 
 
-@router.post("/auth/token", response_model=Token, tags=["auth"], responses=problems(401, 422, 429))
+# An access token must never be at rest, so this response is never kept for an Idempotency-Key.
+@router.post(
+    "/auth/token",
+    response_model=Token,
+    tags=["auth"],
+    responses=problems(401, 422, 429),
+    openapi_extra=NOT_STORED,
+)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
