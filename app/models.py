@@ -6,5 +6,18 @@ from app.members.models import Member
 from app.needs.models import Need
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
-__all__ = ["ApiKey", "AuditEvent", "Match", "Member", "Membership", "Need", "Offer", "Organization"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Match",
+    "Member",
+    "Membership",
+    "Need",
+    "Offer",
+    "Organization",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+]
