@@ -21,6 +21,8 @@ from app.needs import service as needs
 from app.needs.models import Need, NeedStatus
 from app.needs.views import OWNER, effective_status
 from app.offers.models import Offer, OfferStatus
+from app.webhooks import service as webhooks
+from app.webhooks.models import EventType
 
 NEED_SIDE, VOLUNTEER_SIDE = "need", "volunteer"
 
@@ -153,6 +155,18 @@ def new_match(
     )
 
 
+def event(match: Match, status: MatchStatus) -> webhooks.Event:
+    """The webhook event for a match reaching `status` (its organisation's, ids only)."""
+    return webhooks.match_event(
+        EventType(f"match.{status}"),
+        organization_id=match.organization_id,
+        need_id=match.need_id,
+        match_id=match.id,
+        offer_id=match.offer_id,
+        status=status,
+    )
+
+
 async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCreate) -> Match:
     """The offer's volunteer claims (accepted at once); the need's owner proposes."""
     need, offer = await session.get(Need, data.need_id), await session.get(Offer, data.offer_id)
@@ -177,6 +191,7 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
             await session.rollback()
             raise Conflict("The need has no free slot or the offer no free capacity any more.")
         session.add(match)
+        await webhooks.emit(session, [event(match, MatchStatus(match.status))])
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -266,6 +281,7 @@ async def step(session: AsyncSession, *, match: Match, side: str, action: str) -
         elif match.status == MatchStatus.accepted:
             await _release(session, match, now, completed=to == MatchStatus.completed)
         await _move(session, match, to, now)
+        await webhooks.emit(session, [event(match, to)])
         await session.commit()
     except (Conflict, IntegrityError) as exc:
         await session.rollback()
@@ -293,6 +309,9 @@ async def lock_for_need(session: AsyncSession, *, need_id: uuid.UUID) -> None:
 
 async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: datetime) -> None:
     """A cancelled need ends its active matches and frees the offers' capacity (caller commits)."""
+    ending = (
+        await session.exec(select(Match).where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE)))
+    ).all()
     accepted = select(Match.offer_id).where(
         col(Match.need_id) == need_id, col(Match.status) == MatchStatus.accepted
     )
@@ -306,6 +325,7 @@ async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: dat
         .where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE))
         .values(status=MatchStatus.cancelled, closed_at=now, updated_at=now, version=col(Match.version) + 1)
     )
+    await webhooks.emit(session, [event(m, MatchStatus.cancelled) for m in ending])
 
 
 async def list_matches(
