@@ -45,6 +45,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     log.info("webhook worker stopped")
 
 
-def main(settings: Settings) -> None:
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request's URL at INFO, and a receiver's URL may carry its own token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main(settings: Settings) -> None:
+    configure_logging()
     asyncio.run(serve(settings))

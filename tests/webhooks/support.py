@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 from sqlmodel import col, func, select
 
+from app.core.config import Settings
 from app.webhooks.delivery import make_client
 from app.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEvent
 from app.webhooks.worker import run_once
@@ -110,9 +111,15 @@ async def pending(app: FastAPI) -> int:
         return int((await session.exec(stmt)).one())
 
 
-async def drain(app: FastAPI, *, passes: int = 400, **kwargs: Any) -> int:
+def worker_settings(app: FastAPI, **changes: Any) -> Settings:
+    """The app's settings with some changed: a worker configured apart from the API."""
+    settings: Settings = app.state.settings.model_copy(update=changes)
+    return settings
+
+
+async def drain(app: FastAPI, *, settings: Settings | None = None, passes: int = 400, **kwargs: Any) -> int:
     """Worker passes until nothing is pending; how many attempts were made."""
-    settings = app.state.settings
+    settings = settings or app.state.settings
     total = 0
     async with make_client(settings) as client:
         for _ in range(passes):
@@ -125,9 +132,10 @@ async def drain(app: FastAPI, *, passes: int = 400, **kwargs: Any) -> int:
     raise AssertionError("deliveries were still pending after every pass")
 
 
-async def one_pass(app: FastAPI, **kwargs: Any) -> int:
-    async with make_client(app.state.settings) as client:
-        return await run_once(app.state.sessionmaker, app.state.settings, client, **kwargs)
+async def one_pass(app: FastAPI, *, settings: Settings | None = None, **kwargs: Any) -> int:
+    settings = settings or app.state.settings
+    async with make_client(settings) as client:
+        return await run_once(app.state.sessionmaker, settings, client, **kwargs)
 
 
 async def deliveries(app: FastAPI) -> list[WebhookDelivery]:
