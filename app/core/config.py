@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # (tests and a development machine need loopback; production never should).
     webhook_allow_private_targets: bool = False
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_max_attempts: int = Field(default=16, ge=1, le=50)
     # Full jitter: attempt n waits a uniform time in [0, min(cap, base * 2**(n-1))].
     webhook_backoff_base_seconds: float = Field(default=10.0, gt=0)
     webhook_backoff_cap_seconds: float = Field(default=6 * 3600.0, gt=0)

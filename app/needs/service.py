@@ -227,6 +227,8 @@ async def update_need(
             values[field] = getattr(merged, field)
 
     async def announce() -> None:
+        if need.organization_id is None:
+            return  # nobody subscribes to needs outside organisations
         # The status may have moved with volunteers_needed: read what the UPDATE wrote.
         await session.refresh(need, attribute_names=["status"])
         await webhooks.emit(session, [need_event(EventType.need_updated, need, need.status)])

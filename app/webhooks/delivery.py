@@ -101,7 +101,7 @@ async def attempt(
         error = "Could not connect to the receiver."
     except httpx.HTTPError as exc:
         error = f"The request failed ({type(exc).__name__})."
-    except OSError:
+    except (OSError, ValueError):
         error = "The host name could not be resolved."
     if status is not None and not 200 <= status < 300:
         error = f"The receiver answered {status}." + (

@@ -77,7 +77,8 @@ class Receiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hooks/mutual-aid"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll keeps shutdown (which waits for the next poll) quick.
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from app.main import create_app
 from app.migrate import upgrade_head
@@ -67,3 +68,9 @@ async def test_a_signal_lets_the_delivery_in_flight_finish(
     assert (row.status, row.attempts, row.last_status_code) == ("delivered", 1, 204)
     assert len(receiver.requests) == 1
     await app.state.engine.dispose()
+
+
+def test_a_lease_must_outlast_an_attempt() -> None:
+    with pytest.raises(ValidationError, match="WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS"):
+        make_settings("sqlite+aiosqlite://", webhook_timeout_seconds=30, webhook_lease_seconds=30)
+    assert make_settings("sqlite+aiosqlite://").webhook_max_attempts == 16
