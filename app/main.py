@@ -20,6 +20,7 @@ from app.needs.router import router as needs_router
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
+from app.webhooks.docs import document_webhooks
 from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(ops_router)
+    document_webhooks(app)
     return app
 
 

@@ -157,3 +157,23 @@ class DeliveryPublic(SQLModel):
     delivered_at: datetime | None
     created_at: datetime
     attempt_log: list[AttemptPublic] = Field(description="Every attempt so far, oldest first.")
+
+
+class NeedEventData(SQLModel):
+    organization_id: uuid.UUID
+    need_id: uuid.UUID
+    status: str = Field(description="The need's status after the change.")
+
+
+class MatchEventData(NeedEventData):
+    match_id: uuid.UUID
+    offer_id: uuid.UUID
+    status: str = Field(description="The match's status after the change.")
+
+
+class EventPayload(SQLModel):
+    """What a receiver gets: ids and a status, never personal data; fetch the record for more."""
+
+    type: EventType
+    timestamp: datetime = Field(description="When the change happened.")
+    data: NeedEventData | MatchEventData

@@ -11,6 +11,7 @@ from standardwebhooks import Webhook
 
 from app.webhooks.models import WebhookEndpoint
 from tests.factories import ALL_SCOPES, Member, api_key, assert_problem, join, member, organization
+from tests.webhooks.support import ALL_EVENTS
 
 URL = "https://hooks.example.org/mutual-aid"
 PUBLIC_KEYS = {"id", "url", "events", "status", "disabled_reason", "disabled_at", "created_at"}
@@ -206,3 +207,18 @@ async def test_unknown_ids_are_404(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get(_path(org, f"/{missing}"), headers=coordinator.headers), 404)
     assert_problem(await client.get(_path(str(missing)), headers=coordinator.headers), 404)
     assert_problem(await client.get(_path(org, "/not-a-uuid"), headers=coordinator.headers), 422)
+
+
+async def test_the_openapi_document_describes_every_event_for_receivers(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert sorted(spec["webhooks"]) == sorted(ALL_EVENTS)
+    for event, item in spec["webhooks"].items():
+        post = item["post"]
+        assert post["operationId"] == "webhook_" + event.replace(".", "_")
+        headers = [p["name"] for p in post["parameters"]]
+        assert headers == ["webhook-id", "webhook-timestamp", "webhook-signature"]
+        assert post["requestBody"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/EventPayload"
+        }
+    # Documentation only: no receiving route exists on the API itself.
+    assert not any(path.startswith(("need.", "match.")) for path in spec["paths"])

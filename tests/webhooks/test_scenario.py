@@ -8,6 +8,7 @@ import orjson
 from fastapi import FastAPI
 from standardwebhooks import Webhook
 
+from app.webhooks.models import EventPayload
 from tests.factories import Member, join, member, need_body, offer_body
 from tests.webhooks.support import ALL_EVENTS, Receiver, Reply, drain, org_with_webhook
 
@@ -132,6 +133,7 @@ async def test_every_event_reaches_the_receiver_signed_and_without_personal_data
     assert got == sorted((t, sorted(d.items())) for t, d in day.expected)
     for p in payloads.values():
         assert set(p) == {"type", "timestamp", "data"}
+        EventPayload.model_validate(p)  # the schema /docs shows receivers
     wire = b"".join(r.body for r in receiver.requests).decode()
     for secret in _personal_data([coordinator, requester, *volunteers]):
         assert secret not in wire
