@@ -1,4 +1,5 @@
-"""`python -m app`: serve the API (migrating a SQLite database first), or `migrate` only."""
+"""`python -m app`: serve the API (migrating a SQLite database first), `migrate` only, `seed` a
+demo, or run the webhook delivery `worker`."""
 
 import argparse
 import os
@@ -20,6 +21,7 @@ def main() -> None:
     serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
     sub.add_parser("migrate", help="upgrade the configured database to the latest schema")
     sub.add_parser("seed", help="load a synthetic neighbourhood (made-up people) for a demo")
+    sub.add_parser("worker", help="deliver webhooks, with retries, until SIGTERM or SIGINT")
     args = parser.parse_args()
 
     if args.command == "migrate":
@@ -34,6 +36,11 @@ def main() -> None:
     if settings.migrate_on_startup and settings.is_sqlite:
         # Once here, before any worker starts, so workers never race to migrate.
         upgrade_head(settings.database_url)
+    if args.command == "worker":
+        from app.webhooks.process import main as worker
+
+        worker(settings)
+        return
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", 8000)
     workers = getattr(args, "workers", 1)

@@ -23,6 +23,8 @@ from app.observability.middleware import ObserveRequests
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
+from app.webhooks.docs import document_webhooks
+from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 The open backend that mutual aid groups, food banks and community organisations run to connect
@@ -47,6 +49,10 @@ TAGS = [
         "description": "Mutual aid groups, food banks, their coordinators and API keys.",
     },
     {"name": "matching", "description": "Candidates, opportunities, matches and optimal batch runs."},
+    {
+        "name": "webhooks",
+        "description": "Signed notifications when an organisation's needs and matches change.",
+    },
     {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
     {"name": "operations", "description": "Health and readiness probes."},
 ]
@@ -113,10 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         offers_router,
         matches_router,
         audit_router,
+        webhooks_router,
     ):
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(ops_router)
+    document_webhooks(app)
     return app
 
 

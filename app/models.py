@@ -7,6 +7,7 @@ from app.members.models import Member
 from app.needs.models import Need
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "ApiKey",
@@ -18,4 +19,7 @@ __all__ = [
     "Need",
     "Offer",
     "Organization",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -81,18 +81,23 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def application(database_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(make_settings(database_url))
-    engine = application.state.engine
-    async with engine.begin() as conn:
+async def fresh_app(database_url: str, **overrides: object) -> FastAPI:
+    """An app on an empty database (Postgres truncated, SQLite created), with these settings."""
+    application = create_app(make_settings(database_url, **overrides))
+    async with application.state.engine.begin() as conn:
         if IS_POSTGRES:
             tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
             await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
         else:
             await conn.run_sync(SQLModel.metadata.create_all)
+    return application
+
+
+@pytest.fixture
+async def application(database_url: str) -> AsyncIterator[FastAPI]:
+    application = await fresh_app(database_url)
     yield application
-    await engine.dispose()
+    await application.state.engine.dispose()
 
 
 @pytest.fixture

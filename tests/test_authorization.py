@@ -6,7 +6,7 @@ caller may not see are 404, never 403.
 
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ CALLERS = (
     "revoked_key",
 )
 _emails = itertools.count(1)
+WEBHOOKS = "webhooks:manage"
 
 
 @dataclass
@@ -38,6 +39,7 @@ class World:
     org: str
     other_org: str
     headers: dict[str, dict[str, str]]
+    webhook_headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     async def need(self) -> str:
         """An organisation-only need of the owner's, filed with the owning organisation."""
@@ -74,6 +76,14 @@ class World:
     async def spare_key(self) -> str:
         return str((await api_key(self.client, self.coordinator, self.org, ["needs:read"]))["id"])
 
+    async def webhook(self) -> str:
+        body = {"url": "https://hooks.example.org/mutual-aid", "events": ["need.created"]}
+        r = await self.client.post(
+            f"/v1/organizations/{self.org}/webhooks", json=body, headers=self.coordinator.headers
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
 
 async def make_world(client: httpx.AsyncClient) -> World:
     owner, other, coordinator, other_coordinator = [await member(client) for _ in range(4)]
@@ -81,8 +91,10 @@ async def make_world(client: httpx.AsyncClient) -> World:
     other_org = (await organization(client, other_coordinator))["id"]
     await join(client, coordinator, org, owner)
     full = await api_key(client, coordinator, org, ALL_SCOPES)
-    # Lacks every scope today's operations ask for.
-    unscoped = await api_key(client, coordinator, org, ["webhooks:manage"])
+    # `key_unscoped` lacks the one scope the operation needs: only webhooks:manage for the rest,
+    # everything but it for webhooks.
+    unscoped = await api_key(client, coordinator, org, [WEBHOOKS])
+    all_but_webhooks = await api_key(client, coordinator, org, [s for s in ALL_SCOPES if s != WEBHOOKS])
     revoked = await api_key(client, coordinator, org, ALL_SCOPES)
     r = await client.delete(f"/v1/organizations/{org}/api-keys/{revoked['id']}", headers=coordinator.headers)
     assert r.status_code == 204
@@ -96,7 +108,9 @@ async def make_world(client: httpx.AsyncClient) -> World:
         "key_unscoped": unscoped["headers"],
         "revoked_key": revoked["headers"],
     }
-    return World(client, owner, other, coordinator, other_coordinator, org, other_org, headers)
+    world = World(client, owner, other, coordinator, other_coordinator, org, other_org, headers)
+    world.webhook_headers = {**headers, "key_unscoped": all_but_webhooks["headers"]}
+    return world
 
 
 Request = Callable[[World], Awaitable[tuple[str, dict[str, Any]]]]
@@ -163,6 +177,13 @@ async def on_spare_key(w: World) -> tuple[str, dict[str, Any]]:
     return f"/v1/organizations/{w.org}/api-keys/{await w.spare_key()}", {}
 
 
+def on_webhook(suffix: str = "") -> Request:
+    async def build(w: World) -> tuple[str, dict[str, Any]]:
+        return f"/v1/organizations/{w.org}/webhooks/{await w.webhook()}{suffix}", {}
+
+    return build
+
+
 def expect(
     anonymous: int,
     owner: int,
@@ -184,6 +205,7 @@ def expect(
 
 MEMBER_ONLY_200 = expect(401, 200, 200, 200, 200, 403, 403, 401)
 COORDINATOR_ONLY_200 = expect(401, 404, 404, 200, 404, 403, 403, 401)
+WEBHOOK_MANAGERS_200 = expect(401, 404, 404, 200, 404, 200, 403, 401)
 
 MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("POST", "/v1/members"): (new_member_body, expect(201, 201, 201, 201, 201, 201, 201, 401)),
@@ -279,6 +301,29 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
         expect(401, 200, 404, 200, 404, 200, 403, 401),
     ),
     ("POST", "/v1/matching/runs"): (org_run, expect(401, 404, 404, 200, 404, 200, 403, 401)),
+    ("POST", "/v1/organizations/{organization_id}/webhooks"): (
+        fixed(
+            "/v1/organizations/{org}/webhooks",
+            json={"url": "https://hooks.example.org/mutual-aid", "events": ["match.accepted"]},
+        ),
+        expect(401, 404, 404, 201, 404, 201, 403, 401),
+    ),
+    ("GET", "/v1/organizations/{organization_id}/webhooks"): (
+        fixed("/v1/organizations/{org}/webhooks"),
+        WEBHOOK_MANAGERS_200,
+    ),
+    ("GET", "/v1/organizations/{organization_id}/webhooks/{webhook_id}"): (
+        on_webhook(),
+        WEBHOOK_MANAGERS_200,
+    ),
+    ("DELETE", "/v1/organizations/{organization_id}/webhooks/{webhook_id}"): (
+        on_webhook(),
+        expect(401, 404, 404, 204, 404, 204, 403, 401),
+    ),
+    ("GET", "/v1/organizations/{organization_id}/webhooks/{webhook_id}/deliveries"): (
+        on_webhook("/deliveries"),
+        WEBHOOK_MANAGERS_200,
+    ),
     ("GET", "/healthz"): (fixed("/healthz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/readyz"): (fixed("/readyz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/metrics"): (fixed("/metrics"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
@@ -296,10 +341,11 @@ async def test_every_operation_is_classified(client: httpx.AsyncClient) -> None:
 async def test_authorisation_matrix(client: httpx.AsyncClient, operation: tuple[str, str]) -> None:
     world = await make_world(client)
     build, expected = MATRIX[operation]
+    headers = world.webhook_headers if "/webhooks" in operation[1] else world.headers
     got = {}
     for caller in CALLERS:
         path, kwargs = await build(world)
-        r = await client.request(operation[0], path, headers=world.headers[caller], **kwargs)
+        r = await client.request(operation[0], path, headers=headers[caller], **kwargs)
         got[caller] = r.status_code
         if r.status_code >= 400:
             assert r.headers["content-type"] == "application/problem+json"
@@ -317,10 +363,14 @@ async def test_a_key_is_useless_against_another_organisations_records(client: ht
         ("POST", f"/v1/needs/{need['id']}/cancel"),
         ("GET", f"/v1/organizations/{w.other_org}/audit"),
         ("GET", f"/v1/organizations/{w.other_org}/api-keys"),
+        ("GET", f"/v1/organizations/{w.other_org}/webhooks"),
+        ("POST", f"/v1/organizations/{w.other_org}/webhooks"),
     ]:
-        r = await client.request(
-            method, path, headers=key, json={"title": "x"} if method == "PATCH" else None
-        )
+        bodies = {
+            "PATCH": {"title": "x"},
+            "POST": {"url": "https://hooks.example.org/x", "events": ["need.created"]},
+        }
+        r = await client.request(method, path, headers=key, json=bodies.get(method))
         assert r.status_code == 404, (method, path, r.text)
     listed = (await client.get("/v1/needs", headers=key)).json()["items"]
     assert need["id"] not in {n["id"] for n in listed}

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 UV_RUN = ["uv", "run", "--frozen", "--no-dev"]
 MIGRATE_ARGS = ["migrate"]
 SERVE_ARGS = ["serve", "--host", "0.0.0.0", "--port", "8000"]
+WORKER_ARGS = ["worker"]
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,8 @@ def services() -> dict[str, Any]:
     return found
 
 
-def test_the_three_services_exist(services: dict[str, Any]) -> None:
-    assert {"db", "migrate", "api"} <= services.keys()
+def test_the_four_services_exist(services: dict[str, Any]) -> None:
+    assert {"db", "migrate", "api", "worker"} <= services.keys()
 
 
 def test_db_is_postgis_and_reports_readiness(services: dict[str, Any]) -> None:
@@ -50,7 +51,18 @@ def test_api_serves_on_8000_and_checks_healthz(services: dict[str, Any]) -> None
     assert "'http://127.0.0.1:8000/healthz'" in " ".join(api["healthcheck"]["test"])
 
 
-@pytest.mark.parametrize("name", ["api", "migrate"])
+def test_worker_sends_webhooks_after_migrations(services: dict[str, Any]) -> None:
+    worker = services["worker"]
+    assert worker["command"] == [*UV_RUN, "python", "-m", "app", *WORKER_ARGS]
+    assert worker["depends_on"] == services["api"]["depends_on"]
+    assert worker["restart"] == "unless-stopped"
+    # It publishes nothing: it only makes outbound requests.
+    assert "ports" not in worker
+    # Long enough for the deliveries in flight to finish after SIGTERM (default timeout 10 s).
+    assert worker["stop_grace_period"] == "30s"
+
+
+@pytest.mark.parametrize("name", ["api", "migrate", "worker"])
 def test_app_services_use_the_db_service(services: dict[str, Any], name: str) -> None:
     env = services[name]["environment"]
     db = services["db"]["environment"]
@@ -62,7 +74,7 @@ def test_app_services_use_the_db_service(services: dict[str, Any], name: str) ->
     assert env["JWT_SECRET"].startswith("${JWT_SECRET:?")
 
 
-@pytest.mark.parametrize("args", [MIGRATE_ARGS, SERVE_ARGS])
+@pytest.mark.parametrize("args", [MIGRATE_ARGS, SERVE_ARGS, WORKER_ARGS])
 def test_commands_name_real_entry_points(args: list[str]) -> None:
     # argparse exits non-zero on an unknown subcommand, so a clean --help proves it exists.
     result = subprocess.run(

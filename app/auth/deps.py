@@ -121,5 +121,17 @@ def coordinator_only(caller: Caller, organization_id: uuid.UUID) -> Member:
     return caller.member
 
 
+def organization_agent(caller: Caller, organization_id: uuid.UUID, scope: Scope) -> Caller:
+    """Its coordinators, or its own keys holding `scope`. Anyone else learns nothing of it (404);
+    a key of its own without the scope is told what it lacks (403)."""
+    if caller.is_anonymous:
+        raise Unauthorized("This operation needs a coordinator's access token or an API key.")
+    if not caller.acts_for(organization_id):
+        raise NotFound("No such organization, or you are not its coordinator.")
+    if not caller.has_scope(scope):
+        raise Forbidden(f"This API key lacks the {scope} scope.")
+    return caller
+
+
 CurrentMember = Annotated[Member, Depends(member_only)]
 MemberCaller = Annotated[Caller, Depends(member_caller)]

@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     idempotency_key_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600, le=30 * 24 * 3600)
     idempotency_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     idempotency_lease_seconds: int = Field(default=120, ge=10, le=3600)
+    # Webhook delivery. Private, loopback and other non-public targets are refused unless allowed
+    # (tests and a development machine need loopback; production never should).
+    webhook_allow_private_targets: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=16, ge=1, le=50)
+    # Full jitter: attempt n waits a uniform time in [0, min(cap, base * 2**(n-1))].
+    webhook_backoff_base_seconds: float = Field(default=10.0, gt=0)
+    webhook_backoff_cap_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # Deliveries one worker pass claims and sends at once.
+    webhook_batch_size: int = Field(default=20, ge=1, le=500)
+    # How long a claimed delivery stays out of other workers' reach: past it, a lost attempt is retried.
+    webhook_lease_seconds: float = Field(default=120.0, gt=0)
+    # An idle worker looks for due deliveries this often.
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
     # Comma-separated list of frontend origins allowed by CORS.
     cors_origins: Annotated[list[str], NoDecode] = []
@@ -66,6 +80,12 @@ class Settings(BaseSettings):
     def _limit(cls, value: str) -> str:
         limits.parse(value)  # raises ValueError on a malformed limit
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> "Settings":
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> "Settings":

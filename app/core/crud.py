@@ -1,6 +1,6 @@
 """Patterns every domain shares: versioned updates, null checks, newest-first pages."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, or_, update
@@ -26,9 +26,17 @@ def reject_nulls(changes: dict[str, Any], *, nullable: Iterable[str] = ()) -> No
 
 
 async def versioned_update(
-    session: AsyncSession, row: Any, values: dict[str, Any], *, if_match: set[int] | None, noun: str
+    session: AsyncSession,
+    row: Any,
+    values: dict[str, Any],
+    *,
+    if_match: set[int] | None,
+    noun: str,
+    before_commit: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """UPDATE ... WHERE version = seen: the database, not Python, decides who wins a race."""
+    """UPDATE ... WHERE version = seen: the database, not Python, decides who wins a race.
+
+    `before_commit` runs once the update has won, inside its transaction (an outbox row)."""
     model, seen = type(row), row.version
     stale = PreconditionFailed(f"The {noun} has changed since you read it; fetch it again.")
     if not matches(if_match, seen):
@@ -48,6 +56,8 @@ async def versioned_update(
         if if_match is not None:
             raise stale
         raise Conflict(f"The {noun} was changed by someone else at the same moment; try again.")
+    if before_commit is not None:
+        await before_commit()
     await session.commit()
     await session.refresh(row)
 

@@ -13,8 +13,8 @@ from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.geo import haversine_km, round_half_km
 from app.matches import loading
-from app.matches.models import RunAssignment, RunRequest, RunResult, RunStats
-from app.matches.service import new_match
+from app.matches.models import MatchStatus, RunAssignment, RunRequest, RunResult, RunStats
+from app.matches.service import event, new_match
 from app.matching.assignment import assign_arrays
 from app.matching.batch import TooManyLanguages, batch_pairs
 from app.matching.scoring import priority
@@ -22,6 +22,7 @@ from app.needs.models import Need, NeedStatus
 from app.offers.models import Offer, OfferStatus
 from app.organizations import service as organizations
 from app.organizations.models import Scope
+from app.webhooks import service as webhooks
 
 
 def _organization(caller: Caller, requested: uuid.UUID | None) -> uuid.UUID:
@@ -141,9 +142,14 @@ async def _propose(
 ) -> None:
     need_by_id, offer_by_id = {n.id: n for n in needs}, {o.id: o for o in offers}
     now = utcnow()
-    for a in assignments:
-        need, offer = need_by_id[a.need_id], offer_by_id[a.offer_id]
-        session.add(new_match(need, offer, caller, accepted=False, score=a.score, now=now))
+    created = [
+        new_match(
+            need_by_id[a.need_id], offer_by_id[a.offer_id], caller, accepted=False, score=a.score, now=now
+        )
+        for a in assignments
+    ]
+    session.add_all(created)
+    await webhooks.emit(session, [event(m, MatchStatus.proposed) for m in created])
     try:
         await session.commit()
     except IntegrityError:

@@ -22,6 +22,8 @@ from app.needs import service as needs
 from app.needs.models import Need, NeedStatus
 from app.needs.views import OWNER, effective_status
 from app.offers.models import Offer, OfferStatus
+from app.webhooks import service as webhooks
+from app.webhooks.models import EventType
 
 NEED_SIDE, VOLUNTEER_SIDE = "need", "volunteer"
 
@@ -159,6 +161,18 @@ def new_match(
     )
 
 
+def event(match: Match, status: MatchStatus) -> webhooks.Event:
+    """The webhook event for a match reaching `status` (its organisation's, ids only)."""
+    return webhooks.match_event(
+        EventType(f"match.{status}"),
+        organization_id=match.organization_id,
+        need_id=match.need_id,
+        match_id=match.id,
+        offer_id=match.offer_id,
+        status=status,
+    )
+
+
 async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCreate) -> Match:
     """The offer's volunteer claims (accepted at once); the need's owner proposes."""
     need, offer = await session.get(Need, data.need_id), await session.get(Offer, data.offer_id)
@@ -183,6 +197,7 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
             await session.rollback()
             raise Conflict("The need has no free slot or the offer no free capacity any more.")
         session.add(match)
+        await webhooks.emit(session, [event(match, MatchStatus(match.status))])
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -277,6 +292,7 @@ async def step(
         elif match.status == MatchStatus.accepted:
             await _release(session, match, now, completed=to == MatchStatus.completed)
         await _move(session, match, to, now, if_match=if_match)
+        await webhooks.emit(session, [event(match, to)])
         await session.commit()
     except (Conflict, IntegrityError) as exc:
         await session.rollback()
@@ -304,6 +320,9 @@ async def lock_for_need(session: AsyncSession, *, need_id: uuid.UUID) -> None:
 
 async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: datetime) -> None:
     """A cancelled need ends its active matches and frees the offers' capacity (caller commits)."""
+    ending = (
+        await session.exec(select(Match).where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE)))
+    ).all()
     accepted = select(Match.offer_id).where(
         col(Match.need_id) == need_id, col(Match.status) == MatchStatus.accepted
     )
@@ -317,6 +336,7 @@ async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: dat
         .where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE))
         .values(status=MatchStatus.cancelled, closed_at=now, updated_at=now, version=col(Match.version) + 1)
     )
+    await webhooks.emit(session, [event(m, MatchStatus.cancelled) for m in ending])
 
 
 async def list_matches(

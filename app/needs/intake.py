@@ -11,6 +11,7 @@ from app.auth.callers import Caller
 from app.core.errors import DomainError, FieldError, Problem, clean_validation_errors, problem_body
 from app.needs import service
 from app.needs.models import Need, NeedCreate
+from app.webhooks import service as webhooks
 
 MAX_ITEMS = 500
 
@@ -89,6 +90,7 @@ async def create_batch(session: AsyncSession, *, caller: Caller, items: list[Any
             taken[slot] = need.id
         fresh.append((index, need))
     session.add_all([need for _, need in fresh])
+    await webhooks.emit(session, [service.created_event(need) for _, need in fresh])
     try:
         await session.commit()
         results.update({i: BatchResult(index=i, status=201, id=need.id) for i, need in fresh})

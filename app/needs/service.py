@@ -18,6 +18,8 @@ from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibilit
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
 from app.vocab import Capability, mask
+from app.webhooks import service as webhooks
+from app.webhooks.models import EventType
 
 _LOCATED_FIELDS = ("lat", "lon", "approx_lat", "approx_lon", "h3_r4", "h3_r6", "h3_r8")
 EDITABLE = (NeedStatus.open, NeedStatus.matched)
@@ -108,11 +110,20 @@ def duplicate(existing_id: uuid.UUID) -> Conflict:
     )
 
 
+def need_event(type: EventType, need: Need, status: str) -> webhooks.Event:
+    return webhooks.need_event(type, organization_id=need.organization_id, need_id=need.id, status=status)
+
+
+def created_event(need: Need) -> webhooks.Event:
+    return need_event(EventType.need_created, need, NeedStatus.open)
+
+
 async def create_need(session: AsyncSession, *, caller: Caller, data: NeedCreate) -> Need:
     organization_id = await owning_organization(session, caller, data.organization_id)
     check_create(data, organization_id, caller)
     need = new_need(caller, organization_id, data)
     session.add(need)
+    await webhooks.emit(session, [created_event(need)])
     try:
         await session.commit()
     except IntegrityError:
@@ -214,7 +225,15 @@ async def update_need(
     for field in ("window_start", "window_end"):
         if field in changes:
             values[field] = getattr(merged, field)
-    await versioned_update(session, need, values, if_match=if_match, noun="need")
+
+    async def announce() -> None:
+        if need.organization_id is None:
+            return  # nobody subscribes to needs outside organisations
+        # The status may have moved with volunteers_needed: read what the UPDATE wrote.
+        await session.refresh(need, attribute_names=["status"])
+        await webhooks.emit(session, [need_event(EventType.need_updated, need, need.status)])
+
+    await versioned_update(session, need, values, if_match=if_match, noun="need", before_commit=announce)
     return need
 
 
@@ -234,6 +253,7 @@ async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
     if result.rowcount != 1:
         await session.rollback()
         raise Conflict("The need was changed by someone else at the same moment; try again.")
+    await webhooks.emit(session, [need_event(EventType.need_cancelled, need, NeedStatus.cancelled)])
     await cancel_for_need(session, need_id=need.id, now=now)
     await session.commit()
     await session.refresh(need)

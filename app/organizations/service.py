@@ -52,6 +52,11 @@ async def get_organization(session: AsyncSession, *, organization_id: uuid.UUID)
     return org
 
 
+async def lock_organization(session: AsyncSession, *, organization_id: uuid.UUID) -> None:
+    """Hold the organisation's row until the transaction ends: a queue for changes to its parts."""
+    await session.get(Organization, organization_id, with_for_update=True, populate_existing=True)
+
+
 async def exists(session: AsyncSession, *, organization_id: uuid.UUID) -> bool:
     return await session.get(Organization, organization_id) is not None
 

@@ -116,3 +116,23 @@ def test_fingerprints_tell_apart_requests_that_concatenate_alike() -> None:
     }
     assert len(prints) == 4
     assert fingerprint(material, method="POST", path="/v1/needs", query=b"", body=b"{}") in prints
+
+
+async def test_a_replayed_webhook_secret_is_kept_only_sealed(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    c = await member(client)
+    org = (await organization(client, c))["id"]
+    body = encoded({"url": "https://hooks.example.org/mutual-aid", "events": ["need.created"]})
+    url = f"/v1/organizations/{org}/webhooks"
+    created = await client.post(url, content=body, headers=keyed(c, KEY))
+    again = await client.post(url, content=body, headers=keyed(c, KEY))
+    assert created.status_code == 201
+    assert (again.content, again.headers[REPLAYED]) == (created.content, "true")
+    secret = created.json()["secret"]
+    async with application.state.engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT * FROM idempotency_keys"))).one()
+        endpoints = (await conn.execute(text("SELECT count(*) FROM webhook_endpoints"))).scalar_one()
+    assert endpoints == 1
+    assert secret not in " ".join(str(value) for value in kept)
+    assert secret.encode() not in kept.response

@@ -1,0 +1,179 @@
+"""Webhooks: organisations' endpoints, the outbox of events, and one delivery per event and endpoint."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import HttpUrl, UrlConstraints
+from sqlalchemy import JSON, Column, Index, text
+from sqlmodel import Field, SQLModel
+
+import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core.schema import RequestBody, request_config
+from app.core.timeutil import UTCDateTime, utcnow
+
+
+class EventType(StrEnum):
+    need_created = "need.created"
+    need_updated = "need.updated"
+    need_cancelled = "need.cancelled"
+    match_proposed = "match.proposed"
+    match_accepted = "match.accepted"
+    match_declined = "match.declined"
+    match_completed = "match.completed"
+    match_cancelled = "match.cancelled"
+
+
+class EndpointStatus(StrEnum):
+    active = "active"
+    disabled = "disabled"  # the receiver answered 410 Gone: nothing more is sent
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"  # due at next_attempt_at (or being attempted)
+    delivered = "delivered"  # the receiver answered 2xx
+    failed = "failed"  # every attempt failed, or the receiver answered 410 Gone
+    cancelled = "cancelled"  # its endpoint was disabled before it could be sent
+
+
+MAX_URL_LENGTH = 2000
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        Index("ix_webhook_endpoints_organization_created", "organization_id", "created_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(foreign_key="organizations.id")
+    url: str = Field(max_length=MAX_URL_LENGTH)
+    events: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    # Signing needs the secret itself, so unlike an API key it cannot be stored as a hash.
+    secret: str = Field(max_length=100)
+    status: str = Field(default=EndpointStatus.active, max_length=16)
+    disabled_reason: str | None = Field(default=None, max_length=200)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
+    created_by_key_id: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The outbox: written in the transaction of the change it describes, so a rollback takes it too."""
+
+    __tablename__ = "webhook_events"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organization_id: uuid.UUID = Field(foreign_key="organizations.id")
+    type: str = Field(max_length=32)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+_PENDING_SQL = "status = 'pending'"
+
+
+class WebhookDelivery(SQLModel, table=True):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The worker's claim reads only due pending rows; the partial index holds nothing else.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            sqlite_where=text(_PENDING_SQL),
+            postgresql_where=text(_PENDING_SQL),
+        ),
+        Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    event_id: uuid.UUID = Field(foreign_key="webhook_events.id", ondelete="CASCADE", index=True)
+    # Deleting an endpoint deletes its log in the same statement, whatever is being emitted meanwhile.
+    endpoint_id: uuid.UUID = Field(foreign_key="webhook_endpoints.id", ondelete="CASCADE")
+    event_type: str = Field(max_length=32)
+    status: str = Field(default=DeliveryStatus.pending, max_length=16)
+    attempts: int = 0
+    # While an attempt is in flight this is its lease: if the worker dies, the row is due again then.
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The claim that may record the attempt's outcome; a stale worker's record is refused.
+    claim_token: uuid.UUID | None = None
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=200)
+    attempt_log: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH, allowed_schemes=["http", "https"])]
+
+
+class WebhookCreate(RequestBody):
+    model_config = request_config(
+        {"url": "https://partner.example.org/hooks/mutual-aid", "events": ["need.created", "match.accepted"]}
+    )
+
+    url: WebhookUrl = Field(description="Absolute http(s) URL on a public address; no user:password.")
+    events: Annotated[list[EventType], Field(min_length=1, max_length=len(EventType))]
+
+
+class WebhookPublic(SQLModel):
+    """An endpoint as listed: never its secret."""
+
+    id: uuid.UUID
+    url: str
+    events: list[EventType]
+    status: EndpointStatus
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(
+        description="Standard Webhooks signing secret (`whsec_...`). Shown in this response only."
+    )
+
+
+class AttemptPublic(SQLModel):
+    at: datetime
+    status_code: int | None = Field(description="The receiver's HTTP status; null if none came back.")
+    error: str | None
+    duration_ms: float
+
+
+class DeliveryPublic(SQLModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    event_type: EventType
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None = Field(description="When the next attempt is due, while pending.")
+    delivered_at: datetime | None
+    created_at: datetime
+    attempt_log: list[AttemptPublic] = Field(description="Every attempt so far, oldest first.")
+
+
+class NeedEventData(SQLModel):
+    organization_id: uuid.UUID
+    need_id: uuid.UUID
+    status: str = Field(description="The need's status after the change.")
+
+
+class MatchEventData(NeedEventData):
+    match_id: uuid.UUID
+    offer_id: uuid.UUID
+    status: str = Field(description="The match's status after the change.")
+
+
+class EventPayload(SQLModel):
+    """What a receiver gets: ids and a status, never personal data; fetch the record for more."""
+
+    type: EventType
+    timestamp: datetime = Field(description="When the change happened.")
+    data: NeedEventData | MatchEventData

@@ -1,0 +1,58 @@
+"""`python -m app worker`: run delivery passes until SIGTERM or SIGINT, then exit cleanly."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from app.core.config import Settings
+from app.core.db import make_engine, make_sessionmaker
+from app.observability.logs import configure_logging
+from app.webhooks.delivery import make_client
+from app.webhooks.worker import run_once
+
+log = logging.getLogger("app.webhooks.worker")
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Loop over passes; a signal lets the pass in flight finish (its deliveries are recorded)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    engine = make_engine(settings)
+    sessions = make_sessionmaker(engine)
+    log.info("webhook worker started")
+    try:
+        async with make_client(settings) as client:
+            while not stop.is_set():
+                done = 0
+                try:
+                    done = await run_once(sessions, settings, client)
+                except* (DBAPIError, PoolTimeout) as group:
+                    # A database outage is waited out; what was claimed is retried when its lease ends.
+                    names = sorted({type(e).__name__ for e in group.exceptions})
+                    log.warning("webhook worker: database unavailable (%s)", ", ".join(names))
+                if done == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), settings.webhook_poll_seconds)
+    finally:
+        await engine.dispose()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    log.info("webhook worker stopped")
+
+
+def quiet_http_client_logs() -> None:
+    # httpx logs every request's URL at INFO, and a receiver's URL may carry its own token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main(settings: Settings) -> None:
+    # The same JSON lines as the API's, so one log pipeline reads both processes.
+    configure_logging(settings.log_level, json=settings.log_json)
+    quiet_http_client_logs()
+    asyncio.run(serve(settings))

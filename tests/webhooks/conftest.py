@@ -1,0 +1,40 @@
+"""Fixtures for webhooks: an app that may deliver to loopback, with tiny backoff, and a receiver."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import fresh_app
+from tests.webhooks.support import Receiver
+
+# Loopback is where the test receiver listens; every other setting is as in production but faster.
+HOOK_SETTINGS: dict[str, object] = {
+    "webhook_allow_private_targets": True,
+    "webhook_backoff_base_seconds": 0.01,
+    "webhook_backoff_cap_seconds": 0.05,
+    "webhook_timeout_seconds": 2.0,
+    "webhook_lease_seconds": 10.0,
+}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+async def hook_app(database_url: str) -> AsyncIterator[FastAPI]:
+    app = await fresh_app(database_url, **HOOK_SETTINGS)
+    yield app
+    await app.state.engine.dispose()
+
+
+@pytest.fixture
+async def hook_client(hook_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=hook_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
