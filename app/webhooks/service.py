@@ -209,10 +209,15 @@ async def _subscribers(
     session: AsyncSession, organization_ids: set[uuid.UUID | None]
 ) -> list[tuple[uuid.UUID, uuid.UUID, list[str]]]:
     rows = await session.exec(
-        select(WebhookEndpoint.id, WebhookEndpoint.organization_id, WebhookEndpoint.events).where(
+        select(WebhookEndpoint.id, WebhookEndpoint.organization_id, WebhookEndpoint.events)
+        .where(
             col(WebhookEndpoint.organization_id).in_(organization_ids),
             col(WebhookEndpoint.status) == EndpointStatus.active,
         )
+        # FOR SHARE (Postgres; SQLite serialises writers anyway): a DELETE of an endpoint read
+        # here waits for this transaction, instead of committing in between and failing the
+        # change itself on the deliveries' foreign key. Shared locks never block each other.
+        .with_for_update(read=True)
     )
     return [(i, org, list(types)) for i, org, types in rows.all()]
 

@@ -3,12 +3,15 @@ sent twice in one round."""
 
 import asyncio
 from collections import Counter
+from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.webhooks import service as webhooks
+from app.webhooks.models import EventType
 from tests.factories import ALL_SCOPES, api_key, member, need_body
 from tests.webhooks.support import Receiver, deliveries, one_pass, org_with_webhook, worker_settings
 
@@ -65,3 +68,36 @@ async def test_concurrent_passes_never_send_a_delivery_twice(
         assert set(this_round.values()) == {1}
     rows = await deliveries(hook_app)
     assert [(d.status, d.attempts) for d in rows] == [("delivered", 1)] * 120
+
+
+async def test_deleting_an_endpoint_mid_change_never_fails_the_change(
+    hook_app: FastAPI, hook_client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """A need written while its organisation deletes the only endpoint: the delete waits for
+    the write, the write commits, and the endpoint and its delivery go together."""
+    coordinator = await member(hook_client)
+    org, hook = await org_with_webhook(hook_client, coordinator, receiver.url, ["need.created"])
+    created = await hook_client.post(
+        "/v1/needs", json=need_body(organization_id=org), headers=coordinator.headers
+    )
+    need_id = created.json()["id"]
+    async with hook_app.state.sessionmaker() as session:
+        # The change's transaction has read the subscribers and not yet committed...
+        await webhooks.emit(
+            session,
+            [
+                webhooks.need_event(
+                    EventType.need_updated, organization_id=UUID(org), need_id=UUID(need_id), status="open"
+                )
+            ],
+        )
+        deleting = asyncio.create_task(
+            hook_client.delete(f"/v1/organizations/{org}/webhooks/{hook['id']}", headers=coordinator.headers)
+        )
+        await asyncio.sleep(0.5)
+        assert not deleting.done(), "the delete must wait for the change that read the endpoint"
+        await session.commit()
+    assert (await asyncio.wait_for(deleting, timeout=10)).status_code == 204
+    assert await deliveries(hook_app) == []
+    listed = await hook_client.get(f"/v1/organizations/{org}/webhooks", headers=coordinator.headers)
+    assert listed.json() == []
