@@ -207,6 +207,9 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+UNHANDLED_DETAIL = "Something went wrong on our side; it has been logged."
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # This handler answers outside the middleware that stamps every other response.
     rid = request_id_of(request.scope)
@@ -214,7 +217,7 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         request,
         500,
-        "Something went wrong on our side; it has been logged.",
+        UNHANDLED_DETAIL,
         headers={REQUEST_ID_HEADER: rid} if rid else None,
     )
 

@@ -8,12 +8,16 @@ has already seen.
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.errors import PROBLEM_JSON, UNHANDLED_DETAIL, problem_body
 from app.idempotency import service
 
 log = logging.getLogger(__name__)
@@ -23,10 +27,12 @@ HEADER = b"idempotency-key"
 KEPT_HEADERS = {b"content-type", b"location", b"etag"}
 
 
-def released(status_code: int) -> bool:
+def released(status_code: int, *, committed: bool) -> bool:
     """5xx: the client should retry and the retry must run. 422: the request was refused before
-    anything changed, so a corrected retry may reuse the key (as Stripe does)."""
-    return status_code >= 500 or status_code == 422
+    anything changed, so a corrected retry may reuse the key (as Stripe does). But once the route
+    has committed a change, the answer is kept whatever it is: running it again would do the
+    change twice (Stripe keeps 5xx answers too)."""
+    return not committed and (status_code >= 500 or status_code == 422)
 
 
 @dataclass
@@ -37,6 +43,8 @@ class Exchange:
     body_complete: bool = False
     claim: service.Claim | None = None
     session: AsyncSession | None = None
+    # Whether the route committed anything after the key was claimed.
+    committed: bool = False
 
     async def read_body(self, request: Request) -> bytes:
         if not self.body_complete:
@@ -46,6 +54,17 @@ class Exchange:
     def own(self, claim: service.Claim, session: AsyncSession) -> None:
         # The request's own session: finishing must not need a second pooled connection.
         self.claim, self.session = claim, session
+        event.listen(session.sync_session, "after_commit", self._on_commit)
+
+    def _on_commit(self, _session: Any) -> None:
+        self.committed = True
+
+    def let_go(self) -> tuple[service.Claim | None, AsyncSession | None]:
+        """Stop watching the session (finishing commits on it too) and hand back the claim."""
+        claim, session, self.claim = self.claim, self.session, None
+        if session is not None and event.contains(session.sync_session, "after_commit", self._on_commit):
+            event.remove(session.sync_session, "after_commit", self._on_commit)
+        return claim, session
 
 
 def exchange_of(request: Request) -> Exchange | None:
@@ -63,13 +82,13 @@ def _applies(scope: Scope, prefix: str) -> bool:
 
 
 async def _finish(exchange: Exchange, start: Message, body: bytes) -> None:
-    claim, session, exchange.claim = exchange.claim, exchange.session, None
+    claim, session = exchange.let_go()
     assert claim is not None
     assert session is not None
     status_code = int(start["status"])
     try:
         await session.rollback()  # anything the route left uncommitted is void, as closing would make it
-        if released(status_code):
+        if released(status_code, committed=exchange.committed):
             await service.release(session, claim)
             return
         headers = [
@@ -84,17 +103,25 @@ async def _finish(exchange: Exchange, start: Message, body: bytes) -> None:
         log.exception("could not store or release an idempotent response")
 
 
-async def _abandon(exchange: Exchange) -> None:
-    """The request failed without a response (an exception): release the key for a retry."""
-    claim, session, exchange.claim = exchange.claim, exchange.session, None
+async def _abandon(exchange: Exchange, path: str) -> None:
+    """The request failed without a response (an exception, answered 500 by the outermost
+    handler): release the key for a retry, unless the route had already committed its change;
+    then the 500 the client saw is kept, so a retry cannot do the change a second time."""
+    claim, session = exchange.let_go()
     if claim is None or session is None:
         return
     with anyio.CancelScope(shield=True):
         try:
             await session.rollback()
-            await service.release(session, claim)
+            if not exchange.committed:
+                await service.release(session, claim)
+                return
+            problem = problem_body(500, UNHANDLED_DETAIL, instance=path).model_dump(exclude_none=True)
+            body = bytes(JSONResponse(problem).body)
+            headers = [("content-type", PROBLEM_JSON)]
+            await service.complete(session, claim, status_code=500, headers=headers, body=body)
         except Exception:
-            log.exception("could not release an idempotency key after a failed request")
+            log.exception("could not release or keep an idempotency key after a failed request")
 
 
 class IdempotencyMiddleware:
@@ -138,4 +165,4 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, teed_receive, held_send)
         finally:
-            await _abandon(exchange)
+            await _abandon(exchange, str(scope["path"]))

@@ -105,6 +105,34 @@ async def test_a_5xx_releases_the_key(
     assert await _my_needs(client, a.headers) == [retried.json()["id"]]
 
 
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [(RuntimeError("the answer was lost"), 500), (Unavailable("The database went away."), 503)],
+)
+async def test_a_failure_after_the_change_committed_keeps_the_answer(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, failure: Exception, status: int
+) -> None:
+    """The need is saved, then building the answer fails: a retry must not save it again."""
+    from app.needs import router
+
+    a = await member(client)
+    body = encoded(need_body())
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(router, "render_owner", lost)
+    first = await client.post("/v1/needs", content=body, headers=keyed(a, KEY))
+    assert_problem(first, status)
+    monkeypatch.undo()
+    for _ in range(2):
+        again = await client.post("/v1/needs", content=body, headers=keyed(a, KEY))
+        assert (again.status_code, again.headers[REPLAYED]) == (status, "true")
+        assert again.headers["content-type"] == "application/problem+json"
+        assert again.content == first.content
+    assert len(await _my_needs(client, a.headers)) == 1
+
+
 async def test_a_refused_body_is_not_kept_so_a_corrected_one_may_use_the_key(
     client: httpx.AsyncClient, application: FastAPI
 ) -> None:
