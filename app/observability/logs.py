@@ -7,11 +7,68 @@ hold addresses, phones and where people search from.
 
 import logging
 import sys
+import traceback
+from collections.abc import MutableMapping
+from types import TracebackType
 from typing import Any
 
 import structlog
 
 _configured = False
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception's type and, for database errors, its SQLSTATE and constraint: never its
+    message, which may quote a failing row ("Failing row contains (...)") or a bad input."""
+    kind = type(exc)
+    words = [f"{kind.__module__}.{kind.__qualname__}"]
+    orig = getattr(exc, "orig", None) or exc
+    if sqlstate := getattr(orig, "sqlstate", None):
+        words.append(f"sqlstate={sqlstate}")
+    diag = getattr(orig, "diag", None)
+    if constraint := getattr(diag, "constraint_name", None):
+        words.append(f"constraint={constraint}")
+    return " ".join(words)
+
+
+def redacted_traceback(exc: BaseException) -> str:
+    """Frames (file, line, function, source line) and exception types, for the whole chain."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"Traceback (most recent call last):\n{frames}{_describe(current)}")
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "\n\nwhile handling or caused by:\n\n".join(parts)
+
+
+def _capture_exc_info(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    # `log.exception(...)` says exc_info=True; pin the exception now, while it is being handled,
+    # so a handler that formats later (or elsewhere) still sees it.
+    if event_dict.get("exc_info") is True:
+        event_dict["exc_info"] = sys.exc_info()
+    return event_dict
+
+
+def _redact_exceptions(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    raw = event_dict.pop("exc_info", None)
+    info: _ExcInfo | tuple[None, None, None] | None = None
+    if raw is True:
+        info = sys.exc_info()
+    elif isinstance(raw, BaseException):
+        info = (type(raw), raw, raw.__traceback__)
+    elif isinstance(raw, tuple):
+        info = raw
+    if info is not None and info[1] is not None:
+        event_dict["exception"] = redacted_traceback(info[1])
+    return event_dict
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
@@ -25,7 +82,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     ]
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*shared, _capture_exc_info, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -36,7 +93,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
+            _redact_exceptions,
             renderer,
         ],
     )

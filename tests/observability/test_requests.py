@@ -149,3 +149,37 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     final = (await client.get("/metrics")).text
     assert _sample(final, total, **unmatched) - _sample(after, total, **unmatched) == 1
     assert "made-up" not in final
+
+
+async def test_an_unhandled_error_logs_its_frames_but_never_its_message(
+    application: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Exception messages quote data ("Failing row contains (...)", a bad input): the log keeps
+    where it happened and what kind of error it was, and nothing of what it said."""
+
+    # Messages built from data at run time, as a database or validator builds them; a
+    # traceback's source lines show only the code that raised them.
+    said = {"inner": "input_value='12 Quiet Row'", "outer": "Failing row contains (51.50731, -0.12763)"}
+
+    @application.get("/leaky")
+    async def leaky() -> None:
+        try:
+            raise ValueError(said["inner"])
+        except ValueError as inner:
+            raise RuntimeError(said["outer"]) from inner
+
+    caplog.set_level(logging.INFO)
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.get("/leaky", headers={"X-Request-ID": "leak-check"})
+    assert_problem(r, 500)
+    [record] = [rec for rec in caplog.records if rec.name == "app.core.errors"]
+    line = json.loads(_our_formatter().format(record))
+    assert (line["event"], line["request_id"], line["level"]) == ("unhandled error", "leak-check", "error")
+    trace = line["exception"]
+    assert "builtins.RuntimeError" in trace
+    assert "builtins.ValueError" in trace
+    assert "in leaky" in trace
+    rendered = json.dumps(line)
+    for private in ("Failing row", "51.50731", "Quiet Row", "input_value"):
+        assert private not in rendered
