@@ -3,6 +3,7 @@ database (conditional UPDATEs in a fixed order: need, offer, match) under any co
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -28,10 +29,35 @@ from app.webhooks.models import EventType
 NEED_SIDE, VOLUNTEER_SIDE = "need", "volunteer"
 
 
-async def _take_slot(session: AsyncSession, need_id: uuid.UUID, now: datetime) -> bool:
+async def _update_need(
+    session: AsyncSession, need_id: uuid.UUID, stmt: Any, events: list[webhooks.Event]
+) -> bool:
+    """Run a conditional UPDATE of the need; when it moves the need's status (matched, fulfilled,
+    open again), add the `need.updated` event its subscribers are owed. The need row is locked
+    first (after the match, before the offer: the order every step keeps), so the status read
+    here is the one the UPDATE changes."""
+    row = await session.exec(
+        select(Need.status, Need.organization_id).where(col(Need.id) == need_id).with_for_update()
+    )
+    before, organization_id = row.one()
+    after = (await session.exec(stmt.returning(Need.status))).scalar_one_or_none()
+    if after is None:
+        return False
+    if after != before:
+        events.append(
+            webhooks.need_event(
+                EventType.need_updated, organization_id=organization_id, need_id=need_id, status=str(after)
+            )
+        )
+    return True
+
+
+async def _take_slot(
+    session: AsyncSession, need_id: uuid.UUID, now: datetime, events: list[webhooks.Event]
+) -> bool:
     """One more accepted volunteer, only while the need is open, in its window and not full."""
     taken = col(Need.volunteers_accepted) + 1
-    result = await session.exec(
+    stmt = (
         update(Need)
         .where(
             col(Need.id) == need_id,
@@ -46,7 +72,7 @@ async def _take_slot(session: AsyncSession, need_id: uuid.UUID, now: datetime) -
             status=case((taken >= col(Need.volunteers_needed), NeedStatus.matched), else_=col(Need.status)),
         )
     )
-    return bool(result.rowcount == 1)
+    return await _update_need(session, need_id, stmt, events)
 
 
 async def _take_capacity(session: AsyncSession, offer_id: uuid.UUID, now: datetime) -> bool:
@@ -62,7 +88,9 @@ async def _take_capacity(session: AsyncSession, offer_id: uuid.UUID, now: dateti
     return bool(result.rowcount == 1)
 
 
-async def _release(session: AsyncSession, match: Match, now: datetime, *, completed: bool) -> None:
+async def _release(
+    session: AsyncSession, match: Match, now: datetime, events: list[webhooks.Event], *, completed: bool
+) -> None:
     """Give back what an accepted match held: the offer's capacity, and the need's slot unless done."""
     if completed:
         done = col(Need.volunteers_completed) + 1
@@ -77,11 +105,12 @@ async def _release(session: AsyncSession, match: Match, now: datetime, *, comple
             "volunteers_accepted": col(Need.volunteers_accepted) - 1,
             "status": case((col(Need.status) == NeedStatus.matched, NeedStatus.open), else_=col(Need.status)),
         }
-    await session.exec(
+    stmt = (
         update(Need)
         .where(col(Need.id) == match.need_id)
         .values(**need_values, version=col(Need.version) + 1, updated_at=now)
     )
+    await _update_need(session, match.need_id, stmt, events)
     await session.exec(
         update(Offer)
         .where(col(Offer.id) == match.offer_id)
@@ -190,14 +219,16 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
     sees_offer = claim or caller.acts_for(offer.organization_id)
     match_score = await _check_eligible(session, need, offer, now, sees_offer=sees_offer)
     match = new_match(need, offer, caller, accepted=claim, score=match_score, now=now)
+    need_events: list[webhooks.Event] = []
     try:
         if claim and not (
-            await _take_slot(session, need.id, now) and await _take_capacity(session, offer.id, now)
+            await _take_slot(session, need.id, now, need_events)
+            and await _take_capacity(session, offer.id, now)
         ):
             await session.rollback()
             raise Conflict("The need has no free slot or the offer no free capacity any more.")
         session.add(match)
-        await webhooks.emit(session, [event(match, MatchStatus(match.status))])
+        await webhooks.emit(session, [event(match, MatchStatus(match.status)), *need_events])
         await session.commit()
     except IntegrityError:
         await session.rollback()
@@ -279,20 +310,21 @@ async def step(
         await session.rollback()
         raise Conflict(f"A {status} match cannot be {to}.")
     now = utcnow()
+    need_events: list[webhooks.Event] = []
     try:
         if to == MatchStatus.accepted:
             # The need or offer may have changed since the proposal: check the pair again.
             need, offer = await _fresh(session, match)
             await _check_eligible(session, need, offer, now, existing=match)
             if not (
-                await _take_slot(session, match.need_id, now)
+                await _take_slot(session, match.need_id, now, need_events)
                 and await _take_capacity(session, match.offer_id, now)
             ):
                 raise Conflict("The need has no free slot or the offer no free capacity any more.")
         elif match.status == MatchStatus.accepted:
-            await _release(session, match, now, completed=to == MatchStatus.completed)
+            await _release(session, match, now, need_events, completed=to == MatchStatus.completed)
         await _move(session, match, to, now, if_match=if_match)
-        await webhooks.emit(session, [event(match, to)])
+        await webhooks.emit(session, [event(match, to), *need_events])
         await session.commit()
     except (Conflict, IntegrityError) as exc:
         await session.rollback()

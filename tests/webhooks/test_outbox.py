@@ -136,8 +136,39 @@ async def test_refused_steps_emit_nothing(client: httpx.AsyncClient, application
     assert (
         await _types(application)
         == before
-        == sorted(["need.created", "match.proposed", "match.proposed", "match.accepted"])
+        == sorted(["need.created", "match.proposed", "match.proposed", "match.accepted", "need.updated"])
     )
+
+
+async def test_a_need_moved_by_its_matches_emits_need_updated_with_its_new_status(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    """Claims, completions and cancellations move a need open -> matched -> fulfilled, or back
+    to open: a subscriber to need.* hears each move, with the status it moved to."""
+    coordinator, first, second = await member(client), await member(client), await member(client)
+    org, _ = await org_with_webhook(client, coordinator, URL)
+    need = await _need(client, coordinator, org, volunteers_needed=1)
+
+    async def claim(volunteer: Member) -> str:
+        body = {"need_id": need, "offer_id": await _offer(client, volunteer)}
+        r = await client.post("/v1/matches", json=body, headers=volunteer.headers)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def need_moves() -> list[str]:
+        return [e.payload["data"]["status"] for e in await events(application) if e.type == "need.updated"]
+
+    taken = await claim(first)
+    assert await need_moves() == ["matched"]
+    assert (await client.post(f"/v1/matches/{taken}/cancel", headers=first.headers)).status_code == 200
+    assert await need_moves() == ["matched", "open"]
+    again = await claim(second)
+    assert (await client.post(f"/v1/matches/{again}/complete", headers=second.headers)).status_code == 200
+    assert await need_moves() == ["matched", "open", "matched", "fulfilled"]
+    final = await client.get(f"/v1/needs/{need}", headers=coordinator.headers)
+    assert final.json()["status"] == "fulfilled"
+    for e in await events(application):
+        assert set(e.payload["data"]) <= {"organization_id", "need_id", "match_id", "offer_id", "status"}
 
 
 async def test_needs_without_an_organisation_and_other_organisations_emit_nothing(

@@ -52,6 +52,10 @@ class Day:
         assert r.status_code == 200, r.text
         self._match_event(r.json()["status"], need_id, match_id, offer_id)
 
+    def need_moved(self, need_id: str, status: str) -> None:
+        """A step that moved the need's own status (matched, fulfilled) also sends need.updated."""
+        self._need_event("need.updated", need_id, status)
+
     def _need_event(self, type: str, need_id: str, status: str) -> None:
         self.expected.append((type, {"organization_id": self.org, "need_id": need_id, "status": status}))
 
@@ -79,7 +83,9 @@ async def _live_a_day(client: httpx.AsyncClient, day: Day, volunteers: list[Memb
     await day.patch(first)
     match = await day.propose(first, offers[0])
     await day.step(volunteers[0], "accept", first, match, offers[0])
+    day.need_moved(first, "matched")
     await day.step(day.coordinator, "complete", first, match, offers[0])
+    day.need_moved(first, "fulfilled")
 
     declined = await day.need()
     match = await day.propose(declined, offers[1])
@@ -92,6 +98,7 @@ async def _live_a_day(client: httpx.AsyncClient, day: Day, volunteers: list[Memb
     called_off = await day.need()
     match = await day.propose(called_off, offers[3])
     await day.step(volunteers[3], "accept", called_off, match, offers[3])
+    day.need_moved(called_off, "matched")
     await day.cancel_need(called_off, (match, offers[3]))
 
 
