@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     webhook_batch_size: int = Field(default=20, ge=1, le=500)
     # How long a claimed delivery stays out of other workers' reach: past it, a lost attempt is retried.
     webhook_lease_seconds: float = Field(default=120.0, gt=0)
+    # Ended deliveries (and events none refers to) are forgotten after this many days.
+    webhook_retention_days: int = Field(default=30, ge=1, le=3650)
     # An idle worker looks for due deliveries this often.
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 

@@ -91,7 +91,8 @@ class WebhookDelivery(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     event_id: uuid.UUID = Field(foreign_key="webhook_events.id", ondelete="CASCADE", index=True)
-    # Deleting an endpoint deletes its log in the same statement, whatever is being emitted meanwhile.
+    # Deleting an endpoint deletes its log in the same statement; an emitter that read the
+    # endpoint holds a shared lock on it, so the delete waits for that change to commit.
     endpoint_id: uuid.UUID = Field(foreign_key="webhook_endpoints.id", ondelete="CASCADE")
     event_type: str = Field(max_length=32)
     status: str = Field(default=DeliveryStatus.pending, max_length=16)

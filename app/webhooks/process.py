@@ -4,15 +4,23 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
+from datetime import timedelta
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.core.timeutil import utcnow
 from app.observability.logs import configure_logging
 from app.webhooks.delivery import make_client
-from app.webhooks.worker import run_once
+from app.webhooks.worker import purge_finished, run_once
+
+# The delivery log is kept for `webhook_retention_days`; sweeping it hourly is plenty.
+PURGE_EVERY_SECONDS = 3600.0
 
 log = logging.getLogger("app.webhooks.worker")
 
@@ -26,11 +34,15 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine)
     log.info("webhook worker started")
+    next_purge = 0.0
     try:
         async with make_client(settings) as client:
             while not stop.is_set():
                 done = 0
                 try:
+                    if time.monotonic() >= next_purge:
+                        next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+                        await _purge(sessions, settings)
                     done = await run_once(sessions, settings, client)
                 except* (DBAPIError, PoolTimeout) as group:
                     # A database outage is waited out; what was claimed is retried when its lease ends.
@@ -44,6 +56,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     log.info("webhook worker stopped")
+
+
+async def _purge(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    cutoff = utcnow() - timedelta(days=settings.webhook_retention_days)
+    deliveries, events = await purge_finished(sessions, older_than=cutoff)
+    if deliveries or events:
+        log.info("webhook log retention: %d deliveries and %d events forgotten", deliveries, events)
 
 
 def quiet_http_client_logs() -> None:

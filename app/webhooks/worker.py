@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import httpx
 import orjson
-from sqlalchemy import update
+from sqlalchemy import delete, exists, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -257,3 +257,24 @@ async def run_once(
         else:
             await _cancel_one(sessions, claimed)
     return len(batch)
+
+
+async def purge_finished(sessions: Sessions, *, older_than: datetime) -> tuple[int, int]:
+    """Forget deliveries that ended (delivered, failed, cancelled) before `older_than`, then the
+    events no delivery refers to any more. Pending deliveries are kept however old they are.
+    Returns how many deliveries and events went."""
+    async with sessions() as session:
+        finished = await session.exec(
+            delete(WebhookDelivery).where(
+                col(WebhookDelivery.status) != DeliveryStatus.pending,
+                col(WebhookDelivery.updated_at) < older_than,
+            )
+        )
+        orphaned = await session.exec(
+            delete(WebhookEvent).where(
+                col(WebhookEvent.created_at) < older_than,
+                ~exists().where(col(WebhookDelivery.event_id) == col(WebhookEvent.id)),
+            )
+        )
+        await session.commit()
+        return int(finished.rowcount), int(orphaned.rowcount)

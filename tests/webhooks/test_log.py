@@ -1,10 +1,17 @@
 """The delivery log: newest first in pages, each attempt's outcome, for the organisation only."""
 
+from datetime import timedelta
+
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import update
+from sqlmodel import col
 
+from app.core.timeutil import utcnow
+from app.webhooks.models import WebhookDelivery, WebhookEvent
+from app.webhooks.worker import purge_finished
 from tests.factories import api_key, assert_problem, join, member, need_body
-from tests.webhooks.support import Receiver, Reply, deliveries, drain, org_with_webhook
+from tests.webhooks.support import Receiver, Reply, deliveries, drain, events, one_pass, org_with_webhook
 
 DELIVERY_KEYS = {
     "id",
@@ -93,3 +100,39 @@ async def test_only_the_organisation_reads_its_log(
     assert_problem(await hook_client.get(path, headers=volunteer.headers), 404)
     assert_problem(await hook_client.get(path, headers=stranger.headers), 404)
     assert_problem(await hook_client.get(path), 401)
+
+
+async def test_retention_forgets_ended_deliveries_and_their_events_but_never_pending_ones(
+    hook_app: FastAPI, hook_client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    receiver.plan = lambda n: Reply(204) if n < 2 else Reply(500)
+    coordinator = await member(hook_client)
+    org, _ = await org_with_webhook(hook_client, coordinator, receiver.url, ["need.created"])
+    for _ in range(3):
+        body = need_body(organization_id=org)
+        assert (
+            await hook_client.post("/v1/needs", json=body, headers=coordinator.headers)
+        ).status_code == 201
+    await one_pass(hook_app)  # two delivered, one pending again after a 500
+    rows = await deliveries(hook_app)
+    assert sorted(d.status for d in rows) == ["delivered", "delivered", "pending"]
+    kept_delivered = next(d for d in rows if d.status == "delivered")
+    old, now = utcnow() - timedelta(days=31), utcnow()
+    async with hook_app.state.sessionmaker() as session:
+        # Everything but one delivered row last moved 31 days ago.
+        await session.exec(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) != kept_delivered.id)
+            .values(updated_at=old, created_at=old)
+        )
+        await session.exec(update(WebhookEvent).values(created_at=old))
+        await session.commit()
+    cutoff = now - timedelta(days=30)
+    assert await purge_finished(hook_app.state.sessionmaker, older_than=cutoff) == (1, 1)
+    left = await deliveries(hook_app)
+    assert sorted((d.status, d.id == kept_delivered.id) for d in left) == [
+        ("delivered", True),
+        ("pending", False),
+    ]
+    assert {e.id for e in await events(hook_app)} == {d.event_id for d in left}
+    assert await purge_finished(hook_app.state.sessionmaker, older_than=cutoff) == (0, 0)
