@@ -186,6 +186,18 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
 
 
+def _outage_reason(exc: Exception) -> str:
+    """An outage and contention both answer 503, but an operator must tell them apart."""
+    if isinstance(exc, SQLAlchemyTimeoutError):
+        return "pool_timeout"
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if sqlstate == "57014":
+        return "statement_timeout"
+    if sqlstate in ("40001", "40P01"):
+        return "contention"
+    return "connection"
+
+
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     # Lost or exhausted connections are the database's outage, not a bug: say when to retry.
     if (
@@ -197,7 +209,7 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.warning(
         "database unavailable", method=request.method, path=request.url.path, error=type(exc).__name__
     )
-    DATABASE_UNAVAILABLE.inc()
+    DATABASE_UNAVAILABLE.labels(_outage_reason(exc)).inc()
     return problem_response(
         request,
         503,

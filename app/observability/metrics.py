@@ -38,7 +38,9 @@ IN_PROGRESS = Gauge(
 )
 DATABASE_UNAVAILABLE = Counter(
     "mutual_aid_database_unavailable",
-    "Requests answered 503 because the database could not be reached or was lost mid-request.",
+    "Requests answered 503 because of the database, by reason: connection (unreachable or lost),"
+    " pool_timeout, statement_timeout, or contention (deadlock, serialisation failure).",
+    ["reason"],
 )
 
 

@@ -36,6 +36,11 @@ async def test_killed_pooled_connections_are_replaced_without_an_error(
     assert len(listed.json()["items"]) == 6
 
 
+def _timeouts(scrape: str) -> float:
+    series = 'mutual_aid_database_unavailable_total{reason="statement_timeout"} '
+    return sum(float(line.removeprefix(series)) for line in scrape.splitlines() if line.startswith(series))
+
+
 async def test_a_statement_that_runs_away_is_cancelled_with_a_503(database_url: str) -> None:
     app = create_app(make_settings(database_url, db_statement_timeout_ms=200))
 
@@ -45,8 +50,11 @@ async def test_a_statement_that_runs_away_is_cancelled_with_a_503(database_url: 
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        before = (await c.get("/metrics")).text
         r = await c.get("/slow")
         assert_problem(r, 503)
+        after = (await c.get("/metrics")).text
+        assert _timeouts(after) - _timeouts(before) == 1
         assert r.headers["retry-after"] == "5"
         assert (await c.get("/readyz")).status_code == 200
     await app.state.engine.dispose()

@@ -64,9 +64,13 @@ async def test_a_database_outage_is_a_prompt_503_with_retry_after_and_request_id
     app = create_app(make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        before = (await c.get("/metrics")).text
         started = time.perf_counter()
         r = await c.get("/v1/needs")
         elapsed = time.perf_counter() - started
+        after = (await c.get("/metrics")).text
+    outage = "mutual_aid_database_unavailable_total"
+    assert _sample(after, outage, reason="connection") - _sample(before, outage, reason="connection") == 1
     body = assert_problem(r, 503)
     assert body["type"].endswith("/unavailable")
     assert r.headers["retry-after"] == "5"
