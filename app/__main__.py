@@ -3,6 +3,7 @@ demo, or run the webhook delivery `worker`."""
 
 import argparse
 import os
+import shutil
 import tempfile
 
 import uvicorn
@@ -48,9 +49,19 @@ def main() -> None:
         # Workers are separate processes: give them one random secret so a token works on all.
         os.environ["JWT_SECRET"] = settings.jwt_secret
     configure_logging(settings.log_level, json=settings.log_json)
+    made_metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker writes its samples here and /metrics sums them: a scrape sees all workers.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="mutual-aid-metrics-")
+        made_metrics_dir = tempfile.mkdtemp(prefix="mutual-aid-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made_metrics_dir
+    try:
+        _run(host, port, workers, settings.shutdown_grace_seconds)
+    finally:
+        if made_metrics_dir is not None:
+            shutil.rmtree(made_metrics_dir, ignore_errors=True)
+
+
+def _run(host: str, port: int, workers: int, grace_seconds: int) -> None:
     uvicorn.run(
         "app.main:app",
         host=host,
@@ -62,7 +73,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
         # On SIGTERM: stop accepting, let requests in flight finish, then exit.
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        timeout_graceful_shutdown=grace_seconds,
     )
 
 

@@ -19,6 +19,7 @@ from app.matches.router import router as matches_router
 from app.members.router import router as members_router
 from app.needs.router import router as needs_router
 from app.observability.logs import configure_logging
+from app.observability.metrics import forget_this_process
 from app.observability.middleware import ObserveRequests
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
         yield
         await app.state.engine.dispose()
+        forget_this_process()
 
     app = FastAPI(
         title="Mutual aid API",

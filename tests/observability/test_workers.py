@@ -1,0 +1,52 @@
+"""Several server processes: one scrape of /metrics counts the requests every process served."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.observability.test_shutdown import _free_port, _wait_until_up
+
+
+def _healthz_count(scrape: str) -> float:
+    series = 'mutual_aid_http_requests_total{method="GET",route="/healthz",status="200"} '
+    return sum(float(line.removeprefix(series)) for line in scrape.splitlines() if line.startswith(series))
+
+
+def test_metrics_sum_over_worker_processes(tmp_path: Path) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}",
+        "JWT_SECRET": "workers-test-secret-0123456789abcdef",
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_up(base, server)
+        start = _healthz_count(httpx.get(f"{base}/metrics", timeout=5).text)
+        for _ in range(40):
+            # A new connection each time, so the kernel spreads them over both processes.
+            with httpx.Client(base_url=base, timeout=5) as one:
+                assert one.get("/healthz").status_code == 200
+        counts = {_healthz_count(httpx.get(f"{base}/metrics", timeout=5).text) - start for _ in range(10)}
+        # Every scrape, whichever process answers it, sees all 40 (and its own earlier scrapes
+        # are not /healthz): the samples are summed over processes.
+        assert counts == {40.0}
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
