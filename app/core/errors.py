@@ -206,10 +206,16 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         and not isinstance(exc, OperationalError)
     ):
         return await _unhandled(request, exc)
+    reason = _outage_reason(exc)
     log.warning(
-        "database unavailable", method=request.method, path=request.url.path, error=type(exc).__name__
+        "database unavailable",
+        method=request.method,
+        path=request.url.path,
+        error=type(exc).__name__,
+        reason=reason,
+        sqlstate=getattr(getattr(exc, "orig", None), "sqlstate", None),
     )
-    DATABASE_UNAVAILABLE.labels(_outage_reason(exc)).inc()
+    DATABASE_UNAVAILABLE.labels(reason).inc()
     return problem_response(
         request,
         503,
