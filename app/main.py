@@ -14,6 +14,7 @@ from app.auth.ratelimit import RateLimiter
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import install_problem_handlers, problems
+from app.core.openapi import install_openapi
 from app.matches.router import router as matches_router
 from app.members.router import router as members_router
 from app.needs.router import router as needs_router
@@ -92,8 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Location", "Retry-After"],
         )
 
-    # Every /v1 call is rate limited per caller; probes and docs are not.
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(rate_limit)], responses=problems(429))
+    # Every /v1 call resolves its caller (a bad credential is a 401 even where anonymous calls
+    # are welcome), is rate limited per caller, and needs the database; probes and docs are not.
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(rate_limit)], responses=problems(401, 429, 503))
     for router in (
         members_router,
         organizations_router,
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(ops_router)
+    install_openapi(app)
     return app
 
 

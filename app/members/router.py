@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.auth.deps import CurrentMember, client_address, limiter
+from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, client_address, limiter
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Unauthorized, problems
 from app.core.security import create_access_token
@@ -20,6 +20,7 @@ router = APIRouter(tags=["members"])
     status_code=201,
     response_model=MemberPrivate,
     responses=problems(409, 422),
+    openapi_extra=ANONYMOUS_WELCOME,
 )
 async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivate:
     """Sign up. Anyone can both ask for help and offer it."""
@@ -27,7 +28,13 @@ async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivat
     return MemberPrivate.model_validate(member, from_attributes=True)
 
 
-@router.post("/auth/token", response_model=Token, tags=["auth"], responses=problems(401, 422, 429))
+@router.post(
+    "/auth/token",
+    response_model=Token,
+    tags=["auth"],
+    responses=problems(401, 422, 429),
+    openapi_extra=ANONYMOUS_WELCOME,
+)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,

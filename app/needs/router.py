@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.audit import service as audit
 from app.auth.callers import Caller
-from app.auth.deps import scoped
+from app.auth.deps import ANONYMOUS_WELCOME, scoped
 from app.core.deps import SessionDep
 from app.core.errors import Invalid, problems
 from app.core.etag import IfMatch, etag, parse_if_match
@@ -64,7 +64,9 @@ def _near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
     return RadiusQuery(lat=lat, lon=lon, radius_km=10.0 if radius_km is None else radius_km)
 
 
-@router.get("", response_model=Page[NeedView], responses=problems(401, 403, 422))
+@router.get(
+    "", response_model=Page[NeedView], responses=problems(401, 403, 422), openapi_extra=ANONYMOUS_WELCOME
+)
 async def list_needs(
     session: SessionDep,
     caller: Reader,
@@ -97,7 +99,12 @@ async def list_needs(
     return Page[NeedView](items=[render(n, role, d) for n, role, d in rows], next_cursor=next_cursor)
 
 
-@router.get("/{need_id}", response_model=NeedView, responses=problems(401, 403, 404, 422))
+@router.get(
+    "/{need_id}",
+    response_model=NeedView,
+    responses=problems(401, 403, 404, 422),
+    openapi_extra=ANONYMOUS_WELCOME,
+)
 async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, response: Response) -> NeedView:
     need, role = await service.read_need(session, need_id=need_id, caller=caller)
     if role == OWNER:  # the version would tell strangers when private fields changed

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from app.auth.deps import AnyCaller, CurrentMember, MemberCaller, coordinator_only
+from app.auth.deps import ANONYMOUS_WELCOME, AnyCaller, CurrentMember, MemberCaller, coordinator_only
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, problems
 from app.core.pagination import Cursor, Limit, Page
@@ -38,7 +38,9 @@ async def create_organization(
     return render(await service.create_organization(session, creator=member, data=data))
 
 
-@router.get("", response_model=Page[OrganizationPublic], responses=problems(401, 422))
+@router.get(
+    "", response_model=Page[OrganizationPublic], responses=problems(401, 422), openapi_extra=ANONYMOUS_WELCOME
+)
 async def list_organizations(
     session: SessionDep, _caller: AnyCaller, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[OrganizationPublic]:
@@ -46,7 +48,12 @@ async def list_organizations(
     return Page[OrganizationPublic](items=[render(o) for o in orgs], next_cursor=next_cursor)
 
 
-@router.get("/{organization_id}", response_model=OrganizationPublic, responses=problems(401, 404, 422))
+@router.get(
+    "/{organization_id}",
+    response_model=OrganizationPublic,
+    responses=problems(401, 404, 422),
+    openapi_extra=ANONYMOUS_WELCOME,
+)
 async def get_organization(
     organization_id: uuid.UUID, session: SessionDep, _caller: AnyCaller
 ) -> OrganizationPublic:

@@ -1,0 +1,70 @@
+"""The OpenAPI document says what the app really answers: clients and contract tests trust it."""
+
+from typing import Any
+
+import httpx
+
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+ANONYMOUS_OPERATIONS = {
+    "create_member",
+    "login",
+    "list_organizations",
+    "get_organization",
+    "list_needs",
+    "get_need",
+}
+
+
+async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
+    r = await client.get("/openapi.json")
+    assert r.status_code == 200
+    document: dict[str, Any] = r.json()
+    return document
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(m.upper(), p, op) for p, ops in document["paths"].items() for m, op in ops.items()]
+
+
+async def test_every_error_response_is_documented_as_problem_json(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    errors = 0
+    for _method, _path, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if status[0] in "45":
+                assert response["content"] == PROBLEM, (_method, _path, status)
+                errors += 1
+    assert errors > 100
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert "ValidationError" not in schemas
+    assert set(schemas["Problem"]["required"]) == {"type", "title", "status", "detail"}
+
+
+async def test_every_v1_operation_declares_bad_credentials_rate_limits_and_outages(
+    client: httpx.AsyncClient,
+) -> None:
+    for method, path, operation in _operations(await _document(client)):
+        if path.startswith("/v1/"):
+            assert {"401", "429", "503"} <= operation["responses"].keys(), (method, path)
+
+
+async def test_validation_errors_are_declared_only_where_there_is_input(client: httpx.AsyncClient) -> None:
+    for method, path, operation in _operations(await _document(client)):
+        takes_input = bool(operation.get("parameters")) or "requestBody" in operation
+        assert ("422" in operation["responses"]) == takes_input, (method, path)
+
+
+async def test_only_public_operations_make_the_credential_optional(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    optional = {op["operationId"] for _m, _p, op in _operations(document) if {} in op.get("security", [])}
+    assert optional == ANONYMOUS_OPERATIONS
+    for _method, _path, operation in _operations(document):
+        if operation["operationId"] in ANONYMOUS_OPERATIONS:
+            assert operation["security"] == [{"OAuth2PasswordBearer": []}, {"HTTPBearer": []}, {}]
+
+
+async def test_an_anonymous_operation_still_refuses_a_bad_credential(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v1/needs", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
