@@ -40,3 +40,13 @@ async def test_unexpected_failure_is_500_problem_without_internals(
     assert "SELECT" not in r.text
     assert "Traceback" not in r.text
     assert "RuntimeError" not in r.text
+
+
+async def test_wrong_method_names_every_method_of_the_resource(client: httpx.AsyncClient) -> None:
+    # GET and PATCH live on separate routes of one resource; Allow must name both.
+    r = await client.request("OPTIONS", "/v1/members/me")
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, PATCH"
+    r = await client.delete("/v1/needs")
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, POST"
