@@ -74,7 +74,7 @@ async def list_matches(
     return Page[MatchView](items=items, next_cursor=next_cursor)
 
 
-@router.get("/matches/{match_id}", response_model=MatchView, responses=problems(401, 403, 404, 422))
+@router.get("/matches/{match_id:uuid}", response_model=MatchView, responses=problems(401, 403, 404, 422))
 async def get_match(match_id: uuid.UUID, caller: MatchReader, session: SessionDep) -> MatchView:
     match, _, side = await service.get_match(session, match_id=match_id, caller=caller)
     return await views.render(session, match, side, caller)
@@ -94,29 +94,31 @@ async def _step(
 _STEP_ERRORS = problems(401, 403, 404, 409, 422)
 
 
-@router.post("/matches/{match_id}/accept", response_model=MatchView, responses=_STEP_ERRORS)
+@router.post("/matches/{match_id:uuid}/accept", response_model=MatchView, responses=_STEP_ERRORS)
 async def accept_match(match_id: uuid.UUID, caller: MatchWriter, session: SessionDep) -> MatchView:
     """The volunteer accepts a proposal; both sides then see each other's contact."""
     return await _step(match_id, caller, session, "accept")
 
 
-@router.post("/matches/{match_id}/decline", response_model=MatchView, responses=_STEP_ERRORS)
+@router.post("/matches/{match_id:uuid}/decline", response_model=MatchView, responses=_STEP_ERRORS)
 async def decline_match(match_id: uuid.UUID, caller: MatchWriter, session: SessionDep) -> MatchView:
     return await _step(match_id, caller, session, "decline")
 
 
-@router.post("/matches/{match_id}/complete", response_model=MatchView, responses=_STEP_ERRORS)
+@router.post("/matches/{match_id:uuid}/complete", response_model=MatchView, responses=_STEP_ERRORS)
 async def complete_match(match_id: uuid.UUID, caller: MatchWriter, session: SessionDep) -> MatchView:
     return await _step(match_id, caller, session, "complete")
 
 
-@router.post("/matches/{match_id}/cancel", response_model=MatchView, responses=_STEP_ERRORS)
+@router.post("/matches/{match_id:uuid}/cancel", response_model=MatchView, responses=_STEP_ERRORS)
 async def cancel_match(match_id: uuid.UUID, caller: MatchWriter, session: SessionDep) -> MatchView:
     """Either side ends a proposed or accepted match; an accepted one gives its slot back."""
     return await _step(match_id, caller, session, "cancel")
 
 
-@router.get("/needs/{need_id}/candidates", response_model=Candidates, responses=problems(401, 403, 404, 422))
+@router.get(
+    "/needs/{need_id:uuid}/candidates", response_model=Candidates, responses=problems(401, 403, 404, 422)
+)
 async def need_candidates(
     need_id: uuid.UUID, caller: MatchReader, session: SessionDep, limit: Small = 20
 ) -> Candidates:
@@ -140,7 +142,7 @@ async def need_candidates(
 
 
 @router.get(
-    "/offers/{offer_id}/opportunities",
+    "/offers/{offer_id:uuid}/opportunities",
     response_model=Page[Opportunity],
     responses=problems(401, 403, 404, 422),
 )

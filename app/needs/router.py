@@ -100,7 +100,7 @@ async def list_needs(
 
 
 @router.get(
-    "/{need_id}",
+    "/{need_id:uuid}",
     response_model=NeedView,
     responses=problems(401, 403, 404, 422),
     openapi_extra=ANONYMOUS_WELCOME,
@@ -112,7 +112,7 @@ async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, resp
     return render(need, role)
 
 
-@router.patch("/{need_id}", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 412, 422))
+@router.patch("/{need_id:uuid}", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 412, 422))
 async def update_need(
     need_id: uuid.UUID,
     data: NeedUpdate,
@@ -129,7 +129,7 @@ async def update_need(
     return render_owner(need)
 
 
-@router.post("/{need_id}/cancel", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 422))
+@router.post("/{need_id:uuid}/cancel", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 422))
 async def cancel_need(
     need_id: uuid.UUID, caller: Writer, session: SessionDep, response: Response
 ) -> NeedOwner:

@@ -46,7 +46,7 @@ async def list_offers(
     return Page[OfferView](items=[service.render(o, role) for o, role in rows], next_cursor=next_cursor)
 
 
-@router.get("/{offer_id}", response_model=OfferView, responses=problems(401, 403, 404, 422))
+@router.get("/{offer_id:uuid}", response_model=OfferView, responses=problems(401, 403, 404, 422))
 async def get_offer(
     offer_id: uuid.UUID, caller: Reader, session: SessionDep, response: Response
 ) -> OfferView:
@@ -56,7 +56,7 @@ async def get_offer(
     return service.render(offer, role)
 
 
-@router.patch("/{offer_id}", response_model=OfferOwner, responses=problems(401, 403, 404, 409, 412, 422))
+@router.patch("/{offer_id:uuid}", response_model=OfferOwner, responses=problems(401, 403, 404, 409, 412, 422))
 async def update_offer(
     offer_id: uuid.UUID,
     data: OfferUpdate,

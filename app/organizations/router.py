@@ -49,7 +49,7 @@ async def list_organizations(
 
 
 @router.get(
-    "/{organization_id}",
+    "/{organization_id:uuid}",
     response_model=OrganizationPublic,
     responses=problems(401, 404, 422),
     openapi_extra=ANONYMOUS_WELCOME,
@@ -61,7 +61,7 @@ async def get_organization(
 
 
 @router.put(
-    "/{organization_id}/members/{member_id}",
+    "/{organization_id:uuid}/members/{member_id:uuid}",
     response_model=MembershipPublic,
     responses={**problems(401, 403, 404, 409, 422), 201: {"model": MembershipPublic}},
 )
@@ -87,7 +87,7 @@ async def set_membership(
 
 
 @router.post(
-    "/{organization_id}/api-keys",
+    "/{organization_id:uuid}/api-keys",
     status_code=201,
     response_model=ApiKeyCreated,
     responses=problems(401, 403, 404, 422),
@@ -104,7 +104,7 @@ async def create_api_key(
 
 
 @router.get(
-    "/{organization_id}/api-keys", response_model=list[ApiKeyPublic], responses=problems(401, 403, 404)
+    "/{organization_id:uuid}/api-keys", response_model=list[ApiKeyPublic], responses=problems(401, 403, 404)
 )
 async def list_api_keys(
     organization_id: uuid.UUID, caller: AnyCaller, session: SessionDep
@@ -115,7 +115,9 @@ async def list_api_keys(
     return [ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys]
 
 
-@router.delete("/{organization_id}/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404))
+@router.delete(
+    "/{organization_id:uuid}/api-keys/{key_id:uuid}", status_code=204, responses=problems(401, 403, 404)
+)
 async def revoke_api_key(
     organization_id: uuid.UUID, key_id: uuid.UUID, caller: AnyCaller, session: SessionDep
 ) -> Response:

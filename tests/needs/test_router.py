@@ -119,7 +119,16 @@ async def test_create_needs_a_member(client: httpx.AsyncClient) -> None:
 async def test_unknown_need_is_404(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/needs/00000000-0000-0000-0000-000000000000")
     assert assert_problem(r, 404)["detail"] == "No such need."
-    assert_problem(await client.get("/v1/needs/not-a-uuid"), 422)
+    # A path that names no need is an unknown resource, like any other.
+    assert assert_problem(await client.get("/v1/needs/not-a-uuid"), 404)["detail"] == "No such resource."
+
+
+async def test_batch_is_its_own_resource_not_a_need_id(client: httpx.AsyncClient) -> None:
+    a = await member(client)
+    for method in ("GET", "PATCH"):
+        r = await client.request(method, "/v1/needs/batch", json={}, headers=a.headers)
+        assert_problem(r, 405)
+        assert r.headers["allow"] == "POST"
 
 
 async def test_patch_by_owner_with_if_match(client: httpx.AsyncClient) -> None:
