@@ -11,7 +11,7 @@ async def test_sign_up_returns_private_view_without_password(client: httpx.Async
         "password": PASSWORD,
         "display_name": " Kim ",
         "phone": "+1 555 0100",
-        "languages": ["EN", "es", "en"],
+        "languages": ["es", "en", "es"],
     }
     r = await client.post("/v1/members", json=body)
     assert r.status_code == 201
@@ -19,8 +19,24 @@ async def test_sign_up_returns_private_view_without_password(client: httpx.Async
     assert set(data) == {"id", "email", "display_name", "phone", "languages", "created_at", "updated_at"}
     assert data["email"] == "kim.example@example.org"
     assert data["display_name"] == "Kim"
-    assert data["languages"] == ["en", "es"]
+    assert data["languages"] == ["es", "en"]
     assert PASSWORD not in r.text
+
+
+async def test_languages_are_iso_codes_exactly_as_the_schema_lists_them(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["MemberCreate"]
+    codes = schema["properties"]["languages"]["items"]["enum"]
+    assert len(codes) == 183
+    assert {"en", "es", "zu"} <= set(codes)
+    for spelling in ("EN", " en", "", "eng"):
+        body = {
+            "email": "lang@example.org",
+            "password": PASSWORD,
+            "display_name": "L",
+            "languages": [spelling],
+        }
+        problem = assert_problem(await client.post("/v1/members", json=body), 422)
+        assert [tuple(e["loc"]) for e in problem["errors"]] == [("body", "languages", 0)]
 
 
 async def test_duplicate_email_is_409_problem(client: httpx.AsyncClient) -> None:
