@@ -18,10 +18,17 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://mutual-aid.example/problems/"
 
 
+RULE = "rule"
+
+
 class FieldError(BaseModel):
     loc: list[str | int]
     msg: str
-    type: str
+    type: str = Field(
+        description=f"`{RULE}` when the request keeps to the schema but breaks a rule the schema "
+        "cannot state (a combination of fields, the current time, what the caller may do); "
+        "otherwise the kind of schema violation (`missing`, `string_too_long`, ...)."
+    )
 
 
 class Problem(BaseModel):
@@ -80,13 +87,13 @@ class Unavailable(DomainError):
 
 
 class Invalid(DomainError):
-    """A body that is well-formed but breaks a rule; `loc` names the field."""
+    """A request that keeps to the schema but breaks a rule; `loc` names the field."""
 
     status, slug = 422, "validation-error"
 
     def __init__(self, detail: str, *, loc: list[str | int]) -> None:
         super().__init__(detail)
-        self.errors = [FieldError(loc=loc, msg=detail, type="value_error")]
+        self.errors = [FieldError(loc=loc, msg=detail, type=RULE)]
 
 
 _MEANINGS = {

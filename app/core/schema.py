@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, model_validator
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 from sqlmodel import SQLModel
 from sqlmodel._compat import SQLModelConfig
 
@@ -13,6 +14,12 @@ def request_config(example: JsonDict | None = None) -> SQLModelConfig:
     if example is None:
         return SQLModelConfig(extra="forbid")
     return SQLModelConfig(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+def rule_broken(message: str) -> PydanticCustomError:
+    """A validation error for a rule JSON Schema cannot state, typed `rule` like the domain's
+    own (see `FieldError.type`), so clients can tell it from a schema violation."""
+    return PydanticCustomError("rule", message)
 
 
 def _has_nul(value: Any) -> bool:
@@ -35,7 +42,7 @@ class RequestBody(SQLModel):
     def _no_nul(cls, data: Any) -> Any:
         # NUL is never meaningful text, and Postgres cannot store it.
         if _has_nul(data):
-            raise ValueError("text must not contain NUL (\\u0000) characters")
+            raise rule_broken("text must not contain NUL (\\u0000) characters")
         return data
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, U
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, UTCDatetime, request_config
+from app.core.schema import RequestBody, UTCDatetime, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.members.models import Phone
 from app.vocab import Capabilities, Category, Languages, Mode, Urgency
@@ -108,13 +108,15 @@ class NeedFields(RequestBody):
 
     model_config = request_config()
 
-    def check_shape(self) -> None:
+    def shape_problem(self) -> str | None:
+        """What is wrong with how the fields go together, if anything."""
         mode = getattr(self, "mode", None)
         if mode == Mode.in_person and getattr(self, "location", None) is None:
-            raise ValueError("location is required for in_person help")
+            return "location is required for in_person help"
         start, end = getattr(self, "window_start", None), getattr(self, "window_end", None)
         if start is not None and end is not None and end <= start:
-            raise ValueError("window_end must be after window_start")
+            return "window_end must be after window_start"
+        return None
 
 
 _NEED_CREATE_EXAMPLE: JsonDict = {
@@ -155,7 +157,9 @@ class NeedCreate(NeedFields):
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
-        self.check_shape()
+        problem = self.shape_problem()
+        if problem is not None:
+            raise rule_broken(problem)
         return self
 
 

@@ -186,10 +186,9 @@ async def update_need(
             **changes,
         }
     )
-    try:
-        merged.check_shape()
-    except ValueError as exc:
-        raise Invalid(str(exc), loc=["body"]) from None
+    problem = merged.shape_problem()
+    if problem is not None:
+        raise Invalid(problem, loc=["body"])
     if "window_end" in changes and merged.window_end is not None and merged.window_end <= utcnow():
         raise Invalid("window_end is in the past.", loc=["body", "window_end"])
     if changes.get("visibility") == Visibility.organization and need.organization_id is None:

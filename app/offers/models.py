@@ -13,7 +13,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config
+from app.core.schema import RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.needs.models import Point
 from app.vocab import Capabilities, Category, Languages, Mode, unique
@@ -49,7 +49,7 @@ class Slot(SQLModel):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise rule_broken("end must be after start")
         return self
 
 
