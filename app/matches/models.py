@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import StrictBool, StrictFloat, StrictInt
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
@@ -107,9 +108,9 @@ class MatchView(SQLModel):
 class Area(SQLModel):
     model_config = request_config()
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius_km: float = Field(gt=0, le=500)
+    lat: StrictFloat = Field(ge=-90, le=90)
+    lon: StrictFloat = Field(ge=-180, le=180)
+    radius_km: StrictFloat = Field(gt=0, le=500)
 
 
 class RunRequest(RequestBody):
@@ -120,8 +121,8 @@ class RunRequest(RequestBody):
     organization_id: uuid.UUID | None = None
     area: Area | None = None
     categories: list[Category] | None = Field(default=None, max_length=len(Category))
-    dry_run: bool = True
-    candidates_per_need: int | None = Field(
+    dry_run: StrictBool = True
+    candidates_per_need: StrictInt | None = Field(
         default=None,
         ge=1,
         le=1000,

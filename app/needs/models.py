@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import StringConstraints, model_validator
+from pydantic import StrictFloat, StrictInt, StringConstraints, model_validator
 from pydantic.config import JsonDict
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -33,8 +33,8 @@ class Visibility(StrEnum):
 class Point(SQLModel):
     model_config = request_config()
 
-    lat: float = Field(ge=-90, le=90, schema_extra={"examples": [51.5074]})
-    lon: float = Field(ge=-180, le=180, schema_extra={"examples": [-0.1278]})
+    lat: StrictFloat = Field(ge=-90, le=90, schema_extra={"examples": [51.5074]})
+    lon: StrictFloat = Field(ge=-180, le=180, schema_extra={"examples": [-0.1278]})
 
 
 class Contact(SQLModel):
@@ -99,8 +99,8 @@ class Need(SQLModel, table=True):
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-VolunteersNeeded = Annotated[int, Field(ge=1, le=50)]
-Reach = Annotated[float, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
+VolunteersNeeded = Annotated[StrictInt, Field(ge=1, le=50)]
+Reach = Annotated[StrictFloat, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
 
 
 class NeedFields(RequestBody):

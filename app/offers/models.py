@@ -7,7 +7,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, StringConstraints, model_validator
+from pydantic import AfterValidator, StrictFloat, StrictInt, StringConstraints, model_validator
 from pydantic.config import JsonDict
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
@@ -69,8 +69,8 @@ def _timezone(name: str) -> str:
 Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_timezone)]
 Categories = Annotated[list[Category], Field(min_length=1, max_length=len(Category)), AfterValidator(unique)]
 Modes = Annotated[list[Mode], Field(min_length=1, max_length=len(Mode)), AfterValidator(unique)]
-MaxDistance = Annotated[float, Field(gt=0, le=200)]
-Capacity = Annotated[int, Field(ge=1, le=50)]
+MaxDistance = Annotated[StrictFloat, Field(gt=0, le=200)]
+Capacity = Annotated[StrictInt, Field(ge=1, le=50)]
 Availability = Annotated[list[Slot], Field(max_length=50)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 

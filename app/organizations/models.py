@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import StrictBool, StrictFloat, StringConstraints
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
@@ -73,9 +73,9 @@ class ApiKey(SQLModel, table=True):
 
 
 class ServiceArea(SQLModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius_km: float = Field(gt=0, le=500)
+    lat: StrictFloat = Field(ge=-90, le=90)
+    lon: StrictFloat = Field(ge=-180, le=180)
+    radius_km: StrictFloat = Field(gt=0, le=500)
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -108,7 +108,7 @@ class MembershipSet(RequestBody):
     model_config = request_config({"role": "volunteer", "vetted": True})
 
     role: Role
-    vetted: bool | None = None
+    vetted: StrictBool | None = None
 
 
 class MembershipPublic(SQLModel):

@@ -253,6 +253,9 @@ async def test_run_rejects_bad_bodies(client: httpx.AsyncClient) -> None:
         {"organization_id": org, "area": {"lat": 91, "lon": 0, "radius_km": 1}},
         {"organization_id": org, "categories": ["rockets"]},
         {"organization_id": org, "dry_run": "maybe"},
+        {"organization_id": org, "dry_run": "false"},
+        {"organization_id": org, "candidates_per_need": "5"},
+        {"organization_id": org, "area": {"lat": True, "lon": 0, "radius_km": 1}},
         {"organization_id": org, "candidates_per_need": 0},
         {"organization_id": org, "extra": 1},
     ):

@@ -90,6 +90,10 @@ async def test_remote_need_needs_no_location(client: httpx.AsyncClient) -> None:
         ({"category": "rocket_science"}, ["body", "category"]),
         ({"volunteers_needed": 0}, ["body", "volunteers_needed"]),
         ({"location": {"lat": 91, "lon": 0}}, ["body", "location", "lat"]),
+        # JSON numbers only: a string or a boolean is not one, whatever it spells.
+        ({"location": {"lat": "51.5", "lon": 0}}, ["body", "location", "lat"]),
+        ({"volunteers_needed": True}, ["body", "volunteers_needed"]),
+        ({"max_distance_km": "5"}, ["body", "max_distance_km"]),
         ({"contact": {"name": "X", "phone": "call me"}}, ["body", "contact", "phone"]),
         ({"window_start": "2030-01-02T10:00:00Z", "window_end": "2030-01-01T10:00:00Z"}, ["body"]),
         ({"window_end": "2030-01-01T10:00:00"}, ["body", "window_end"]),
