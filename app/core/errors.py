@@ -196,11 +196,28 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+_UNPARSABLE_BODY = "There was an error parsing the body"  # FastAPI's words for its 400
+
+
+def _unparsable_body(request: Request, exc: Exception) -> JSONResponse:
+    """A body FastAPI could not even parse is an invalid body like any other: 422, the way it
+    already answers malformed JSON, rather than a 400 the contract does not know."""
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        error = FieldError(loc=["body"], msg="JSON must be UTF-8 text.", type="json_invalid")
+    else:
+        error = FieldError(loc=["body"], msg="The body could not be parsed.", type="body_invalid")
+    return problem_response(
+        request, 422, "The request is invalid; see `errors`.", slug="validation-error", errors=[error]
+    )
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No such resource."
+    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        return _unparsable_body(request, exc)
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": _allowed_methods(request)}

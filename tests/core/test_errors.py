@@ -27,6 +27,12 @@ async def test_malformed_json_is_422_problem(client: httpx.AsyncClient) -> None:
     assert body["errors"][0]["type"] == "json_invalid"
 
 
+async def test_a_body_that_is_not_utf8_is_422_like_malformed_json(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/members", content=b"\xff\xfe{", headers={"Content-Type": "application/json"})
+    body = assert_problem(r, 422)
+    assert body["errors"] == [{"loc": ["body"], "msg": "JSON must be UTF-8 text.", "type": "json_invalid"}]
+
+
 async def test_unexpected_failure_is_500_problem_without_internals(
     client: httpx.AsyncClient, application: FastAPI
 ) -> None:
