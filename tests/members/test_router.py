@@ -150,3 +150,24 @@ async def test_nul_in_login_or_sign_up_is_a_clean_error(client: httpx.AsyncClien
         "/v1/members", json={"email": "nul@example.org", "password": PASSWORD, "display_name": "Nul\x00"}
     )
     assert_problem(r, 422)
+
+
+async def test_email_is_the_bare_address_and_reserved_domains_break_a_rule(client: httpx.AsyncClient) -> None:
+    def sign_up(email: str) -> dict[str, str]:
+        return {"email": email, "password": PASSWORD, "display_name": "E"}
+
+    for address in ("Kim <kim@example.org>", " kim@example.org", "kim@@example.org"):
+        problem = assert_problem(await client.post("/v1/members", json=sign_up(address)), 422)
+        assert [(e["loc"], e["type"]) for e in problem["errors"]] == [(["body", "email"], "value_error")]
+    problem = assert_problem(await client.post("/v1/members", json=sign_up("kim@mail.test")), 422)
+    assert problem["errors"] == [
+        {
+            "loc": ["body", "email"],
+            "msg": "No mail can reach this address: The part after the @-sign is a special-use or "
+            "reserved name that cannot be used with email.",
+            "type": "rule",
+        }
+    ]
+    # None of them signed anyone up.
+    login = await client.post("/v1/auth/token", data={"username": "kim@example.org", "password": PASSWORD})
+    assert login.status_code == 401
