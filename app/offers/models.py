@@ -7,7 +7,14 @@ from functools import cache
 from importlib.resources import files
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, StrictFloat, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.config import JsonDict
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
@@ -66,7 +73,13 @@ def _timezone(name: str) -> str:
     return name
 
 
-Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_timezone)]
+# The schema lists the zones, so clients learn which names count (and get an enum).
+Timezone = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_timezone),
+    WithJsonSchema({"type": "string", "enum": sorted(_timezones())}),
+]
 Categories = Annotated[list[Category], Field(min_length=1, max_length=len(Category)), AfterValidator(unique)]
 Modes = Annotated[list[Mode], Field(min_length=1, max_length=len(Mode)), AfterValidator(unique)]
 MaxDistance = Annotated[StrictFloat, Field(gt=0, le=200)]

@@ -146,8 +146,14 @@ async def test_someone_elses_offer_is_404_for_read_and_write(client: httpx.Async
 
 async def test_timezone_must_be_a_real_zone_and_lists_are_deduplicated(client: httpx.AsyncClient) -> None:
     v = await member(client)
-    for tz in ("America", "localtime", "Factory", "../etc/passwd"):
+    for tz in ("America", "localtime", "Factory", "../etc/passwd", "0", "europe/london"):
         assert_problem(await client.post("/v1/offers", json=offer_body(timezone=tz), headers=v.headers), 422)
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    for body in ("OfferCreate", "OfferUpdate"):
+        zones = schema[body]["properties"]["timezone"]
+        zones = zones.get("enum") or zones["anyOf"][0]["enum"]
+        assert {"UTC", "Europe/London", "America/Argentina/Buenos_Aires"} <= set(zones)
+        assert not {"Factory", "localtime", "America"} & set(zones)
     r = await client.post(
         "/v1/offers",
         json=offer_body(modes=["remote", "remote"], categories=["meals", "meals"]),
