@@ -1,11 +1,20 @@
-"""What every request body shares: unknown fields and NUL characters are errors, times are UTC."""
+"""What every request body shares: unknown fields and NUL characters are errors, times are UTC;
+and what every PATCH body shares: null only clears what may be empty."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 from sqlmodel import SQLModel
 from sqlmodel._compat import SQLModelConfig
 
@@ -44,6 +53,46 @@ class RequestBody(SQLModel):
         if _has_nul(data):
             raise rule_broken("text must not contain NUL (\\u0000) characters")
         return data
+
+
+_NULL = {"type": "null"}
+
+
+class PatchBody(RequestBody):
+    """A PATCH body: leave a field out to keep its value; null clears it, and only the fields
+    named in `clearable` may be cleared. The schema says so: the others are not nullable."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_clearable(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.clearable:
+            raise PydanticCustomError(
+                "null_forbidden",
+                "{field} cannot be null; leave it out to keep it",
+                {"field": info.field_name},
+            )
+        return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(core_schema)
+        schema = handler.resolve_ref_schema(json_schema)
+        for name, field in schema.get("properties", {}).items():
+            variants = field.get("anyOf", [])
+            if name in cls.clearable or _NULL not in variants:
+                continue
+            rest = [v for v in variants if v != _NULL]
+            del field["anyOf"]
+            field.pop("default", None)  # leaving it out is not sending null
+            if len(rest) == 1:
+                field.update(rest[0])
+            else:
+                field["anyOf"] = rest
+        return json_schema
 
 
 def _to_utc(value: datetime) -> datetime:

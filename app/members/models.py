@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config, rule_broken
+from app.core.schema import PatchBody, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.vocab import Languages
 
@@ -70,8 +70,9 @@ class MemberCreate(RequestBody):
     languages: Languages = []
 
 
-class MemberUpdate(RequestBody):
+class MemberUpdate(PatchBody):
     model_config = request_config()
+    clearable = frozenset({"phone"})
 
     display_name: DisplayName | None = None
     phone: Phone | None = None

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, U
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, UTCDatetime, request_config, rule_broken
+from app.core.schema import PatchBody, RequestBody, UTCDatetime, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.members.models import Phone
 from app.vocab import Capabilities, Category, Languages, Mode, Urgency
@@ -163,8 +163,10 @@ class NeedCreate(NeedFields):
         return self
 
 
-class NeedUpdate(NeedFields):
+class NeedUpdate(PatchBody, NeedFields):
     """Every field optional; what is sent replaces what was there."""
+
+    clearable = frozenset({"description", "location", "address", "contact", "window_start", "window_end"})
 
     category: Category | None = None
     title: Title | None = None

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit
 from app.auth.callers import Caller
-from app.core.crud import reject_nulls, versioned_update
+from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.geo import located
@@ -172,9 +172,6 @@ async def update_need(
     session: AsyncSession, *, need: Need, data: NeedUpdate, if_match: set[int] | None
 ) -> Need:
     changes = data.model_dump(mode="json", exclude_unset=True)
-    reject_nulls(
-        changes, nullable=("description", "location", "address", "contact", "window_start", "window_end")
-    )
     if effective_status(need) not in EDITABLE:
         raise Conflict(f"A {effective_status(need)} need cannot be changed.")
     merged = NeedUpdate.model_validate(

@@ -20,7 +20,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config, rule_broken
+from app.core.schema import PatchBody, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.needs.models import Point
 from app.vocab import Capabilities, Category, Languages, Mode, unique
@@ -158,10 +158,11 @@ class OfferCreate(RequestBody):
     organization_id: uuid.UUID | None = None
 
 
-class OfferUpdate(RequestBody):
+class OfferUpdate(PatchBody):
     """Every field optional; `status` pauses or resumes the offer."""
 
     model_config = request_config()
+    clearable = frozenset({"note"})
 
     categories: Categories | None = None
     modes: Modes | None = None

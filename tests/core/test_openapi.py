@@ -68,3 +68,16 @@ async def test_an_anonymous_operation_still_refuses_a_bad_credential(client: htt
     r = await client.get("/v1/needs", headers={"Authorization": "Bearer not-a-token"})
     assert r.status_code == 401
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_patch_bodies_are_nullable_exactly_where_null_clears_a_field(client: httpx.AsyncClient) -> None:
+    schemas = (await _document(client))["components"]["schemas"]
+    nullable = {
+        name: {p for p, s in schemas[name]["properties"].items() if {"type": "null"} in s.get("anyOf", [])}
+        for name in ("MemberUpdate", "NeedUpdate", "OfferUpdate")
+    }
+    assert nullable == {
+        "MemberUpdate": {"phone"},
+        "NeedUpdate": {"description", "location", "address", "contact", "window_start", "window_end"},
+        "OfferUpdate": {"note"},
+    }

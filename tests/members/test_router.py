@@ -133,6 +133,21 @@ async def test_patch_me_updates_only_what_is_sent(client: httpx.AsyncClient) -> 
     assert r.json()["phone"] is None
 
 
+async def test_patch_me_null_clears_only_what_may_be_empty(client: httpx.AsyncClient) -> None:
+    m = await member(client, display_name="Kept", languages=["en"])
+    for field in ("display_name", "languages"):
+        r = await client.patch("/v1/members/me", json={field: None, "phone": None}, headers=m.headers)
+        assert assert_problem(r, 422)["errors"] == [
+            {
+                "loc": ["body", field],
+                "msg": f"{field} cannot be null; leave it out to keep it",
+                "type": "null_forbidden",
+            }
+        ]
+    me = (await client.get("/v1/members/me", headers=m.headers)).json()
+    assert (me["display_name"], me["languages"], me["phone"]) == ("Kept", ["en"], m.data["phone"])
+
+
 async def test_patch_me_rejects_unknown_and_null_fields_and_changes_nothing(
     client: httpx.AsyncClient,
 ) -> None:
