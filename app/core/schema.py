@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BeforeValidator,
     GetJsonSchemaHandler,
     ValidationInfo,
     field_validator,
@@ -93,6 +94,17 @@ class PatchBody(RequestBody):
             else:
                 field["anyOf"] = rest
         return json_schema
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; pydantic's strict int would refuse it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# After `Annotated[int, Strict(), Field(...)]`: a JSON integer, 3.0 included, never "3" or true.
+WHOLE_NUMBER = BeforeValidator(_whole_number)
 
 
 def _to_utc(value: datetime) -> datetime:

@@ -3,13 +3,14 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import StrictBool, StrictFloat, StrictInt
+from pydantic import Strict, StrictBool, StrictFloat
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config
+from app.core.schema import WHOLE_NUMBER, RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 from app.vocab import Category
 
@@ -122,10 +123,8 @@ class RunRequest(RequestBody):
     area: Area | None = None
     categories: list[Category] | None = Field(default=None, max_length=len(Category))
     dry_run: StrictBool = True
-    candidates_per_need: StrictInt | None = Field(
+    candidates_per_need: Annotated[int, Strict(), Field(ge=1, le=1000), WHOLE_NUMBER] | None = Field(
         default=None,
-        ge=1,
-        le=1000,
         description="Keep only each need's k best pairs: faster on large runs, optimal over that "
         "smaller graph. Unset: every eligible pair, the exact optimum.",
     )

@@ -5,13 +5,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import StrictFloat, StrictInt, StringConstraints, model_validator
+from pydantic import Strict, StrictFloat, StringConstraints, model_validator
 from pydantic.config import JsonDict
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import PatchBody, RequestBody, UTCDatetime, request_config, rule_broken
+from app.core.schema import (
+    WHOLE_NUMBER,
+    PatchBody,
+    RequestBody,
+    UTCDatetime,
+    request_config,
+    rule_broken,
+)
 from app.core.timeutil import UTCDateTime, utcnow
 from app.members.models import Phone
 from app.vocab import Capabilities, Category, Languages, Mode, Urgency
@@ -99,7 +106,7 @@ class Need(SQLModel, table=True):
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-VolunteersNeeded = Annotated[StrictInt, Field(ge=1, le=50)]
+VolunteersNeeded = Annotated[int, Strict(), Field(ge=1, le=50), WHOLE_NUMBER]
 Reach = Annotated[StrictFloat, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
 
 

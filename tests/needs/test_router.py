@@ -74,6 +74,16 @@ async def test_public_view_for_anonymous_and_other_members(client: httpx.AsyncCl
     assert owner.json() == need
 
 
+async def test_a_whole_number_written_as_a_float_is_an_integer(client: httpx.AsyncClient) -> None:
+    # JSON Schema's integer includes 2.0; some JSON encoders write every number that way.
+    a = await member(client)
+    r = await client.post("/v1/needs", json=need_body(volunteers_needed=2.0), headers=a.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["volunteers_needed"] == 2
+    r = await client.patch(f"/v1/needs/{r.json()['id']}", json={"volunteers_needed": 3.0}, headers=a.headers)
+    assert (r.status_code, r.json()["volunteers_needed"]) == (200, 3)
+
+
 async def test_remote_need_needs_no_location(client: httpx.AsyncClient) -> None:
     a = await member(client)
     body = {"category": "companionship", "title": "Weekly check-in call", "mode": "remote"}
@@ -93,6 +103,7 @@ async def test_remote_need_needs_no_location(client: httpx.AsyncClient) -> None:
         # JSON numbers only: a string or a boolean is not one, whatever it spells.
         ({"location": {"lat": "51.5", "lon": 0}}, ["body", "location", "lat"]),
         ({"volunteers_needed": True}, ["body", "volunteers_needed"]),
+        ({"volunteers_needed": 2.5}, ["body", "volunteers_needed"]),
         ({"max_distance_km": "5"}, ["body", "max_distance_km"]),
         ({"contact": {"name": "X", "phone": "call me"}}, ["body", "contact", "phone"]),
         ({"window_start": "2030-01-02T10:00:00Z", "window_end": "2030-01-01T10:00:00Z"}, ["body"]),

@@ -64,6 +64,7 @@ async def test_create_offer_defaults(client: httpx.AsyncClient) -> None:
         ),
         ({"capacity": 0}, ["body", "capacity"]),
         ({"capacity": "2"}, ["body", "capacity"]),
+        ({"capacity": 1.5}, ["body", "capacity"]),
         ({"max_distance_km": True}, ["body", "max_distance_km"]),
         ({"location": {"lat": 51.5, "lon": False}}, ["body", "location", "lon"]),
         ({"max_distance_km": -1}, ["body", "max_distance_km"]),
@@ -80,6 +81,12 @@ async def test_invalid_offer_is_422_and_creates_nothing(
     body = assert_problem(r, 422)
     assert any(e["loc"][: len(loc)] == loc for e in body["errors"]), body
     assert (await client.get("/v1/offers", headers=v.headers)).json() == {"items": [], "next_cursor": None}
+
+
+async def test_capacity_written_as_a_float_is_an_integer(client: httpx.AsyncClient) -> None:
+    v = await member(client)
+    r = await client.post("/v1/offers", json=offer_body(capacity=4.0), headers=v.headers)
+    assert (r.status_code, r.json()["capacity"]) == (201, 4)
 
 
 async def test_offers_need_a_member(client: httpx.AsyncClient) -> None:
