@@ -107,6 +107,24 @@ def _whole_number(value: Any) -> Any:
 WHOLE_NUMBER = BeforeValidator(_whole_number)
 
 
+def _stripped(value: str) -> str:
+    return value.strip()
+
+
+def _stripped_not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        # Regex engines disagree on what whitespace is, so the schema cannot say this exactly.
+        raise rule_broken("must not be only whitespace")
+    return value
+
+
+# After `Annotated[str, StringConstraints(...)]`: the length limits count the text as sent (as the
+# schema does), then surrounding whitespace is dropped; TEXT also refuses text that was only that.
+STRIPPED = AfterValidator(_stripped)
+TEXT = AfterValidator(_stripped_not_blank)
+
+
 def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 

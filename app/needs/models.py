@@ -12,6 +12,8 @@ from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
 from app.core.schema import (
+    STRIPPED,
+    TEXT,
     WHOLE_NUMBER,
     PatchBody,
     RequestBody,
@@ -47,7 +49,7 @@ class Point(SQLModel):
 class Contact(SQLModel):
     model_config = request_config()
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100), TEXT]
     phone: Phone
 
 
@@ -103,9 +105,9 @@ class Need(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT]
+Description = Annotated[str, StringConstraints(max_length=4000), STRIPPED]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=500), TEXT]
 VolunteersNeeded = Annotated[int, Strict(), Field(ge=1, le=50), WHOLE_NUMBER]
 Reach = Annotated[StrictFloat, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
 

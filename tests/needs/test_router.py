@@ -84,6 +84,22 @@ async def test_a_whole_number_written_as_a_float_is_an_integer(client: httpx.Asy
     assert (r.status_code, r.json()["volunteers_needed"]) == (200, 3)
 
 
+async def test_text_limits_count_what_was_sent_and_blank_text_breaks_a_rule(
+    client: httpx.AsyncClient,
+) -> None:
+    a = await member(client)
+    too_long = need_body(title="T" * 200 + " ")  # 201 characters sent, 200 once trimmed
+    problem = assert_problem(await client.post("/v1/needs", json=too_long, headers=a.headers), 422)
+    assert [(e["loc"], e["type"]) for e in problem["errors"]] == [(["body", "title"], "string_too_long")]
+    blank = need_body(title=" \t ")
+    problem = assert_problem(await client.post("/v1/needs", json=blank, headers=a.headers), 422)
+    assert problem["errors"] == [
+        {"loc": ["body", "title"], "msg": "must not be only whitespace", "type": "rule"}
+    ]
+    trimmed = await client.post("/v1/needs", json=need_body(title=" Milk "), headers=a.headers)
+    assert (trimmed.status_code, trimmed.json()["title"]) == (201, "Milk")
+
+
 async def test_remote_need_needs_no_location(client: httpx.AsyncClient) -> None:
     a = await member(client)
     body = {"category": "companionship", "title": "Weekly check-in call", "mode": "remote"}
