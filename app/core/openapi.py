@@ -44,3 +44,21 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def link(
+    operation_id: str, parameters: dict[str, str] | None = None, body: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An OpenAPI link: how a response feeds the next call (`parameters` and `body` map the
+    target's inputs to runtime expressions such as `$response.body#/id`)."""
+    target: dict[str, Any] = {"operationId": operation_id}
+    if parameters:
+        target["parameters"] = parameters
+    if body:
+        target["requestBody"] = body
+    return target
+
+
+def links(status: int, **named: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """`responses` entries for a route: its `status` response's links, by name."""
+    return {status: {"links": named}}

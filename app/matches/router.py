@@ -9,6 +9,7 @@ from app.auth.callers import Caller
 from app.auth.deps import scoped
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, problems
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.geo import round_half_km
 from app.matches import candidates as finder
@@ -36,6 +37,15 @@ OfferReader = Annotated[Caller, Depends(scoped(Scope.offers_read))]
 Runner = Annotated[Caller, Depends(scoped(Scope.matching_run))]
 Small = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
 
+NEW_MATCH = {"match_id": "$response.body#/id"}
+MATCH_LINKS = {
+    "GetMatch": link("get_match", NEW_MATCH),
+    "AcceptMatch": link("accept_match", NEW_MATCH),
+    "DeclineMatch": link("decline_match", NEW_MATCH),
+    "CompleteMatch": link("complete_match", NEW_MATCH),
+    "CancelMatch": link("cancel_match", NEW_MATCH),
+}
+
 
 class Opportunity(NeedPublic):
     score: float
@@ -43,7 +53,10 @@ class Opportunity(NeedPublic):
 
 
 @router.post(
-    "/matches", status_code=201, response_model=MatchView, responses=problems(401, 403, 404, 409, 422)
+    "/matches",
+    status_code=201,
+    response_model=MatchView,
+    responses={**problems(401, 403, 404, 409, 422), **links(201, **MATCH_LINKS)},
 )
 async def create_match(data: MatchCreate, caller: MatchWriter, session: SessionDep) -> MatchView:
     """The offer's volunteer claims a need (accepted at once, if a slot and capacity are free);
@@ -53,7 +66,14 @@ async def create_match(data: MatchCreate, caller: MatchWriter, session: SessionD
     return await views.render(session, match, side, caller)
 
 
-@router.get("/matches", response_model=Page[MatchView], responses=problems(401, 403, 422))
+@router.get(
+    "/matches",
+    response_model=Page[MatchView],
+    responses={
+        **problems(401, 403, 422),
+        **links(200, GetFirstMatch=link("get_match", {"match_id": "$response.body#/items/0/id"})),
+    },
+)
 async def list_matches(
     caller: MatchReader,
     session: SessionDep,
@@ -117,7 +137,19 @@ async def cancel_match(match_id: uuid.UUID, caller: MatchWriter, session: Sessio
 
 
 @router.get(
-    "/needs/{need_id:uuid}/candidates", response_model=Candidates, responses=problems(401, 403, 404, 422)
+    "/needs/{need_id:uuid}/candidates",
+    response_model=Candidates,
+    responses={
+        **problems(401, 403, 404, 422),
+        # The need's owner proposes the best candidate.
+        **links(
+            200,
+            ProposeBest=link(
+                "create_match",
+                body={"need_id": "$request.path.need_id", "offer_id": "$response.body#/items/0/offer_id"},
+            ),
+        ),
+    },
 )
 async def need_candidates(
     need_id: uuid.UUID, caller: MatchReader, session: SessionDep, limit: Small = 20
@@ -144,7 +176,17 @@ async def need_candidates(
 @router.get(
     "/offers/{offer_id:uuid}/opportunities",
     response_model=Page[Opportunity],
-    responses=problems(401, 403, 404, 422),
+    responses={
+        **problems(401, 403, 404, 422),
+        # The volunteer claims the best opportunity with this offer.
+        **links(
+            200,
+            ClaimBest=link(
+                "create_match",
+                body={"need_id": "$response.body#/items/0/id", "offer_id": "$request.path.offer_id"},
+            ),
+        ),
+    },
 )
 async def offer_opportunities(
     offer_id: uuid.UUID, caller: OfferReader, session: SessionDep, limit: Small = 20

@@ -8,6 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, client_address, limiter
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Unauthorized, problems
+from app.core.openapi import link, links
 from app.core.security import create_access_token
 from app.members import service
 from app.members.models import MemberCreate, MemberPrivate, MemberUpdate, Token
@@ -19,7 +20,16 @@ router = APIRouter(tags=["members"])
     "/members",
     status_code=201,
     response_model=MemberPrivate,
-    responses=problems(409, 422),
+    responses={
+        **problems(409, 422),
+        # The new member logs in with what they signed up with.
+        **links(
+            201,
+            Login=link(
+                "login", body={"username": "$request.body#/email", "password": "$request.body#/password"}
+            ),
+        ),
+    },
     openapi_extra=ANONYMOUS_WELCOME,
 )
 async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivate:

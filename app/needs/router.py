@@ -11,6 +11,7 @@ from app.auth.deps import ANONYMOUS_WELCOME, scoped
 from app.core.deps import SessionDep
 from app.core.errors import Invalid, problems
 from app.core.etag import IfMatch, etag, parse_if_match
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.geo import MAX_RADIUS_KM
 from app.needs import intake, search, service
@@ -22,12 +23,28 @@ from app.vocab import Category, Mode, Urgency
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
+NEW_NEED = {"need_id": "$response.body#/id"}
+SAME_NEED = {"need_id": "$request.path.need_id"}
+# What a client does next with a need it holds (owner view): read, change, cancel, find help.
+NEED_LINKS = {
+    "GetNeed": link("get_need", NEW_NEED),
+    "UpdateNeed": link("update_need", {**NEW_NEED, "header.If-Match": "$response.header.ETag"}),
+    "CancelNeed": link("cancel_need", NEW_NEED),
+    "NeedCandidates": link("need_candidates", NEW_NEED),
+    "NeedMatches": link("list_matches", {"query.need_id": "$response.body#/id"}),
+}
+
 Reader = Annotated[Caller, Depends(scoped(Scope.needs_read, anonymous=True))]
 # A write answers with the owner view, so a key needs to be allowed to read it too.
 Writer = Annotated[Caller, Depends(scoped(Scope.needs_write, Scope.needs_read))]
 
 
-@router.post("", status_code=201, response_model=NeedOwner, responses=problems(401, 403, 409, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=NeedOwner,
+    responses={**problems(401, 403, 409, 422), **links(201, **NEED_LINKS)},
+)
 async def create_need(data: NeedCreate, caller: Writer, session: SessionDep, response: Response) -> NeedOwner:
     """Ask for help, or (coordinators and partner keys) file a need for someone.
 
@@ -40,7 +57,14 @@ async def create_need(data: NeedCreate, caller: Writer, session: SessionDep, res
     return render_owner(need)
 
 
-@router.post("/batch", response_model=intake.BatchResponse, responses=problems(401, 403, 422))
+@router.post(
+    "/batch",
+    response_model=intake.BatchResponse,
+    responses={
+        **problems(401, 403, 422),
+        **links(200, GetFirstNeed=link("get_need", {"need_id": "$response.body#/results/0/id"})),
+    },
+)
 async def create_needs_batch(
     body: intake.BatchRequest, caller: Writer, session: SessionDep
 ) -> intake.BatchResponse:
@@ -65,7 +89,13 @@ def _near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
 
 
 @router.get(
-    "", response_model=Page[NeedView], responses=problems(401, 403, 422), openapi_extra=ANONYMOUS_WELCOME
+    "",
+    response_model=Page[NeedView],
+    responses={
+        **problems(401, 403, 422),
+        **links(200, GetFirstNeed=link("get_need", {"need_id": "$response.body#/items/0/id"})),
+    },
+    openapi_extra=ANONYMOUS_WELCOME,
 )
 async def list_needs(
     session: SessionDep,
@@ -102,7 +132,14 @@ async def list_needs(
 @router.get(
     "/{need_id:uuid}",
     response_model=NeedView,
-    responses=problems(401, 403, 404, 422),
+    responses={
+        **problems(401, 403, 404, 422),
+        **links(
+            200,
+            UpdateNeed=link("update_need", {**SAME_NEED, "header.If-Match": "$response.header.ETag"}),
+            NeedCandidates=link("need_candidates", SAME_NEED),
+        ),
+    },
     openapi_extra=ANONYMOUS_WELCOME,
 )
 async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, response: Response) -> NeedView:
@@ -112,7 +149,14 @@ async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, resp
     return render(need, role)
 
 
-@router.patch("/{need_id:uuid}", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 412, 422))
+@router.patch(
+    "/{need_id:uuid}",
+    response_model=NeedOwner,
+    responses={
+        **problems(401, 403, 404, 409, 412, 422),
+        **links(200, GetNeed=link("get_need", SAME_NEED), CancelNeed=link("cancel_need", SAME_NEED)),
+    },
+)
 async def update_need(
     need_id: uuid.UUID,
     data: NeedUpdate,
@@ -129,7 +173,11 @@ async def update_need(
     return render_owner(need)
 
 
-@router.post("/{need_id:uuid}/cancel", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 422))
+@router.post(
+    "/{need_id:uuid}/cancel",
+    response_model=NeedOwner,
+    responses=problems(401, 403, 404, 409, 422),
+)
 async def cancel_need(
     need_id: uuid.UUID, caller: Writer, session: SessionDep, response: Response
 ) -> NeedOwner:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from app.auth.deps import ANONYMOUS_WELCOME, AnyCaller, CurrentMember, MemberCaller, coordinator_only
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, problems
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.organizations import service
 from app.organizations.models import (
@@ -22,6 +23,21 @@ from app.organizations.models import (
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 
+NEW_ORG = {"organization_id": "$response.body#/id"}
+SAME_ORG = {"organization_id": "$request.path.organization_id"}
+ORGANIZATION_LINKS = {
+    "GetOrganization": link("get_organization", NEW_ORG),
+    "SetMembership": link("set_membership", NEW_ORG),
+    "CreateApiKey": link("create_api_key", NEW_ORG),
+    "ListApiKeys": link("list_api_keys", NEW_ORG),
+    "OrganizationAudit": link("organization_audit", NEW_ORG),
+    "OrganizationNeeds": link("list_needs", {"query.organization_id": "$response.body#/id"}),
+    "RunMatching": link("run_matching", body={"organization_id": "$response.body#/id"}),
+    # Its coordinator files needs for people and offers help through it.
+    "FileNeed": link("create_need", body={"organization_id": "$response.body#/id"}),
+    "OfferHelp": link("create_offer", body={"organization_id": "$response.body#/id"}),
+}
+
 
 def render(org: Organization) -> OrganizationPublic:
     area = None
@@ -30,7 +46,12 @@ def render(org: Organization) -> OrganizationPublic:
     return OrganizationPublic.model_validate({**org.model_dump(), "service_area": area})
 
 
-@router.post("", status_code=201, response_model=OrganizationPublic, responses=problems(401, 403, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrganizationPublic,
+    responses={**problems(401, 403, 422), **links(201, **ORGANIZATION_LINKS)},
+)
 async def create_organization(
     data: OrganizationCreate, member: CurrentMember, session: SessionDep
 ) -> OrganizationPublic:
@@ -90,7 +111,14 @@ async def set_membership(
     "/{organization_id:uuid}/api-keys",
     status_code=201,
     response_model=ApiKeyCreated,
-    responses=problems(401, 403, 404, 422),
+    responses={
+        **problems(401, 403, 404, 422),
+        **links(
+            201,
+            ListApiKeys=link("list_api_keys", SAME_ORG),
+            RevokeApiKey=link("revoke_api_key", {**SAME_ORG, "key_id": "$response.body#/id"}),
+        ),
+    },
 )
 async def create_api_key(
     organization_id: uuid.UUID, data: ApiKeyCreate, caller: AnyCaller, session: SessionDep

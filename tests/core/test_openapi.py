@@ -81,3 +81,38 @@ async def test_patch_bodies_are_nullable_exactly_where_null_clears_a_field(clien
         "NeedUpdate": {"description", "location", "address", "contact", "window_start", "window_end"},
         "OfferUpdate": {"note"},
     }
+
+
+def _body_properties(document: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    content = operation["requestBody"]["content"]
+    schema = next(iter(content.values()))["schema"]
+    name = schema["$ref"].rpartition("/")[2]
+    return set(document["components"]["schemas"][name]["properties"])
+
+
+async def test_links_name_real_operations_parameters_and_fields(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    by_id = {op["operationId"]: op for _m, _p, op in _operations(document)}
+    chains = set()
+    for _method, _path, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            for name, link in response.get("links", {}).items():
+                target = by_id[link["operationId"]]
+                declared = {p["name"] for p in target.get("parameters", [])}
+                for parameter in link.get("parameters", {}):
+                    assert parameter.rpartition(".")[2] in declared, (name, parameter)
+                for field in link.get("requestBody", {}):
+                    assert field in _body_properties(document, target), (name, field)
+                chains.add((operation["operationId"], status, link["operationId"]))
+    # The ones a client walks to get help delivered, from a new need or offer to a match.
+    assert {
+        ("create_need", "201", "need_candidates"),
+        ("need_candidates", "200", "create_match"),
+        ("create_offer", "201", "offer_opportunities"),
+        ("offer_opportunities", "200", "create_match"),
+        ("create_match", "201", "accept_match"),
+        ("create_match", "201", "complete_match"),
+        ("create_organization", "201", "create_api_key"),
+        ("create_api_key", "201", "revoke_api_key"),
+    } <= chains
+    assert len(chains) == 37
