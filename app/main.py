@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
         yield
+        await app.state.rate_limiter.aclose()
         await app.state.engine.dispose()
 
     app = FastAPI(
