@@ -73,16 +73,19 @@ async def create_needs_batch(
     return intake.BatchResponse(results=await intake.create_batch(session, caller=caller, items=body.items))
 
 
+# Two JSON numbers: what the documentation shows is exactly what is accepted (float() alone would
+# also take ' 51.5', '1_000' or 'nan').
+_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?"
+NEAR = f"^{_NUMBER},{_NUMBER}$"
+
+
 def _near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
     if near is None:
         if radius_km is not None:
             raise Invalid("radius_km needs near.", loc=["query", "radius_km"])
         return None
-    try:
-        lat_s, lon_s = near.split(",")
-        lat, lon = float(lat_s), float(lon_s)
-    except ValueError:
-        raise Invalid("near must be '<lat>,<lon>'.", loc=["query", "near"]) from None
+    lat_s, lon_s = near.split(",")  # NEAR has made sure of the shape
+    lat, lon = float(lat_s), float(lon_s)
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise Invalid("near is outside the range of latitude and longitude.", loc=["query", "near"])
     return RadiusQuery(lat=lat, lon=lon, radius_km=10.0 if radius_km is None else radius_km)
@@ -106,7 +109,12 @@ async def list_needs(
     mode: Mode | None = None,
     near: Annotated[
         str | None,
-        Query(description="`<lat>,<lon>`: nearest first, within radius_km.", examples=["51.5074,-0.1278"]),
+        Query(
+            pattern=NEAR,
+            max_length=100,
+            description="`<lat>,<lon>` in decimal degrees: nearest first, within radius_km.",
+            examples=["51.5074,-0.1278"],
+        ),
     ] = None,
     radius_km: Annotated[float | None, Query(gt=0, le=MAX_RADIUS_KM, description="Default 10.")] = None,
     organization_id: uuid.UUID | None = None,

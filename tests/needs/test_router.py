@@ -291,8 +291,14 @@ async def test_list_filters(client: httpx.AsyncClient) -> None:
     assert await ids("category=groceries&mode=remote") == set()
     assert await ids("organization_id=00000000-0000-0000-0000-000000000000") == set()
     assert_problem(await client.get("/v1/needs?category=rockets"), 422)
-    assert_problem(await client.get("/v1/needs?near=51.5"), 422)
-    assert_problem(await client.get("/v1/needs?near=91,0"), 422)
+    for malformed in ("51.5", " 51.5,0", "051,0", "nan,0", "inf,0", "51.5,0,1", "\u0665\u0661,0"):
+        body = assert_problem(await client.get("/v1/needs", params={"near": malformed}), 422)
+        assert [(e["loc"], e["type"]) for e in body["errors"]] == [
+            (["query", "near"], "string_pattern_mismatch")
+        ]
+    assert (await client.get("/v1/needs", params={"near": "5.15e1,-1.2E-1"})).status_code == 200
+    body = assert_problem(await client.get("/v1/needs?near=91,0"), 422)
+    assert [(e["loc"], e["type"]) for e in body["errors"]] == [(["query", "near"], "rule")]
     assert_problem(await client.get("/v1/needs?radius_km=3"), 422)
     assert_problem(await client.get("/v1/needs?near=51.5,0&radius_km=0"), 422)
     assert_problem(await client.get("/v1/needs?near=51.5,0&radius_km=501"), 422)
