@@ -14,6 +14,7 @@ from app.auth.ratelimit import RateLimiter
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import install_problem_handlers, problems
+from app.core.openapi import install_openapi
 from app.idempotency import deps as idempotency
 from app.matches.router import router as matches_router
 from app.members.router import router as members_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
         yield
+        await app.state.rate_limiter.aclose()
         await app.state.engine.dispose()
         forget_this_process()
 
@@ -107,12 +109,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost, so every response (CORS preflights and errors too) carries its request id.
     app.add_middleware(ObserveRequests)
 
-    # Every /v1 call is rate limited per caller; probes and docs are not. A POST with an
-    # Idempotency-Key is then claimed or replayed, whatever router it comes from.
+    # Every /v1 call resolves its caller (a bad credential is a 401 even where anonymous calls
+    # are welcome), is rate limited per caller, and needs the database; probes and docs are not.
+    # A POST with an Idempotency-Key is then claimed or replayed, whatever router it comes from.
     v1 = APIRouter(
         prefix="/v1",
         dependencies=[Depends(rate_limit), Depends(idempotency.idempotency)],
-        responses=problems(429),
+        responses=problems(401, 429, 503),
     )
     for router in (
         members_router,
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1)
     app.include_router(ops_router)
     document_webhooks(app)
+    install_openapi(app)
     return app
 
 

@@ -238,7 +238,7 @@ ISO_639_1 = frozenset(
 
 
 def _language(code: str) -> str:
-    code = code.strip().lower()
+    # One spelling per language, the one the schema lists: anything else is a 422.
     if code not in ISO_639_1:
         raise ValueError(f"{code!r} is not an ISO 639-1 language code")
     return code
@@ -255,6 +255,6 @@ def unique(values: list[T]) -> list[T]:
     return list(dict.fromkeys(values))
 
 
-Language = Annotated[str, AfterValidator(_language)]
+Language = Annotated[str, Field(json_schema_extra={"enum": sorted(ISO_639_1)}), AfterValidator(_language)]
 Languages = Annotated[list[Language], Field(max_length=20), AfterValidator(unique)]
 Capabilities = Annotated[list[Capability], Field(max_length=len(Capability)), AfterValidator(unique)]

@@ -28,7 +28,7 @@ async def my_audit(
 
 
 @router.get(
-    "/organizations/{organization_id}/audit",
+    "/organizations/{organization_id:uuid}/audit",
     response_model=Page[AuditEntry],
     responses=problems(401, 403, 404, 422),
 )

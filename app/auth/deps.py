@@ -26,6 +26,10 @@ bearer_scheme = HTTPBearer(
     auto_error=False, description="A member access token, or a partner API key (`ma_...`)."
 )
 
+# For operations that anonymous callers may use too: an empty requirement tells clients (and
+# Swagger) that the credential is optional there.
+ANONYMOUS_WELCOME: dict[str, object] = {"security": [{}]}
+
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"

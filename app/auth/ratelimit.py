@@ -1,5 +1,7 @@
 """Rate limits per caller with the `limits` library: Redis when configured, memory otherwise."""
 
+import asyncio
+import contextlib
 import math
 import time
 
@@ -23,12 +25,22 @@ class RateLimiter:
             storage = RedisStorage(uri, key_prefix=settings.rate_limit_prefix)
         else:
             storage = MemoryStorage()
+        self.storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
         self._prefix = settings.rate_limit_prefix
         self.per_member = limits.parse(settings.rate_limit_member)
         self.per_key = limits.parse(settings.rate_limit_key)
         self.per_anonymous = limits.parse(settings.rate_limit_anonymous)
         self.auth_failures = limits.parse(settings.rate_limit_auth_failures)
+
+    async def aclose(self) -> None:
+        """Stop the in-memory expiry task, so shutting down leaves no task behind that would run
+        after the event loop's executor is gone."""
+        timer = self.storage.timer if isinstance(self.storage, MemoryStorage) else None
+        if timer is not None and not timer.done():
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
 
     async def hit(self, item: limits.RateLimitItem, identity: str) -> dict[str, str]:
         """Count one request; the RateLimit headers to send, or a 429 problem when over budget."""

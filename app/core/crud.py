@@ -1,6 +1,6 @@
-"""Patterns every domain shares: versioned updates, null checks, newest-first pages."""
+"""Patterns every domain shares: versioned updates and newest-first pages."""
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, or_, update
@@ -9,20 +9,12 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from app.core.errors import Conflict, Invalid, PreconditionFailed
+from app.core.errors import Conflict, PreconditionFailed
 from app.core.etag import matches
 from app.core.pagination import decode_time_cursor, encode_time_cursor
 from app.core.timeutil import utcnow
 
 T = TypeVar("T")
-
-
-def reject_nulls(changes: dict[str, Any], *, nullable: Iterable[str] = ()) -> None:
-    """In a PATCH, null clears a field only where the field may be empty."""
-    allowed = set(nullable)
-    for field, value in changes.items():
-        if value is None and field not in allowed:
-            raise Invalid(f"{field} cannot be null.", loc=["body", field])
 
 
 async def versioned_update(

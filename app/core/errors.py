@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -21,10 +22,17 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://mutual-aid.example/problems/"
 
 
+RULE = "rule"
+
+
 class FieldError(BaseModel):
     loc: list[str | int]
     msg: str
-    type: str
+    type: str = Field(
+        description=f"`{RULE}` when the request keeps to the schema but breaks a rule the schema "
+        "cannot state (a combination of fields, the current time, what the caller may do); "
+        "otherwise the kind of schema violation (`missing`, `string_too_long`, ...)."
+    )
 
 
 class Problem(BaseModel):
@@ -83,13 +91,13 @@ class Unavailable(DomainError):
 
 
 class Invalid(DomainError):
-    """A body that is well-formed but breaks a rule; `loc` names the field."""
+    """A request that keeps to the schema but breaks a rule; `loc` names the field."""
 
     status, slug = 422, "validation-error"
 
     def __init__(self, detail: str, *, loc: list[str | int]) -> None:
         super().__init__(detail)
-        self.errors = [FieldError(loc=loc, msg=detail, type="value_error")]
+        self.errors = [FieldError(loc=loc, msg=detail, type=RULE)]
 
 
 _MEANINGS = {
@@ -178,12 +186,46 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the resource takes (RFC 9110 `Allow`): Starlette names only those of the
+    first route whose path matched, so `/v1/needs/{id}` would leave out PATCH."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    if root and path.startswith(root):  # routes match the path below the mount point
+        path = path[len(root) :]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        pattern = getattr(route, "path_regex", None)
+        if route.methods and pattern is not None and pattern.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+_UNPARSABLE_BODY = "There was an error parsing the body"  # FastAPI's words for its 400
+
+
+def _unparsable_body(request: Request, exc: Exception) -> JSONResponse:
+    """A body FastAPI could not even parse is an invalid body like any other: 422, the way it
+    already answers malformed JSON, rather than a 400 the contract does not know."""
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        error = FieldError(loc=["body"], msg="JSON must be UTF-8 text.", type="json_invalid")
+    else:
+        error = FieldError(loc=["body"], msg="The body could not be parsed.", type="body_invalid")
+    return problem_response(
+        request, 422, "The request is invalid; see `errors`.", slug="validation-error", errors=[error]
+    )
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No such resource."
-    return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
+        return _unparsable_body(request, exc)
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return problem_response(request, exc.status_code, detail, headers=headers)
 
 
 def _outage_reason(exc: Exception) -> str:

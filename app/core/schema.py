@@ -1,10 +1,21 @@
-"""What every request body shares: unknown fields and NUL characters are errors, times are UTC."""
+"""What every request body shares: unknown fields and NUL characters are errors, times are UTC;
+and what every PATCH body shares: null only clears what may be empty."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 from sqlmodel import SQLModel
 from sqlmodel._compat import SQLModelConfig
 
@@ -13,6 +24,12 @@ def request_config(example: JsonDict | None = None) -> SQLModelConfig:
     if example is None:
         return SQLModelConfig(extra="forbid")
     return SQLModelConfig(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+def rule_broken(message: str) -> PydanticCustomError:
+    """A validation error for a rule JSON Schema cannot state, typed `rule` like the domain's
+    own (see `FieldError.type`), so clients can tell it from a schema violation."""
+    return PydanticCustomError("rule", message)
 
 
 def _has_nul(value: Any) -> bool:
@@ -35,8 +52,77 @@ class RequestBody(SQLModel):
     def _no_nul(cls, data: Any) -> Any:
         # NUL is never meaningful text, and Postgres cannot store it.
         if _has_nul(data):
-            raise ValueError("text must not contain NUL (\\u0000) characters")
+            raise rule_broken("text must not contain NUL (\\u0000) characters")
         return data
+
+
+_NULL = {"type": "null"}
+
+
+class PatchBody(RequestBody):
+    """A PATCH body: leave a field out to keep its value; null clears it, and only the fields
+    named in `clearable` may be cleared. The schema says so: the others are not nullable."""
+
+    clearable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_clearable(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.clearable:
+            raise PydanticCustomError(
+                "null_forbidden",
+                "{field} cannot be null; leave it out to keep it",
+                {"field": info.field_name},
+            )
+        return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(core_schema)
+        schema = handler.resolve_ref_schema(json_schema)
+        for name, field in schema.get("properties", {}).items():
+            variants = field.get("anyOf", [])
+            if name in cls.clearable or _NULL not in variants:
+                continue
+            rest = [v for v in variants if v != _NULL]
+            del field["anyOf"]
+            field.pop("default", None)  # leaving it out is not sending null
+            if len(rest) == 1:
+                field.update(rest[0])
+            else:
+                field["anyOf"] = rest
+        return json_schema
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; pydantic's strict int would refuse it.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# After `Annotated[int, Strict(), Field(...)]`: a JSON integer, 3.0 included, never "3" or true.
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+
+
+def _stripped(value: str) -> str:
+    return value.strip()
+
+
+def _stripped_not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        # Regex engines disagree on what whitespace is, so the schema cannot say this exactly.
+        raise rule_broken("must not be only whitespace")
+    return value
+
+
+# After `Annotated[str, StringConstraints(...)]`: the length limits count the text as sent (as the
+# schema does), then surrounding whitespace is dropped; TEXT also refuses text that was only that.
+STRIPPED = AfterValidator(_stripped)
+TEXT = AfterValidator(_stripped_not_blank)
 
 
 def _to_utc(value: datetime) -> datetime:

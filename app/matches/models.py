@@ -3,12 +3,14 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
+from pydantic import Strict, StrictBool, StrictFloat
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config
+from app.core.schema import WHOLE_NUMBER, RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 from app.vocab import Category
 
@@ -107,9 +109,9 @@ class MatchView(SQLModel):
 class Area(SQLModel):
     model_config = request_config()
 
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius_km: float = Field(gt=0, le=500)
+    lat: StrictFloat = Field(ge=-90, le=90)
+    lon: StrictFloat = Field(ge=-180, le=180)
+    radius_km: StrictFloat = Field(gt=0, le=500)
 
 
 class RunRequest(RequestBody):
@@ -120,11 +122,9 @@ class RunRequest(RequestBody):
     organization_id: uuid.UUID | None = None
     area: Area | None = None
     categories: list[Category] | None = Field(default=None, max_length=len(Category))
-    dry_run: bool = True
-    candidates_per_need: int | None = Field(
+    dry_run: StrictBool = True
+    candidates_per_need: Annotated[int, Strict(), Field(ge=1, le=1000), WHOLE_NUMBER] | None = Field(
         default=None,
-        ge=1,
-        le=1000,
         description="Keep only each need's k best pairs: faster on large runs, optimal over that "
         "smaller graph. Unset: every eligible pair, the exact optimum.",
     )

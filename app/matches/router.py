@@ -10,6 +10,7 @@ from app.auth.deps import scoped
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, problems
 from app.core.etag import IfMatch, etag, parse_if_match
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.geo import round_half_km
 from app.matches import candidates as finder
@@ -37,6 +38,15 @@ OfferReader = Annotated[Caller, Depends(scoped(Scope.offers_read))]
 Runner = Annotated[Caller, Depends(scoped(Scope.matching_run))]
 Small = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
 
+NEW_MATCH = {"match_id": "$response.body#/id"}
+MATCH_LINKS = {
+    "GetMatch": link("get_match", NEW_MATCH),
+    "AcceptMatch": link("accept_match", NEW_MATCH),
+    "DeclineMatch": link("decline_match", NEW_MATCH),
+    "CompleteMatch": link("complete_match", NEW_MATCH),
+    "CancelMatch": link("cancel_match", NEW_MATCH),
+}
+
 
 class Opportunity(NeedPublic):
     score: float
@@ -44,7 +54,10 @@ class Opportunity(NeedPublic):
 
 
 @router.post(
-    "/matches", status_code=201, response_model=MatchView, responses=problems(401, 403, 404, 409, 422)
+    "/matches",
+    status_code=201,
+    response_model=MatchView,
+    responses={**problems(401, 403, 404, 409, 422), **links(201, **MATCH_LINKS)},
 )
 async def create_match(
     data: MatchCreate, caller: MatchWriter, session: SessionDep, response: Response
@@ -58,7 +71,14 @@ async def create_match(
     return await views.render(session, match, side, caller)
 
 
-@router.get("/matches", response_model=Page[MatchView], responses=problems(401, 403, 422))
+@router.get(
+    "/matches",
+    response_model=Page[MatchView],
+    responses={
+        **problems(401, 403, 422),
+        **links(200, GetFirstMatch=link("get_match", {"match_id": "$response.body#/items/0/id"})),
+    },
+)
 async def list_matches(
     caller: MatchReader,
     session: SessionDep,
@@ -79,7 +99,7 @@ async def list_matches(
     return Page[MatchView](items=items, next_cursor=next_cursor)
 
 
-@router.get("/matches/{match_id}", response_model=MatchView, responses=problems(401, 403, 404, 422))
+@router.get("/matches/{match_id:uuid}", response_model=MatchView, responses=problems(401, 403, 404, 422))
 async def get_match(
     match_id: uuid.UUID, caller: MatchReader, session: SessionDep, response: Response
 ) -> MatchView:
@@ -108,7 +128,7 @@ async def _step(
 _STEP_ERRORS = problems(401, 403, 404, 409, 412, 422)
 
 
-@router.post("/matches/{match_id}/accept", response_model=MatchView, responses=_STEP_ERRORS)
+@router.post("/matches/{match_id:uuid}/accept", response_model=MatchView, responses=_STEP_ERRORS)
 async def accept_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -121,7 +141,7 @@ async def accept_match(
     return await _step(match_id, caller, session, response, if_match, "accept")
 
 
-@router.post("/matches/{match_id}/decline", response_model=MatchView, responses=_STEP_ERRORS)
+@router.post("/matches/{match_id:uuid}/decline", response_model=MatchView, responses=_STEP_ERRORS)
 async def decline_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -132,7 +152,7 @@ async def decline_match(
     return await _step(match_id, caller, session, response, if_match, "decline")
 
 
-@router.post("/matches/{match_id}/complete", response_model=MatchView, responses=_STEP_ERRORS)
+@router.post("/matches/{match_id:uuid}/complete", response_model=MatchView, responses=_STEP_ERRORS)
 async def complete_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -143,7 +163,7 @@ async def complete_match(
     return await _step(match_id, caller, session, response, if_match, "complete")
 
 
-@router.post("/matches/{match_id}/cancel", response_model=MatchView, responses=_STEP_ERRORS)
+@router.post("/matches/{match_id:uuid}/cancel", response_model=MatchView, responses=_STEP_ERRORS)
 async def cancel_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -155,7 +175,21 @@ async def cancel_match(
     return await _step(match_id, caller, session, response, if_match, "cancel")
 
 
-@router.get("/needs/{need_id}/candidates", response_model=Candidates, responses=problems(401, 403, 404, 422))
+@router.get(
+    "/needs/{need_id:uuid}/candidates",
+    response_model=Candidates,
+    responses={
+        **problems(401, 403, 404, 422),
+        # The need's owner proposes the best candidate.
+        **links(
+            200,
+            ProposeBest=link(
+                "create_match",
+                body={"need_id": "$request.path.need_id", "offer_id": "$response.body#/items/0/offer_id"},
+            ),
+        ),
+    },
+)
 async def need_candidates(
     need_id: uuid.UUID, caller: MatchReader, session: SessionDep, limit: Small = 20
 ) -> Candidates:
@@ -179,9 +213,19 @@ async def need_candidates(
 
 
 @router.get(
-    "/offers/{offer_id}/opportunities",
+    "/offers/{offer_id:uuid}/opportunities",
     response_model=Page[Opportunity],
-    responses=problems(401, 403, 404, 422),
+    responses={
+        **problems(401, 403, 404, 422),
+        # The volunteer claims the best opportunity with this offer.
+        **links(
+            200,
+            ClaimBest=link(
+                "create_match",
+                body={"need_id": "$response.body#/items/0/id", "offer_id": "$request.path.offer_id"},
+            ),
+        ),
+    },
 )
 async def offer_opportunities(
     offer_id: uuid.UUID, caller: OfferReader, session: SessionDep, limit: Small = 20

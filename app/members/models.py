@@ -4,17 +4,46 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import EmailStr, StringConstraints
+import email_validator
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config
+from app.core.schema import STRIPPED, TEXT, PatchBody, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.vocab import Languages
 
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()\-]{5,24}$")]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+def _reserved(domain: str) -> bool:
+    return any(domain == d or domain.endswith("." + d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
+def _email(address: str) -> str:
+    """An address exactly as the schema's `email` format has it: no display name, no spaces.
+
+    A well-formed address at a reserved domain (`.test`, `.invalid`, ...) can never receive
+    mail; the format allows it, so refusing it is a rule, not a schema violation."""
+    try:
+        email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        if _reserved(address.rpartition("@")[2].lower()):
+            raise rule_broken(f"No mail can reach this address: {exc}") from None
+        raise PydanticCustomError(
+            "value_error", "value is not a valid email address: {reason}", {"reason": str(exc)}
+        ) from None
+    return address
+
+
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()\-]{5,24}$"), STRIPPED]
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=80), TEXT]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 
 
@@ -34,15 +63,16 @@ class Member(SQLModel, table=True):
 class MemberCreate(RequestBody):
     model_config = request_config()
 
-    email: EmailStr
+    email: Email
     password: Password
     display_name: DisplayName
     phone: Phone | None = None
     languages: Languages = []
 
 
-class MemberUpdate(RequestBody):
+class MemberUpdate(PatchBody):
     model_config = request_config()
+    clearable = frozenset({"phone"})
 
     display_name: DisplayName | None = None
     phone: Phone | None = None

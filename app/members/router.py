@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.auth.deps import CurrentMember, client_address, limiter
+from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, client_address, limiter
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Unauthorized, problems
+from app.core.openapi import link, links
 from app.core.security import create_access_token
 from app.idempotency.openapi import NOT_STORED
 from app.members import service
@@ -20,7 +21,17 @@ router = APIRouter(tags=["members"])
     "/members",
     status_code=201,
     response_model=MemberPrivate,
-    responses=problems(409, 422),
+    responses={
+        **problems(409, 422),
+        # The new member logs in with what they signed up with.
+        **links(
+            201,
+            Login=link(
+                "login", body={"username": "$request.body#/email", "password": "$request.body#/password"}
+            ),
+        ),
+    },
+    openapi_extra=ANONYMOUS_WELCOME,
 )
 async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivate:
     """Sign up. Anyone can both ask for help and offer it."""
@@ -34,7 +45,7 @@ async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivat
     response_model=Token,
     tags=["auth"],
     responses=problems(401, 422, 429),
-    openapi_extra=NOT_STORED,
+    openapi_extra={**ANONYMOUS_WELCOME, **NOT_STORED},
 )
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.errors import Conflict, Invalid, Unauthorized
+from app.core.errors import Conflict, Unauthorized
 from app.core.security import hash_password, verify_password
 from app.core.timeutil import utcnow
 from app.members.models import Member, MemberCreate, MemberUpdate
@@ -49,9 +49,6 @@ async def get_member(session: AsyncSession, *, member_id: uuid.UUID) -> Member |
 
 async def update_member(session: AsyncSession, *, member: Member, data: MemberUpdate) -> Member:
     changes = data.model_dump(exclude_unset=True)
-    for required in ("display_name", "languages"):
-        if required in changes and changes[required] is None:
-            raise Invalid(f"{required} cannot be null.", loc=["body", required])
     if changes:
         member.sqlmodel_update(changes)
         member.updated_at = utcnow()

@@ -5,13 +5,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import StringConstraints, model_validator
+from pydantic import Strict, StrictFloat, StringConstraints, model_validator
 from pydantic.config import JsonDict
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, UTCDatetime, request_config
+from app.core.schema import (
+    STRIPPED,
+    TEXT,
+    WHOLE_NUMBER,
+    PatchBody,
+    RequestBody,
+    UTCDatetime,
+    request_config,
+    rule_broken,
+)
 from app.core.timeutil import UTCDateTime, utcnow
 from app.members.models import Phone
 from app.vocab import Capabilities, Category, Languages, Mode, Urgency
@@ -33,14 +42,14 @@ class Visibility(StrEnum):
 class Point(SQLModel):
     model_config = request_config()
 
-    lat: float = Field(ge=-90, le=90, schema_extra={"examples": [51.5074]})
-    lon: float = Field(ge=-180, le=180, schema_extra={"examples": [-0.1278]})
+    lat: StrictFloat = Field(ge=-90, le=90, schema_extra={"examples": [51.5074]})
+    lon: StrictFloat = Field(ge=-180, le=180, schema_extra={"examples": [-0.1278]})
 
 
 class Contact(SQLModel):
     model_config = request_config()
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100), TEXT]
     phone: Phone
 
 
@@ -96,11 +105,11 @@ class Need(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-VolunteersNeeded = Annotated[int, Field(ge=1, le=50)]
-Reach = Annotated[float, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT]
+Description = Annotated[str, StringConstraints(max_length=4000), STRIPPED]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=500), TEXT]
+VolunteersNeeded = Annotated[int, Strict(), Field(ge=1, le=50), WHOLE_NUMBER]
+Reach = Annotated[StrictFloat, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
 
 
 class NeedFields(RequestBody):
@@ -108,13 +117,15 @@ class NeedFields(RequestBody):
 
     model_config = request_config()
 
-    def check_shape(self) -> None:
+    def shape_problem(self) -> str | None:
+        """What is wrong with how the fields go together, if anything."""
         mode = getattr(self, "mode", None)
         if mode == Mode.in_person and getattr(self, "location", None) is None:
-            raise ValueError("location is required for in_person help")
+            return "location is required for in_person help"
         start, end = getattr(self, "window_start", None), getattr(self, "window_end", None)
         if start is not None and end is not None and end <= start:
-            raise ValueError("window_end must be after window_start")
+            return "window_end must be after window_start"
+        return None
 
 
 _NEED_CREATE_EXAMPLE: JsonDict = {
@@ -155,12 +166,16 @@ class NeedCreate(NeedFields):
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
-        self.check_shape()
+        problem = self.shape_problem()
+        if problem is not None:
+            raise rule_broken(problem)
         return self
 
 
-class NeedUpdate(NeedFields):
+class NeedUpdate(PatchBody, NeedFields):
     """Every field optional; what is sent replaces what was there."""
+
+    clearable = frozenset({"description", "location", "address", "contact", "window_start", "window_end"})
 
     category: Category | None = None
     title: Title | None = None

@@ -7,10 +7,11 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.audit import service as audit
 from app.auth.callers import Caller
-from app.auth.deps import scoped
+from app.auth.deps import ANONYMOUS_WELCOME, scoped
 from app.core.deps import SessionDep
 from app.core.errors import Invalid, problems
 from app.core.etag import IfMatch, etag, parse_if_match
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.geo import MAX_RADIUS_KM
 from app.needs import intake, search, service
@@ -22,12 +23,28 @@ from app.vocab import Category, Mode, Urgency
 
 router = APIRouter(prefix="/needs", tags=["needs"])
 
+NEW_NEED = {"need_id": "$response.body#/id"}
+SAME_NEED = {"need_id": "$request.path.need_id"}
+# What a client does next with a need it holds (owner view): read, change, cancel, find help.
+NEED_LINKS = {
+    "GetNeed": link("get_need", NEW_NEED),
+    "UpdateNeed": link("update_need", {**NEW_NEED, "header.If-Match": "$response.header.ETag"}),
+    "CancelNeed": link("cancel_need", NEW_NEED),
+    "NeedCandidates": link("need_candidates", NEW_NEED),
+    "NeedMatches": link("list_matches", {"query.need_id": "$response.body#/id"}),
+}
+
 Reader = Annotated[Caller, Depends(scoped(Scope.needs_read, anonymous=True))]
 # A write answers with the owner view, so a key needs to be allowed to read it too.
 Writer = Annotated[Caller, Depends(scoped(Scope.needs_write, Scope.needs_read))]
 
 
-@router.post("", status_code=201, response_model=NeedOwner, responses=problems(401, 403, 409, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=NeedOwner,
+    responses={**problems(401, 403, 409, 422), **links(201, **NEED_LINKS)},
+)
 async def create_need(data: NeedCreate, caller: Writer, session: SessionDep, response: Response) -> NeedOwner:
     """Ask for help, or (coordinators and partner keys) file a need for someone.
 
@@ -40,7 +57,14 @@ async def create_need(data: NeedCreate, caller: Writer, session: SessionDep, res
     return render_owner(need)
 
 
-@router.post("/batch", response_model=intake.BatchResponse, responses=problems(401, 403, 422))
+@router.post(
+    "/batch",
+    response_model=intake.BatchResponse,
+    responses={
+        **problems(401, 403, 422),
+        **links(200, GetFirstNeed=link("get_need", {"need_id": "$response.body#/results/0/id"})),
+    },
+)
 async def create_needs_batch(
     body: intake.BatchRequest, caller: Writer, session: SessionDep
 ) -> intake.BatchResponse:
@@ -49,22 +73,33 @@ async def create_needs_batch(
     return intake.BatchResponse(results=await intake.create_batch(session, caller=caller, items=body.items))
 
 
+# Two JSON numbers: what the documentation shows is exactly what is accepted (float() alone would
+# also take ' 51.5', '1_000' or 'nan').
+_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?"
+NEAR = f"^{_NUMBER},{_NUMBER}$"
+
+
 def _near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
     if near is None:
         if radius_km is not None:
             raise Invalid("radius_km needs near.", loc=["query", "radius_km"])
         return None
-    try:
-        lat_s, lon_s = near.split(",")
-        lat, lon = float(lat_s), float(lon_s)
-    except ValueError:
-        raise Invalid("near must be '<lat>,<lon>'.", loc=["query", "near"]) from None
+    lat_s, lon_s = near.split(",")  # NEAR has made sure of the shape
+    lat, lon = float(lat_s), float(lon_s)
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise Invalid("near is outside the range of latitude and longitude.", loc=["query", "near"])
     return RadiusQuery(lat=lat, lon=lon, radius_km=10.0 if radius_km is None else radius_km)
 
 
-@router.get("", response_model=Page[NeedView], responses=problems(401, 403, 422))
+@router.get(
+    "",
+    response_model=Page[NeedView],
+    responses={
+        **problems(401, 403, 422),
+        **links(200, GetFirstNeed=link("get_need", {"need_id": "$response.body#/items/0/id"})),
+    },
+    openapi_extra=ANONYMOUS_WELCOME,
+)
 async def list_needs(
     session: SessionDep,
     caller: Reader,
@@ -74,7 +109,12 @@ async def list_needs(
     mode: Mode | None = None,
     near: Annotated[
         str | None,
-        Query(description="`<lat>,<lon>`: nearest first, within radius_km.", examples=["51.5074,-0.1278"]),
+        Query(
+            pattern=NEAR,
+            max_length=100,
+            description="`<lat>,<lon>` in decimal degrees: nearest first, within radius_km.",
+            examples=["51.5074,-0.1278"],
+        ),
     ] = None,
     radius_km: Annotated[float | None, Query(gt=0, le=MAX_RADIUS_KM, description="Default 10.")] = None,
     organization_id: uuid.UUID | None = None,
@@ -97,7 +137,19 @@ async def list_needs(
     return Page[NeedView](items=[render(n, role, d) for n, role, d in rows], next_cursor=next_cursor)
 
 
-@router.get("/{need_id}", response_model=NeedView, responses=problems(401, 403, 404, 422))
+@router.get(
+    "/{need_id:uuid}",
+    response_model=NeedView,
+    responses={
+        **problems(401, 403, 404, 422),
+        **links(
+            200,
+            UpdateNeed=link("update_need", {**SAME_NEED, "header.If-Match": "$response.header.ETag"}),
+            NeedCandidates=link("need_candidates", SAME_NEED),
+        ),
+    },
+    openapi_extra=ANONYMOUS_WELCOME,
+)
 async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, response: Response) -> NeedView:
     need, role = await service.read_need(session, need_id=need_id, caller=caller)
     if role == OWNER:  # the version would tell strangers when private fields changed
@@ -105,7 +157,14 @@ async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, resp
     return render(need, role)
 
 
-@router.patch("/{need_id}", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 412, 422))
+@router.patch(
+    "/{need_id:uuid}",
+    response_model=NeedOwner,
+    responses={
+        **problems(401, 403, 404, 409, 412, 422),
+        **links(200, GetNeed=link("get_need", SAME_NEED), CancelNeed=link("cancel_need", SAME_NEED)),
+    },
+)
 async def update_need(
     need_id: uuid.UUID,
     data: NeedUpdate,
@@ -122,7 +181,11 @@ async def update_need(
     return render_owner(need)
 
 
-@router.post("/{need_id}/cancel", response_model=NeedOwner, responses=problems(401, 403, 404, 409, 422))
+@router.post(
+    "/{need_id:uuid}/cancel",
+    response_model=NeedOwner,
+    responses=problems(401, 403, 404, 409, 422),
+)
 async def cancel_need(
     need_id: uuid.UUID, caller: Writer, session: SessionDep, response: Response
 ) -> NeedOwner:

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit
 from app.auth.callers import Caller
-from app.core.crud import reject_nulls, versioned_update
+from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.geo import located
@@ -183,9 +183,6 @@ async def update_need(
     session: AsyncSession, *, need: Need, data: NeedUpdate, if_match: set[int] | None
 ) -> Need:
     changes = data.model_dump(mode="json", exclude_unset=True)
-    reject_nulls(
-        changes, nullable=("description", "location", "address", "contact", "window_start", "window_end")
-    )
     if effective_status(need) not in EDITABLE:
         raise Conflict(f"A {effective_status(need)} need cannot be changed.")
     merged = NeedUpdate.model_validate(
@@ -197,10 +194,9 @@ async def update_need(
             **changes,
         }
     )
-    try:
-        merged.check_shape()
-    except ValueError as exc:
-        raise Invalid(str(exc), loc=["body"]) from None
+    problem = merged.shape_problem()
+    if problem is not None:
+        raise Invalid(problem, loc=["body"])
     if "window_end" in changes and merged.window_end is not None and merged.window_end <= utcnow():
         raise Invalid("window_end is in the past.", loc=["body", "window_end"])
     if changes.get("visibility") == Visibility.organization and need.organization_id is None:

@@ -7,13 +7,20 @@ from functools import cache
 from importlib.resources import files
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    Strict,
+    StrictFloat,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.config import JsonDict
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config
+from app.core.schema import STRIPPED, WHOLE_NUMBER, PatchBody, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.needs.models import Point
 from app.vocab import Capabilities, Category, Languages, Mode, unique
@@ -49,7 +56,7 @@ class Slot(SQLModel):
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise rule_broken("end must be after start")
         return self
 
 
@@ -66,13 +73,19 @@ def _timezone(name: str) -> str:
     return name
 
 
-Timezone = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_timezone)]
+# The schema lists the zones, so clients learn which names count (and get an enum).
+Timezone = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_timezone),
+    WithJsonSchema({"type": "string", "enum": sorted(_timezones())}),
+]
 Categories = Annotated[list[Category], Field(min_length=1, max_length=len(Category)), AfterValidator(unique)]
 Modes = Annotated[list[Mode], Field(min_length=1, max_length=len(Mode)), AfterValidator(unique)]
-MaxDistance = Annotated[float, Field(gt=0, le=200)]
-Capacity = Annotated[int, Field(ge=1, le=50)]
+MaxDistance = Annotated[StrictFloat, Field(gt=0, le=200)]
+Capacity = Annotated[int, Strict(), Field(ge=1, le=50), WHOLE_NUMBER]
 Availability = Annotated[list[Slot], Field(max_length=50)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Note = Annotated[str, StringConstraints(max_length=1000), STRIPPED]
 
 
 class Offer(SQLModel, table=True):
@@ -145,10 +158,11 @@ class OfferCreate(RequestBody):
     organization_id: uuid.UUID | None = None
 
 
-class OfferUpdate(RequestBody):
+class OfferUpdate(PatchBody):
     """Every field optional; `status` pauses or resumes the offer."""
 
     model_config = request_config()
+    clearable = frozenset({"note"})
 
     categories: Categories | None = None
     modes: Modes | None = None

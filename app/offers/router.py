@@ -10,6 +10,7 @@ from app.auth.deps import CurrentMember, MemberCaller, scoped
 from app.core.deps import SessionDep
 from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.offers import service
 from app.offers.models import OfferCreate, OfferOwner, OfferStatus, OfferUpdate, OfferView
@@ -17,10 +18,23 @@ from app.organizations.models import Scope
 
 router = APIRouter(prefix="/offers", tags=["offers"])
 
+NEW_OFFER = {"offer_id": "$response.body#/id"}
+OFFER_LINKS = {
+    "GetOffer": link("get_offer", NEW_OFFER),
+    "UpdateOffer": link("update_offer", {**NEW_OFFER, "header.If-Match": "$response.header.ETag"}),
+    "OfferOpportunities": link("offer_opportunities", NEW_OFFER),
+    "OfferMatches": link("list_matches", {"query.offer_id": "$response.body#/id"}),
+}
+
 Reader = Annotated[Caller, Depends(scoped(Scope.offers_read))]
 
 
-@router.post("", status_code=201, response_model=OfferOwner, responses=problems(401, 403, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=OfferOwner,
+    responses={**problems(401, 403, 422), **links(201, **OFFER_LINKS)},
+)
 async def create_offer(
     data: OfferCreate, member: CurrentMember, session: SessionDep, response: Response
 ) -> OfferOwner:
@@ -31,7 +45,18 @@ async def create_offer(
     return service.render_owner(offer)
 
 
-@router.get("", response_model=Page[OfferView], responses=problems(401, 403, 422))
+@router.get(
+    "",
+    response_model=Page[OfferView],
+    responses={
+        **problems(401, 403, 422),
+        **links(
+            200,
+            GetFirstOffer=link("get_offer", {"offer_id": "$response.body#/items/0/id"}),
+            FirstOfferOpportunities=link("offer_opportunities", {"offer_id": "$response.body#/items/0/id"}),
+        ),
+    },
+)
 async def list_offers(
     caller: Reader,
     session: SessionDep,
@@ -46,7 +71,7 @@ async def list_offers(
     return Page[OfferView](items=[service.render(o, role) for o, role in rows], next_cursor=next_cursor)
 
 
-@router.get("/{offer_id}", response_model=OfferView, responses=problems(401, 403, 404, 422))
+@router.get("/{offer_id:uuid}", response_model=OfferView, responses=problems(401, 403, 404, 422))
 async def get_offer(
     offer_id: uuid.UUID, caller: Reader, session: SessionDep, response: Response
 ) -> OfferView:
@@ -56,7 +81,7 @@ async def get_offer(
     return service.render(offer, role)
 
 
-@router.patch("/{offer_id}", response_model=OfferOwner, responses=problems(401, 403, 404, 409, 412, 422))
+@router.patch("/{offer_id:uuid}", response_model=OfferOwner, responses=problems(401, 403, 404, 409, 412, 422))
 async def update_offer(
     offer_id: uuid.UUID,
     data: OfferUpdate,

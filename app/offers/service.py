@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
-from app.core.crud import newest_first, page_of, reject_nulls, versioned_update
+from app.core.crud import newest_first, page_of, versioned_update
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.geo import located
 from app.members.models import Member
@@ -100,6 +100,5 @@ async def update_offer(
     session: AsyncSession, *, offer: Offer, data: OfferUpdate, if_match: set[int] | None
 ) -> Offer:
     changes = data.model_dump(mode="json", exclude_unset=True)
-    reject_nulls(changes, nullable=("note",))
     await versioned_update(session, offer, _flatten(changes), if_match=if_match, noun="offer")
     return offer

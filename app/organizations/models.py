@@ -5,12 +5,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import StrictBool, StrictFloat, StringConstraints
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config
+from app.core.schema import STRIPPED, TEXT, RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 
 
@@ -73,12 +73,12 @@ class ApiKey(SQLModel, table=True):
 
 
 class ServiceArea(SQLModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius_km: float = Field(gt=0, le=500)
+    lat: StrictFloat = Field(ge=-90, le=90)
+    lon: StrictFloat = Field(ge=-180, le=180)
+    radius_km: StrictFloat = Field(gt=0, le=500)
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT]
 
 
 class OrganizationCreate(RequestBody):
@@ -91,7 +91,7 @@ class OrganizationCreate(RequestBody):
     )
 
     name: Name
-    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=4000), STRIPPED] | None = None
     service_area: ServiceArea | None = None
 
 
@@ -108,7 +108,7 @@ class MembershipSet(RequestBody):
     model_config = request_config({"role": "volunteer", "vetted": True})
 
     role: Role
-    vetted: bool | None = None
+    vetted: StrictBool | None = None
 
 
 class MembershipPublic(SQLModel):
@@ -123,7 +123,7 @@ class MembershipPublic(SQLModel):
 class ApiKeyCreate(RequestBody):
     model_config = request_config({"name": "Intake line", "scopes": ["needs:read", "needs:write"]})
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100), TEXT]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=len(Scope))]
 
 

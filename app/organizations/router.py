@@ -4,9 +4,10 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from app.auth.deps import AnyCaller, CurrentMember, MemberCaller, coordinator_only
+from app.auth.deps import ANONYMOUS_WELCOME, AnyCaller, CurrentMember, MemberCaller, coordinator_only
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, problems
+from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.organizations import service
 from app.organizations.models import (
@@ -22,6 +23,21 @@ from app.organizations.models import (
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
 
+NEW_ORG = {"organization_id": "$response.body#/id"}
+SAME_ORG = {"organization_id": "$request.path.organization_id"}
+ORGANIZATION_LINKS = {
+    "GetOrganization": link("get_organization", NEW_ORG),
+    "SetMembership": link("set_membership", NEW_ORG),
+    "CreateApiKey": link("create_api_key", NEW_ORG),
+    "ListApiKeys": link("list_api_keys", NEW_ORG),
+    "OrganizationAudit": link("organization_audit", NEW_ORG),
+    "OrganizationNeeds": link("list_needs", {"query.organization_id": "$response.body#/id"}),
+    "RunMatching": link("run_matching", body={"organization_id": "$response.body#/id"}),
+    # Its coordinator files needs for people and offers help through it.
+    "FileNeed": link("create_need", body={"organization_id": "$response.body#/id"}),
+    "OfferHelp": link("create_offer", body={"organization_id": "$response.body#/id"}),
+}
+
 
 def render(org: Organization) -> OrganizationPublic:
     area = None
@@ -30,7 +46,12 @@ def render(org: Organization) -> OrganizationPublic:
     return OrganizationPublic.model_validate({**org.model_dump(), "service_area": area})
 
 
-@router.post("", status_code=201, response_model=OrganizationPublic, responses=problems(401, 403, 422))
+@router.post(
+    "",
+    status_code=201,
+    response_model=OrganizationPublic,
+    responses={**problems(401, 403, 422), **links(201, **ORGANIZATION_LINKS)},
+)
 async def create_organization(
     data: OrganizationCreate, member: CurrentMember, session: SessionDep
 ) -> OrganizationPublic:
@@ -38,7 +59,9 @@ async def create_organization(
     return render(await service.create_organization(session, creator=member, data=data))
 
 
-@router.get("", response_model=Page[OrganizationPublic], responses=problems(401, 422))
+@router.get(
+    "", response_model=Page[OrganizationPublic], responses=problems(401, 422), openapi_extra=ANONYMOUS_WELCOME
+)
 async def list_organizations(
     session: SessionDep, _caller: AnyCaller, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[OrganizationPublic]:
@@ -46,7 +69,12 @@ async def list_organizations(
     return Page[OrganizationPublic](items=[render(o) for o in orgs], next_cursor=next_cursor)
 
 
-@router.get("/{organization_id}", response_model=OrganizationPublic, responses=problems(401, 404, 422))
+@router.get(
+    "/{organization_id:uuid}",
+    response_model=OrganizationPublic,
+    responses=problems(401, 404, 422),
+    openapi_extra=ANONYMOUS_WELCOME,
+)
 async def get_organization(
     organization_id: uuid.UUID, session: SessionDep, _caller: AnyCaller
 ) -> OrganizationPublic:
@@ -54,7 +82,7 @@ async def get_organization(
 
 
 @router.put(
-    "/{organization_id}/members/{member_id}",
+    "/{organization_id:uuid}/members/{member_id:uuid}",
     response_model=MembershipPublic,
     responses={**problems(401, 403, 404, 409, 422), 201: {"model": MembershipPublic}},
 )
@@ -80,10 +108,17 @@ async def set_membership(
 
 
 @router.post(
-    "/{organization_id}/api-keys",
+    "/{organization_id:uuid}/api-keys",
     status_code=201,
     response_model=ApiKeyCreated,
-    responses=problems(401, 403, 404, 422),
+    responses={
+        **problems(401, 403, 404, 422),
+        **links(
+            201,
+            ListApiKeys=link("list_api_keys", SAME_ORG),
+            RevokeApiKey=link("revoke_api_key", {**SAME_ORG, "key_id": "$response.body#/id"}),
+        ),
+    },
 )
 async def create_api_key(
     organization_id: uuid.UUID, data: ApiKeyCreate, caller: AnyCaller, session: SessionDep
@@ -97,7 +132,7 @@ async def create_api_key(
 
 
 @router.get(
-    "/{organization_id}/api-keys", response_model=list[ApiKeyPublic], responses=problems(401, 403, 404)
+    "/{organization_id:uuid}/api-keys", response_model=list[ApiKeyPublic], responses=problems(401, 403, 404)
 )
 async def list_api_keys(
     organization_id: uuid.UUID, caller: AnyCaller, session: SessionDep
@@ -108,7 +143,9 @@ async def list_api_keys(
     return [ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys]
 
 
-@router.delete("/{organization_id}/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404))
+@router.delete(
+    "/{organization_id:uuid}/api-keys/{key_id:uuid}", status_code=204, responses=problems(401, 403, 404)
+)
 async def revoke_api_key(
     organization_id: uuid.UUID, key_id: uuid.UUID, caller: AnyCaller, session: SessionDep
 ) -> Response:

@@ -38,6 +38,7 @@ class DeliveryStatus(StrEnum):
 
 
 MAX_URL_LENGTH = 2000
+URL_PATTERN = r"^https?://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(:[1-9][0-9]{0,3})?(/[!-~]*)?$"
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -117,7 +118,12 @@ class WebhookCreate(RequestBody):
         {"url": "https://partner.example.org/hooks/mutual-aid", "events": ["need.created", "match.accepted"]}
     )
 
-    url: WebhookUrl = Field(description="Absolute http(s) URL on a public address; no user:password.")
+    url: WebhookUrl = Field(
+        description="Absolute http(s) URL on a public address; no user:password.",
+        # What the URL parser accepts, stated for clients and schema-driven tests: a host name
+        # (or dotted address), an optional port, no credentials.
+        schema_extra={"json_schema_extra": {"pattern": URL_PATTERN}},
+    )
     events: Annotated[list[EventType], Field(min_length=1, max_length=len(EventType))]
 
 

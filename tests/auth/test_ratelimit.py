@@ -1,5 +1,6 @@
 """Rate limits per caller: 429 problems with Retry-After and RateLimit headers, shared through Redis."""
 
+import asyncio
 import os
 import socket
 import uuid
@@ -103,3 +104,15 @@ async def test_two_instances_share_one_budget_through_redis(database_url: str, a
     async with _client(first) as one, _client(second) as two:
         codes = [(await (one if i % 2 else two).get("/v1/needs")).status_code for i in range(5)]
     assert codes == [200, 200, 200, 200, 429]
+
+
+async def test_shutting_down_leaves_no_expiry_task_behind(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    # A task left pending would run after the loop's executor is gone and fail at exit.
+    await client.get("/v1/needs")
+    storage = application.state.rate_limiter.storage
+    storage.timer = asyncio.ensure_future(asyncio.sleep(60))  # an expiry still in progress
+    async with application.router.lifespan_context(application):
+        pass
+    assert storage.timer.cancelled()

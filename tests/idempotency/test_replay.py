@@ -195,7 +195,7 @@ async def test_a_malformed_key_is_422_and_changes_nothing(
         {
             "loc": ["header", "Idempotency-Key"],
             "msg": "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-            "type": "value_error",
+            "type": "rule",
         }
     ]
     assert await _my_needs(client, a.headers) == []

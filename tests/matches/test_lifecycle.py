@@ -253,11 +253,19 @@ async def test_run_rejects_bad_bodies(client: httpx.AsyncClient) -> None:
         {"organization_id": org, "area": {"lat": 91, "lon": 0, "radius_km": 1}},
         {"organization_id": org, "categories": ["rockets"]},
         {"organization_id": org, "dry_run": "maybe"},
+        {"organization_id": org, "dry_run": "false"},
+        {"organization_id": org, "candidates_per_need": "5"},
+        {"organization_id": org, "candidates_per_need": 5.5},
+        {"organization_id": org, "area": {"lat": True, "lon": 0, "radius_km": 1}},
         {"organization_id": org, "candidates_per_need": 0},
         {"organization_id": org, "extra": 1},
     ):
         assert_problem(await client.post("/v1/matching/runs", json=body, headers=coordinator.headers), 422)
-    ok = await client.post("/v1/matching/runs", json={"organization_id": org}, headers=coordinator.headers)
+    ok = await client.post(
+        "/v1/matching/runs",
+        json={"organization_id": org, "candidates_per_need": 5.0},
+        headers=coordinator.headers,
+    )
     assert ok.json()["stats"]["needs"] == 0
     assert ok.json()["assignments"] == []
 

@@ -11,7 +11,7 @@ async def test_sign_up_returns_private_view_without_password(client: httpx.Async
         "password": PASSWORD,
         "display_name": " Kim ",
         "phone": "+1 555 0100",
-        "languages": ["EN", "es", "en"],
+        "languages": ["es", "en", "es"],
     }
     r = await client.post("/v1/members", json=body)
     assert r.status_code == 201
@@ -19,8 +19,24 @@ async def test_sign_up_returns_private_view_without_password(client: httpx.Async
     assert set(data) == {"id", "email", "display_name", "phone", "languages", "created_at", "updated_at"}
     assert data["email"] == "kim.example@example.org"
     assert data["display_name"] == "Kim"
-    assert data["languages"] == ["en", "es"]
+    assert data["languages"] == ["es", "en"]
     assert PASSWORD not in r.text
+
+
+async def test_languages_are_iso_codes_exactly_as_the_schema_lists_them(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["MemberCreate"]
+    codes = schema["properties"]["languages"]["items"]["enum"]
+    assert len(codes) == 183
+    assert {"en", "es", "zu"} <= set(codes)
+    for spelling in ("EN", " en", "", "eng"):
+        body = {
+            "email": "lang@example.org",
+            "password": PASSWORD,
+            "display_name": "L",
+            "languages": [spelling],
+        }
+        problem = assert_problem(await client.post("/v1/members", json=body), 422)
+        assert [tuple(e["loc"]) for e in problem["errors"]] == [("body", "languages", 0)]
 
 
 async def test_duplicate_email_is_409_problem(client: httpx.AsyncClient) -> None:
@@ -117,6 +133,21 @@ async def test_patch_me_updates_only_what_is_sent(client: httpx.AsyncClient) -> 
     assert r.json()["phone"] is None
 
 
+async def test_patch_me_null_clears_only_what_may_be_empty(client: httpx.AsyncClient) -> None:
+    m = await member(client, display_name="Kept", languages=["en"])
+    for field in ("display_name", "languages"):
+        r = await client.patch("/v1/members/me", json={field: None, "phone": None}, headers=m.headers)
+        assert assert_problem(r, 422)["errors"] == [
+            {
+                "loc": ["body", field],
+                "msg": f"{field} cannot be null; leave it out to keep it",
+                "type": "null_forbidden",
+            }
+        ]
+    me = (await client.get("/v1/members/me", headers=m.headers)).json()
+    assert (me["display_name"], me["languages"], me["phone"]) == ("Kept", ["en"], m.data["phone"])
+
+
 async def test_patch_me_rejects_unknown_and_null_fields_and_changes_nothing(
     client: httpx.AsyncClient,
 ) -> None:
@@ -134,3 +165,24 @@ async def test_nul_in_login_or_sign_up_is_a_clean_error(client: httpx.AsyncClien
         "/v1/members", json={"email": "nul@example.org", "password": PASSWORD, "display_name": "Nul\x00"}
     )
     assert_problem(r, 422)
+
+
+async def test_email_is_the_bare_address_and_reserved_domains_break_a_rule(client: httpx.AsyncClient) -> None:
+    def sign_up(email: str) -> dict[str, str]:
+        return {"email": email, "password": PASSWORD, "display_name": "E"}
+
+    for address in ("Kim <kim@example.org>", " kim@example.org", "kim@@example.org"):
+        problem = assert_problem(await client.post("/v1/members", json=sign_up(address)), 422)
+        assert [(e["loc"], e["type"]) for e in problem["errors"]] == [(["body", "email"], "value_error")]
+    problem = assert_problem(await client.post("/v1/members", json=sign_up("kim@mail.test")), 422)
+    assert problem["errors"] == [
+        {
+            "loc": ["body", "email"],
+            "msg": "No mail can reach this address: The part after the @-sign is a special-use or "
+            "reserved name that cannot be used with email.",
+            "type": "rule",
+        }
+    ]
+    # None of them signed anyone up.
+    login = await client.post("/v1/auth/token", data={"username": "kim@example.org", "password": PASSWORD})
+    assert login.status_code == 401

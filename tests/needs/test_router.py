@@ -74,6 +74,32 @@ async def test_public_view_for_anonymous_and_other_members(client: httpx.AsyncCl
     assert owner.json() == need
 
 
+async def test_a_whole_number_written_as_a_float_is_an_integer(client: httpx.AsyncClient) -> None:
+    # JSON Schema's integer includes 2.0; some JSON encoders write every number that way.
+    a = await member(client)
+    r = await client.post("/v1/needs", json=need_body(volunteers_needed=2.0), headers=a.headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["volunteers_needed"] == 2
+    r = await client.patch(f"/v1/needs/{r.json()['id']}", json={"volunteers_needed": 3.0}, headers=a.headers)
+    assert (r.status_code, r.json()["volunteers_needed"]) == (200, 3)
+
+
+async def test_text_limits_count_what_was_sent_and_blank_text_breaks_a_rule(
+    client: httpx.AsyncClient,
+) -> None:
+    a = await member(client)
+    too_long = need_body(title="T" * 200 + " ")  # 201 characters sent, 200 once trimmed
+    problem = assert_problem(await client.post("/v1/needs", json=too_long, headers=a.headers), 422)
+    assert [(e["loc"], e["type"]) for e in problem["errors"]] == [(["body", "title"], "string_too_long")]
+    blank = need_body(title=" \t ")
+    problem = assert_problem(await client.post("/v1/needs", json=blank, headers=a.headers), 422)
+    assert problem["errors"] == [
+        {"loc": ["body", "title"], "msg": "must not be only whitespace", "type": "rule"}
+    ]
+    trimmed = await client.post("/v1/needs", json=need_body(title=" Milk "), headers=a.headers)
+    assert (trimmed.status_code, trimmed.json()["title"]) == (201, "Milk")
+
+
 async def test_remote_need_needs_no_location(client: httpx.AsyncClient) -> None:
     a = await member(client)
     body = {"category": "companionship", "title": "Weekly check-in call", "mode": "remote"}
@@ -90,6 +116,11 @@ async def test_remote_need_needs_no_location(client: httpx.AsyncClient) -> None:
         ({"category": "rocket_science"}, ["body", "category"]),
         ({"volunteers_needed": 0}, ["body", "volunteers_needed"]),
         ({"location": {"lat": 91, "lon": 0}}, ["body", "location", "lat"]),
+        # JSON numbers only: a string or a boolean is not one, whatever it spells.
+        ({"location": {"lat": "51.5", "lon": 0}}, ["body", "location", "lat"]),
+        ({"volunteers_needed": True}, ["body", "volunteers_needed"]),
+        ({"volunteers_needed": 2.5}, ["body", "volunteers_needed"]),
+        ({"max_distance_km": "5"}, ["body", "max_distance_km"]),
         ({"contact": {"name": "X", "phone": "call me"}}, ["body", "contact", "phone"]),
         ({"window_start": "2030-01-02T10:00:00Z", "window_end": "2030-01-01T10:00:00Z"}, ["body"]),
         ({"window_end": "2030-01-01T10:00:00"}, ["body", "window_end"]),
@@ -119,7 +150,16 @@ async def test_create_needs_a_member(client: httpx.AsyncClient) -> None:
 async def test_unknown_need_is_404(client: httpx.AsyncClient) -> None:
     r = await client.get("/v1/needs/00000000-0000-0000-0000-000000000000")
     assert assert_problem(r, 404)["detail"] == "No such need."
-    assert_problem(await client.get("/v1/needs/not-a-uuid"), 422)
+    # A path that names no need is an unknown resource, like any other.
+    assert assert_problem(await client.get("/v1/needs/not-a-uuid"), 404)["detail"] == "No such resource."
+
+
+async def test_batch_is_its_own_resource_not_a_need_id(client: httpx.AsyncClient) -> None:
+    a = await member(client)
+    for method in ("GET", "PATCH"):
+        r = await client.request(method, "/v1/needs/batch", json={}, headers=a.headers)
+        assert_problem(r, 405)
+        assert r.headers["allow"] == "POST"
 
 
 async def test_patch_by_owner_with_if_match(client: httpx.AsyncClient) -> None:
@@ -251,8 +291,14 @@ async def test_list_filters(client: httpx.AsyncClient) -> None:
     assert await ids("category=groceries&mode=remote") == set()
     assert await ids("organization_id=00000000-0000-0000-0000-000000000000") == set()
     assert_problem(await client.get("/v1/needs?category=rockets"), 422)
-    assert_problem(await client.get("/v1/needs?near=51.5"), 422)
-    assert_problem(await client.get("/v1/needs?near=91,0"), 422)
+    for malformed in ("51.5", " 51.5,0", "051,0", "nan,0", "inf,0", "51.5,0,1", "\u0665\u0661,0"):
+        body = assert_problem(await client.get("/v1/needs", params={"near": malformed}), 422)
+        assert [(e["loc"], e["type"]) for e in body["errors"]] == [
+            (["query", "near"], "string_pattern_mismatch")
+        ]
+    assert (await client.get("/v1/needs", params={"near": "5.15e1,-1.2E-1"})).status_code == 200
+    body = assert_problem(await client.get("/v1/needs?near=91,0"), 422)
+    assert [(e["loc"], e["type"]) for e in body["errors"]] == [(["query", "near"], "rule")]
     assert_problem(await client.get("/v1/needs?radius_km=3"), 422)
     assert_problem(await client.get("/v1/needs?near=51.5,0&radius_km=0"), 422)
     assert_problem(await client.get("/v1/needs?near=51.5,0&radius_km=501"), 422)

@@ -63,6 +63,10 @@ async def test_create_offer_defaults(client: httpx.AsyncClient) -> None:
             ["body", "availability", 0, "start"],
         ),
         ({"capacity": 0}, ["body", "capacity"]),
+        ({"capacity": "2"}, ["body", "capacity"]),
+        ({"capacity": 1.5}, ["body", "capacity"]),
+        ({"max_distance_km": True}, ["body", "max_distance_km"]),
+        ({"location": {"lat": 51.5, "lon": False}}, ["body", "location", "lon"]),
         ({"max_distance_km": -1}, ["body", "max_distance_km"]),
         ({"status": "paused"}, ["body", "status"]),
         ({"volunteer_id": "00000000-0000-0000-0000-000000000000"}, ["body", "volunteer_id"]),
@@ -77,6 +81,12 @@ async def test_invalid_offer_is_422_and_creates_nothing(
     body = assert_problem(r, 422)
     assert any(e["loc"][: len(loc)] == loc for e in body["errors"]), body
     assert (await client.get("/v1/offers", headers=v.headers)).json() == {"items": [], "next_cursor": None}
+
+
+async def test_capacity_written_as_a_float_is_an_integer(client: httpx.AsyncClient) -> None:
+    v = await member(client)
+    r = await client.post("/v1/offers", json=offer_body(capacity=4.0), headers=v.headers)
+    assert (r.status_code, r.json()["capacity"]) == (201, 4)
 
 
 async def test_offers_need_a_member(client: httpx.AsyncClient) -> None:
@@ -143,8 +153,14 @@ async def test_someone_elses_offer_is_404_for_read_and_write(client: httpx.Async
 
 async def test_timezone_must_be_a_real_zone_and_lists_are_deduplicated(client: httpx.AsyncClient) -> None:
     v = await member(client)
-    for tz in ("America", "localtime", "Factory", "../etc/passwd"):
+    for tz in ("America", "localtime", "Factory", "../etc/passwd", "0", "europe/london"):
         assert_problem(await client.post("/v1/offers", json=offer_body(timezone=tz), headers=v.headers), 422)
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    for body in ("OfferCreate", "OfferUpdate"):
+        zones = schema[body]["properties"]["timezone"]
+        zones = zones.get("enum") or zones["anyOf"][0]["enum"]
+        assert {"UTC", "Europe/London", "America/Argentina/Buenos_Aires"} <= set(zones)
+        assert not {"Factory", "localtime", "America"} & set(zones)
     r = await client.post(
         "/v1/offers",
         json=offer_body(modes=["remote", "remote"], categories=["meals", "meals"]),

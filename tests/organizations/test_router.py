@@ -79,6 +79,8 @@ async def test_membership_errors(client: httpx.AsyncClient) -> None:
         {"role": "volunteer", "organization_id": org},
         {"role": "volunteer", "member_id": c.id},
         {"vetted": True},
+        {"role": "volunteer", "vetted": "yes"},
+        {"role": "volunteer", "vetted": 1},
     ):
         assert_problem(
             await client.put(f"/v1/organizations/{org}/members/{c.id}", json=body, headers=c.headers), 422
@@ -92,6 +94,8 @@ async def test_membership_errors(client: httpx.AsyncClient) -> None:
         {"name": "X", "created_at": "2020-01-01T00:00:00Z"},
         {"name": ""},
         {"name": "X", "service_area": {"lat": 0, "lon": 0, "radius_km": 0}},
+        {"name": "X", "service_area": {"lat": 51.5, "lon": False, "radius_km": 5}},
+        {"name": "X", "service_area": {"lat": 51.5, "lon": 0, "radius_km": "5"}},
     ],
 )
 async def test_organisation_create_rejects_what_callers_cannot_set(

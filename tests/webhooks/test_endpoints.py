@@ -187,7 +187,7 @@ async def test_private_targets_are_refused_at_subscription(client: httpx.AsyncCl
         {
             "loc": ["body", "url"],
             "msg": "The URL names a private, loopback or otherwise non-public address.",
-            "type": "value_error",
+            "type": "rule",
         }
     ]
     assert (await client.get(_path(org), headers=coordinator.headers)).json() == []
