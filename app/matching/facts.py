@@ -88,11 +88,11 @@ def mode_bit(mode: str) -> int:
     return mask([mode], Mode)
 
 
+_DAYS = {day: i for i, day in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
+# Every "HH:MM" a slot may hold (validated on the way in): a lookup beats parsing, and candidate
+# searches read thousands of slots a second.
+_MINUTES = {f"{m // 60:02d}:{m % 60:02d}": m for m in range(24 * 60 + 1)}
+
+
 def slots_from(availability: list[dict[str, str]]) -> tuple[Slot, ...]:
-    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-    def minutes(hhmm: str) -> int:
-        hours, mins = hhmm.split(":")
-        return int(hours) * 60 + int(mins)
-
-    return tuple(Slot(days.index(s["day"]), minutes(s["start"]), minutes(s["end"])) for s in availability)
+    return tuple(Slot(_DAYS[s["day"]], _MINUTES[s["start"]], _MINUTES[s["end"]]) for s in availability)
