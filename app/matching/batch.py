@@ -204,9 +204,9 @@ def _best(needs: Ints, n: Ints, o: Ints, score: F, k: int) -> Ints:
     local = np.searchsorted(needs, n)
     key = (local * (_POINTS + 1) + (_POINTS - points)) * (1 << 20) + spread.astype(np.int64)
     order = np.argsort(key)
-    ranked = local[order]
-    first = np.searchsorted(ranked, ranked, side="left")
-    out: Ints = order[np.arange(order.size) - first < k]
+    # Where each need's run of pairs starts in that order: its place = position - start.
+    starts = np.concatenate([[0], np.cumsum(np.bincount(local, minlength=needs.size))[:-1]])
+    out: Ints = order[np.arange(order.size) - starts[local[order]] < k]
     return out
 
 

@@ -43,6 +43,28 @@ def language_bits(codes: Iterable[str], words: dict[str, int]) -> int:
     return sum(1 << words[code] for code in codes if code in words)
 
 
+def _language_columns(spoken: Sequence[Iterable[str]], words: dict[str, int]) -> list[int]:
+    """Each offer's languages as bits; few offers speak a combination no other offer does."""
+    known: dict[tuple[str, ...], int] = {}
+    out = []
+    for codes in spoken:
+        key = tuple(codes)
+        if key not in known:
+            known[key] = language_bits(key, words)
+        out.append(known[key])
+    return out
+
+
+def _slot_arrays(weeks: list[list[tuple[int, int]]]) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """(offers, most slots) arrays of slot starts and ends; padding slots are empty."""
+    start = np.zeros((len(weeks), max([len(w) for w in weeks] + [1])), dtype=np.int32)
+    end = np.zeros_like(start)
+    for i, week in enumerate(weeks):
+        for j, (first, last) in enumerate(week):
+            start[i, j], end[i, j] = first, last
+    return start, end
+
+
 @dataclass
 class OfferColumns:
     ids: list[uuid.UUID]
@@ -58,7 +80,9 @@ class OfferColumns:
     words: dict[str, int]
     volunteer: Ints  # index into volunteer_ids
     volunteer_ids: list[uuid.UUID]
-    volunteer_index: dict[uuid.UUID, int]
+    # By UUID.int: hashing a UUID runs Python code, hashing an int does not, and a run looks up
+    # tens of thousands.
+    volunteer_index: dict[int, int]
     timezone: Ints  # index into timezones
     timezones: list[str]
     slot_start: NDArray[np.int32]  # (offers, most slots) in minutes of the week; padding is empty
@@ -90,15 +114,11 @@ class OfferColumns:
         active: list[bool],
     ) -> "OfferColumns":
         # In the offers' order, not sorted: comparing UUIDs is slow, and the order changes nothing.
-        volunteer_index = {v: i for i, v in enumerate(dict.fromkeys(o.volunteer_id for o in offers))}
-        volunteer_ids = list(volunteer_index)
+        volunteers = {o.volunteer_id.int: o.volunteer_id for o in offers}
+        volunteer_index = {v: i for i, v in enumerate(volunteers)}
         timezones = sorted({o.timezone for o in offers})
         zone_index = {z: i for i, z in enumerate(timezones)}
-        start = np.zeros((len(offers), max([len(w) for w in weeks] + [1])), dtype=np.int32)
-        end = np.zeros_like(start)
-        for i, week in enumerate(weeks):
-            for j, (first, last) in enumerate(week):
-                start[i, j], end[i, j] = first, last
+        start, end = _slot_arrays(weeks)
         capacity, taken = _ints([o.capacity for o in offers]), _ints([o.active_matches for o in offers])
         return cls(
             ids=[o.id for o in offers],
@@ -110,10 +130,10 @@ class OfferColumns:
             categories=_ints([o.categories_mask for o in offers]),
             modes=_ints([o.modes_mask for o in offers]),
             capabilities=_ints([o.capabilities_mask for o in offers]),
-            languages=_ints([language_bits(codes, words) for codes in spoken]),
+            languages=_ints(_language_columns(spoken, words)),
             words=words,
-            volunteer=_ints([volunteer_index[o.volunteer_id] for o in offers]),
-            volunteer_ids=volunteer_ids,
+            volunteer=_ints([volunteer_index[o.volunteer_id.int] for o in offers]),
+            volunteer_ids=list(volunteers.values()),
             volunteer_index=volunteer_index,
             timezone=_ints([zone_index[o.timezone] for o in offers]),
             timezones=timezones,
@@ -165,7 +185,7 @@ class NeedColumns:
             vetting=_bools([bool(n.requirements_mask & BACKGROUND_CHECKED) for n in needs]),
             organization=[n.organization_id for n in needs],
             requester=_ints(
-                [offers.volunteer_index.get(n.requester_id, -1) if n.requester_id else -1 for n in needs]
+                [offers.volunteer_index.get(n.requester_id.int, -1) if n.requester_id else -1 for n in needs]
             ),
             waiting=_floats([_waiting(n, ctx) for n in needs]),
             windowed=_bools([n.window_start is not None and n.window_end is not None for n in needs]),

@@ -39,27 +39,30 @@ class Lookups:
 
     @classmethod
     def of(cls, needs: list[NeedFacts], nc: NeedColumns, oc: OfferColumns, ctx: Context) -> "Lookups":
-        need_at = {n.id: i for i, n in enumerate(needs)}
-        offer_at = {oid: i for i, oid in enumerate(oc.ids)}
-        volunteer_at, volunteers = oc.volunteer_index, len(oc.volunteer_ids)
+        """Maps of ids to positions are built only for what the context holds (keyed by UUID.int,
+        which hashes without running Python code): most runs join nothing yet and share no history."""
+        volunteer_at, volunteers, offers = oc.volunteer_index, len(oc.volunteer_ids), len(oc.ids)
+        joined = ctx.active_pairs or ctx.active_volunteers
+        need_at = {n.id.int: i for i, n in enumerate(needs)} if joined else {}
+        offer_at = {oid.int: i for i, oid in enumerate(oc.ids)} if ctx.active_pairs else {}
         orgs = sorted({org for org, asks in zip(nc.organization, nc.vetting, strict=True) if asks and org})
         row_of = {org: i for i, org in enumerate(orgs)}
-        requesters = dict.fromkeys(n.requester_id for n in needs if n.requester_id)
+        requesters = dict.fromkeys(n.requester_id.int for n in needs if n.requester_id) if ctx.history else {}
         requester_at = {r: i for i, r in enumerate(requesters)}
         history = {
-            volunteer_at[v] * len(requester_at) + requester_at[r]: count
+            volunteer_at[v.int] * len(requester_at) + requester_at[r.int]: count
             for (v, r), count in ctx.history.items()
-            if v in volunteer_at and r in requester_at
+            if v.int in volunteer_at and r.int in requester_at
         }
         keys = sorted(history)
         return cls(
-            offers=len(offer_at),
+            offers=offers,
             volunteers=volunteers,
             vetted=_sorted(
                 [
-                    row_of[org] * volunteers + volunteer_at[v]
+                    row_of[org] * volunteers + volunteer_at[v.int]
                     for v, by in ctx.vetted_by.items()
-                    if v in volunteer_at
+                    if v.int in volunteer_at
                     for org in by & row_of.keys()
                 ]
             ),
@@ -68,20 +71,20 @@ class Lookups:
             ),
             joined_pairs=_sorted(
                 [
-                    need_at[a] * len(offer_at) + offer_at[b]
+                    need_at[a.int] * offers + offer_at[b.int]
                     for a, b in ctx.active_pairs
-                    if a in need_at and b in offer_at
+                    if a.int in need_at and b.int in offer_at
                 ]
             ),
             joined_volunteers=_sorted(
                 [
-                    need_at[a] * volunteers + volunteer_at[v]
+                    need_at[a.int] * volunteers + volunteer_at[v.int]
                     for a, v in ctx.active_volunteers
-                    if a in need_at and v in volunteer_at
+                    if a.int in need_at and v.int in volunteer_at
                 ]
             ),
             requester=np.array(
-                [requester_at.get(n.requester_id, -1) if n.requester_id else -1 for n in needs], np.int64
+                [requester_at.get(n.requester_id.int, -1) if n.requester_id else -1 for n in needs], np.int64
             ),
             requesters=len(requester_at),
             history_keys=np.array(keys, np.int64),
