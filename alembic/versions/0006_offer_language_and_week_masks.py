@@ -2,11 +2,13 @@
 
 Revision ID: 0006
 Revises: 0003
-Create Date: 2026-12-02 09:00:00.000000
+Create Date: 2026-11-26 06:45:00.000000
 """
 
 from collections.abc import Sequence
+from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # noqa: F401
 
@@ -28,6 +30,16 @@ def upgrade() -> None:
     _backfill()
 
 
+_OFFERS = sa.table(
+    "offers",
+    sa.column("id", sa.Uuid()),
+    sa.column("languages", sa.JSON()),
+    sa.column("availability", sa.JSON()),
+    sa.column("timezone", sa.String()),
+    *(sa.column(name, sa.BigInteger()) for name in COLUMNS),
+)
+
+
 def _backfill() -> None:
     """Existing offers get their masks from their lists, a chunk at a time in primary-key order.
 
@@ -35,33 +47,46 @@ def _backfill() -> None:
     from app.matching.masks import offer_columns
 
     bind = op.get_bind()
-    offers = sa.table(
-        "offers",
-        sa.column("id", sa.Uuid()),
-        sa.column("languages", sa.JSON()),
-        sa.column("availability", sa.JSON()),
-        sa.column("timezone", sa.String()),
-        *(sa.column(name, sa.BigInteger()) for name in COLUMNS),
-    )
-    update = (
-        offers.update()
-        .where(offers.c.id == sa.bindparam("row_id"))
-        .values({name: sa.bindparam(f"new_{name}") for name in COLUMNS})
-    )
+    copied = bind.dialect.name == "postgresql"
+    if copied:
+        bind.exec_driver_sql(f"CREATE TEMP TABLE offer_masks (id uuid PRIMARY KEY, {_TYPED}) ON COMMIT DROP")
+    columns = (_OFFERS.c.id, _OFFERS.c.languages, _OFFERS.c.availability, _OFFERS.c.timezone)
     last = None
     while True:
-        page = sa.select(offers.c.id, offers.c.languages, offers.c.availability, offers.c.timezone)
-        if last is not None:
-            page = page.where(offers.c.id > last)
-        rows = bind.execute(page.order_by(offers.c.id).limit(CHUNK)).all()
+        page = sa.select(*columns).order_by(_OFFERS.c.id).limit(CHUNK)
+        rows = bind.execute(page if last is None else page.where(_OFFERS.c.id > last)).all()
         if not rows:
-            return
-        values = []
-        for row in rows:
-            masks = offer_columns(row.languages, row.availability, row.timezone)
-            values.append({"row_id": row.id, **{f"new_{k}": v for k, v in masks.items()}})
-        bind.execute(update, values)
+            break
+        masks = {r.id: offer_columns(r.languages, r.availability, r.timezone) for r in rows}
+        (_copy if copied else _write_each)(bind, masks)
         last = rows[-1].id
+    if copied:  # one join at the end: row by row, a million offers took minutes
+        new = sa.table(
+            "offer_masks", sa.column("id", sa.Uuid()), *(sa.column(n, sa.BigInteger()) for n in COLUMNS)
+        )
+        bind.execute(_OFFERS.update().where(_OFFERS.c.id == new.c.id).values({n: new.c[n] for n in COLUMNS}))
+
+
+_TYPED = ", ".join(f"{name} bigint NOT NULL" for name in COLUMNS)
+
+
+def _copy(bind: sa.Connection, masks: dict[Any, dict[str, int]]) -> None:
+    """Into the temporary table, through the driver's COPY."""
+    driver = cast(psycopg.Connection[Any], bind.connection.dbapi_connection)
+    statement = f"COPY offer_masks (id, {', '.join(COLUMNS)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for offer_id, m in masks.items():
+            copy.write_row((offer_id, *(m[n] for n in COLUMNS)))
+
+
+def _write_each(bind: sa.Connection, masks: dict[Any, dict[str, int]]) -> None:
+    """SQLite: one UPDATE a row (its databases are small)."""
+    update = (
+        _OFFERS.update()
+        .where(_OFFERS.c.id == sa.bindparam("row_id"))
+        .values({name: sa.bindparam(f"new_{name}") for name in COLUMNS})
+    )
+    bind.execute(update, [{"row_id": i, **{f"new_{n}": m[n] for n in COLUMNS}} for i, m in masks.items()])
 
 
 def downgrade() -> None:
