@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, bindparam, func, literal
+from sqlalchemy import ColumnElement, Float, bindparam, func, literal, literal_column
 from sqlalchemy.types import UserDefinedType
 
 from app.geo import EARTH_RADIUS_KM, covering_cells, resolution_for
@@ -24,8 +24,11 @@ class Geography(UserDefinedType[Any]):
 
 
 def geog(lon: Any, lat: Any) -> ColumnElement[Any]:
-    """The expression the GiST indexes are built on; queries must use it verbatim."""
-    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326).cast(Geography())
+    """The expression the GiST indexes are built on; queries must use it verbatim.
+
+    The SRID is a literal: as a parameter, a prepared statement's generic plan could not match
+    the index expression and would sort the whole table instead."""
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), literal_column("4326")).cast(Geography())
 
 
 def category_index_sql() -> list[str]:
@@ -40,19 +43,29 @@ def category_index_sql() -> list[str]:
     ]
 
 
-def _f(value: float) -> ColumnElement[float]:
-    return literal(value, Float())
+def _f(value: float | ColumnElement[float]) -> ColumnElement[float]:
+    return value if isinstance(value, ColumnElement) else literal(value, Float())
 
 
-def haversine_sql(lat_col: Any, lon_col: Any, lat: float, lon: float, dialect: str) -> ColumnElement[float]:
-    """Distance in km from the columns' point to (lat, lon), computed step for step as in Python."""
+def haversine_sql(
+    lat_col: Any,
+    lon_col: Any,
+    lat: float | ColumnElement[float],
+    lon: float | ColumnElement[float],
+    dialect: str,
+) -> ColumnElement[float]:
+    """Distance in km from the columns' point to (lat, lon), computed step for step as in Python.
+
+    (lat, lon) are numbers, or bound parameters of a statement built once and run many times."""
     if dialect == "sqlite":
         return func.haversine_km(lat_col, lon_col, _f(lat), _f(lon), type_=Float())
     p1 = lat_col * _f(_RAD)
     p2 = _f(lat) * _f(_RAD)
     dp = (_f(lat) - lat_col) * _f(_RAD)
     dl = (_f(lon) - lon_col) * _f(_RAD)
-    a = func.power(func.sin(dp / 2), 2) + func.cos(p1) * func.cos(p2) * func.power(func.sin(dl / 2), 2)
+    # Halved by a float: a plain 2 would make Postgres divide in numeric, slower and not Python's steps.
+    half = _f(2.0)
+    a = func.power(func.sin(dp / half), 2) + func.cos(p1) * func.cos(p2) * func.power(func.sin(dl / half), 2)
     return _f(2 * EARTH_RADIUS_KM) * func.asin(func.sqrt(func.least(_f(1.0), a)))
 
 

@@ -1,103 +1,122 @@
-"""Batch assignment at city scale: 10,000 open needs x 50,000 active offers, end to end in memory.
+"""Batch assignment at city scale: 10,000 open needs x 50,000 active offers.
 
-    uv run python -m bench.batch [--needs 10000] [--offers 50000] [--seed 1]
+    uv run python -m bench.batch [--needs 10000] [--offers 50000] [--top-k 25] [--seed 1]
+    uv run python -m bench.batch --db [postgresql+psycopg://...] [--reload]
 
-Builds the matching facts straight from the synthetic city (no database), then times the two
-stages a run performs: eligible pairs with scores, and the optimal assignment.
+In memory, builds the matching facts straight from the synthetic city and times the two stages
+a run performs: eligible pairs with scores, and the optimal assignment. With --db, loads the
+same organisation into Postgres once (its own database, kept between runs) and times a run as
+`POST /v1/matching/runs` makes it: reading the rows (`runs.gather`), then the same two stages
+(`runs.solve`), with the clock pinned to the synthetic city's. Every stage reports wall time and
+CPU time (all threads: pairs are found on every core).
 """
 
 import argparse
-import random
+import asyncio
 import time
 import tracemalloc
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from app.geo import coarse_point
+from app.core.config import Settings
+from app.core.db import make_engine, make_sessionmaker
+from app.matches import runs
+from app.matches.models import RunRequest
 from app.matching.assignment import assign_arrays
-from app.matching.batch import batch_pairs
-from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit, slots_from
+from app.matching.batch import BatchPairs, batch_pairs
+from app.matching.columns import OfferColumns
+from app.matching.facts import Context, NeedFacts, OfferFacts
 from app.matching.scoring import priority
-from app.vocab import Capability, Category, Mode, mask
-from bench import city
+from bench import batch_rows, city
+from bench.candidates import ensure_database
+
+DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/mutual_aid_bench_batch"
 
 
-def build(n_needs: int, n_offers: int, seed: int) -> tuple[list[NeedFacts], list[OfferFacts], Context]:
-    rng = random.Random(seed)
-    hoods = city.neighbourhoods(rng)
-    volunteers = city.ids(max(1, n_offers // 3), rng)
-    offers = []
-    for oid in city.ids(n_offers, rng):
-        f = city.offer_fields(rng, hoods)
-        lat, lon = coarse_point(f["lat"], f["lon"])
-        offers.append(
-            OfferFacts(
-                id=oid,
-                volunteer_id=rng.choice(volunteers),
-                organization_id=None,
-                categories_mask=mask(f["categories"], Category),
-                modes_mask=mask(f["modes"], Mode),
-                lat=lat,
-                lon=lon,
-                max_distance_km=f["max_distance_km"],
-                slots=slots_from(f["availability"]),
-                timezone=f["timezone"],
-                capacity=f["capacity"],
-                active_matches=0,
-                languages=frozenset(f["languages"]),
-                capabilities_mask=mask(f["capabilities"], Capability),
-                active=True,
-            )
-        )
-    needs = []
-    for nid in city.ids(n_needs, rng):
-        f = city.need_fields(rng, hoods, city.NOW)
-        lat, lon = coarse_point(f["lat"], f["lon"])
-        start, end = f["window"] or (None, None)
-        needs.append(
-            NeedFacts(
-                id=nid,
-                requester_id=uuid.UUID(int=rng.getrandbits(128)),
-                organization_id=None,
-                category_bit=category_bit(f["category"]),
-                mode_bit=mode_bit(f["mode"]),
-                lat=lat,
-                lon=lon,
-                max_distance_km=None,
-                languages=frozenset(f["languages"]),
-                requirements_mask=mask(f["requirements"], Capability),
-                window_start=start,
-                window_end=end,
-                urgency=f["urgency"],
-                created_at=f["created_at"],
-            )
-        )
-    return needs, offers, Context(now=city.NOW)
+@dataclass(frozen=True)
+class Timed:
+    wall_ms: float
+    cpu_ms: float
+
+    def __str__(self) -> str:
+        return f"{self.wall_ms:,.0f} ms (CPU {self.cpu_ms:,.0f} ms)"
 
 
-@dataclass
-class Found:
-    need: np.ndarray
-    offer: np.ndarray
-    seconds: float
+def timed(work: Callable[[], Any]) -> tuple[Any, Timed]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = work()
+    return out, Timed(1000 * (time.perf_counter() - w0), 1000 * (time.process_time() - c0))
 
 
-def run(needs: list[NeedFacts], offers: list[OfferFacts], ctx: Context, top_k: int | None):  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    pairs = batch_pairs(needs, offers, ctx, top_k=top_k)
-    found = Found(pairs.need, pairs.offer, time.perf_counter() - t0)
+@dataclass(frozen=True)
+class Stages:
+    pairs: BatchPairs
+    weight: np.ndarray
+    chosen: np.ndarray
+    find: Timed
+    assign: Timed
+
+
+def stages(
+    needs: list[NeedFacts],
+    offers: list[OfferFacts] | OfferColumns,
+    ctx: Context,
+    slots: np.ndarray,
+    capacity: np.ndarray,
+    top_k: int | None,
+) -> Stages:
+    """What `runs.solve` does, a stage at a time."""
+    pairs, find = timed(lambda: batch_pairs(needs, offers, ctx, top_k=top_k))
     weight = pairs.score * np.array([priority(n, ctx) for n in needs])[pairs.need]
-    chosen = assign_arrays(
-        pairs.need,
-        pairs.offer,
-        weight,
-        np.ones(len(needs), np.int64),
-        np.array([o.capacity - o.active_matches for o in offers], np.int64),
-        group=pairs.volunteer,  # as runs do: one volunteer fills one slot of a need
+    chosen, assign = timed(
+        lambda: assign_arrays(pairs.need, pairs.offer, weight, slots, capacity, group=pairs.volunteer)
     )
-    return found, weight, chosen
+    return Stages(pairs, weight, chosen, find, assign)
+
+
+def report(label: str, s: Stages, load: Timed | None = None) -> None:
+    print(
+        f"{label}: candidate_pairs={s.pairs.need.size} assigned={int(s.chosen.sum())} "
+        f"objective={float(s.weight[s.chosen].sum()):.3f}"
+    )
+    total = [s.find, s.assign, *([load] if load else [])]
+    line = f"  pairs+scores {s.find} | assignment {s.assign}"
+    if load:
+        line = f"  load from Postgres {load} |" + line
+    wall, cpu = sum(t.wall_ms for t in total), sum(t.cpu_ms for t in total)
+    print(f"{line} | total {wall:,.0f} ms (CPU {cpu:,.0f} ms)")
+
+
+def in_memory(w: batch_rows.World, top_k: int | None) -> None:
+    needs, offers, ctx = batch_rows.facts(w)
+    slots = np.ones(len(needs), np.int64)  # as this benchmark always has: one slot a need
+    capacity = np.array([o.capacity - o.active_matches for o in offers], np.int64)
+    report("in memory", stages(needs, offers, ctx, slots, capacity, top_k))
+    # Memory in a second pass: tracing slows Python several times over, so never while timing.
+    tracemalloc.start()
+    stages(needs, offers, ctx, slots, capacity, top_k)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  peak traced memory {peak / 2**20:.0f} MiB")
+
+
+async def from_postgres(url: str, w: batch_rows.World, top_k: int | None) -> None:
+    engine = make_engine(Settings(database_url=url, environment="test", migrate_on_startup=False))
+    body = RunRequest(organization_id=w.organization, candidates_per_need=top_k)
+    async with make_sessionmaker(engine)() as session:
+        await runs.gather(session, organization_id=w.organization, body=body, now=city.NOW)  # warm up
+        w0, c0 = time.perf_counter(), time.process_time()
+        batch = await runs.gather(session, organization_id=w.organization, body=body, now=city.NOW)
+        load = Timed(1000 * (time.perf_counter() - w0), 1000 * (time.process_time() - c0))
+    await engine.dispose()
+    report(
+        f"from Postgres ({len(batch.needs)} needs, {len(batch.offers.ids)} offers)",
+        stages(batch.needs, batch.offers, batch.ctx, batch.slots, batch.capacity, top_k),
+        load,
+    )
 
 
 def main() -> None:
@@ -106,25 +125,16 @@ def main() -> None:
     parser.add_argument("--offers", type=int, default=50_000)
     parser.add_argument("--top-k", type=int, default=25, help="pairs kept per need (0: all)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", nargs="?", const=DEFAULT_DB, help="also run from Postgres (default database)")
+    parser.add_argument("--reload", action="store_true", help="with --db: load the rows again")
     args = parser.parse_args()
-    needs, offers, ctx = build(args.needs, args.offers, args.seed)
-    t0 = time.perf_counter()
-    found, weight, chosen = run(needs, offers, ctx, args.top_k or None)
-    t1 = time.perf_counter()
-    # Memory in a second pass: tracing slows Python several times over, so never while timing.
-    tracemalloc.start()
-    run(needs, offers, ctx, args.top_k or None)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(
-        f"needs={len(needs)} offers={len(offers)} top_k={args.top_k} candidate_pairs={found.need.size} "
-        f"assigned={int(chosen.sum())} objective={float(weight[chosen].sum()):.3f}"
-    )
-    print(
-        f"pairs+scores+assignment {1000 * (t1 - t0):.0f} ms "
-        f"(pairs {1000 * found.seconds:.0f} ms, assignment {1000 * (t1 - t0 - found.seconds):.0f} ms) | "
-        f"peak traced memory {peak / 2**20:.0f} MiB"
-    )
+    w = batch_rows.world(args.needs, args.offers, args.seed)
+    print(f"needs={args.needs} offers={args.offers} top_k={args.top_k} seed={args.seed}")
+    in_memory(w, args.top_k or None)
+    if args.db:
+        ensure_database(args.db, args.reload)
+        batch_rows.load(args.db.replace("postgresql+psycopg://", "postgresql://"), w)
+        asyncio.run(from_postgres(args.db, w, args.top_k or None))
 
 
 if __name__ == "__main__":

@@ -15,15 +15,23 @@ import resource
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import Float, func, literal, text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from app.geo import cell_ids, coarse_point
-from app.matches.candidates import candidates
+from app.matches.candidates import POOL, candidates
+from app.matches.pools import WALK
+from app.matching.masks import offer_columns
 from app.migrate import upgrade_head
 from app.needs.models import Need
 from app.offers.models import Offer
@@ -32,6 +40,7 @@ from app.vocab import Capability, Category, Mode, mask
 from bench import city
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/mutual_aid_bench"
+MASK_COLUMNS = ("languages_mask", "availability_mask_0", "availability_mask_1", "availability_mask_2")
 
 
 def _libpq(url: str) -> str:
@@ -72,13 +81,15 @@ def load(url: str, n_offers: int, seed: int) -> None:
         columns = (
             "id, volunteer_id, categories, modes, categories_mask, modes_mask, capabilities_mask, lat, lon, "
             "approx_lat, approx_lon, h3_r4, h3_r6, h3_r8, max_distance_km, availability, timezone, capacity, "
-            "active_matches, languages, capabilities, status, version, created_at, updated_at"
+            "active_matches, languages, capabilities, status, version, created_at, updated_at, "
+            + ", ".join(MASK_COLUMNS)
         )
         with conn.cursor().copy(f"COPY offers ({columns}) FROM STDIN") as copy:
             for oid in city.ids(n_offers, rng):
                 f = city.offer_fields(rng, hoods)
                 a_lat, a_lon = coarse_point(f["lat"], f["lon"])
                 cells = cell_ids(a_lat, a_lon)
+                masks = offer_columns(f["languages"], f["availability"], f["timezone"])
                 copy.write_row(
                     (
                         oid,
@@ -106,6 +117,7 @@ def load(url: str, n_offers: int, seed: int) -> None:
                         1,
                         city.NOW,
                         city.NOW,
+                        *(masks[c] for c in MASK_COLUMNS),
                     )
                 )
         conn.commit()
@@ -151,11 +163,81 @@ def random_needs(n: int, seed: int) -> list[Need]:
 def _percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return f"p50 {statistics.median(ordered):7.2f} ms  p99 {p99:7.2f} ms  (n={len(ordered)})"
+    return f"p50 {statistics.median(ordered):7.2f} ms  p99 {p99:7.2f} ms"
 
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@dataclass
+class Series:
+    """Wall time per call and, where the database runs on this machine, time on a CPU: this
+    thread's plus its Postgres backend's. On a shared machine the second barely moves while the
+    first waits for a core."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def line(self, name: str, cpu: bool = True) -> str:
+        out = f"{name:<20} wall {_percentiles(self.wall)}"
+        if self.cpu and cpu:
+            out += f" | on CPU {_percentiles(self.cpu)}"
+        return f"{out}  (n={len(self.wall)})"
+
+
+def _backend_clock(pid: int) -> Callable[[], int] | None:
+    """Nanoseconds a Postgres backend has spent on a CPU (Linux), None when it runs elsewhere."""
+    stat = Path(f"/proc/{pid}/schedstat")
+    return (lambda: int(stat.read_text().split()[0])) if stat.exists() else None
+
+
+async def _series(
+    maker: async_sessionmaker[AsyncSession], calls: Sequence[Callable[[AsyncSession], Awaitable[Any]]]
+) -> tuple[Series, list[Any]]:
+    """Each series in a transaction of its own, so no setting one makes leaks into the next."""
+    out, results = Series(), []
+    async with maker() as session:
+        pid = (await session.exec(text("SELECT pg_backend_pid()"))).one()[0]  # type: ignore[call-overload]
+        backend = _backend_clock(pid)
+        for call in calls:
+            b0, c0, t0 = backend() if backend else 0, time.thread_time_ns(), time.perf_counter()
+            results.append(await call(session))
+            out.wall.append(1000 * (time.perf_counter() - t0))
+            if backend:
+                out.cpu.append((time.thread_time_ns() - c0 + backend() - b0) / 1e6)
+    return out, results
+
+
+def _floor(need: Need) -> Callable[[AsyncSession], Awaitable[Any]]:
+    here = geog(literal(need.approx_lon, Float()), literal(need.approx_lat, Float()))
+    stmt = select(Offer.id).order_by(geog(Offer.approx_lon, Offer.approx_lat).op("<->")(here)).limit(20)
+    return lambda session: session.exec(stmt)
+
+
+def _scan(need: Need) -> Callable[[AsyncSession], Awaitable[Any]]:
+    lat, lon = need.approx_lat or 0, need.approx_lon or 0
+    d = haversine_sql(Offer.approx_lat, Offer.approx_lon, lat, lon, "postgresql")
+    stmt = (
+        select(Offer.id, d)
+        .where(
+            col(Offer.status) == "active",
+            col(Offer.active_matches) < col(Offer.capacity),
+            col(Offer.categories_mask).op("&")(mask([need.category], Category)) != 0,
+            col(Offer.modes_mask).op("&")(mask(["in_person"], Mode)) != 0,
+            d <= col(Offer.max_distance_km),
+        )
+        .order_by(d)
+        .limit(20)
+    )
+    return lambda session: session.exec(stmt)
+
+
+def _service(need: Need) -> Callable[[AsyncSession], Awaitable[Any]]:
+    async def call(session: AsyncSession) -> int:
+        return len(await candidates(session, need=need, limit=20))
+
+    return call
 
 
 async def measure(url: str, needs: list[Need], full_scan_needs: int) -> None:
@@ -163,54 +245,21 @@ async def measure(url: str, needs: list[Need], full_scan_needs: int) -> None:
         Settings(database_url=url, environment="test", migrate_on_startup=False, db_pool_size=2)
     )
     maker = make_sessionmaker(engine)
+    await _series(maker, [_service(n) for n in needs[:20]])  # warm the caches and the connection
+    rss0 = _rss_mib()
+    service, found = await _series(maker, [_service(n) for n in needs])
+    rss1 = _rss_mib()
+    floor, _ = await _series(maker, [_floor(n) for n in needs])
+    scan, _ = await _series(maker, [_scan(n) for n in needs[:full_scan_needs]])
     async with maker() as session:
-        for need in needs[:20]:  # warm the caches and the connection
-            await candidates(session, need=need, limit=20)
-        rss0 = _rss_mib()
-        service, found = [], []
-        for need in needs:
-            t = time.perf_counter()
-            found.append(len(await candidates(session, need=need, limit=20)))
-            service.append(1000 * (time.perf_counter() - t))
-        rss1 = _rss_mib()
-        floor = []
-        for need in needs:
-            here = geog(literal(need.approx_lon, Float()), literal(need.approx_lat, Float()))
-            stmt = (
-                select(Offer.id).order_by(geog(Offer.approx_lon, Offer.approx_lat).op("<->")(here)).limit(20)
-            )
-            t = time.perf_counter()
-            (await session.exec(stmt)).all()
-            floor.append(1000 * (time.perf_counter() - t))
-        scan = []
-        for need in needs[:full_scan_needs]:
-            d = haversine_sql(
-                Offer.approx_lat, Offer.approx_lon, need.approx_lat or 0, need.approx_lon or 0, "postgresql"
-            )
-            scan_stmt = (
-                select(Offer.id, d)
-                .where(
-                    col(Offer.status) == "active",
-                    col(Offer.active_matches) < col(Offer.capacity),
-                    col(Offer.categories_mask).op("&")(mask([need.category], Category)) != 0,
-                    col(Offer.modes_mask).op("&")(mask(["in_person"], Mode)) != 0,
-                    d <= col(Offer.max_distance_km),
-                )
-                .order_by(d)
-                .limit(20)
-            )
-            t = time.perf_counter()
-            (await session.exec(scan_stmt)).all()
-            scan.append(1000 * (time.perf_counter() - t))
         count = (await session.exec(select(func.count()).select_from(Offer))).one()
-        plan = (await session.exec(text("SELECT version()"))).one()  # type: ignore[call-overload]
+        version = (await session.exec(text("SELECT version()"))).one()  # type: ignore[call-overload]
     await engine.dispose()
-    print(f"offers: {count}; {plan[0].split(',')[0]}")
-    print(
-        f"candidates service   {_percentiles(service)}  mean candidates returned {statistics.mean(found):.1f}"
-    )
-    print(f"full scan, same SQL  {_percentiles(scan)}")
-    print(f"PostGIS nearest-20   {_percentiles(floor)}")
+    print(f"offers: {count}; {version[0].split(',')[0]}; pool {POOL}, walk {WALK}")
+    returned = statistics.mean(found)
+    print(f"{service.line('candidates service')}  mean candidates returned {returned:.1f}")
+    print(scan.line("full scan, same SQL", cpu=False))  # parallel workers' CPU is not the backend's
+    print(floor.line("PostGIS nearest-20"))
     print(f"peak RSS of this process: {rss1:.0f} MiB (grew {rss1 - rss0:.0f} MiB during the service runs)")
 
 

@@ -1,15 +1,20 @@
 """Alembic is the only way the schema changes: head builds it from nothing, with no drift."""
 
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import create_engine, inspect
 
 from alembic import command
 from app.core.db import sync_url
+from app.matching.masks import FLEXIBLE
 from app.migrate import alembic_config, upgrade_head
+from app.vocab import ISO_639_1
 from tests.conftest import DATABASE_URL, libpq_url
 
 
@@ -28,25 +33,110 @@ def test_sqlite_file_migrates_to_head_without_drift(tmp_path: Path) -> None:
     assert {"members", "needs", "offers", "alembic_version"} <= tables
 
 
-@pytest.mark.postgres
-def test_postgres_migrates_to_head_without_drift() -> None:
+_MEMBERS = sa.table(
+    "members",
+    *(sa.column(c) for c in ("email", "password_hash", "display_name")),
+    sa.column("id", sa.Uuid()),
+    sa.column("languages", sa.JSON()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("updated_at", sa.DateTime(timezone=True)),
+)
+_OFFERS = sa.table(
+    "offers",
+    *(sa.column(c, sa.Uuid()) for c in ("id", "volunteer_id")),
+    *(sa.column(c, sa.JSON()) for c in ("categories", "modes", "availability", "languages", "capabilities")),
+    *(sa.column(c, sa.DateTime(timezone=True)) for c in ("created_at", "updated_at")),
+    *(sa.column(c) for c in ("lat", "lon", "approx_lat", "approx_lon", "h3_r4", "h3_r6", "h3_r8")),
+    *(
+        sa.column(c)
+        for c in ("max_distance_km", "timezone", "capacity", "active_matches", "status", "version")
+    ),
+)
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def _offer(volunteer: uuid.UUID, languages: list[str], slots: list[dict[str, str]], zone: str) -> dict:
+    place = {"lat": 51.5, "lon": -0.12, "approx_lat": 51.5, "approx_lon": -0.12, "h3_r4": 1, "h3_r6": 2}
+    return place | {
+        "id": uuid.uuid4(),
+        "volunteer_id": volunteer,
+        "categories": ["groceries"],
+        "modes": ["in_person"],
+        "h3_r8": 3,
+        "max_distance_km": 5.0,
+        "availability": slots,
+        "timezone": zone,
+        "capacity": 1,
+        "active_matches": 0,
+        "languages": languages,
+        "capabilities": [],
+        "status": "active",
+        "version": 1,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+
+
+def _masks_backfilled(url: str) -> None:
+    """Offers written before the masks existed get them, from their lists, when migrated."""
+    command.upgrade(alembic_config(url), "0003")
+    volunteer = uuid.uuid4()
+    monday_ten = [{"day": "mon", "start": "10:00", "end": "11:00"}]
+    rows = [_offer(volunteer, ["es", "pl"], monday_ten, "Europe/London"), _offer(volunteer, [], [], "UTC")]
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            person = {"email": "old@example.org", "password_hash": "x", "display_name": "Old Offer"}
+            conn.execute(
+                _MEMBERS.insert().values(id=volunteer, languages=[], created_at=NOW, updated_at=NOW, **person)
+            )
+            conn.execute(_OFFERS.insert(), rows)
+        upgrade_head(url)
+        masks = ("languages_mask", "availability_mask_0", "availability_mask_1", "availability_mask_2")
+        offers = sa.table("offers", sa.column("id", sa.Uuid()), *(sa.column(c) for c in masks))
+        with engine.connect() as conn:
+            stored = {r.id: tuple(r[1:]) for r in conn.execute(sa.select(offers))}
+    finally:
+        engine.dispose()
+    codes = sorted(ISO_639_1)
+    spanish_polish = 1 << (codes.index("es") % 63) | 1 << (codes.index("pl") % 63)
+    assert stored == {
+        rows[0]["id"]: (spanish_polish, 1 << 10 | 1 << 9, 0, 0),  # Monday 10:00 on GMT and on BST
+        rows[1]["id"]: (0, *FLEXIBLE),
+    }
+
+
+def test_sqlite_offers_get_their_masks_when_migrated(tmp_path: Path) -> None:
+    _masks_backfilled(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.fixture
+def scratch_postgres() -> Iterator[str]:
+    """A database of its own, created and dropped here."""
     name = f"migrate_{uuid.uuid4().hex[:12]}"
     admin = libpq_url(DATABASE_URL).rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    url = DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        tables = _upgrade_and_check(url)
-        assert {"members", "needs", "offers", "alembic_version"} <= tables
-        with psycopg.connect(libpq_url(url)) as conn:
-            indexes = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT indexname FROM pg_indexes WHERE tablename IN ('needs','offers')"
-                )
-            }
-        assert {"ix_needs_approx_geog", "ix_offers_approx_geog"} <= indexes
-        command.downgrade(alembic_config(url), "base")
+        yield DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.postgres
+def test_postgres_offers_get_their_masks_when_migrated(scratch_postgres: str) -> None:
+    _masks_backfilled(scratch_postgres)
+
+
+@pytest.mark.postgres
+def test_postgres_migrates_to_head_without_drift(scratch_postgres: str) -> None:
+    tables = _upgrade_and_check(scratch_postgres)
+    assert {"members", "needs", "offers", "alembic_version"} <= tables
+    with psycopg.connect(libpq_url(scratch_postgres)) as conn:
+        indexes = {
+            r[0]
+            for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename IN ('needs','offers')")
+        }
+    assert {"ix_needs_approx_geog", "ix_offers_approx_geog"} <= indexes
+    command.downgrade(alembic_config(scratch_postgres), "base")

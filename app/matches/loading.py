@@ -5,17 +5,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.matches.models import ACTIVE, Match, MatchStatus
 from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit, slots_from
 from app.needs.models import Need
-from app.offers.models import OfferStatus
+from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
 
 
-def need_facts(need: Need) -> NeedFacts:
+def need_facts(need: Any) -> NeedFacts:
+    """From a Need, or from any row with the same column names (batch runs read Core rows)."""
     return NeedFacts(
         id=need.id,
         requester_id=need.requester_id,
@@ -111,3 +113,45 @@ async def add_people(
             .group_by(col(Match.volunteer_id), col(Match.requester_id))
         )
         ctx.history.update({(v, r): n for v, r, n in history.all() if r is not None})
+
+
+async def run_context(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    needs: Select[Any],
+    offers: Select[Any],
+    now: datetime,
+) -> Context:
+    """What a batch run's pairs depend on beyond their rows, in three queries whatever its size.
+
+    Only the run's organisation's vetting counts (all its needs are its own), its active
+    matches hold every pair already joined to its needs, and history is read for the requesters
+    and volunteers of the run's own rows, named by subquery rather than by lists of ids."""
+    ctx = Context(now=now)
+    vetted = await session.exec(
+        select(Membership.member_id).where(
+            col(Membership.organization_id) == organization_id, col(Membership.vetted)
+        )
+    )
+    by = frozenset({organization_id})
+    ctx.vetted_by = dict.fromkeys(vetted.all(), by)
+    joined = await session.exec(
+        select(Match.need_id, Match.offer_id, Match.volunteer_id).where(
+            col(Match.organization_id) == organization_id, col(Match.status).in_(ACTIVE)
+        )
+    )
+    for need_id, offer_id, volunteer_id in joined.all():
+        ctx.active_pairs.add((need_id, offer_id))
+        ctx.active_volunteers.add((need_id, volunteer_id))
+    history = await session.exec(
+        select(Match.volunteer_id, Match.requester_id, func.count())
+        .where(
+            col(Match.status) == MatchStatus.completed,
+            col(Match.requester_id).in_(needs.with_only_columns(col(Need.requester_id)).scalar_subquery()),
+            col(Match.volunteer_id).in_(offers.with_only_columns(col(Offer.volunteer_id)).scalar_subquery()),
+        )
+        .group_by(col(Match.volunteer_id), col(Match.requester_id))
+    )
+    ctx.history = {(v, r): n for v, r, n in history.all() if r is not None}
+    return ctx

@@ -3,7 +3,7 @@ database (conditional UPDATEs in a fixed order: need, offer, match) under any co
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import case, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -170,8 +170,26 @@ async def _check_eligible(
     return score(facts_need, facts_offer, ctx).score
 
 
+class NeedSide(Protocol):
+    """What a match copies from its need: a Need, or the facts a batch run reads."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def requester_id(self) -> uuid.UUID | None: ...
+    @property
+    def organization_id(self) -> uuid.UUID | None: ...
+
+
+class OfferSide(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def volunteer_id(self) -> uuid.UUID: ...
+
+
 def new_match(
-    need: Need, offer: Offer, caller: Caller, *, accepted: bool, score: float, now: datetime
+    need: NeedSide, offer: OfferSide, caller: Caller, *, accepted: bool, score: float, now: datetime
 ) -> Match:
     """A match row, with the need's and offer's people copied in for access checks and history."""
     return Match(

@@ -1,32 +1,41 @@
-"""Eligible pairs and their scores for a whole batch, vectorised with numpy.
+"""Eligible pairs and their scores for a whole batch, as array operations over every pair at once.
 
-The same filters and score as `filters.first_failure` and `scoring.score`, computed for all of
-a need's nearby offers at once: offers are grouped by category, each group in a k-d tree of
-unit vectors, so a need looks only at offers of its category within the longest reach. A test
-checks that this and the one-pair functions agree on random data.
+The same filters and score as `filters.first_failure` and `scoring.score`. In-person pairs are
+found per category: the category's offers in k-d trees of unit vectors, one per reach class,
+each joined to a tree of the category's needs (a tree-to-tree search that yields arrays, not a
+Python list per need). Each filter is then one operation over all pairs, cheapest first, so
+every later step sees fewer, and so is each part of the score. A test checks that this and the
+one-pair functions agree on random worlds with several timezones.
 
 `top_k` keeps each need's k best-scoring pairs (the assignment is then optimal over that
 candidate graph); None keeps every eligible pair.
 """
 
 import math
-import uuid
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from app.geo import EARTH_RADIUS_KM
-from app.matching.availability import window_in_week
-from app.matching.facts import BACKGROUND_CHECKED, REMOTE, Context, NeedFacts, OfferFacts
-from app.matching.scoring import CONTINUITY_SATURATION, WAIT_SATURATION_HOURS, WEIGHTS
+from app.matching.columns import F, Ints, NeedColumns, OfferColumns, overlap
+from app.matching.facts import REMOTE, Context, NeedFacts, OfferFacts
+from app.matching.lookups import Lookups
+from app.matching.scoring import CONTINUITY_SATURATION, WEIGHTS
 from app.vocab import Category, Mode, mask
 
 IN_PERSON = mask([Mode.in_person], Mode)
+# Needs whose pairs are found and tested together: few enough that a block's arrays stay in the
+# processor's caches (one pass over millions of pairs at once was twice as slow).
+BLOCK = 256
+CATEGORY_BITS = [mask([c], Category) for c in Category]
+_POINTS = 1_000_000
+_MIX_NEED, _MIX_OFFER = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 REACH_CLASSES = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 25.0, 50.0, 100.0, 200.0])
-F = NDArray[np.float64]
-Ints = NDArray[np.int64]
 
 
 class TooManyLanguages(ValueError):
@@ -42,288 +51,193 @@ class BatchPairs:
     volunteer: Ints  # the offer's volunteer, as an index: one volunteer fills one slot of a need
 
 
-def _unit(lat: F, lon: F) -> NDArray[np.float64]:
+def _unit(lat: F, lon: F) -> F:
     p, la = np.radians(lat), np.radians(lon)
     return np.stack([np.cos(p) * np.cos(la), np.cos(p) * np.sin(la), np.sin(p)], axis=1)
 
 
-def _haversine(lat1: float, lon1: float, lat2: F, lon2: F) -> F:
-    p1, p2 = math.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+def _chord(km: float) -> float:
+    """A chord a hair longer than the arc, so the exact haversine filter has the last word."""
+    return 2 * math.sin(min(math.pi, km * 1.001 / EARTH_RADIUS_KM) / 2)
+
+
+def _haversine(lat1: F, lon1: F, lat2: F, lon2: F) -> F:
+    """`geo.haversine_km` from each need (1) to its offer (2), step for step."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = np.radians(lat2 - lat1), np.radians(lon2 - lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
     out: F = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a)))
     return out
 
 
-class OfferTable:
-    """The offers as columns, plus per-category spatial indexes."""
+def _offers_of(offers: OfferColumns, bit: int, mode: int) -> Ints:
+    return np.flatnonzero(offers.free & (offers.categories & bit != 0) & (offers.modes & mode != 0))
 
-    def __init__(self, offers: list[OfferFacts], ctx: Context, languages: dict[str, int]) -> None:
-        self.offers = offers
-        n = len(offers)
-        self.lat = np.array([o.lat for o in offers], dtype=np.float64)
-        self.lon = np.array([o.lon for o in offers], dtype=np.float64)
-        self.reach = np.array([o.max_distance_km for o in offers], dtype=np.float64)
-        self.free = np.array([o.active and o.active_matches < o.capacity for o in offers], dtype=bool)
-        self.load = np.array([1.0 - o.active_matches / o.capacity for o in offers], dtype=np.float64)
-        self.caps = np.array([o.capabilities_mask for o in offers], dtype=np.int64)
-        self.langs = np.array(
-            [sum(1 << languages[x] for x in o.languages if x in languages) for o in offers], dtype=np.int64
-        )
-        volunteers = {v: i for i, v in enumerate(sorted({o.volunteer_id for o in offers}))}
-        self.volunteer_index = volunteers
-        self.volunteer = np.array([volunteers[o.volunteer_id] for o in offers], dtype=np.int64)
-        self.vetted_by = [
-            ctx.vetted_by.get(v, frozenset()) for v in sorted(volunteers, key=volunteers.__getitem__)
-        ]
-        width = max([len(o.slots) for o in offers] + [1])
-        self.slot_day = np.full((n, width), -1, dtype=np.int64)
-        self.slot_start = np.zeros((n, width), dtype=np.int64)
-        self.slot_end = np.zeros((n, width), dtype=np.int64)
-        for i, o in enumerate(offers):
-            for j, s in enumerate(o.slots):
-                self.slot_day[i, j], self.slot_start[i, j], self.slot_end[i, j] = s.day, s.start, s.end
-        self.has_slots = self.slot_day[:, 0] >= 0
-        self.timezones = sorted({o.timezone for o in offers})
-        self.tz = np.array([self.timezones.index(o.timezone) for o in offers], dtype=np.int64)
-        xyz = _unit(self.lat, self.lon) if n else np.zeros((0, 3))
-        # Per category, one tree per reach class: a need asks each class only as far as it reaches.
-        self.near: dict[int, list[tuple[Ints, cKDTree, float]]] = {}
-        self.remote: dict[int, Ints] = {}
-        cat_masks = np.array([o.categories_mask for o in offers], dtype=np.int64)
-        mode_masks = np.array([o.modes_mask for o in offers], dtype=np.int64)
-        for bit in (mask([c], Category) for c in Category):
-            group = (cat_masks & bit != 0) & self.free
-            local = np.flatnonzero(group & (mode_masks & IN_PERSON != 0))
-            classes = np.searchsorted(REACH_CLASSES, self.reach[local])
-            self.near[bit] = []
+
+@dataclass(frozen=True)
+class _Block:
+    """Some needs of one category, with the offers that could serve them."""
+
+    needs: Ints
+    in_person: bool
+    offers: list[tuple[Ints, cKDTree | None, float]]  # (members, tree of their points, chord)
+
+
+def _blocks(needs: NeedColumns, offers: OfferColumns) -> list[_Block]:
+    """Needs by category and mode, BLOCK at a time; in person, the category's offers in one
+    tree per reach class, so a need is measured only against offers that might reach it."""
+    out = []
+    xyz = _unit(offers.lat, offers.lon)
+    located = needs.in_person & ~np.isnan(needs.lat)
+    for bit in CATEGORY_BITS:
+        near, group = np.flatnonzero(located & (needs.category == bit)), _offers_of(offers, bit, IN_PERSON)
+        if near.size and group.size:
+            classes = np.searchsorted(REACH_CLASSES, offers.reach[group])
+            trees: list[tuple[Ints, cKDTree | None, float]] = []
             for c in np.unique(classes):
-                members = local[classes == c]
-                self.near[bit].append((members, cKDTree(xyz[members]), float(self.reach[members].max())))
-            self.remote[bit] = np.flatnonzero(group & (mode_masks & REMOTE != 0))
-        self._vetted_cache: dict[uuid.UUID | None, NDArray[np.bool_]] = {}
-
-    def vetted_for(self, organization_id: uuid.UUID | None) -> NDArray[np.bool_]:
-        if organization_id not in self._vetted_cache:
-            by_volunteer = np.array(
-                [organization_id is not None and organization_id in orgs for orgs in self.vetted_by],
-                dtype=bool,
-            )
-            self._vetted_cache[organization_id] = (
-                by_volunteer[self.volunteer] if by_volunteer.size else by_volunteer
-            )
-        return self._vetted_cache[organization_id]
-
-
-def _zones(table: OfferTable, idx: Ints) -> list[int]:
-    return [0] if len(table.timezones) == 1 else [int(z) for z in np.unique(table.tz[idx])]
-
-
-def _overlap(table: OfferTable, idx: Ints, need: NeedFacts) -> F:
-    """Minutes of each offer's weekly slots inside the need's window (the scalar overlap_minutes)."""
-    total = np.zeros(idx.size, dtype=np.float64)
-    assert need.window_start is not None
-    assert need.window_end is not None
-    for tz_index in _zones(table, idx):
-        rows = np.flatnonzero(table.tz[idx] == tz_index)
-        sub = idx[rows]
-        pieces = window_in_week(need.window_start, need.window_end, table.timezones[int(tz_index)])
-        acc = np.zeros(sub.size, dtype=np.float64)
-        for day, begin, finish in pieces:
-            hit = table.slot_day[sub] == day
-            span = np.minimum(finish, table.slot_end[sub]) - np.maximum(begin, table.slot_start[sub])
-            acc += np.where(hit, np.maximum(0, span), 0).sum(axis=1)
-        total[rows] = acc
-    return total
-
-
-def _window_minutes(need: NeedFacts, table: OfferTable, idx: Ints) -> F:
-    assert need.window_start is not None
-    assert need.window_end is not None
-    out = np.zeros(idx.size, dtype=np.float64)
-    for tz_index in _zones(table, idx):
-        pieces = window_in_week(need.window_start, need.window_end, table.timezones[int(tz_index)])
-        out[table.tz[idx] == tz_index] = sum(f - b for _, b, f in pieces)
+                members = group[classes == c]
+                trees.append((members, cKDTree(xyz[members]), _chord(float(offers.reach[members].max()))))
+            out += [_Block(near[i : i + BLOCK], True, trees) for i in range(0, near.size, BLOCK)]
+        far, group = (
+            np.flatnonzero(~needs.in_person & (needs.category == bit)),
+            _offers_of(offers, bit, REMOTE),
+        )
+        if far.size and group.size:
+            out += [
+                _Block(far[i : i + BLOCK], False, [(group, None, 0.0)]) for i in range(0, far.size, BLOCK)
+            ]
     return out
 
 
-def _chord(km: F) -> F:
-    """A chord a hair longer than the arc, so the exact haversine filter has the last word."""
-    return 2 * np.sin(np.minimum(math.pi, km * 1.001 / EARTH_RADIUS_KM) / 2)
+@dataclass(frozen=True)
+class _Run:
+    needs: NeedColumns
+    offers: OfferColumns
+    lookups: Lookups
+    top_k: int | None
+
+    def pairs(self, block: _Block) -> tuple[Ints, Ints, F]:
+        """The block's pairs of one category and mode, with their chord for in-person help."""
+        if not block.in_person:
+            members = block.offers[0][0]
+            n, o = np.repeat(block.needs, members.size), np.tile(members, block.needs.size)
+            return n, o, np.full(n.size, np.nan)
+        found_n, found_o, found_c = [], [], []
+        need_tree = cKDTree(_unit(self.needs.lat[block.needs], self.needs.lon[block.needs]))
+        for members, tree, chord in block.offers:
+            hits = need_tree.sparse_distance_matrix(tree, chord, output_type="ndarray")
+            found_n.append(block.needs[hits["i"]])
+            found_o.append(members[hits["j"]])
+            found_c.append(hits["v"])
+        return np.concatenate(found_n), np.concatenate(found_o), np.concatenate(found_c)
+
+    def evaluate(self, block: _Block) -> tuple[Ints, Ints, F, F]:
+        """A block's eligible pairs (need, offer, distance, score), each need's top k if asked."""
+        nc, oc = self.needs, self.offers
+        n, o, chord = self.pairs(block)
+        wanted, plain, volunteer = nc.languages[n], nc.plain[n], oc.volunteer[o]
+        keep = (volunteer != nc.requester[n]) & (oc.capabilities[o] & plain == plain)
+        keep &= (wanted == 0) | (oc.languages[o] & wanted != 0)
+        if nc.vetting[block.needs].any():
+            keep &= ~nc.vetting[n] | self.lookups.vetted_for(n, volunteer)
+        keep &= self.lookups.not_joined(n, o, volunteer)
+        if block.in_person:  # the arc from the chord, with a margin: the haversine decides later
+            arc = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chord / 2)) * (1 - 1e-9) - 1e-9
+            keep &= (arc <= oc.reach[o]) & (arc <= nc.limit[n])
+        n, o = n[keep], o[keep]
+        n, o, available = self._available(n, o)
+        d = np.full(n.size, np.nan)
+        if block.in_person:
+            d = _haversine(nc.lat[n], nc.lon[n], oc.lat[o], oc.lon[o])
+            n, o, d, available = _where((d <= oc.reach[o]) & (d <= nc.limit[n]), n, o, d, available)
+        score = _scores(nc, oc, n, o, d, available, self.lookups.helped(n, oc.volunteer[o]))
+        if self.top_k is not None:
+            n, o, d, score = _where(_best(block.needs, n, o, score, self.top_k), n, o, d, score)
+        return n, o, d, score
+
+    def _available(self, n: Ints, o: Ints) -> list[NDArray[Any]]:
+        """Drop pairs whose window misses every slot; the availability part of the rest's score."""
+        nc, oc = self.needs, self.offers
+        available = np.where(nc.windowed[n], 0.5, 1.0)  # a flexible offer promises nothing
+        timed = np.flatnonzero(nc.windowed[n] & oc.has_slots[o])
+        if not timed.size:
+            return [n, o, available]
+        minutes = overlap(nc, oc, n[timed], o[timed])
+        length = nc.length[n[timed], oc.timezone[o[timed]]]
+        available[timed] = np.minimum(1.0, minutes / np.maximum(1, length))
+        keep = np.ones(n.size, dtype=bool)
+        keep[timed[minutes == 0]] = False  # outside every slot
+        return _where(keep, n, o, available)
 
 
-def nearby(table: OfferTable, needs: list[NeedFacts]) -> dict[int, list[Ints]]:
-    """For each in-person need (by position), the offers of its category within their class's reach.
-
-    One tree query per (category, reach class) for all needs at once, not one per need."""
-    out: dict[int, list[Ints]] = {}
-    by_category: dict[int, list[int]] = {}
-    for i, n in enumerate(needs):
-        if n.in_person and n.lat is not None and n.lon is not None:
-            by_category.setdefault(n.category_bit, []).append(i)
-    for bit, positions in by_category.items():
-        group = [needs[i] for i in positions]
-        points = _unit(
-            np.array([n.lat for n in group], dtype=np.float64),
-            np.array([n.lon for n in group], dtype=np.float64),
-        )
-        limits = np.array([n.max_distance_km or np.inf for n in group])
-        for members, tree, longest in table.near.get(bit, []):
-            hits = tree.query_ball_point(points, _chord(np.minimum(longest, limits)), return_sorted=False)
-            for pos, found in zip(positions, hits, strict=True):
-                if found:
-                    out.setdefault(pos, []).append(members[np.asarray(found, dtype=np.int64)])
-    return out
+def _where(keep: NDArray[Any], *columns: NDArray[Any]) -> list[NDArray[Any]]:
+    return [c[keep] for c in columns]
 
 
-def _pair_filters(
-    table: OfferTable, need: NeedFacts, languages: dict[str, int], active: set[int], busy: set[int], idx: Ints
-) -> Ints:
-    """The cheap per-offer filters: own need, language, capabilities, vetting, active pairs."""
-    keep = np.ones(idx.size, dtype=bool)
-    if need.requester_id is not None and need.requester_id in table.volunteer_index:
-        keep &= table.volunteer[idx] != table.volunteer_index[need.requester_id]
-    if need.languages:
-        keep &= table.langs[idx] & sum(1 << languages[x] for x in need.languages) != 0
-    plain = need.requirements_mask & ~BACKGROUND_CHECKED
-    if plain:
-        keep &= table.caps[idx] & plain == plain
-    if need.requirements_mask & BACKGROUND_CHECKED:
-        keep &= table.vetted_for(need.organization_id)[idx]
-    if active:
-        keep &= ~np.isin(idx, np.fromiter(active, dtype=np.int64))
-    if busy:  # volunteers already joined to this need, through any offer
-        keep &= ~np.isin(table.volunteer[idx], np.fromiter(busy, dtype=np.int64))
-    return idx[keep]
-
-
-def _for_need(
-    table: OfferTable,
-    need: NeedFacts,
-    ctx: Context,
-    languages: dict[str, int],
-    active: set[int],
-    busy: set[int],
-    near: list[Ints] | None,
-) -> tuple[Ints, F, F]:
-    if need.in_person:
-        if need.lat is None or need.lon is None or not near:
-            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
-        idx = _pair_filters(table, need, languages, active, busy, np.concatenate(near))
-        d = _haversine(need.lat, need.lon, table.lat[idx], table.lon[idx])
-        keep = d <= table.reach[idx]
-        if need.max_distance_km is not None:
-            keep &= d <= need.max_distance_km
-        idx, d = idx[keep], d[keep]
-    else:
-        idx = _pair_filters(
-            table, need, languages, active, busy, table.remote.get(need.category_bit, np.zeros(0, np.int64))
-        )
-        d = np.full(idx.size, np.nan)
-    availability = np.ones(idx.size)
-    if need.window_start is not None and need.window_end is not None and idx.size:
-        slotted = table.has_slots[idx]
-        availability[~slotted] = 0.5  # flexible, but nothing promised
-        sub = idx[slotted]
-        if sub.size:
-            overlap = _overlap(table, sub, need)
-            availability[slotted] = np.minimum(
-                1.0, overlap / np.maximum(1, _window_minutes(need, table, sub))
-            )
-            keep = np.ones(idx.size, dtype=bool)
-            keep[np.flatnonzero(slotted)[overlap == 0]] = False
-            idx, d, availability = idx[keep], d[keep], availability[keep]
-    return idx, d, _scores(table, need, ctx, languages, idx, d, availability)
-
-
-def _scores(
-    table: OfferTable,
-    need: NeedFacts,
-    ctx: Context,
-    languages: dict[str, int],
-    idx: Ints,
-    d: F,
-    availability: F,
-) -> F:
-    if need.in_person:
-        limit = np.minimum(table.reach[idx], need.max_distance_km or np.inf)
-        proximity = np.maximum(0.0, 1.0 - np.floor(d * 2 + 0.5) / 2 / limit)  # round_half_km, as scoring does
-    else:
-        proximity = np.ones(idx.size)
-    if need.requester_id is not None and ctx.history:
-        helped = np.array(
-            [ctx.history.get((table.offers[i].volunteer_id, need.requester_id), 0) for i in idx]
-        )
-        continuity = np.minimum(1.0, helped / CONTINUITY_SATURATION)
-    else:
-        continuity = np.zeros(idx.size)
-    if need.languages:
-        want = sum(1 << languages[x] for x in need.languages)
-        language = np.bitwise_count(table.langs[idx] & want) / len(need.languages)
-    else:
-        language = np.ones(idx.size)
-    waited = max(0.0, (ctx.now - need.created_at).total_seconds() / 3600)
-    waiting = min(1.0, waited / WAIT_SATURATION_HOURS)
+def _scores(needs: NeedColumns, offers: OfferColumns, n: Ints, o: Ints, d: F, available: F, helped: F) -> F:
+    limit = np.minimum(offers.reach[o], needs.limit[n])
+    # From the distance rounded to 0.5 km, as scoring does; remote help is as near as can be.
+    proximity = np.where(np.isnan(d), 1.0, np.maximum(0.0, 1.0 - np.floor(d * 2 + 0.5) / 2 / limit))
+    count = needs.language_count[n]
+    shared = np.bitwise_count(offers.languages[o] & needs.languages[n])
+    language = np.where(count == 0, 1.0, shared / np.maximum(count, 1))
     total = (
         WEIGHTS["proximity"] * proximity
-        + WEIGHTS["availability"] * availability
-        + WEIGHTS["continuity"] * continuity
-        + WEIGHTS["load"] * table.load[idx]
+        + WEIGHTS["availability"] * available
+        + WEIGHTS["continuity"] * np.minimum(1.0, helped / CONTINUITY_SATURATION)
+        + WEIGHTS["load"] * offers.load[o]
         + WEIGHTS["language"] * language
-        + WEIGHTS["waiting"] * waiting
+        + WEIGHTS["waiting"] * needs.waiting[n]
     )
     rounded: F = np.round(total, 6)
     return rounded
 
 
-def batch_pairs(
-    needs: list[NeedFacts], offers: list[OfferFacts], ctx: Context, *, top_k: int | None = None
-) -> BatchPairs:
-    empty = BatchPairs(
-        np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
-    )
-    if not needs or not offers:
-        return empty
-    # Only the languages needs ask for matter; an offer's others can never decide a filter.
-    words = sorted({x for n in needs for x in n.languages})
+def _best(needs: Ints, n: Ints, o: Ints, score: F, k: int) -> Ints:
+    """Positions of each need's k best pairs, `needs` being the block's (sorted) needs.
+
+    One sort of one integer key: the need, then the score, best first, then a hash of the pair,
+    so that ties (common: scores step with the rounded distance) spread over many offers rather
+    than all landing on the same few, which the assignment would then have to share."""
+    spread = ((n.astype(np.uint64) * _MIX_NEED) ^ (o.astype(np.uint64) * _MIX_OFFER)) >> np.uint64(44)
+    points = np.rint(score * 1e6).astype(np.int64)  # scores are rounded to 6 decimals
+    local = np.searchsorted(needs, n)
+    key = (local * (_POINTS + 1) + (_POINTS - points)) * (1 << 20) + spread.astype(np.int64)
+    order = np.argsort(key)
+    # Where each need's run of pairs starts in that order: its place = position - start.
+    starts = np.concatenate([[0], np.cumsum(np.bincount(local, minlength=needs.size))[:-1]])
+    out: Ints = order[np.arange(order.size) - starts[local[order]] < k]
+    return out
+
+
+def words_of(needs: list[NeedFacts]) -> dict[str, int]:
+    """The run's own language list: only what its needs ask for can decide a filter."""
+    words = sorted({x for need in needs for x in need.languages})
     if len(words) > 62:
         raise TooManyLanguages(
             "The needs in this run ask for more than 62 languages; narrow it by area or category."
         )
-    languages = {w: i for i, w in enumerate(words)}
-    table = OfferTable(offers, ctx, languages)
-    offer_index = {o.id: i for i, o in enumerate(offers)}
-    active_by_need: dict[uuid.UUID, set[int]] = {}
-    for need_id, offer_id in ctx.active_pairs:
-        if offer_id in offer_index:
-            active_by_need.setdefault(need_id, set()).add(offer_index[offer_id])
-    busy_by_need: dict[uuid.UUID, set[int]] = {}
-    for need_id, volunteer_id in ctx.active_volunteers:
-        if volunteer_id in table.volunteer_index:
-            busy_by_need.setdefault(need_id, set()).add(table.volunteer_index[volunteer_id])
-    near = nearby(table, needs)
-    parts_n, parts_o, parts_s, parts_d = [], [], [], []
-    for n_i, need in enumerate(needs):
-        idx, d, score = _for_need(
-            table,
-            need,
-            ctx,
-            languages,
-            active_by_need.get(need.id, set()),
-            busy_by_need.get(need.id, set()),
-            near.get(n_i),
-        )
-        if top_k is not None and idx.size > top_k:
-            best = np.argpartition(-score, top_k - 1)[:top_k]
-            idx, d, score = idx[best], d[best], score[best]
-        parts_n.append(np.full(idx.size, n_i, dtype=np.int64))
-        parts_o.append(idx)
-        parts_s.append(score)
-        parts_d.append(d)
-    offer_idx = np.concatenate(parts_o)
-    return BatchPairs(
-        np.concatenate(parts_n),
-        offer_idx,
-        np.concatenate(parts_s),
-        np.concatenate(parts_d),
-        table.volunteer[offer_idx],
-    )
+    return {w: i for i, w in enumerate(words)}
+
+
+def batch_pairs(
+    needs: list[NeedFacts], offers: list[OfferFacts] | OfferColumns, ctx: Context, *, top_k: int | None = None
+) -> BatchPairs:
+    """`offers` as facts, or as columns already read with this run's `words_of(needs)`."""
+    empty = np.zeros(0, np.int64)
+    words = words_of(needs)
+    oc = offers if isinstance(offers, OfferColumns) else OfferColumns.of(offers, words)
+    if oc.words != words:
+        raise ValueError("offer columns were read for another run's languages")
+    if not needs or not oc.ids:
+        return BatchPairs(empty, empty, np.zeros(0), np.zeros(0), empty)
+    nc = NeedColumns.of(needs, oc, ctx, words)
+    run = _Run(nc, oc, Lookups.of(needs, nc, oc, ctx), top_k)
+    # numpy and the k-d trees let go of the GIL for the heavy part of each step, so blocks run
+    # side by side on every core.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = list(pool.map(run.evaluate, _blocks(nc, oc)))
+    if not found:
+        return BatchPairs(empty, empty, np.zeros(0), np.zeros(0), empty)
+    n, o, d, score = (np.concatenate(column) for column in zip(*found, strict=True))
+    return BatchPairs(n, o, score, d, oc.volunteer[o])

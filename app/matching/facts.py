@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from app.vocab import Capability, Category, Mode, mask
 
@@ -10,9 +11,10 @@ BACKGROUND_CHECKED = mask([Capability.background_checked], Capability)
 REMOTE = mask([Mode.remote], Mode)
 
 
-@dataclass(frozen=True)
-class Slot:
-    """A weekly window in the volunteer's timezone: day 0 = Monday, minutes from midnight."""
+class Slot(NamedTuple):
+    """A weekly window in the volunteer's timezone: day 0 = Monday, minutes from midnight.
+
+    A tuple, not a dataclass: a batch run reads a hundred thousand of them from the database."""
 
     day: int
     start: int
@@ -80,19 +82,31 @@ class Context:
     known_volunteers: set[uuid.UUID] = field(default_factory=set)
 
 
+_CATEGORY_BITS = {c.value: mask([c], Category) for c in Category}
+_MODE_BITS = {m.value: mask([m], Mode) for m in Mode}
+
+
 def category_bit(category: str) -> int:
-    return mask([category], Category)
+    return _CATEGORY_BITS[category]
 
 
 def mode_bit(mode: str) -> int:
-    return mask([mode], Mode)
+    return _MODE_BITS[mode]
+
+
+_DAYS = {day: i for i, day in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
+# Every "HH:MM" a slot may hold (validated on the way in): a lookup beats parsing, and candidate
+# searches read thousands of slots a second.
+_MINUTES = {f"{m // 60:02d}:{m % 60:02d}": m for m in range(24 * 60 + 1)}
+_WEEK = {day: i * 24 * 60 for day, i in _DAYS.items()}  # where each day starts in the week
 
 
 def slots_from(availability: list[dict[str, str]]) -> tuple[Slot, ...]:
-    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    return tuple(Slot(_DAYS[s["day"]], _MINUTES[s["start"]], _MINUTES[s["end"]]) for s in availability)
 
-    def minutes(hhmm: str) -> int:
-        hours, mins = hhmm.split(":")
-        return int(hours) * 60 + int(mins)
 
-    return tuple(Slot(days.index(s["day"]), minutes(s["start"]), minutes(s["end"])) for s in availability)
+def week_minutes(availability: list[dict[str, str]]) -> list[tuple[int, int]]:
+    """The slots as [start, end) in minutes of the week (Monday 00:00 is 0)."""
+    return [
+        (_WEEK[s["day"]] + _MINUTES[s["start"]], _WEEK[s["day"]] + _MINUTES[s["end"]]) for s in availability
+    ]

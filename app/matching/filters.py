@@ -15,7 +15,11 @@ def distance_km(need: NeedFacts, offer: OfferFacts) -> float | None:
 
 
 def within_reach(need: NeedFacts, offer: OfferFacts) -> bool:
-    d = distance_km(need, offer)
+    return reaches(need, offer, distance_km(need, offer))
+
+
+def reaches(need: NeedFacts, offer: OfferFacts, d: float | None) -> bool:
+    """`within_reach` for a pair whose `distance_km` is already known."""
     if d is None:
         return not need.in_person  # in-person help without a point cannot be placed
     return d <= offer.max_distance_km and (need.max_distance_km is None or d <= need.max_distance_km)

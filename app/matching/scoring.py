@@ -30,13 +30,12 @@ class Scored:
     distance_km: float | None
 
 
-def _proximity(need: NeedFacts, offer: OfferFacts) -> tuple[float, float | None]:
-    d = distance_km(need, offer)
+def _proximity(need: NeedFacts, offer: OfferFacts, d: float | None) -> float:
     if d is None:
-        return 1.0, None
+        return 1.0
     reach = min(offer.max_distance_km, need.max_distance_km or offer.max_distance_km)
     # From the rounded distance: a finer one would let score and breakdown undo the rounding.
-    return max(0.0, 1.0 - round_half_km(d) / reach), d
+    return max(0.0, 1.0 - round_half_km(d) / reach)
 
 
 def _availability(need: NeedFacts, offer: OfferFacts) -> float:
@@ -48,20 +47,31 @@ def _availability(need: NeedFacts, offer: OfferFacts) -> float:
     return min(1.0, overlap_minutes(pieces, offer.slots) / max(1, window_minutes(pieces)))
 
 
-def score(need: NeedFacts, offer: OfferFacts, ctx: Context) -> Scored:
-    proximity, d = _proximity(need, offer)
+def components(need: NeedFacts, offer: OfferFacts, ctx: Context, d: float | None) -> dict[str, float]:
+    """Each component of the score, unrounded, for a pair whose `distance_km` is `d`."""
     helped = ctx.history.get((offer.volunteer_id, need.requester_id), 0) if need.requester_id else 0
     waited = (ctx.now - need.created_at).total_seconds() / 3600
-    parts = {
-        "proximity": proximity,
+    return {
+        "proximity": _proximity(need, offer, d),
         "availability": _availability(need, offer),
         "continuity": min(1.0, helped / CONTINUITY_SATURATION),
         "load": 1.0 - offer.active_matches / offer.capacity,
         "language": len(need.languages & offer.languages) / len(need.languages) if need.languages else 1.0,
         "waiting": min(1.0, max(0.0, waited) / WAIT_SATURATION_HOURS),
     }
-    total = sum(WEIGHTS[k] * v for k, v in parts.items())
-    return Scored(round(total, 6), {k: round(v, 4) for k, v in parts.items()}, d)
+
+
+def total(parts: dict[str, float]) -> float:
+    return round(sum(WEIGHTS[k] * v for k, v in parts.items()), 6)
+
+
+def scored(parts: dict[str, float], d: float | None) -> Scored:
+    return Scored(total(parts), {k: round(v, 4) for k, v in parts.items()}, d)
+
+
+def score(need: NeedFacts, offer: OfferFacts, ctx: Context) -> Scored:
+    d = distance_km(need, offer)
+    return scored(components(need, offer, ctx, d), d)
 
 
 def priority(need: NeedFacts, ctx: Context) -> float:

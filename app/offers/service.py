@@ -11,6 +11,7 @@ from app.auth.callers import Caller
 from app.core.crud import newest_first, page_of, versioned_update
 from app.core.errors import Forbidden, Invalid, NotFound
 from app.geo import located
+from app.matching.masks import offer_columns
 from app.members.models import Member
 from app.offers.models import Offer, OfferCreate, OfferOrganization, OfferOwner, OfferStatus, OfferUpdate
 from app.organizations import service as organizations
@@ -20,15 +21,19 @@ OWNER, ORGANIZATION = "owner", "organization"
 
 
 _MASKED = {"categories": Category, "modes": Mode, "capabilities": Capability}
+_MASK_SOURCES = ("languages", "availability", "timezone")  # what app.matching.masks reads, in order
 
 
-def _flatten(data: dict[str, Any]) -> dict[str, Any]:
+def _flatten(data: dict[str, Any], current: Offer | None = None) -> dict[str, Any]:
+    """Columns to write from a request's fields; `current` fills in what a partial update keeps."""
     out = {k: v for k, v in data.items() if k != "location"}
     if data.get("location") is not None:
         out.update(located(data["location"]["lat"], data["location"]["lon"]))
     for field, vocabulary in _MASKED.items():
         if data.get(field) is not None:
             out[f"{field}_mask"] = mask(data[field], vocabulary)
+    if current is None or data.keys() & set(_MASK_SOURCES):
+        out.update(offer_columns(*(data[f] if f in data else getattr(current, f) for f in _MASK_SOURCES)))
     return out
 
 
@@ -100,5 +105,5 @@ async def update_offer(
     session: AsyncSession, *, offer: Offer, data: OfferUpdate, if_match: set[int] | None
 ) -> Offer:
     changes = data.model_dump(mode="json", exclude_unset=True)
-    await versioned_update(session, offer, _flatten(changes), if_match=if_match, noun="offer")
+    await versioned_update(session, offer, _flatten(changes, offer), if_match=if_match, noun="offer")
     return offer

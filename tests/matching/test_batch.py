@@ -1,11 +1,16 @@
 """The vectorised batch path agrees with the one-pair filters and score on random data."""
 
+import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import numpy as np
 
 from app.geo import coarse_point
-from app.matching.batch import batch_pairs
+from app.matching.batch import batch_pairs, words_of
+from app.matching.columns import OfferColumns
 from app.matching.facts import Context, NeedFacts, OfferFacts, Slot, category_bit, mode_bit
 from app.matching.filters import eligible
 from app.matching.scoring import score
@@ -108,3 +113,29 @@ def test_top_k_keeps_each_needs_best() -> None:
         all_scores = sorted(every.score[every.need == i], reverse=True)
         kept = sorted(best.score[best.need == i], reverse=True)
         assert kept == all_scores[:3]
+
+
+def _row(o: OfferFacts) -> SimpleNamespace:
+    """The offer as runs.gather reads it: coarse point as lat/lon, lists as JSON text."""
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    hhmm = lambda m: f"{m // 60:02d}:{m % 60:02d}"  # noqa: E731
+    slots = [{"day": days[s.day], "start": hhmm(s.start), "end": hhmm(s.end)} for s in o.slots]
+    return SimpleNamespace(
+        **{k: getattr(o, k) for k in ("id", "volunteer_id", "lat", "lon", "max_distance_km", "timezone")},
+        **{k: getattr(o, k) for k in ("capacity", "active_matches", "categories_mask", "modes_mask")},
+        capabilities_mask=o.capabilities_mask,
+        availability=json.dumps(slots),
+        languages=json.dumps(sorted(o.languages)),
+    )
+
+
+def test_offer_columns_read_from_rows_equal_those_from_facts() -> None:
+    needs, offers, _ = _random_world(random.Random(4))
+    active = [o for o in offers if o.active]
+    words = words_of(needs)
+    from_facts = OfferColumns.of(active, words)
+    from_rows = OfferColumns.from_rows([_row(o) for o in active], words)
+    for name, value in vars(from_facts).items():
+        other = getattr(from_rows, name)
+        assert np.array_equal(value, other) if isinstance(value, np.ndarray) else value == other, name
+    assert from_facts.has_slots.sum() > 50

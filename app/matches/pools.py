@@ -1,0 +1,194 @@
+"""The SQL of a candidate search: one statement per kind of need, built once, run with parameters.
+
+SQL walks offers nearest first (PostGIS KNN over a per-category partial index on Postgres, an
+H3 covering on SQLite) and looks at the WALK nearest active offers of the need's category and
+mode that reach it. Of those it keeps the first that pass every other filter: exactly where a
+column says it all (capabilities, vetting, pairs already joined), as a superset through bit
+masks for languages and weekly slots (app.matching.masks), which Python then settles. Each row
+carries the volunteer's name and their completed matches with the requester, so a search is
+one round trip.
+
+Statements are cached by shape (category, mode, dialect, covering resolution, vetting), so
+building and compiling them, which costs more than running them, happens once per shape.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from psycopg.types.numeric import Int8
+from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, Select, Subquery, bindparam, func, or_
+from sqlalchemy import select as core_select
+from sqlmodel import col, exists, literal_column, select
+
+from app.geo import covering_cells, resolution_for
+from app.matches.models import ACTIVE, Match, MatchStatus
+from app.matching.facts import BACKGROUND_CHECKED, NeedFacts, mode_bit
+from app.matching.masks import FLEXIBLE, language_mask, need_week
+from app.members.models import Member
+from app.needs.models import Need
+from app.offers.models import Offer, OfferStatus
+from app.organizations.models import Membership
+from app.spatial import geog, haversine_sql
+from app.vocab import Mode
+
+MAX_REACH_KM = 200.0  # the furthest any offer may reach (OfferCreate.max_distance_km)
+# Nearest offers of the need's kind a search looks at, at most: this bounds the index walk for
+# needs that few volunteers can meet (a rare language and a narrow window, say).
+WALK = 1500
+REACH_MARGIN_KM = 0.001  # SQL's haversine may differ from Python's in the last bit
+
+# Only what matching reads: no ORM objects and no JSON that masks already encode.
+FACTS = (
+    "id",
+    "volunteer_id",
+    "organization_id",
+    "categories_mask",
+    "modes_mask",
+    "approx_lat",
+    "approx_lon",
+    "max_distance_km",
+    "availability",
+    "timezone",
+    "capacity",
+    "active_matches",
+    "languages",
+    "capabilities_mask",
+    "status",
+)
+_ZERO: ColumnElement[int] = literal_column("0")
+_INTEGERS = ("plain", "languages", "week_0", "week_1", "week_2", "size")
+_MASKS = ("languages_mask", "availability_mask_0", "availability_mask_1", "availability_mask_2")
+
+
+@dataclass(frozen=True)
+class Shape:
+    category_bit: int
+    mode: str
+    dialect: str
+    resolution: int  # of the H3 covering (SQLite, in person); 0 otherwise
+    vetting: bool
+
+
+def _reach(need: Need) -> float:
+    return min(MAX_REACH_KM, need.max_distance_km or MAX_REACH_KM)
+
+
+def shape_of(need: Need, facts: NeedFacts, dialect: str) -> Shape:
+    sqlite_in_person = facts.in_person and dialect != "postgresql"
+    return Shape(
+        category_bit=facts.category_bit,
+        mode=need.mode,
+        dialect=dialect,
+        resolution=resolution_for(_reach(need)) if sqlite_in_person else 0,
+        vetting=bool(need.requirements_mask & BACKGROUND_CHECKED),
+    )
+
+
+def parameters(need: Need, facts: NeedFacts, shape: Shape, size: int) -> dict[str, Any]:
+    week = FLEXIBLE
+    if facts.window_start is not None and facts.window_end is not None:
+        week = need_week(facts.window_start, facts.window_end)
+    values: dict[str, Any] = {
+        "need_id": need.id,
+        "requester_id": need.requester_id,
+        "organization_id": need.organization_id,
+        "plain": need.requirements_mask & ~BACKGROUND_CHECKED,
+        "any_language": not facts.languages,
+        "languages": language_mask(facts.languages),
+        **{f"week_{i}": word for i, word in enumerate(week)},
+        "size": size,
+    }
+    if shape.dialect == "postgresql":
+        # psycopg types an int by its size, and each set of types is a statement of its own;
+        # one type keeps one prepared statement, and one cached plan, per shape.
+        values |= {name: Int8(values[name]) for name in _INTEGERS}
+    if facts.in_person:
+        assert facts.lat is not None
+        assert facts.lon is not None
+        values |= {"lat": facts.lat, "lon": facts.lon, "reach": _reach(need)}
+        if shape.resolution:
+            values["cells"] = covering_cells(facts.lat, facts.lon, _reach(need), shape.resolution)
+    return values
+
+
+def _nearest(shape: Shape) -> Subquery:
+    """The WALK nearest active offers of the need's category and mode that reach it, nearest first."""
+    conditions = [
+        # Literals, not parameters, so Postgres can match its per-category partial index
+        # (app.spatial.category_index_sql) even with a prepared statement's generic plan.
+        col(Offer.status) == literal_column("'active'"),
+        col(Offer.categories_mask).op("&")(literal_column(str(int(shape.category_bit)))) != _ZERO,
+        col(Offer.active_matches) < col(Offer.capacity),
+        col(Offer.modes_mask).op("&")(literal_column(str(mode_bit(shape.mode)))) != _ZERO,
+        col(Offer.volunteer_id).is_distinct_from(bindparam("requester_id")),
+    ]
+    order: tuple[Any, ...] = (col(Offer.active_matches), col(Offer.id))
+    if shape.mode == Mode.in_person:
+        lat, lon = bindparam("lat", type_=Float()), bindparam("lon", type_=Float())
+        d = haversine_sql(Offer.approx_lat, Offer.approx_lon, lat, lon, shape.dialect)
+        conditions.append(d <= col(Offer.max_distance_km) + REACH_MARGIN_KM)  # Python's test is exact
+        if shape.dialect == "postgresql":
+            # Never wider than the furthest any active offer reaches: the index walk ends there.
+            longest = select(func.max(Offer.max_distance_km)).where(col(Offer.status) == OfferStatus.active)
+            here, there = geog(lon, lat), geog(Offer.approx_lon, Offer.approx_lat)
+            radius = func.least(bindparam("reach", type_=Float()), longest.scalar_subquery()) * 1010 + 100
+            conditions.append(func.ST_DWithin(there, here, radius))
+            # The KNN index yields rows in `<->` order only when that is the whole ORDER BY.
+            order = (there.op("<->")(here),)
+        else:
+            cells = col(getattr(Offer, f"h3_r{shape.resolution}"))
+            conditions.append(cells.in_(bindparam("cells", expanding=True)))
+            order = (d, col(Offer.id))
+    columns = (col(getattr(Offer, name)) for name in (*FACTS, *_MASKS))
+    return core_select(*columns).where(*conditions).order_by(*order).limit(WALK).subquery("nearest")
+
+
+def _personal(shape: Shape, near: Subquery) -> list[ColumnElement[bool]]:
+    """The need's own filters, on the offers the walk yields."""
+    plain = bindparam("plain", type_=BigInteger())
+    week = (
+        near.c[f"availability_mask_{i}"].op("&")(bindparam(f"week_{i}", type_=BigInteger())) for i in range(3)
+    )
+    conditions = [
+        near.c.capabilities_mask.op("&")(plain) == plain,
+        or_(
+            bindparam("any_language", type_=Boolean()),
+            near.c.languages_mask.op("&")(bindparam("languages", type_=BigInteger())) != 0,
+        ),
+        or_(*(word != 0 for word in week)),
+        # One volunteer fills one slot: none already joined to this need, through any offer.
+        near.c.volunteer_id.not_in(
+            select(Match.volunteer_id).where(
+                col(Match.need_id) == bindparam("need_id"), col(Match.status).in_(ACTIVE)
+            )
+        ),
+    ]
+    if shape.vetting:  # only the need's own organisation's vetting counts
+        conditions.append(
+            exists().where(
+                col(Membership.member_id) == near.c.volunteer_id,
+                col(Membership.organization_id) == bindparam("organization_id"),
+                col(Membership.vetted),
+            )
+        )
+    return conditions
+
+
+@lru_cache(maxsize=256)
+def statement(shape: Shape) -> Select[Any]:
+    """The first `size` offers the walk yields that pass every SQL test, with the volunteer's name
+    and the completed matches they share with the requester (read once, not once per row)."""
+    near = _nearest(shape)
+    volunteer = select(Member.display_name).where(col(Member.id) == near.c.volunteer_id)
+    columns = [*(near.c[name] for name in FACTS), volunteer.scalar_subquery().label("display_name")]
+    pool = core_select(*columns).where(*_personal(shape, near)).limit(bindparam("size")).subquery("pool")
+    history = (
+        select(col(Match.volunteer_id).label("volunteer_id"), func.count().label("helped"))
+        .where(col(Match.requester_id) == bindparam("requester_id"))
+        .where(col(Match.status) == MatchStatus.completed)
+        .group_by(col(Match.volunteer_id))
+        .subquery("history")
+    )
+    shared = history.c.volunteer_id == pool.c.volunteer_id
+    return core_select(pool, history.c.helped).outerjoin(history, shared)

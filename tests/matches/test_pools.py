@@ -1,0 +1,93 @@
+"""What SQL narrows in a candidate search and what Python settles, on both databases."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from app.matches import candidates, pools
+from app.offers.models import Offer
+from app.vocab import ISO_639_1
+from tests.factories import Member, member, need_body, offer_body
+
+HERE = {"lat": 51.5, "lon": -0.12}
+# Two codes 63 apart in the sorted list share a mask bit: SQL cannot tell them apart.
+CODES = sorted(ISO_639_1)
+LANGUAGE, ALIKE = CODES[0], CODES[63]
+
+
+@pytest.fixture
+def statements() -> Iterator[None]:
+    """Statements are cached with the walk's length in them: rebuild them around a test."""
+    pools.statement.cache_clear()
+    yield
+    pools.statement.cache_clear()
+
+
+async def _offers_eastwards(client: httpx.AsyncClient, languages: list[list[str]]) -> list[str]:
+    """One offer per language list, each ~1.4 km further east of HERE than the last."""
+    ids = []
+    for i, spoken in enumerate(languages):
+        v = await member(client)
+        body = offer_body(
+            location={"lat": HERE["lat"], "lon": HERE["lon"] + 0.02 * (i + 1)},
+            max_distance_km=20,
+            availability=[],
+            languages=spoken,
+        )
+        r = await client.post("/v1/offers", json=body, headers=v.headers)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    return ids
+
+
+async def _candidates(
+    client: httpx.AsyncClient, requester: Member, languages: list[str], limit: int
+) -> list[str]:
+    need = await client.post(
+        "/v1/needs", json=need_body(location=HERE, languages=languages), headers=requester.headers
+    )
+    assert need.status_code == 201, need.text
+    r = await client.get(f"/v1/needs/{need.json()['id']}/candidates?limit={limit}", headers=requester.headers)
+    assert r.status_code == 200, r.text
+    return [c["offer_id"] for c in r.json()["items"]]
+
+
+async def test_a_shared_language_bit_is_settled_and_the_search_looks_further(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(candidates, "POOL", 1)
+    *alike, speaker = await _offers_eastwards(client, [[ALIKE], [ALIKE], [ALIKE], [LANGUAGE]])
+    requester = await member(client)
+    # The first pools hold only offers whose mask matches but whose language does not.
+    assert await _candidates(client, requester, [LANGUAGE], limit=1) == [speaker]
+    assert await _candidates(client, requester, [LANGUAGE], limit=10) == [speaker]
+    assert set(await _candidates(client, requester, [ALIKE], limit=10)) == set(alike)
+
+
+async def test_offers_whose_masks_are_unknown_are_found_and_settled(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    ids = await _offers_eastwards(client, [["es"], ["pl"], ["es", "pl"], []])
+    requester = await member(client)
+    before = await _candidates(client, requester, ["es"], limit=10)
+    async with application.state.sessionmaker() as session:  # as for rows written before the masks
+        unknown = dict.fromkeys(("languages_mask", "availability_mask_0", "availability_mask_1"), -1)
+        await session.exec(update(Offer).values(availability_mask_2=-1, **unknown))
+        await session.commit()
+    assert before == [ids[0], ids[2]]
+    assert await _candidates(client, requester, ["es"], limit=10) == before
+
+
+@pytest.mark.usefixtures("statements")
+async def test_the_search_looks_at_the_nearest_walk_offers_of_the_kind_only(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    *_, speaker = await _offers_eastwards(client, [["pl"], ["pl"], ["es"]])
+    requester = await member(client)
+    assert await _candidates(client, requester, ["es"], limit=10) == [speaker]
+    monkeypatch.setattr(pools, "WALK", 2)
+    pools.statement.cache_clear()
+    assert await _candidates(client, requester, ["es"], limit=10) == []
