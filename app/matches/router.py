@@ -39,12 +39,14 @@ Runner = Annotated[Caller, Depends(scoped(Scope.matching_run))]
 Small = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
 
 NEW_MATCH = {"match_id": "$response.body#/id"}
+# A step on the match just read names the version it saw, so it applies only to that one.
+AS_READ = {**NEW_MATCH, "header.If-Match": "$response.header.ETag"}
 MATCH_LINKS = {
     "GetMatch": link("get_match", NEW_MATCH),
-    "AcceptMatch": link("accept_match", NEW_MATCH),
-    "DeclineMatch": link("decline_match", NEW_MATCH),
-    "CompleteMatch": link("complete_match", NEW_MATCH),
-    "CancelMatch": link("cancel_match", NEW_MATCH),
+    "AcceptMatch": link("accept_match", AS_READ),
+    "DeclineMatch": link("decline_match", AS_READ),
+    "CompleteMatch": link("complete_match", AS_READ),
+    "CancelMatch": link("cancel_match", AS_READ),
 }
 
 
