@@ -164,17 +164,10 @@ def match_event(
     offer_id: uuid.UUID,
     status: str,
 ) -> Event:
-    return Event(
-        type=type,
-        organization_id=organization_id,
-        data={
-            "organization_id": str(organization_id),
-            "need_id": str(need_id),
-            "match_id": str(match_id),
-            "offer_id": str(offer_id),
-            "status": str(status),
-        },
-    )
+    """A need event's ids, plus the match's and its offer's."""
+    event = need_event(type, organization_id=organization_id, need_id=need_id, status=status)
+    event.data.update(match_id=str(match_id), offer_id=str(offer_id))
+    return event
 
 
 async def emit(session: AsyncSession, events: Iterable[Event]) -> None:
