@@ -15,7 +15,10 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import install_problem_handlers, problems
 from app.core.openapi import install_openapi
+from app.dispatch import pairs
+from app.dispatch.router import router as dispatch_router
 from app.idempotency import deps as idempotency
+from app.matches import hooks as match_hooks
 from app.matches.router import router as matches_router
 from app.members.router import router as members_router
 from app.needs.router import router as needs_router
@@ -65,8 +68,15 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def connect_domains() -> None:
+    """A lower domain asks a higher one through a hook it declares; here each is filled in, so
+    every import still points down (import-linter's contracts in pyproject.toml)."""
+    match_hooks.connect(pairs.judge)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    connect_domains()
     configure_logging(settings.log_level, json=settings.log_json)
 
     @asynccontextmanager
@@ -123,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         needs_router,
         offers_router,
         matches_router,
+        dispatch_router,
         audit_router,
         webhooks_router,
     ):

@@ -23,8 +23,8 @@ import numpy as np
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
-from app.matches import runs
-from app.matches.models import RunRequest
+from app.dispatch import runs
+from app.dispatch.models import RunRequest
 from app.matching.assignment import assign_arrays
 from app.matching.batch import BatchPairs, batch_pairs
 from app.matching.columns import OfferColumns

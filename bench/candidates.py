@@ -28,9 +28,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.dispatch.candidates import POOL, candidates
+from app.dispatch.pools import WALK
 from app.geo import cell_ids, coarse_point
-from app.matches.candidates import POOL, candidates
-from app.matches.pools import WALK
 from app.matching.masks import offer_columns
 from app.migrate import upgrade_head
 from app.needs.models import Need

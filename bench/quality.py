@@ -15,8 +15,8 @@ import statistics
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
-from app.matches import candidates as service
-from app.matches import pools
+from app.dispatch import candidates as service
+from app.dispatch import pools
 from app.needs.models import Need
 from bench.candidates import DEFAULT_DB, random_needs
 

@@ -139,3 +139,7 @@ def organization_agent(caller: Caller, organization_id: uuid.UUID, scope: Scope)
 
 CurrentMember = Annotated[Member, Depends(member_only)]
 MemberCaller = Annotated[Caller, Depends(member_caller)]
+
+# Scope guards that more than one domain's routes declare.
+MatchReader = Annotated[Caller, Depends(scoped(Scope.matches_read))]
+OfferReader = Annotated[Caller, Depends(scoped(Scope.offers_read))]

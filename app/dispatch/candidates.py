@@ -1,6 +1,6 @@
 """Candidates for a need and opportunities for an offer: SQL narrows, app.matching decides.
 
-Candidates: app.matches.pools walks offers nearest first and applies every filter it can, in
+Candidates: app.dispatch.pools walks offers nearest first and applies every filter it can, in
 one round trip in the usual case; Python then settles the mask filters and the reach exactly,
 and the score ranks what is left. Every distance is between coarse points, so nothing anyone
 reads depends on where inside its cell a volunteer is.
@@ -14,8 +14,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.timeutil import utcnow
+from app.dispatch import loading, pools
 from app.geo import covering_cells, resolution_for
-from app.matches import loading, pools
 from app.matches.models import ACTIVE, Match
 from app.matching import scoring
 from app.matching.facts import BACKGROUND_CHECKED, Context, NeedFacts, OfferFacts

@@ -21,10 +21,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.callers import Caller
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
+from app.dispatch import loading
+from app.dispatch.models import RunAssignment, RunRequest, RunResult, RunStats
+from app.dispatch.pools import FACTS
 from app.geo import haversine_km, round_half_km
-from app.matches import loading
-from app.matches.models import MatchStatus, RunAssignment, RunRequest, RunResult, RunStats
-from app.matches.pools import FACTS
+from app.matches.models import MatchStatus
 from app.matches.service import event, new_match
 from app.matching.assignment import assign_arrays
 from app.matching.batch import BatchPairs, TooManyLanguages, batch_pairs, words_of

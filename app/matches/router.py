@@ -1,42 +1,23 @@
-"""HTTP routes for matches, candidates, opportunities and batch matching runs."""
+"""HTTP routes for matches: create, list, read and the steps of their lifecycle."""
 
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from app.auth.callers import Caller
-from app.auth.deps import scoped
+from app.auth.deps import MatchReader, scoped
 from app.core.deps import SessionDep
-from app.core.errors import Forbidden, problems
+from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
-from app.geo import round_half_km
-from app.matches import candidates as finder
-from app.matches import runs, service, views
-from app.matches.models import (
-    Candidate,
-    Candidates,
-    MatchCreate,
-    MatchStatus,
-    MatchView,
-    RunRequest,
-    RunResult,
-    Volunteer,
-)
-from app.needs import service as needs
-from app.needs.models import NeedPublic
-from app.needs.views import OWNER, PUBLIC, render
-from app.offers import service as offers
+from app.matches import service, views
+from app.matches.models import MatchCreate, MatchStatus, MatchView
 from app.organizations.models import Scope
 
 router = APIRouter(tags=["matching"])
-MatchReader = Annotated[Caller, Depends(scoped(Scope.matches_read))]
 MatchWriter = Annotated[Caller, Depends(scoped(Scope.matches_write))]
-OfferReader = Annotated[Caller, Depends(scoped(Scope.offers_read))]
-Runner = Annotated[Caller, Depends(scoped(Scope.matching_run))]
-Small = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
 
 NEW_MATCH = {"match_id": "$response.body#/id"}
 # A step on the match just read names the version it saw, so it applies only to that one.
@@ -48,11 +29,6 @@ MATCH_LINKS = {
     "CompleteMatch": link("complete_match", AS_READ),
     "CancelMatch": link("cancel_match", AS_READ),
 }
-
-
-class Opportunity(NeedPublic):
-    score: float
-    breakdown: dict[str, float]
 
 
 @router.post(
@@ -175,82 +151,3 @@ async def cancel_match(
 ) -> MatchView:
     """Either side ends a proposed or accepted match; an accepted one gives its slot back."""
     return await _step(match_id, caller, session, response, if_match, "cancel")
-
-
-@router.get(
-    "/needs/{need_id:uuid}/candidates",
-    response_model=Candidates,
-    responses={
-        **problems(401, 403, 404, 422),
-        # The need's owner proposes the best candidate.
-        **links(
-            200,
-            ProposeBest=link(
-                "create_match",
-                body={"need_id": "$request.path.need_id", "offer_id": "$response.body#/items/0/offer_id"},
-            ),
-        ),
-    },
-)
-async def need_candidates(
-    need_id: uuid.UUID, caller: MatchReader, session: SessionDep, limit: Small = 20
-) -> Candidates:
-    """Volunteers who could take this need, best first (owner view holders only)."""
-    need, role = await needs.get_visible_need(session, need_id=need_id, caller=caller)
-    if role != OWNER:
-        raise Forbidden("Only the need's owner can see its candidates.")
-    ranked = await finder.candidates(session, need=need, limit=limit)
-    return Candidates(
-        items=[
-            Candidate(
-                offer_id=r.row.id,
-                volunteer=Volunteer(id=r.row.volunteer_id, display_name=r.row.display_name),
-                score=round(r.scored.score, 4),
-                breakdown=r.scored.breakdown,
-                distance_km=None if r.scored.distance_km is None else round_half_km(r.scored.distance_km),
-            )
-            for r in ranked
-        ]
-    )
-
-
-@router.get(
-    "/offers/{offer_id:uuid}/opportunities",
-    response_model=Page[Opportunity],
-    responses={
-        **problems(401, 403, 404, 422),
-        # The volunteer claims the best opportunity with this offer.
-        **links(
-            200,
-            ClaimBest=link(
-                "create_match",
-                body={"need_id": "$response.body#/items/0/id", "offer_id": "$request.path.offer_id"},
-            ),
-        ),
-    },
-)
-async def offer_opportunities(
-    offer_id: uuid.UUID, caller: OfferReader, session: SessionDep, limit: Small = 20
-) -> Page[Opportunity]:
-    """Open needs this offer could take, best first, in their public view."""
-    offer, _ = await offers.get_visible_offer(session, offer_id=offer_id, caller=caller)
-    ranked = await finder.opportunities(session, offer=offer, limit=limit)
-    items = [
-        Opportunity.model_validate(
-            {
-                **render(r.row, PUBLIC, r.scored.distance_km).model_dump(),
-                "score": round(r.scored.score, 4),
-                "breakdown": r.scored.breakdown,
-            }
-        )
-        for r in ranked
-    ]
-    return Page[Opportunity](items=items, next_cursor=None)
-
-
-@router.post("/matching/runs", response_model=RunResult, responses=problems(401, 403, 404, 409, 422))
-async def run_matching(body: RunRequest, caller: Runner, session: SessionDep) -> RunResult:
-    """An optimal assignment of the organisation's open needs to its volunteers' active offers,
-    maximising the sum of score x urgency weight x (1 + waiting). `dry_run` (the default)
-    changes nothing; otherwise each assignment becomes a `proposed` match."""
-    return await runs.run(session, caller=caller, body=body)

@@ -15,10 +15,8 @@ from app.core.crud import newest_first, page_of
 from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from app.core.etag import matches
 from app.core.timeutil import utcnow
-from app.matches import loading
+from app.matches import hooks
 from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus
-from app.matching.filters import first_failure
-from app.matching.scoring import score
 from app.needs import service as needs
 from app.needs.models import Need, NeedStatus
 from app.needs.views import OWNER, effective_status
@@ -150,24 +148,14 @@ async def _check_eligible(
     existing: Match | None = None,
     sees_offer: bool = True,
 ) -> float:
-    facts_need, facts_offer = loading.need_facts(need), loading.offer_facts(offer)
-    ctx = await loading.context(
-        session,
-        now=now,
-        volunteer_ids=[offer.volunteer_id],
-        requester_ids=[need.requester_id],
-        need_ids=[need.id],
-    )
-    if existing is not None:  # the match being accepted does not count against itself
-        ctx.active_pairs.discard((existing.need_id, existing.offer_id))
-        ctx.active_volunteers.discard((existing.need_id, existing.volunteer_id))
-    failure = first_failure(facts_need, facts_offer, ctx)
+    verdict = await hooks.judge()(session, need, offer, now, existing=existing)
+    failure = verdict.failure
     if failure is not None:
         if failure not in PAIR_REASONS and not sees_offer:
             # The need's owner learns that the pair fails, not the state of someone else's offer.
             raise Conflict("This offer cannot take this need.")
         raise Conflict(f"This offer cannot take this need ({failure.replace('_', ' ')}).", reason=failure)
-    return score(facts_need, facts_offer, ctx).score
+    return verdict.score
 
 
 class NeedSide(Protocol):

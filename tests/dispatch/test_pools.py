@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from app.matches import candidates, pools
+from app.dispatch import candidates, pools
 from app.offers.models import Offer
 from app.vocab import ISO_639_1
 from tests.factories import Member, member, need_body, offer_body

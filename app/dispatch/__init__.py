@@ -1,0 +1,1 @@
+"""Finding and proposing pairs: candidates, opportunities and batch runs, above matches, offers and needs."""
