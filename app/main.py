@@ -19,8 +19,10 @@ from app.dispatch import pairs
 from app.dispatch.router import router as dispatch_router
 from app.idempotency import deps as idempotency
 from app.matches import hooks as match_hooks
+from app.matches import service as match_service
 from app.matches.router import router as matches_router
 from app.members.router import router as members_router
+from app.needs import hooks as need_hooks
 from app.needs.router import router as needs_router
 from app.observability.logs import configure_logging
 from app.observability.metrics import forget_this_process
@@ -72,6 +74,13 @@ def connect_domains() -> None:
     """A lower domain asks a higher one through a hook it declares; here each is filled in, so
     every import still points down (import-linter's contracts in pyproject.toml)."""
     match_hooks.connect(pairs.judge)
+    need_hooks.connect(
+        need_hooks.MatchesOfNeed(
+            relation=match_service.relation,
+            lock=match_service.lock_for_need,
+            end=match_service.cancel_for_need,
+        )
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

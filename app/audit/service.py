@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterable
+from typing import Protocol
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -9,7 +10,24 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.audit.models import AuditEntry, AuditEvent, Reason
 from app.auth.callers import Caller
 from app.core.crud import newest_first, page_of
-from app.needs.models import Need
+
+
+class Need(Protocol):
+    """What an exposure records of a need (a needs.models.Need): audit sits below needs, which
+    record their exposures here, so it names the fields it reads instead of importing the model."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def requester_id(self) -> uuid.UUID | None: ...
+    @property
+    def organization_id(self) -> uuid.UUID | None: ...
+    @property
+    def lat(self) -> float | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def contact_name(self) -> str | None: ...
 
 
 def _exposed_fields(need: Need) -> list[str]:

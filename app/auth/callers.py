@@ -1,24 +1,10 @@
 """Who is calling: anonymous, a member (with the organisations they coordinate), or an API key."""
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass, field
 
 from app.members.models import Member
 from app.organizations.models import ApiKey, Scope
-
-KEY_PREFIX = "ma_"
-
-
-def new_api_key() -> tuple[str, str, str]:
-    """(secret, display prefix, hash): 256 bits of randomness, so a fast hash is enough."""
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    return secret, secret[:11], hash_api_key(secret)
-
-
-def hash_api_key(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
-from app.auth.callers import KEY_PREFIX, Caller
+from app.auth.callers import Caller
 from app.auth.ratelimit import RateLimiter
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
-from app.core.security import decode_access_token
+from app.core.security import KEY_PREFIX, decode_access_token
 from app.members import service as members
 from app.members.models import Member
 from app.organizations import service as organizations

@@ -1,5 +1,7 @@
-"""Password hashing (argon2) and member access tokens (JWT)."""
+"""Password hashing (argon2), member access tokens (JWT) and organisations' API keys."""
 
+import hashlib
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -56,3 +58,16 @@ def decode_access_token(token: str, settings: Settings) -> uuid.UUID | None:
         return uuid.UUID(claims["sub"])
     except (jwt.PyJWTError, ValueError):
         return None
+
+
+KEY_PREFIX = "ma_"
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """(secret, display prefix, hash): 256 bits of randomness, so a fast hash is enough."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    return secret, secret[:11], hash_api_key(secret)
+
+
+def hash_api_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

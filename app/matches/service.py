@@ -3,9 +3,9 @@ database (conditional UPDATEs in a fixed order: need, offer, match) under any co
 
 import uuid
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,102 +18,30 @@ from app.core.timeutil import utcnow
 from app.matches import hooks
 from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus
 from app.needs import service as needs
+from app.needs import slots
 from app.needs.models import Need, NeedStatus
 from app.needs.views import OWNER, effective_status
-from app.offers.models import Offer, OfferStatus
+from app.offers import capacity
+from app.offers.models import Offer
 from app.webhooks import service as webhooks
 from app.webhooks.models import EventType
 
 NEED_SIDE, VOLUNTEER_SIDE = "need", "volunteer"
 
 
-async def _update_need(
-    session: AsyncSession, need_id: uuid.UUID, stmt: Any, events: list[webhooks.Event]
-) -> bool:
-    """Run a conditional UPDATE of the need; when it moves the need's status (matched, fulfilled,
-    open again), add the `need.updated` event its subscribers are owed. The need row is locked
-    first (after the match, before the offer: the order every step keeps), so the status read
-    here is the one the UPDATE changes."""
-    row = await session.exec(
-        select(Need.status, Need.organization_id).where(col(Need.id) == need_id).with_for_update()
-    )
-    before, organization_id = row.one()
-    after = (await session.exec(stmt.returning(Need.status))).scalar_one_or_none()
-    if after is None:
-        return False
-    if after != before:
-        events.append(
-            webhooks.need_event(
-                EventType.need_updated, organization_id=organization_id, need_id=need_id, status=str(after)
-            )
-        )
-    return True
-
-
-async def _take_slot(
-    session: AsyncSession, need_id: uuid.UUID, now: datetime, events: list[webhooks.Event]
-) -> bool:
-    """One more accepted volunteer, only while the need is open, in its window and not full."""
-    taken = col(Need.volunteers_accepted) + 1
-    stmt = (
-        update(Need)
-        .where(
-            col(Need.id) == need_id,
-            col(Need.status) == NeedStatus.open,
-            col(Need.volunteers_accepted) < col(Need.volunteers_needed),
-            or_(col(Need.window_end).is_(None), col(Need.window_end) > now),
-        )
-        .values(
-            volunteers_accepted=taken,
-            version=col(Need.version) + 1,
-            updated_at=now,
-            status=case((taken >= col(Need.volunteers_needed), NeedStatus.matched), else_=col(Need.status)),
-        )
-    )
-    return await _update_need(session, need_id, stmt, events)
-
-
-async def _take_capacity(session: AsyncSession, offer_id: uuid.UUID, now: datetime) -> bool:
-    result = await session.exec(
-        update(Offer)
-        .where(
-            col(Offer.id) == offer_id,
-            col(Offer.status) == OfferStatus.active,
-            col(Offer.active_matches) < col(Offer.capacity),
-        )
-        .values(active_matches=col(Offer.active_matches) + 1, version=col(Offer.version) + 1, updated_at=now)
-    )
-    return bool(result.rowcount == 1)
+async def _take(session: AsyncSession, match: Match, now: datetime, events: list[webhooks.Event]) -> bool:
+    """The need's slot, then the offer's capacity: False when either is gone (the caller rolls back)."""
+    return await slots.take_slot(
+        session, need_id=match.need_id, now=now, events=events
+    ) and await capacity.take_capacity(session, offer_id=match.offer_id, now=now)
 
 
 async def _release(
     session: AsyncSession, match: Match, now: datetime, events: list[webhooks.Event], *, completed: bool
 ) -> None:
     """Give back what an accepted match held: the offer's capacity, and the need's slot unless done."""
-    if completed:
-        done = col(Need.volunteers_completed) + 1
-        need_values = {
-            "volunteers_completed": done,
-            "status": case(
-                (done >= col(Need.volunteers_needed), NeedStatus.fulfilled), else_=col(Need.status)
-            ),
-        }
-    else:
-        need_values = {
-            "volunteers_accepted": col(Need.volunteers_accepted) - 1,
-            "status": case((col(Need.status) == NeedStatus.matched, NeedStatus.open), else_=col(Need.status)),
-        }
-    stmt = (
-        update(Need)
-        .where(col(Need.id) == match.need_id)
-        .values(**need_values, version=col(Need.version) + 1, updated_at=now)
-    )
-    await _update_need(session, match.need_id, stmt, events)
-    await session.exec(
-        update(Offer)
-        .where(col(Offer.id) == match.offer_id)
-        .values(active_matches=col(Offer.active_matches) - 1, version=col(Offer.version) + 1, updated_at=now)
-    )
+    await slots.release_slot(session, need_id=match.need_id, now=now, events=events, completed=completed)
+    await capacity.release_capacity(session, offer_ids=[match.offer_id], now=now)
 
 
 async def _move(
@@ -227,10 +155,7 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
     match = new_match(need, offer, caller, accepted=claim, score=match_score, now=now)
     need_events: list[webhooks.Event] = []
     try:
-        if claim and not (
-            await _take_slot(session, need.id, now, need_events)
-            and await _take_capacity(session, offer.id, now)
-        ):
+        if claim and not await _take(session, match, now, need_events):
             await session.rollback()
             raise Conflict("The need has no free slot or the offer no free capacity any more.")
         session.add(match)
@@ -322,10 +247,7 @@ async def step(
             # The need or offer may have changed since the proposal: check the pair again.
             need, offer = await _fresh(session, match)
             await _check_eligible(session, need, offer, now, existing=match)
-            if not (
-                await _take_slot(session, match.need_id, now, need_events)
-                and await _take_capacity(session, match.offer_id, now)
-            ):
+            if not await _take(session, match, now, need_events):
                 raise Conflict("The need has no free slot or the offer no free capacity any more.")
         elif match.status == MatchStatus.accepted:
             await _release(session, match, now, need_events, completed=to == MatchStatus.completed)
@@ -361,14 +283,9 @@ async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: dat
     ending = (
         await session.exec(select(Match).where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE)))
     ).all()
-    accepted = select(Match.offer_id).where(
-        col(Match.need_id) == need_id, col(Match.status) == MatchStatus.accepted
-    )
-    await session.exec(
-        update(Offer)
-        .where(col(Offer.id).in_(accepted))
-        .values(active_matches=col(Offer.active_matches) - 1, version=col(Offer.version) + 1, updated_at=now)
-    )
+    # One active match per (need, offer): each accepted offer is named once.
+    accepted = [m.offer_id for m in ending if m.status == MatchStatus.accepted]
+    await capacity.release_capacity(session, offer_ids=accepted, now=now)
     await session.exec(
         update(Match)
         .where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE))

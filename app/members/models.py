@@ -11,8 +11,9 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import STRIPPED, TEXT, PatchBody, RequestBody, request_config, rule_broken
+from app.core.schema import TEXT, PatchBody, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
+from app.core.types import Phone
 from app.vocab import Languages
 
 
@@ -42,7 +43,6 @@ Email = Annotated[
     AfterValidator(_email),
     WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
 ]
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()\-]{5,24}$"), STRIPPED]
 DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=80), TEXT]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 

@@ -22,7 +22,7 @@ from app.core.schema import (
     rule_broken,
 )
 from app.core.timeutil import UTCDateTime, utcnow
-from app.members.models import Phone
+from app.core.types import Phone, Point
 from app.vocab import Capabilities, Category, Languages, Mode, Urgency
 
 
@@ -37,13 +37,6 @@ class NeedStatus(StrEnum):
 class Visibility(StrEnum):
     public = "public"
     organization = "organization"
-
-
-class Point(SQLModel):
-    model_config = request_config()
-
-    lat: StrictFloat = Field(ge=-90, le=90, schema_extra={"examples": [51.5074]})
-    lon: StrictFloat = Field(ge=-180, le=180, schema_extra={"examples": [-0.1278]})
 
 
 class Contact(SQLModel):

@@ -14,6 +14,7 @@ from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.geo import located
+from app.needs import hooks
 from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
@@ -151,9 +152,7 @@ async def get_visible_need(session: AsyncSession, *, need_id: uuid.UUID, caller:
     need = await session.get(Need, need_id)
     role = role_of(need, caller) if need is not None else None
     if need is not None and role != OWNER and caller.member_id is not None:
-        from app.matches.service import relation  # matches build on needs, not the reverse
-
-        tie = await relation(session, need_id=need.id, member_id=caller.member_id)
+        tie = await hooks.matches().relation(session, need_id=need.id, member_id=caller.member_id)
         # An accepted volunteer sees where to go and whom to call; a proposed one sees the need.
         if tie == "accepted":
             role = PARTICIPANT
@@ -237,10 +236,9 @@ async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
     status = effective_status(need)
     if status not in EDITABLE:
         raise Conflict(f"A {status} need cannot be cancelled.")
-    from app.matches.service import cancel_for_need, lock_for_need  # matches build on needs
-
     now = utcnow()
-    await lock_for_need(session, need_id=need.id)
+    matches = hooks.matches()
+    await matches.lock(session, need_id=need.id)
     result = await session.exec(
         update(Need)
         .where(col(Need.id) == need.id, col(Need.version) == need.version)
@@ -250,7 +248,7 @@ async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
         await session.rollback()
         raise Conflict("The need was changed by someone else at the same moment; try again.")
     await webhooks.emit(session, [need_event(EventType.need_cancelled, need, NeedStatus.cancelled)])
-    await cancel_for_need(session, need_id=need.id, now=now)
+    await matches.end(session, need_id=need.id, now=now)
     await session.commit()
     await session.refresh(need)
     return need

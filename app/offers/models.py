@@ -22,8 +22,8 @@ from sqlmodel import Field, SQLModel
 import app.core.metadata  # noqa: F401  (naming convention first)
 from app.core.schema import STRIPPED, WHOLE_NUMBER, PatchBody, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
+from app.core.types import Point
 from app.matching.masks import ALL
-from app.needs.models import Point
 from app.vocab import Capabilities, Category, Languages, Mode, unique
 
 

@@ -8,9 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth.callers import hash_api_key, new_api_key
 from app.core.crud import newest_first, page_of
 from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.security import hash_api_key, new_api_key
 from app.core.timeutil import utcnow
 from app.members.models import Member
 from app.organizations.models import (

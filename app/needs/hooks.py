@@ -1,0 +1,50 @@
+"""What needs ask of the matches made on them, which sit above them.
+
+A need's visibility depends on who was matched to it, and cancelling it ends its matches; needs
+must not import matches (every arrow points down), so `app.main.create_app` connects the
+matches domain's answers here once.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+class Relation(Protocol):
+    async def __call__(
+        self, session: AsyncSession, *, need_id: uuid.UUID, member_id: uuid.UUID
+    ) -> str | None: ...
+
+
+class NeedStep(Protocol):
+    async def __call__(self, session: AsyncSession, *, need_id: uuid.UUID) -> None: ...
+
+
+class NeedEnded(Protocol):
+    async def __call__(self, session: AsyncSession, *, need_id: uuid.UUID, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True)
+class MatchesOfNeed:
+    # The member's closest tie to the need as a volunteer: "accepted", else "proposed", else None.
+    relation: Relation
+    # Lock the need's active matches, before the need itself (the order every match step keeps).
+    lock: NeedStep
+    # The need was cancelled: end its active matches and free their offers (the caller commits).
+    end: NeedEnded
+
+
+_connected: list[MatchesOfNeed] = []
+
+
+def connect(matches: MatchesOfNeed) -> None:
+    _connected[:] = [matches]
+
+
+def matches() -> MatchesOfNeed:
+    if not _connected:
+        raise RuntimeError("Matches are not connected to needs: app.main.create_app connects them.")
+    return _connected[0]
