@@ -1,7 +1,7 @@
 """Patterns every domain shares: versioned updates and newest-first pages."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
@@ -52,10 +52,6 @@ async def versioned_update(
         await before_commit()
     await session.commit()
     await session.refresh(row)
-
-
-class _Timestamped(Protocol):
-    id: Any
 
 
 def newest_first(

@@ -6,8 +6,6 @@ from zoneinfo import ZoneInfo
 
 from app.matching.facts import Slot
 
-WEEK_MINUTES = 7 * 24 * 60
-
 
 @lru_cache(maxsize=16384)
 def window_in_week(start: datetime, end: datetime, timezone: str) -> tuple[tuple[int, int, int], ...]:

@@ -9,7 +9,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.crud import newest_first, page_of
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.security import hash_api_key, new_api_key
 from app.core.timeutil import utcnow
 from app.members.models import Member
@@ -78,16 +78,6 @@ async def coordinated_by(session: AsyncSession, *, member_id: uuid.UUID) -> froz
 
 async def is_member(session: AsyncSession, *, organization_id: uuid.UUID, member_id: uuid.UUID) -> bool:
     return await session.get(Membership, (organization_id, member_id)) is not None
-
-
-async def vetted_members(session: AsyncSession, *, member_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of the members whom some organisation has vetted."""
-    if not member_ids:
-        return set()
-    stmt = select(Membership.member_id).where(
-        col(Membership.member_id).in_(member_ids), col(Membership.vetted)
-    )
-    return set((await session.exec(stmt)).all())
 
 
 async def set_membership(
@@ -191,8 +181,3 @@ async def authenticate_key(session: AsyncSession, *, secret: str) -> ApiKey | No
         session.add(key)
         await session.commit()
     return key
-
-
-def require_coordinator(caller_orgs: frozenset[uuid.UUID], organization_id: uuid.UUID) -> None:
-    if organization_id not in caller_orgs:
-        raise Forbidden("Only this organization's coordinators can do this.")
