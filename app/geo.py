@@ -5,6 +5,8 @@ from functools import lru_cache
 from typing import Any
 
 import h3
+import numpy as np
+from numpy.typing import NDArray
 
 EARTH_RADIUS_KM = 6371.0088
 # The public view shows the centre of the need's cell at this resolution (~0.74 km^2, ~1 km across).
@@ -15,13 +17,28 @@ MAX_RADIUS_KM = 500.0
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance. Its SQL twin in app/spatial.py follows the same steps."""
+    """Great-circle distance in km between two WGS 84 points in degrees, on a sphere of the
+    mean Earth radius. The one definition: `haversine_km_array` below and
+    `app.spatial.haversine_sql` (and SQLite's `haversine_km`, which is this function) follow the
+    same steps, so every path agrees but for the rounding of the last bits
+    (app.matching.rules.HAVERSINE; tests/matching/test_rules.py)."""
     p1 = math.radians(lat1)
     p2 = math.radians(lat2)
     dp = math.radians(lat2 - lat1)
     dl = math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
+
+
+def haversine_km_array(
+    lat1: NDArray[np.float64], lon1: NDArray[np.float64], lat2: NDArray[np.float64], lon2: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """`haversine_km` element-wise, step for step (NaN where a point is NaN)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = np.radians(lat2 - lat1), np.radians(lon2 - lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    out: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a)))
+    return out
 
 
 def round_half_km(distance_km: float) -> float:

@@ -19,7 +19,8 @@ from app.geo import covering_cells, resolution_for
 from app.matches.models import ACTIVE, Match
 from app.matching import scoring
 from app.matching.facts import BACKGROUND_CHECKED, Context, NeedFacts, OfferFacts
-from app.matching.filters import available, distance_km, eligible, reaches
+from app.matching.filters import distance_km
+from app.matching.rules import SETTLED, eligible
 from app.matching.scoring import Scored, score
 from app.needs.models import Need, NeedStatus, Visibility
 from app.offers.models import Offer
@@ -66,13 +67,9 @@ def _no_active_pair(need_id: Any, offer_id: Any, volunteer_id: Any) -> ColumnEle
     )
 
 
-def _settled(need: NeedFacts, offer: OfferFacts, d: float | None) -> bool:
-    """The filters SQL tests only as supersets (or with a margin), exactly."""
-    return (
-        (not need.languages or bool(need.languages & offer.languages))
-        and reaches(need, offer, d)
-        and available(need, offer)
-    )
+def _settled(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    """The rules SQL tests only as supersets (a mask, a margin), exactly."""
+    return all(rule.python(need, offer, ctx) for rule in SETTLED)
 
 
 def _best(need: NeedFacts, rows: list[Any], limit: int) -> list[Ranked]:
@@ -83,8 +80,8 @@ def _best(need: NeedFacts, rows: list[Any], limit: int) -> list[Ranked]:
     kept = []
     for row in rows:
         offer = loading.offer_facts(row, row.display_name)
-        d = distance_km(need, offer)
-        if _settled(need, offer, d):
+        if _settled(need, offer, ctx):
+            d = distance_km(need, offer)
             parts = scoring.components(need, offer, ctx, d)
             kept.append((-scoring.total(parts), offer.id, offer, parts, d))
     kept.sort(key=lambda k: (k[0], k[1]))

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.dispatch import loading
 from app.matches.hooks import Verdict
 from app.matches.models import Match
-from app.matching.filters import first_failure
+from app.matching.rules import first_failure
 from app.matching.scoring import score
 from app.needs.models import Need
 from app.offers.models import Offer

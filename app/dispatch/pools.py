@@ -12,12 +12,13 @@ Statements are cached by shape (category, mode, dialect, covering resolution, ve
 building and compiling them, which costs more than running them, happens once per shape.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from psycopg.types.numeric import Int8
-from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, Select, Subquery, bindparam, func, or_
+from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, Select, Subquery, and_, bindparam, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import col, exists, literal_column, select
 
@@ -112,67 +113,130 @@ def parameters(need: Need, facts: NeedFacts, shape: Shape, size: int) -> dict[st
     return values
 
 
+Columns = Callable[[str], Any]  # a column of the offers being tested, by name
+
+
+def _has_bit(column: Any, bit: int) -> ColumnElement[bool]:
+    out: ColumnElement[bool] = column.op("&")(literal_column(str(bit))) != _ZERO
+    return out
+
+
+def _here() -> tuple[ColumnElement[float], ColumnElement[float]]:
+    return bindparam("lat", type_=Float()), bindparam("lon", type_=Float())
+
+
+def _distance(shape: Shape, c: Columns) -> ColumnElement[float]:
+    return haversine_sql(c("approx_lat"), c("approx_lon"), *_here(), shape.dialect)
+
+
+def _in_reach(shape: Shape, c: Columns) -> ColumnElement[bool] | None:
+    if shape.mode != Mode.in_person:
+        return None  # remote help is never out of reach
+    reach: ColumnElement[bool] = _distance(shape, c) <= c("max_distance_km") + REACH_MARGIN_KM
+    return reach  # with a margin: Python's test is exact
+
+
+def _language_shared(shape: Shape, c: Columns) -> ColumnElement[bool]:
+    languages = c("languages_mask").op("&")(bindparam("languages", type_=BigInteger()))
+    return or_(bindparam("any_language", type_=Boolean()), languages != 0)
+
+
+def _not_joined(shape: Shape, c: Columns) -> ColumnElement[bool]:
+    """One volunteer fills one slot: none already joined to this need, through any offer."""
+    joined = select(Match.volunteer_id).where(
+        col(Match.need_id) == bindparam("need_id"), col(Match.status).in_(ACTIVE)
+    )
+    out: ColumnElement[bool] = c("volunteer_id").not_in(joined)
+    return out
+
+
+def _meets_requirements(shape: Shape, c: Columns) -> ColumnElement[bool]:
+    plain = bindparam("plain", type_=BigInteger())
+    met: ColumnElement[bool] = c("capabilities_mask").op("&")(plain) == plain
+    if not shape.vetting:
+        return met
+    vetted = exists().where(  # only the need's own organisation's vetting counts
+        col(Membership.member_id) == c("volunteer_id"),
+        col(Membership.organization_id) == bindparam("organization_id"),
+        col(Membership.vetted),
+    )
+    return and_(met, vetted)
+
+
+def _window_fits(shape: Shape, c: Columns) -> ColumnElement[bool]:
+    return or_(
+        *(
+            c(f"availability_mask_{i}").op("&")(bindparam(f"week_{i}", type_=BigInteger())) != 0
+            for i in range(3)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SqlForm:
+    """A rule of app.matching.rules in SQL, for the candidate pools' pre-filter."""
+
+    # Tested during the nearest-first walk over the offers table; else on the rows it yields.
+    walk: bool
+    # The condition on the named columns, or None when it says nothing for this shape.
+    where: Callable[[Shape, Columns], ColumnElement[bool] | None]
+
+
+# Keyed by rule name; app.matching.rules.RULES names every key, tests/matching/test_rules.py checks
+# each against its Python form. Literals, not parameters, where Postgres must match its
+# per-category partial index (app.spatial.category_index_sql) under a generic plan.
+SQL_FORMS: dict[str, SqlForm] = {
+    "offer_paused": SqlForm(True, lambda shape, c: c("status") == literal_column("'active'")),
+    "offer_full": SqlForm(True, lambda shape, c: c("active_matches") < c("capacity")),
+    "own_need": SqlForm(True, lambda shape, c: c("volunteer_id").is_distinct_from(bindparam("requester_id"))),
+    "category": SqlForm(
+        True,
+        lambda shape, c: c("categories_mask").op("&")(literal_column(str(int(shape.category_bit)))) != _ZERO,
+    ),
+    "mode": SqlForm(True, lambda shape, c: _has_bit(c("modes_mask"), mode_bit(shape.mode))),
+    "language": SqlForm(False, _language_shared),
+    "already_matched": SqlForm(False, _not_joined),
+    "distance": SqlForm(True, _in_reach),
+    "requirements": SqlForm(False, _meets_requirements),
+    "availability": SqlForm(False, _window_fits),
+}
+
+
+def conditions(shape: Shape, c: Columns, *, walk: bool) -> list[ColumnElement[bool]]:
+    """Every rule's SQL form for this stage of the search."""
+    found = (form.where(shape, c) for form in SQL_FORMS.values() if form.walk == walk)
+    return [condition for condition in found if condition is not None]
+
+
+def offer_column(name: str) -> Any:
+    return col(getattr(Offer, name))
+
+
 def _nearest(shape: Shape) -> Subquery:
-    """The WALK nearest active offers of the need's category and mode that reach it, nearest first."""
-    conditions = [
-        # Literals, not parameters, so Postgres can match its per-category partial index
-        # (app.spatial.category_index_sql) even with a prepared statement's generic plan.
-        col(Offer.status) == literal_column("'active'"),
-        col(Offer.categories_mask).op("&")(literal_column(str(int(shape.category_bit)))) != _ZERO,
-        col(Offer.active_matches) < col(Offer.capacity),
-        col(Offer.modes_mask).op("&")(literal_column(str(mode_bit(shape.mode)))) != _ZERO,
-        col(Offer.volunteer_id).is_distinct_from(bindparam("requester_id")),
-    ]
+    """The WALK nearest offers that pass the walk's rules (their kind, their reach), nearest first."""
+    where = conditions(shape, offer_column, walk=True)
     order: tuple[Any, ...] = (col(Offer.active_matches), col(Offer.id))
     if shape.mode == Mode.in_person:
-        lat, lon = bindparam("lat", type_=Float()), bindparam("lon", type_=Float())
-        d = haversine_sql(Offer.approx_lat, Offer.approx_lon, lat, lon, shape.dialect)
-        conditions.append(d <= col(Offer.max_distance_km) + REACH_MARGIN_KM)  # Python's test is exact
+        lat, lon = _here()
         if shape.dialect == "postgresql":
             # Never wider than the furthest any active offer reaches: the index walk ends there.
             longest = select(func.max(Offer.max_distance_km)).where(col(Offer.status) == OfferStatus.active)
             here, there = geog(lon, lat), geog(Offer.approx_lon, Offer.approx_lat)
             radius = func.least(bindparam("reach", type_=Float()), longest.scalar_subquery()) * 1010 + 100
-            conditions.append(func.ST_DWithin(there, here, radius))
+            where.append(func.ST_DWithin(there, here, radius))
             # The KNN index yields rows in `<->` order only when that is the whole ORDER BY.
             order = (there.op("<->")(here),)
         else:
             cells = col(getattr(Offer, f"h3_r{shape.resolution}"))
-            conditions.append(cells.in_(bindparam("cells", expanding=True)))
-            order = (d, col(Offer.id))
+            where.append(cells.in_(bindparam("cells", expanding=True)))
+            order = (_distance(shape, offer_column), col(Offer.id))
     columns = (col(getattr(Offer, name)) for name in (*FACTS, *_MASKS))
-    return core_select(*columns).where(*conditions).order_by(*order).limit(WALK).subquery("nearest")
+    return core_select(*columns).where(*where).order_by(*order).limit(WALK).subquery("nearest")
 
 
 def _personal(shape: Shape, near: Subquery) -> list[ColumnElement[bool]]:
-    """The need's own filters, on the offers the walk yields."""
-    plain = bindparam("plain", type_=BigInteger())
-    week = (
-        near.c[f"availability_mask_{i}"].op("&")(bindparam(f"week_{i}", type_=BigInteger())) for i in range(3)
-    )
-    conditions = [
-        near.c.capabilities_mask.op("&")(plain) == plain,
-        or_(
-            bindparam("any_language", type_=Boolean()),
-            near.c.languages_mask.op("&")(bindparam("languages", type_=BigInteger())) != 0,
-        ),
-        or_(*(word != 0 for word in week)),
-        # One volunteer fills one slot: none already joined to this need, through any offer.
-        near.c.volunteer_id.not_in(
-            select(Match.volunteer_id).where(
-                col(Match.need_id) == bindparam("need_id"), col(Match.status).in_(ACTIVE)
-            )
-        ),
-    ]
-    if shape.vetting:  # only the need's own organisation's vetting counts
-        conditions.append(
-            exists().where(
-                col(Membership.member_id) == near.c.volunteer_id,
-                col(Membership.organization_id) == bindparam("organization_id"),
-                col(Membership.vetted),
-            )
-        )
-    return conditions
+    """The need's own rules, on the offers the walk yields."""
+    return conditions(shape, lambda name: near.c[name], walk=False)
 
 
 @lru_cache(maxsize=256)

@@ -1,11 +1,11 @@
 """Eligible pairs and their scores for a whole batch, as array operations over every pair at once.
 
-The same filters and score as `filters.first_failure` and `scoring.score`. In-person pairs are
-found per category: the category's offers in k-d trees of unit vectors, one per reach class,
-each joined to a tree of the category's needs (a tree-to-tree search that yields arrays, not a
-Python list per need). Each filter is then one operation over all pairs, cheapest first, so
-every later step sees fewer, and so is each part of the score. A test checks that this and the
-one-pair functions agree on random worlds with several timezones.
+The same rules and score as `rules.first_failure` and `scoring.score`, in their array forms
+(`arrays`). In-person pairs are found per category: the category's offers in k-d trees of unit
+vectors, one per reach class, each joined to a tree of the category's needs (a tree-to-tree
+search that yields arrays, not a Python list per need). Each rule is then one operation over all
+pairs, cheapest first, so every heavy step sees fewer, and so is each part of the score. A test
+checks that this and the one-pair functions agree on random worlds with several timezones.
 
 `top_k` keeps each need's k best-scoring pairs (the assignment is then optimal over that
 candidate graph); None keeps every eligible pair.
@@ -22,13 +22,14 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from app.geo import EARTH_RADIUS_KM
-from app.matching.columns import F, Ints, NeedColumns, OfferColumns, overlap
+from app.matching.arrays import IN_PERSON, Pairs, score_parts
+from app.matching.columns import F, Ints, NeedColumns, OfferColumns
 from app.matching.facts import REMOTE, Context, NeedFacts, OfferFacts
 from app.matching.lookups import Lookups
-from app.matching.scoring import CONTINUITY_SATURATION, WEIGHTS
-from app.vocab import Category, Mode, mask
+from app.matching.rules import RULES
+from app.matching.scoring import WEIGHTS
+from app.vocab import Category, mask
 
-IN_PERSON = mask([Mode.in_person], Mode)
 # Needs whose pairs are found and tested together: few enough that a block's arrays stay in the
 # processor's caches (one pass over millions of pairs at once was twice as slow).
 BLOCK = 256
@@ -59,15 +60,6 @@ def _unit(lat: F, lon: F) -> F:
 def _chord(km: float) -> float:
     """A chord a hair longer than the arc, so the exact haversine filter has the last word."""
     return 2 * math.sin(min(math.pi, km * 1.001 / EARTH_RADIUS_KM) / 2)
-
-
-def _haversine(lat1: F, lon1: F, lat2: F, lon2: F) -> F:
-    """`geo.haversine_km` from each need (1) to its offer (2), step for step."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = np.radians(lat2 - lat1), np.radians(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    out: F = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a)))
-    return out
 
 
 def _offers_of(offers: OfferColumns, bit: int, mode: int) -> Ints:
@@ -132,63 +124,38 @@ class _Run:
         return np.concatenate(found_n), np.concatenate(found_o), np.concatenate(found_c)
 
     def evaluate(self, block: _Block) -> tuple[Ints, Ints, F, F]:
-        """A block's eligible pairs (need, offer, distance, score), each need's top k if asked."""
+        """A block's eligible pairs (need, offer, distance, score), each need's top k if asked.
+
+        Every rule of `rules.RULES` in its array form, cheap ones at once, heavy ones on what
+        the cheaper kept; blocks and trees only spare the rules pairs that cannot pass."""
         nc, oc = self.needs, self.offers
         n, o, chord = self.pairs(block)
-        wanted, plain, volunteer = nc.languages[n], nc.plain[n], oc.volunteer[o]
-        keep = (volunteer != nc.requester[n]) & (oc.capabilities[o] & plain == plain)
-        keep &= (wanted == 0) | (oc.languages[o] & wanted != 0)
-        if nc.vetting[block.needs].any():
-            keep &= ~nc.vetting[n] | self.lookups.vetted_for(n, volunteer)
-        keep &= self.lookups.not_joined(n, o, volunteer)
         if block.in_person:  # the arc from the chord, with a margin: the haversine decides later
             arc = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chord / 2)) * (1 - 1e-9) - 1e-9
-            keep &= (arc <= oc.reach[o]) & (arc <= nc.limit[n])
-        n, o = n[keep], o[keep]
-        n, o, available = self._available(n, o)
-        d = np.full(n.size, np.nan)
-        if block.in_person:
-            d = _haversine(nc.lat[n], nc.lon[n], oc.lat[o], oc.lon[o])
-            n, o, d, available = _where((d <= oc.reach[o]) & (d <= nc.limit[n]), n, o, d, available)
-        score = _scores(nc, oc, n, o, d, available, self.lookups.helped(n, oc.volunteer[o]))
+            near = (arc <= oc.reach[o]) & (arc <= nc.limit[n])
+            n, o = n[near], o[near]
+        pairs = Pairs(nc, oc, self.lookups, n, o)
+        keep = np.ones(n.size, dtype=bool)
+        for rule in RULES:
+            if rule.heavy:
+                pairs, keep = pairs.where(keep), np.ones(int(keep.sum()), dtype=bool)
+            keep &= rule.array(pairs)
+        pairs = pairs.where(keep)
+        n, o, d = pairs.n, pairs.o, pairs.distance_km
+        score = _scores(pairs, self.lookups.helped(n, pairs.volunteer))
         if self.top_k is not None:
             n, o, d, score = _where(_best(block.needs, n, o, score, self.top_k), n, o, d, score)
         return n, o, d, score
-
-    def _available(self, n: Ints, o: Ints) -> list[NDArray[Any]]:
-        """Drop pairs whose window misses every slot; the availability part of the rest's score."""
-        nc, oc = self.needs, self.offers
-        available = np.where(nc.windowed[n], 0.5, 1.0)  # a flexible offer promises nothing
-        timed = np.flatnonzero(nc.windowed[n] & oc.has_slots[o])
-        if not timed.size:
-            return [n, o, available]
-        minutes = overlap(nc, oc, n[timed], o[timed])
-        length = nc.length[n[timed], oc.timezone[o[timed]]]
-        available[timed] = np.minimum(1.0, minutes / np.maximum(1, length))
-        keep = np.ones(n.size, dtype=bool)
-        keep[timed[minutes == 0]] = False  # outside every slot
-        return _where(keep, n, o, available)
 
 
 def _where(keep: NDArray[Any], *columns: NDArray[Any]) -> list[NDArray[Any]]:
     return [c[keep] for c in columns]
 
 
-def _scores(needs: NeedColumns, offers: OfferColumns, n: Ints, o: Ints, d: F, available: F, helped: F) -> F:
-    limit = np.minimum(offers.reach[o], needs.limit[n])
-    # From the distance rounded to 0.5 km, as scoring does; remote help is as near as can be.
-    proximity = np.where(np.isnan(d), 1.0, np.maximum(0.0, 1.0 - np.floor(d * 2 + 0.5) / 2 / limit))
-    count = needs.language_count[n]
-    shared = np.bitwise_count(offers.languages[o] & needs.languages[n])
-    language = np.where(count == 0, 1.0, shared / np.maximum(count, 1))
-    total = (
-        WEIGHTS["proximity"] * proximity
-        + WEIGHTS["availability"] * available
-        + WEIGHTS["continuity"] * np.minimum(1.0, helped / CONTINUITY_SATURATION)
-        + WEIGHTS["load"] * offers.load[o]
-        + WEIGHTS["language"] * language
-        + WEIGHTS["waiting"] * needs.waiting[n]
-    )
+def _scores(pairs: Pairs, helped: F) -> F:
+    """The weighted sum of `rules.COMPONENTS` for every pair, rounded as `scoring.total` rounds."""
+    parts = score_parts(pairs, helped)
+    total = sum(WEIGHTS[name] * parts[name] for name in WEIGHTS)
     rounded: F = np.round(total, 6)
     return rounded
 

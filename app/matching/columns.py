@@ -88,6 +88,8 @@ class OfferColumns:
     slot_start: NDArray[np.int32]  # (offers, most slots) in minutes of the week; padding is empty
     slot_end: NDArray[np.int32]
     has_slots: Bools
+    active: Bools  # not paused
+    room: Bools  # fewer active matches than its capacity
 
     @classmethod
     def of(cls, offers: list[OfferFacts], words: dict[str, int]) -> "OfferColumns":
@@ -140,6 +142,8 @@ class OfferColumns:
             slot_start=start,
             slot_end=end,
             has_slots=_bools([bool(w) for w in weeks]),
+            active=_bools(active),
+            room=taken < capacity,
         )
 
 

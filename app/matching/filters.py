@@ -1,6 +1,6 @@
-"""Hard filters: a (need, offer) pair is a candidate only if every one of these holds."""
+"""Hard filters per pair: a (need, offer) pair is a candidate only if every one holds.
 
-from collections.abc import Callable
+app.matching.rules lists them, in order, with their array and SQL forms."""
 
 from app.geo import haversine_km
 from app.matching.availability import overlap_minutes, window_in_week
@@ -46,31 +46,48 @@ def requirements_met(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
     return not need.requirements_mask & BACKGROUND_CHECKED or vetted(need, offer, ctx)
 
 
-def first_failure(need: NeedFacts, offer: OfferFacts, ctx: Context) -> str | None:
-    """The first hard filter the pair fails, cheapest first; None when it is a candidate."""
-    checks: tuple[tuple[str, Callable[[], bool]], ...] = (
-        ("offer_paused", lambda: offer.active),
-        ("offer_full", lambda: offer.active_matches < offer.capacity),
-        ("own_need", lambda: offer.volunteer_id != need.requester_id),
-        ("category", lambda: bool(offer.categories_mask & need.category_bit)),
-        ("mode", lambda: bool(offer.modes_mask & need.mode_bit)),
-        ("language", lambda: not need.languages or bool(need.languages & offer.languages)),
-        (
-            "already_matched",
-            lambda: (
-                (need.id, offer.id) not in ctx.active_pairs
-                and (need.id, offer.volunteer_id) not in ctx.active_volunteers
-            ),
-        ),
-        ("distance", lambda: within_reach(need, offer)),
-        ("requirements", lambda: requirements_met(need, offer, ctx)),
-        ("availability", lambda: available(need, offer)),
-    )
-    for name, holds in checks:
-        if not holds():
-            return name
-    return None
+# Each hard filter per pair, as app.matching.rules names them: (need, offer, context) -> holds.
 
 
-def eligible(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
-    return first_failure(need, offer, ctx) is None
+def offer_active(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return offer.active
+
+
+def offer_has_room(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return offer.active_matches < offer.capacity
+
+
+def not_own_need(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return offer.volunteer_id != need.requester_id
+
+
+def category_offered(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return bool(offer.categories_mask & need.category_bit)
+
+
+def mode_offered(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return bool(offer.modes_mask & need.mode_bit)
+
+
+def language_shared(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return not need.languages or bool(need.languages & offer.languages)
+
+
+def not_joined(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    """No active match joins the pair, nor the volunteer (through any offer) to the need."""
+    return (need.id, offer.id) not in ctx.active_pairs and (
+        need.id,
+        offer.volunteer_id,
+    ) not in ctx.active_volunteers
+
+
+def in_reach(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return within_reach(need, offer)
+
+
+def meets_requirements(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return requirements_met(need, offer, ctx)
+
+
+def window_fits(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    return available(need, offer)

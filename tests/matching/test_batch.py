@@ -12,7 +12,7 @@ from app.geo import coarse_point
 from app.matching.batch import batch_pairs, words_of
 from app.matching.columns import OfferColumns
 from app.matching.facts import Context, NeedFacts, OfferFacts, Slot, category_bit, mode_bit
-from app.matching.filters import eligible
+from app.matching.rules import eligible
 from app.matching.scoring import score
 from app.vocab import Capability, Category, Mode, mask
 
