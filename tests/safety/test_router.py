@@ -204,3 +204,16 @@ async def test_a_deployment_catalogue_may_tie_a_language_to_a_country(
         {"name": "Emergencias", "phone": "112", "url": None, "region": "ES"},
         {"name": "Directory", "phone": None, "url": "https://example.org/", "region": "WORLD"},
     ]
+
+
+async def test_the_api_description_says_this_is_not_medical_care(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "This service is not medical care or a crisis service." in spec["info"]["description"]
+    written = spec["components"]["schemas"]["NeedWritten"]
+    assert "Never stored" in written["properties"]["resources"]["description"]
+    resource = spec["components"]["schemas"]["CrisisResource"]
+    assert set(resource["properties"]) == {"name", "phone", "url", "region"}
+    created = spec["paths"]["/v1/needs"]["post"]["responses"]["201"]["content"]["application/json"]
+    assert created["schema"] == {"$ref": "#/components/schemas/NeedWritten"}
+    read = spec["paths"]["/v1/needs/{need_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert "NeedWritten" not in json.dumps(read)
