@@ -3,7 +3,7 @@
 Pure and explainable: `detect(text)` answers which phrase rules matched, each naming its rule,
 and nothing else. No score is computed, kept or returned; callers use the kinds only to pick
 helplines for the author's own response. The method and its measured figures are in
-docs/safety.md; the labelled set is tests/safety/crisis_set.txt.
+docs/safety.md; the labelled sets are in tests/safety/.
 
 Phrase syntax (see app/safety/phrases.py): space-separated tokens, each one of
 - `word`: that word; `word*`: any word starting with it; `a|b*|c`: any of them;
@@ -27,40 +27,17 @@ class Kind(StrEnum):
     danger = "danger"
 
 
+def _words(*groups: str) -> frozenset[str]:
+    return frozenset(word for group in groups for word in group.split())
+
+
 # Words that negate what follows them within the window ("I am not suicidal", "no soy suicida",
 # "je ne suis pas suicidaire", "ich bin nicht suizidgefährdet"). English "n't" is expanded first.
-NEGATIONS = frozenset(
-    {
-        "not",
-        "never",
-        "no",
-        "dont",
-        "cant",
-        "wont",
-        "didnt",
-        "doesnt",
-        "isnt",
-        "arent",
-        "wasnt",
-        "wouldnt",
-        "aint",
-        "nunca",
-        "jamas",
-        "ni",
-        "tampoco",
-        "pas",
-        "jamais",
-        "ne",
-        "n",
-        "aucun",
-        "nicht",
-        "nie",
-        "niemals",
-        "kein",
-        "keine",
-        "keinen",
-        "keinem",
-    }
+NEGATIONS = _words(
+    "not never no dont cant wont didnt doesnt isnt arent wasnt wouldnt aint",
+    "nunca jamas ni tampoco",
+    "ne n pas jamais aucun",
+    "nicht nie niemals kein keine keinen keinem",
 )
 # A negation reaches at most this many words forward, and never past a clause boundary: in
 # "I'm not hungry, I want to die" or "not hungry and I want to die" the "not" negates nothing.
@@ -69,25 +46,8 @@ BOUNDARY = "|"
 # A comma ends a negation's reach but not a phrase's gap: German sets one before every
 # infinitive clause ("er hat gedroht, mich umzubringen").
 COMMA = ","
-_CONJUNCTIONS = frozenset(
-    {
-        "but",
-        "and",
-        "so",
-        "because",
-        "pero",
-        "y",
-        "porque",
-        "mais",
-        "et",
-        "car",
-        "donc",
-        "aber",
-        "und",
-        "denn",
-        "weil",
-    }
-)
+# Clause boundaries besides punctuation: a negation before them does not reach past them.
+_CONJUNCTIONS = _words("but and so because", "pero y porque", "mais et car donc", "aber und denn weil")
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _WORD = re.compile('[^\\W_]+|[.,;:!?¿¡()\\[\\]"«»\u2014\u2013]')
@@ -100,7 +60,7 @@ def _fold(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Words of `text`, case- and accent-folded, with clause boundaries as `|`."""
+    """Words of `text`, case- and accent-folded; commas as `,` and other clause boundaries as `|`."""
     text = _NT.sub(" not", unicodedata.normalize("NFKC", text).casefold())
     out = []
     for token in _WORD.findall(_fold(text)):
@@ -216,6 +176,7 @@ class Detector:
     def __init__(self, rules: tuple[Rule, ...], false_friends: tuple[Rule, ...]) -> None:
         self.rules = rules
         self.false_friends = false_friends
+        self._friend_ids = frozenset(rule.id for rule in false_friends)
         self._by_word: dict[str, list[Rule]] = {}
         self._by_prefix: list[tuple[str, Rule]] = []
         for rule in (*false_friends, *rules):
@@ -233,7 +194,6 @@ class Detector:
     def detect(self, text: str) -> list[Match]:
         """Every rule that matches `text` outside a false friend and not negated, in text order."""
         words = tokens(text)
-        friends = set(self.false_friends)
         candidates: list[tuple[int, int, Rule]] = []
         excluded: set[int] = set()
         for start, word in enumerate(words):
@@ -241,7 +201,7 @@ class Detector:
                 end = rule.ends_at(words, start)
                 if end is None:
                     continue
-                if rule in friends:
+                if rule.id in self._friend_ids:
                     excluded.update(range(start, end))
                 else:
                     candidates.append((start, end, rule))
