@@ -79,12 +79,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The crisis region lookup builds its table once; do it now, not during someone's crisis.
-        threading.Thread(target=crisis_regions.warm, name="crisis-regions", daemon=True).start()
         if settings.migrate_on_startup and settings.is_sqlite:
             from app.migrate import upgrade_head
 
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
+        # The crisis region lookup builds its table once (seconds): in the background once the
+        # schema is ready, so start-up is not slower and no one's crisis waits for it.
+        threading.Thread(target=crisis_regions.warm, name="crisis-regions", daemon=True).start()
         yield
         await app.state.rate_limiter.aclose()
         await app.state.engine.dispose()
