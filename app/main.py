@@ -1,5 +1,6 @@
 """The application factory: settings, database, middleware, routers and error handlers."""
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,8 @@ from app.observability.middleware import ObserveRequests
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
+from app.safety import regions as crisis_regions
+from app.safety.catalogue import load_catalogue
 from app.webhooks.docs import document_webhooks
 from app.webhooks.router import router as webhooks_router
 
@@ -44,6 +47,11 @@ Every error is `application/problem+json` (RFC 9457).
 Authenticate with `Authorization: Bearer <token>`: a member access token from
 `POST /v1/auth/token`, or a partner organisation's API key (`ma_...`), limited by its scopes.
 Calls are rate limited per caller; see the `RateLimit-*` headers.
+
+**This service is not medical care or a crisis service.** When a need's title or description
+reads as a crisis (suicide, self-harm, abuse, immediate danger), the response to its author
+lists helplines from the deployment's catalogue (`resources`); nothing is blocked, stored or
+told to anyone else. Anyone in danger should call their local emergency number.
 """
 
 TAGS = [
@@ -94,6 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from app.migrate import upgrade_head
 
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
+        # The crisis region lookup builds its table once (seconds): in the background once the
+        # schema is ready, so start-up is not slower and no one's crisis waits for it.
+        threading.Thread(target=crisis_regions.warm, name="crisis-regions", daemon=True).start()
         yield
         await app.state.rate_limiter.aclose()
         await app.state.engine.dispose()
@@ -111,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.crisis_catalogue = load_catalogue(settings.crisis_resources_file)
 
     install_problem_handlers(app)
     idempotency.install(app, settings)  # before CORS, so CORS wraps replays too

@@ -2,6 +2,7 @@
 
 import secrets
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 import limits
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     webhook_retention_days: int = Field(default=30, ge=1, le=3650)
     # An idle worker looks for due deliveries this often.
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    # Crisis resources: a JSON catalogue replacing the shipped default (schema in
+    # app/safety/catalogue.py); a bad file stops start-up with a message naming it.
+    crisis_resources_file: Path | None = None
 
     # Comma-separated list of frontend origins allowed by CORS.
     cors_origins: Annotated[list[str], NoDecode] = []

@@ -11,6 +11,9 @@ from app.auth.callers import Caller
 from app.core.errors import DomainError, FieldError, Problem, clean_validation_errors, problem_body
 from app.needs import service
 from app.needs.models import Need, NeedCreate
+from app.safety import service as safety
+from app.safety.catalogue import Catalogue
+from app.safety.models import RESOURCES_DESCRIPTION, CrisisResource
 from app.webhooks import service as webhooks
 
 MAX_ITEMS = 500
@@ -27,6 +30,11 @@ class BatchResult(BaseModel):
     )
     id: uuid.UUID | None = None
     error: Problem | None = None
+    resources: list[CrisisResource] = Field(
+        default_factory=list,
+        description=f"Created items only. {RESOURCES_DESCRIPTION} Here the author is the partner, "
+        "who passes them on to the person the need was filed for.",
+    )
 
 
 class BatchResponse(BaseModel):
@@ -108,3 +116,19 @@ async def create_batch(session: AsyncSession, *, caller: Caller, items: list[Any
             except DomainError as exc:
                 results[index] = _failure(index, exc)
     return [results[i] for i in range(len(items))]
+
+
+async def attach_crisis_resources(catalogue: Catalogue, results: list[BatchResult], items: list[Any]) -> None:
+    """Crisis resources on each created item whose text reads as a crisis (app/safety).
+
+    Read from the items as sent, which created ones are known to satisfy; never stored."""
+    for result in results:
+        if result.status == 201:
+            data = NeedCreate.model_validate(items[result.index])
+            result.resources = await safety.resources_for(
+                catalogue,
+                texts=[data.title, data.description],
+                lat=data.location.lat if data.location else None,
+                lon=data.location.lon if data.location else None,
+                languages=list(data.languages),
+            )

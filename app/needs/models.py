@@ -23,6 +23,7 @@ from app.core.schema import (
 )
 from app.core.timeutil import UTCDateTime, utcnow
 from app.core.types import Phone, Point
+from app.safety.models import RESOURCES_DESCRIPTION, CrisisResource
 from app.vocab import Capabilities, Category, Languages, Mode, Urgency
 
 
@@ -242,3 +243,9 @@ class NeedOwner(_NeedView):
 
 
 NeedView = Annotated[NeedOwner | NeedParticipant | NeedPublic, Field(discriminator="view")]
+
+
+class NeedWritten(NeedOwner):
+    """The owner view a create or an edit answers with, plus crisis resources for its author."""
+
+    resources: list[CrisisResource] = Field(default_factory=list, description=RESOURCES_DESCRIPTION)

@@ -15,9 +15,10 @@ from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.geo import MAX_RADIUS_KM
 from app.needs import intake, search, service
-from app.needs.models import NeedCreate, NeedOwner, NeedStatus, NeedUpdate, NeedView
-from app.needs.views import OWNER, render, render_owner
+from app.needs.models import NeedCreate, NeedOwner, NeedStatus, NeedUpdate, NeedView, NeedWritten
+from app.needs.views import OWNER, render, render_owner, render_written
 from app.organizations.models import Scope
+from app.safety.deps import CrisisCatalogue
 from app.spatial import RadiusQuery
 from app.vocab import Category, Mode, Urgency
 
@@ -42,19 +43,22 @@ Writer = Annotated[Caller, Depends(scoped(Scope.needs_write, Scope.needs_read))]
 @router.post(
     "",
     status_code=201,
-    response_model=NeedOwner,
+    response_model=NeedWritten,
     responses={**problems(401, 403, 409, 422), **links(201, **NEED_LINKS)},
 )
-async def create_need(data: NeedCreate, caller: Writer, session: SessionDep, response: Response) -> NeedOwner:
+async def create_need(
+    data: NeedCreate, caller: Writer, session: SessionDep, response: Response, catalogue: CrisisCatalogue
+) -> NeedWritten:
     """Ask for help, or (coordinators and partner keys) file a need for someone.
 
     The exact location, address and contact are shown only to the owner and to volunteers
     they accept; everyone else sees the centre of a ~1 km cell. A partner's `external_id`
-    is unique within its organisation: a repeat is a 409 carrying `existing_id`."""
+    is unique within its organisation: a repeat is a 409 carrying `existing_id`.
+    When the text reads as a crisis, `resources` lists helplines for the author alone."""
     need = await service.create_need(session, caller=caller, data=data)
     response.headers["ETag"] = etag(need.version)
     response.headers["Location"] = f"/v1/needs/{need.id}"
-    return render_owner(need)
+    return render_written(need, await service.crisis_resources(catalogue, need=need, caller=caller))
 
 
 @router.post(
@@ -66,11 +70,14 @@ async def create_need(data: NeedCreate, caller: Writer, session: SessionDep, res
     },
 )
 async def create_needs_batch(
-    body: intake.BatchRequest, caller: Writer, session: SessionDep
+    body: intake.BatchRequest, caller: Writer, session: SessionDep, catalogue: CrisisCatalogue
 ) -> intake.BatchResponse:
     """Partners' intake: up to 500 needs; each item gets its own result, and one bad item
-    spoils no other."""
-    return intake.BatchResponse(results=await intake.create_batch(session, caller=caller, items=body.items))
+    spoils no other. A created item whose text reads as a crisis carries `resources` for the
+    partner to pass on to the person it filed for."""
+    results = await intake.create_batch(session, caller=caller, items=body.items)
+    await intake.attach_crisis_resources(catalogue, results, body.items)
+    return intake.BatchResponse(results=results)
 
 
 # Two JSON numbers: what the documentation shows is exactly what is accepted (float() alone would
@@ -159,7 +166,7 @@ async def get_need(need_id: uuid.UUID, session: SessionDep, caller: Reader, resp
 
 @router.patch(
     "/{need_id:uuid}",
-    response_model=NeedOwner,
+    response_model=NeedWritten,
     responses={
         **problems(401, 403, 404, 409, 412, 422),
         **links(200, GetNeed=link("get_need", SAME_NEED), CancelNeed=link("cancel_need", SAME_NEED)),
@@ -171,14 +178,18 @@ async def update_need(
     caller: Writer,
     session: SessionDep,
     response: Response,
+    catalogue: CrisisCatalogue,
     if_match: IfMatch = None,
-) -> NeedOwner:
-    """Change a need you own. Send `If-Match` with the ETag you read to avoid overwriting a change."""
+) -> NeedWritten:
+    """Change a need you own. Send `If-Match` with the ETag you read to avoid overwriting a change.
+    When a new title or description reads as a crisis, `resources` lists helplines for you alone."""
     need = await service.get_owned_need(session, need_id=need_id, caller=caller)
     need = await service.update_need(session, need=need, data=data, if_match=parse_if_match(if_match))
     await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
     response.headers["ETag"] = etag(need.version)
-    return render_owner(need)
+    text_changed = bool(data.model_fields_set & {"title", "description"})
+    resources = await service.crisis_resources(catalogue, need=need, caller=caller) if text_changed else []
+    return render_written(need, resources)
 
 
 @router.post(

@@ -18,6 +18,9 @@ from app.needs import hooks
 from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
+from app.safety import service as safety
+from app.safety.catalogue import Catalogue
+from app.safety.models import CrisisResource
 from app.vocab import Capability, mask
 from app.webhooks import service as webhooks
 from app.webhooks.models import EventType
@@ -252,3 +255,12 @@ async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
     await session.commit()
     await session.refresh(need)
     return need
+
+
+async def crisis_resources(catalogue: Catalogue, *, need: Need, caller: Caller) -> list[CrisisResource]:
+    """Helplines for the author when the need's text reads as a crisis (app/safety); computed for
+    this response only: nothing is stored, logged or sent anywhere."""
+    languages = need.languages or (list(caller.member.languages) if caller.member is not None else [])
+    return await safety.resources_for(
+        catalogue, texts=[need.title, need.description], lat=need.lat, lon=need.lon, languages=languages
+    )

@@ -4,7 +4,8 @@ from typing import Any
 
 from app.core.timeutil import utcnow
 from app.geo import round_half_km
-from app.needs.models import Need, NeedOwner, NeedParticipant, NeedPublic, NeedStatus
+from app.needs.models import Need, NeedOwner, NeedParticipant, NeedPublic, NeedStatus, NeedWritten
+from app.safety.models import CrisisResource
 
 OWNER, PARTICIPANT, PUBLIC = "owner", "participant", "public"
 
@@ -43,3 +44,8 @@ def render(
 
 def render_owner(need: Need) -> NeedOwner:
     return NeedOwner.model_validate(_fields(need, None))
+
+
+def render_written(need: Need, resources: list[CrisisResource]) -> NeedWritten:
+    """The author's answer to a write: the owner view and, only here, crisis resources."""
+    return NeedWritten.model_validate({**_fields(need, None), "resources": resources})

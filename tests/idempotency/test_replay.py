@@ -121,7 +121,7 @@ async def test_a_failure_after_the_change_committed_keeps_the_answer(
     def lost(*args: object, **kwargs: object) -> None:
         raise failure
 
-    monkeypatch.setattr(router, "render_owner", lost)
+    monkeypatch.setattr(router, "render_written", lost)
     first = await client.post("/v1/needs", content=body, headers=keyed(a, KEY))
     assert_problem(first, status)
     monkeypatch.undo()
