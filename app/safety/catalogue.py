@@ -14,7 +14,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from app.safety.crisis import Kind
+from app.safety.kinds import Kind
 from app.safety.models import CrisisResource
 
 DEFAULT_FILE = Path(__file__).with_name("resources.json")

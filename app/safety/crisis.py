@@ -16,15 +16,10 @@ Words are written as people spell them; accents, umlauts (ä -> a or ae) and cas
 import re
 import unicodedata
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 
-
-class Kind(StrEnum):
-    suicide = "suicide"
-    self_harm = "self_harm"
-    abuse = "abuse"
-    danger = "danger"
+from app.safety.kinds import Kind
+from app.safety.phrases import FALSE_FRIENDS, PHRASES
 
 
 def _words(*groups: str) -> frozenset[str]:
@@ -219,8 +214,6 @@ class Detector:
 
 @cache
 def default_detector() -> Detector:
-    from app.safety.phrases import FALSE_FRIENDS, PHRASES
-
     rules = tuple(
         Rule.parse(f"{lang}.{kind}.{n}", kind, phrase)
         for lang, by_kind in PHRASES.items()

@@ -5,7 +5,7 @@ position, and explanations name it. Every language's phrases run on every text (
 write in any of them), so a phrase here must not be an everyday phrase in another language.
 """
 
-from app.safety.crisis import Kind
+from app.safety.kinds import Kind
 
 PHRASES: dict[str, dict[Kind, tuple[str, ...]]] = {
     "en": {

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from app.safety.catalogue import WORLD, CatalogueError, load_catalogue
-from app.safety.crisis import Kind
+from app.safety.kinds import Kind
 from app.safety.regions import country_at_sync
 from tests.conftest import make_settings
 

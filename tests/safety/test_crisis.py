@@ -2,7 +2,8 @@
 
 import pytest
 
-from app.safety.crisis import Kind, Rule, default_detector, detect, kinds, tokens
+from app.safety.crisis import Rule, default_detector, detect, kinds, tokens
+from app.safety.kinds import Kind
 
 
 def test_tokens_fold_case_accents_and_english_contractions() -> None:
