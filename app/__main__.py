@@ -21,7 +21,14 @@ def main() -> None:
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
     sub.add_parser("migrate", help="upgrade the configured database to the latest schema")
-    sub.add_parser("seed", help="load a synthetic neighbourhood (made-up people) for a demo")
+    seed = sub.add_parser(
+        "seed",
+        help="load a synthetic neighbourhood (made-up people) for a demo; safe to run again",
+        description="Load demo data into the configured database (DATABASE_URL) through the API, "
+        "in process: no server need be running. A second run changes nothing.",
+    )
+    seed.add_argument("--reset", action="store_true", help="delete the demo data first, then load it afresh")
+    seed.add_argument("--verbose", action="store_true", help="log every request the seeder makes")
     sub.add_parser("worker", help="deliver webhooks, with retries, until SIGTERM or SIGINT")
     args = parser.parse_args()
 
@@ -29,9 +36,9 @@ def main() -> None:
         upgrade_head(get_settings().database_url)
         return
     if args.command == "seed":
-        from app.seed import main as seed
+        from app.seed import main as load_demo
 
-        seed()
+        load_demo(reset=args.reset, verbose=args.verbose)
         return
     settings = get_settings()
     if settings.migrate_on_startup and settings.is_sqlite:

@@ -14,6 +14,7 @@ from app.auth.deps import rate_limit
 from app.auth.ratelimit import RateLimiter
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
+from app.core.docs import install_docs
 from app.core.errors import install_problem_handlers, problems
 from app.core.openapi import install_openapi
 from app.dispatch import pairs
@@ -117,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+        # Served by install_docs from this service's own assets, not FastAPI's CDN pages.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
@@ -163,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops_router)
     document_webhooks(app)
     install_openapi(app)
+    install_docs(app)
     return app
 
 

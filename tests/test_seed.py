@@ -1,17 +1,30 @@
-"""The demo seeder fills a fresh database through the API, and its data matches."""
+"""The demo seeder fills a fresh database through the API, its data matches, and running it again
+changes nothing (or, with --reset, recreates the same demo), quietly."""
 
+import functools
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
+import app.seed
+from app.core.config import Settings
 from app.main import create_app
 from app.seed import PASSWORD, seed
 from tests.conftest import make_settings
 
+SIZES: dict[str, Any] = {"volunteers": 8, "requesters": 4, "needs": 12}
 
-async def test_seed_builds_a_neighbourhood_that_matches(tmp_path: Path) -> None:
-    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", migrate_on_startup=True)
-    summary = await seed(settings, volunteers=8, requesters=4, needs=12)
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", migrate_on_startup=True)
+
+
+async def test_seed_builds_a_neighbourhood_that_matches(settings: Settings) -> None:
+    summary = await seed(settings, **SIZES)
+    assert summary["created"] is True
     assert summary["members"] == 13
     assert summary["needs"] == 12
     assert summary["proposed_matches"] >= 1
@@ -30,3 +43,36 @@ async def test_seed_builds_a_neighbourhood_that_matches(tmp_path: Path) -> None:
         assert len(listed) == 12
         proposals = (await c.get("/v1/matches?status=proposed&limit=100", headers=headers)).json()["items"]
         assert len(proposals) == summary["proposed_matches"]
+        organizations = (await c.get("/v1/organizations?limit=100")).json()["items"]
+        assert [o["name"] for o in organizations] == ["Riverside Mutual Aid"]
+
+
+async def test_a_second_run_changes_nothing_and_reset_recreates_the_same_demo(settings: Settings) -> None:
+    first = await seed(settings, **SIZES)
+    again = await seed(settings, **SIZES)
+    assert again["created"] is False
+    assert again == {**first, "created": False}
+    recreated = await seed(settings, **SIZES, reset=True)
+    assert recreated["created"] is True
+    assert recreated["organization_id"] != first["organization_id"]
+    assert {k: v for k, v in recreated.items() if k != "organization_id"} == {
+        k: v for k, v in first.items() if k != "organization_id"
+    }
+    assert await seed(settings, **SIZES) == {**recreated, "created": False}
+
+
+def test_the_command_says_what_it_did_in_two_lines(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(app.seed, "seed", functools.partial(seed, settings, **SIZES))
+    app.seed.main()
+    out, err = capfd.readouterr()
+    assert out.startswith("Seeded 13 members, 12 needs and ")
+    assert len(out.splitlines()) == 2
+    assert err == ""
+    app.seed.main()
+    out, err = capfd.readouterr()
+    assert out.startswith("The demo data is already there (13 members, 12 needs and ")
+    assert "--reset" in out
+    assert len(out.splitlines()) == 2
+    assert err == ""

@@ -3,9 +3,11 @@
 import base64
 import binascii
 import json
+import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -19,9 +21,39 @@ Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` 
 T = TypeVar("T")
 
 
+_WORD = re.compile(r"[A-Z][a-z0-9]*")
+_VIEW_SUFFIX = re.compile(r"(View|Public)$")
+
+
+def _item_name(item: Any) -> str:
+    """`Need` for `NeedOwner | NeedParticipant | NeedPublic` (their common leading words),
+    `Match` for `MatchView`, `Organization` for `OrganizationPublic`, through `Annotated`."""
+    if get_origin(item) is Annotated:
+        return _item_name(get_args(item)[0])
+    if get_origin(item) in (Union, UnionType):
+        words = [_WORD.findall(_item_name(member)) for member in get_args(item)]
+        common = []
+        for group in zip(*words, strict=False):
+            if len(set(group)) > 1:
+                break
+            common.append(group[0])
+        if common:
+            return "".join(common)
+    if isinstance(item, type):
+        return _VIEW_SUFFIX.sub("", item.__name__) or item.__name__
+    raise TypeError(f"name a Page of {item!r}: its members share no leading word")
+
+
 class Page(BaseModel, Generic[T]):
+    """`{items, next_cursor}`; `Page[NeedView]` is the schema `NeedPage`, not pydantic's default
+    name, which spells out the whole type and breaks generated clients (file names too long)."""
+
     items: list[T]
     next_cursor: str | None = None
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[Any, ...]) -> str:
+        return f"{_item_name(params[0])}Page"
 
 
 def encode_cursor(kind: str, *values: Any) -> str:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, client_address, limiter
@@ -33,9 +33,10 @@ router = APIRouter(tags=["members"])
     },
     openapi_extra=ANONYMOUS_WELCOME,
 )
-async def create_member(data: MemberCreate, session: SessionDep) -> MemberPrivate:
+async def create_member(data: MemberCreate, session: SessionDep, response: Response) -> MemberPrivate:
     """Sign up. Anyone can both ask for help and offer it."""
     member = await service.create_member(session, data=data)
+    response.headers["Location"] = "/v1/members/me"  # where the new member reads it, once logged in
     return MemberPrivate.model_validate(member, from_attributes=True)
 
 

@@ -53,10 +53,12 @@ def render(org: Organization) -> OrganizationPublic:
     responses={**problems(401, 403, 422), **links(201, **ORGANIZATION_LINKS)},
 )
 async def create_organization(
-    data: OrganizationCreate, member: CurrentMember, session: SessionDep
+    data: OrganizationCreate, member: CurrentMember, session: SessionDep, response: Response
 ) -> OrganizationPublic:
     """Start an organisation; you become its coordinator."""
-    return render(await service.create_organization(session, creator=member, data=data))
+    organization = await service.create_organization(session, creator=member, data=data)
+    response.headers["Location"] = f"/v1/organizations/{organization.id}"
+    return render(organization)
 
 
 @router.get(
@@ -104,6 +106,8 @@ async def set_membership(
         session, organization_id=organization_id, member_id=member_id, data=data
     )
     response.status_code = 201 if created else 200
+    if created:
+        response.headers["Location"] = f"/v1/organizations/{organization_id}/members/{member_id}"
     return MembershipPublic.model_validate(membership, from_attributes=True)
 
 
@@ -121,13 +125,14 @@ async def set_membership(
     },
 )
 async def create_api_key(
-    organization_id: uuid.UUID, data: ApiKeyCreate, caller: AnyCaller, session: SessionDep
+    organization_id: uuid.UUID, data: ApiKeyCreate, caller: AnyCaller, session: SessionDep, response: Response
 ) -> ApiKeyCreated:
     """A key for a partner system. The `key` is shown in this response only; we keep a hash."""
     coordinator = coordinator_only(caller, organization_id)
     key, secret = await service.create_api_key(
         session, organization_id=organization_id, creator=coordinator, data=data
     )
+    response.headers["Location"] = f"/v1/organizations/{organization_id}/api-keys/{key.id}"
     return ApiKeyCreated.model_validate({**key.model_dump(), "key": secret})
 
 

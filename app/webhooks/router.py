@@ -42,6 +42,7 @@ async def create_webhook(
     caller: AnyCaller,
     session: SessionDep,
     settings: SettingsDep,
+    response: Response,
 ) -> WebhookCreated:
     """Subscribe a URL to events of this organisation's needs and matches. Deliveries follow
     Standard Webhooks, signed with the `secret`, which is shown in this response only."""
@@ -53,6 +54,7 @@ async def create_webhook(
         data=data,
         allow_private=settings.webhook_allow_private_targets,
     )
+    response.headers["Location"] = f"/v1/organizations/{organization_id}/webhooks/{endpoint.id}"
     return WebhookCreated.model_validate({**_public(endpoint).model_dump(), "secret": secret})
 
 

@@ -1,8 +1,12 @@
 """The OpenAPI document says what the app really answers: clients and contract tests trust it."""
 
+import json
+import re
 from typing import Any
 
 import httpx
+
+from tests.factories import PASSWORD, assert_problem, member, offer_body
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 ANONYMOUS_OPERATIONS = {
@@ -116,3 +120,106 @@ async def test_links_name_real_operations_parameters_and_fields(client: httpx.As
         ("create_api_key", "201", "revoke_api_key"),
     } <= chains
     assert len(chains) == 37
+
+
+async def test_every_schema_has_a_deliberate_name_a_client_can_use(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    names = set(document["components"]["schemas"])
+    assert all(re.fullmatch(r"[A-Za-z0-9_]{1,60}", n) for n in names), sorted(names)
+    pages = {n for n in names if n.endswith("Page")}
+    assert pages == {
+        "AuditEntryPage",
+        "DeliveryPage",
+        "MatchPage",
+        "NeedPage",
+        "OfferPage",
+        "OpportunityPage",
+        "OrganizationPage",
+    }
+    assert "LoginForm" in names
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))
+    assert refs <= names
+
+
+async def test_a_timezone_is_a_documented_string_checked_by_the_server(client: httpx.AsyncClient) -> None:
+    schemas = (await _document(client))["components"]["schemas"]
+    for name in ("OfferCreate", "OfferUpdate"):
+        timezone = schemas[name]["properties"]["timezone"]
+        assert timezone["type"] == "string"
+        assert "enum" not in timezone
+        assert "IANA time zone" in timezone["description"]
+        assert "Europe/London" in timezone["examples"]
+    volunteer = await member(client)
+    r = await client.post("/v1/offers", json=offer_body(timezone="GMT+0"), headers=volunteer.headers)
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/v1/offers", json=offer_body(timezone="Europe/Atlantis"), headers=volunteer.headers
+    )
+    problem = assert_problem(r, 422)
+    message = "'Europe/Atlantis' is not an IANA time zone name; use one such as 'Europe/London' or 'UTC'"
+    assert problem["errors"] == [{"loc": ["body", "timezone"], "msg": message, "type": "rule"}]
+
+
+def _headers(operation: dict[str, Any], status: str) -> set[str]:
+    return set(operation["responses"][status].get("headers", {}))
+
+
+async def test_the_headers_clients_rely_on_are_declared(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    assert set(document["components"]["headers"]) == {
+        "X-Request-ID",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "Retry-After",
+        "ETag",
+        "Location",
+    }
+    creates = 0
+    for method, path, operation in _operations(document):
+        for status in operation["responses"]:
+            assert "X-Request-ID" in _headers(operation, status), (method, path, status)
+            if status in ("429", "503"):
+                assert "Retry-After" in _headers(operation, status), (method, path, status)
+            if status == "201":
+                creates += 1
+                assert "Location" in _headers(operation, status), (method, path)
+            if path.startswith("/v1/") and (status[0] == "2" or status == "429"):
+                assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= _headers(
+                    operation, status
+                ), (method, path, status)
+            stored = operation.get("x-idempotency-key") != "ignored"  # never a login's token
+            if method == "POST" and path.startswith("/v1/") and status[0] == "2" and stored:
+                assert "Idempotent-Replayed" in _headers(operation, status), (method, path)
+    assert creates == 8
+    by_id = {op["operationId"]: op for _m, _p, op in _operations(document)}
+    etagged = {i for i, op in by_id.items() if any("ETag" in _headers(op, s) for s in op["responses"])}
+    assert {"get_need", "get_offer", "get_match", "create_need", "update_need", "accept_match"} <= etagged
+    assert "list_needs" not in etagged
+
+
+async def test_every_create_answers_with_the_location_it_declares(client: httpx.AsyncClient) -> None:
+    coordinator = await member(client)
+    org = await client.post("/v1/organizations", json={"name": "Location Group"}, headers=coordinator.headers)
+    assert org.status_code == 201, org.text
+    assert org.headers["Location"] == f"/v1/organizations/{org.json()['id']}"
+    key = await client.post(
+        f"/v1/organizations/{org.json()['id']}/api-keys",
+        json={"name": "Partner", "scopes": ["needs:read"]},
+        headers=coordinator.headers,
+    )
+    assert key.status_code == 201, key.text
+    assert key.headers["Location"] == f"/v1/organizations/{org.json()['id']}/api-keys/{key.json()['id']}"
+    hook = await client.post(
+        f"/v1/organizations/{org.json()['id']}/webhooks",
+        json={"url": "https://hooks.example.org/aid", "events": ["need.created"]},
+        headers=coordinator.headers,
+    )
+    assert hook.status_code == 201, hook.text
+    assert hook.headers["Location"] == f"/v1/organizations/{org.json()['id']}/webhooks/{hook.json()['id']}"
+    signed_up = await client.post(
+        "/v1/members",
+        json={"email": "located@example.org", "password": PASSWORD, "display_name": "Lee Example"},
+    )
+    assert signed_up.status_code == 201, signed_up.text
+    assert signed_up.headers["Location"] == "/v1/members/me"
