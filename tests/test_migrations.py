@@ -158,7 +158,7 @@ def test_postgres_gets_back_a_missing_category_index(scratch_postgres: str) -> N
             "SELECT oid FROM pg_class WHERE relname = 'ix_offers_geog_category_4'"
         ).fetchone()
     upgrade_head(scratch_postgres)
-    assert _category_indexes(scratch_postgres) == {f"ix_offers_geog_category_{b}" for b in range(12)}
+    assert _category_indexes(scratch_postgres) == {f"ix_offers_geog_category_{b}" for b in CATEGORY.values()}
     with psycopg.connect(libpq_url(scratch_postgres)) as conn:
         after = conn.execute(
             "SELECT oid FROM pg_class WHERE relname = 'ix_offers_geog_category_4'"
