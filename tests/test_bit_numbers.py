@@ -103,7 +103,9 @@ LANGUAGE_LAYOUT = {
 
 
 def _keeps_its_layout(vocabulary: type[StrEnum], layout: dict[str, int]) -> None:
-    numbers = {w.value: mask([w], vocabulary).bit_length() - 1 for w in vocabulary} | RETIRED[vocabulary]
+    numbers = {w.value: mask([w], vocabulary).bit_length() - 1 for w in vocabulary} | dict(
+        RETIRED[vocabulary]
+    )
     assert {w: numbers.get(w) for w in layout} == layout  # a word leaves only to RETIRED, number and all
     newcomers = numbers.keys() - layout.keys()
     assert not {numbers[w] for w in newcomers} & set(layout.values())  # new words take new numbers
