@@ -25,7 +25,7 @@ from app.geo import EARTH_RADIUS_KM
 from app.matching.columns import F, Ints, NeedColumns, OfferColumns, overlap
 from app.matching.facts import REMOTE, Context, NeedFacts, OfferFacts
 from app.matching.lookups import Lookups
-from app.matching.scoring import CONTINUITY_SATURATION, WEIGHTS
+from app.matching.scoring import CONTINUITY_SATURATION, PROXIMITY_SCALE_KM, WEIGHTS
 from app.vocab import Category, Mode, mask
 
 IN_PERSON = mask([Mode.in_person], Mode)
@@ -175,9 +175,8 @@ def _where(keep: NDArray[Any], *columns: NDArray[Any]) -> list[NDArray[Any]]:
 
 
 def _scores(needs: NeedColumns, offers: OfferColumns, n: Ints, o: Ints, d: F, available: F, helped: F) -> F:
-    limit = np.minimum(offers.reach[o], needs.limit[n])
-    # From the distance rounded to 0.5 km, as scoring does; remote help is as near as can be.
-    proximity = np.where(np.isnan(d), 1.0, np.maximum(0.0, 1.0 - np.floor(d * 2 + 0.5) / 2 / limit))
+    # `scoring.proximity`: from the distance rounded to 0.5 km; remote help is as near as can be.
+    proximity = np.where(np.isnan(d), 1.0, 1.0 / (1.0 + np.floor(d * 2 + 0.5) / 2 / PROXIMITY_SCALE_KM))
     count = needs.language_count[n]
     shared = np.bitwise_count(offers.languages[o] & needs.languages[n])
     language = np.where(count == 0, 1.0, shared / np.maximum(count, 1))
