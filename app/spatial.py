@@ -5,12 +5,14 @@ exactly with a brute-force reference; the index only narrows the rows looked at.
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, bindparam, func, literal, literal_column
 from sqlalchemy.types import UserDefinedType
 
+from app.bit_numbers import CATEGORY
 from app.geo import EARTH_RADIUS_KM, covering_cells, resolution_for
 
 _RAD = math.pi / 180  # the constant math.radians multiplies by
@@ -31,15 +33,15 @@ def geog(lon: Any, lat: Any) -> ColumnElement[Any]:
     return func.ST_SetSRID(func.ST_MakePoint(lon, lat), literal_column("4326")).cast(Geography())
 
 
-def category_index_sql() -> list[str]:
-    """DDL for the per-category partial KNN indexes on active offers (Postgres only)."""
-    from app.vocab import Category
-
+def category_index_sql(numbers: Mapping[str, int] = CATEGORY) -> list[str]:
+    """DDL for the per-category partial KNN indexes on active offers (Postgres only), one per
+    category's permanent bit number (`app.bit_numbers.CATEGORY`), which also names the index:
+    a new category adds a statement and changes none of the others."""
     return [
-        f"CREATE INDEX IF NOT EXISTS ix_offers_geog_category_{position} ON offers USING gist "
+        f"CREATE INDEX IF NOT EXISTS ix_offers_geog_category_{bit} ON offers USING gist "
         "((ST_SetSRID(ST_MakePoint(approx_lon, approx_lat), 4326)::geography)) "
-        f"WHERE status = 'active' AND (categories_mask & {1 << position}) <> 0"
-        for position in range(len(Category))
+        f"WHERE status = 'active' AND (categories_mask & {1 << bit}) <> 0"
+        for bit in sorted(numbers.values())
     ]
 
 

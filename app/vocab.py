@@ -1,10 +1,12 @@
 """The shared vocabulary of the contract: categories, modes, urgencies, requirements, languages."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator, Field
+
+from app import bit_numbers
 
 T = TypeVar("T")
 
@@ -244,10 +246,60 @@ def _language(code: str) -> str:
     return code
 
 
+# The category, mode and capability masks are 32-bit signed integer columns: a mask with bit 31
+# set is past Postgres's integer range, and storing it would fail.
+MASK_BITS = 31
+LANGUAGE_BITS = 63  # languages_mask is a BigInteger: 63 bits below the sign
+
+# Each vocabulary's permanent bit numbers (app.bit_numbers), and the numbers of retired words.
+BITS: dict[type[StrEnum], Mapping[str, int]] = {
+    Category: bit_numbers.CATEGORY,
+    Mode: bit_numbers.MODE,
+    Capability: bit_numbers.CAPABILITY,
+}
+RETIRED: dict[type[StrEnum], Mapping[str, int]] = {
+    Category: bit_numbers.RETIRED_CATEGORY,
+    Mode: bit_numbers.RETIRED_MODE,
+    Capability: bit_numbers.RETIRED_CAPABILITY,
+}
+
+
+def check_bits(
+    words: Collection[str],
+    numbers: Mapping[str, int],
+    *,
+    retired: Mapping[str, int],
+    width: int,
+    shared: bool = False,
+) -> None:
+    """Raise ValueError unless every word, and no other, has a number in [0, width), no number
+    is retired, and (unless `shared`) no two words have the same one."""
+    problems = []
+    if missing := sorted(set(words) - numbers.keys()):
+        problems.append(f"no bit number for {missing}")
+    if extra := sorted(numbers.keys() - set(words)):
+        problems.append(f"bit numbers for words not in the vocabulary {extra} (retire them instead)")
+    if outside := sorted(w for w, n in numbers.items() if not 0 <= n < width):
+        problems.append(f"bit numbers outside [0, {width}) for {outside}")
+    if reused := sorted(w for w, n in numbers.items() if n in set(retired.values())):
+        problems.append(f"retired bit numbers given again to {reused}")
+    if not shared and len(set(numbers.values())) != len(numbers):
+        problems.append("two words share a bit number")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+for _vocabulary, _numbers in BITS.items():
+    check_bits([w.value for w in _vocabulary], _numbers, retired=RETIRED[_vocabulary], width=MASK_BITS)
+check_bits(ISO_639_1, bit_numbers.LANGUAGE, retired={}, width=LANGUAGE_BITS, shared=True)
+
+
 def mask(values: Sequence[str], vocabulary: type[StrEnum]) -> int:
-    """A bit per vocabulary word, so SQL can test membership with one AND."""
-    order = list(vocabulary)
-    return sum(1 << order.index(vocabulary(v)) for v in set(values))
+    """A bit per vocabulary word, at its permanent number, so SQL tests membership with one AND.
+
+    Raises ValueError for a word not in the vocabulary."""
+    numbers = BITS[vocabulary]
+    return sum(1 << numbers[vocabulary(v).value] for v in set(values))
 
 
 def unique(values: list[T]) -> list[T]:

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy import create_engine, inspect
 
 from alembic import command
+from app.bit_numbers import CATEGORY
 from app.core.db import sync_url
 from app.matching.masks import FLEXIBLE
 from app.migrate import alembic_config, upgrade_head
-from app.vocab import ISO_639_1
 from tests.conftest import DATABASE_URL, libpq_url
 
 
@@ -98,8 +98,7 @@ def _masks_backfilled(url: str) -> None:
             stored = {r.id: tuple(r[1:]) for r in conn.execute(sa.select(offers))}
     finally:
         engine.dispose()
-    codes = sorted(ISO_639_1)
-    spanish_polish = 1 << (codes.index("es") % 63) | 1 << (codes.index("pl") % 63)
+    spanish_polish = 1 << 38 | 1 << 1  # their permanent bits, app.bit_numbers.LANGUAGE
     assert stored == {
         rows[0]["id"]: (spanish_polish, 1 << 10 | 1 << 9, 0, 0),  # Monday 10:00 on GMT and on BST
         rows[1]["id"]: (0, *FLEXIBLE),
@@ -139,4 +138,36 @@ def test_postgres_migrates_to_head_without_drift(scratch_postgres: str) -> None:
             for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename IN ('needs','offers')")
         }
     assert {"ix_needs_approx_geog", "ix_offers_approx_geog"} <= indexes
+    assert _category_indexes(scratch_postgres) == {f"ix_offers_geog_category_{b}" for b in CATEGORY.values()}
     command.downgrade(alembic_config(scratch_postgres), "base")
+
+
+def _category_indexes(url: str) -> set[str]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        query = "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_offers_geog_category_%'"
+        return {r[0] for r in conn.execute(query)}
+
+
+@pytest.mark.postgres
+def test_postgres_gets_back_a_missing_category_index(scratch_postgres: str) -> None:
+    """0007 creates any per-category index a database lacks, and leaves the others be."""
+    command.upgrade(alembic_config(scratch_postgres), "0006")
+    with psycopg.connect(libpq_url(scratch_postgres), autocommit=True) as conn:
+        conn.execute("DROP INDEX ix_offers_geog_category_5")
+        before = conn.execute(
+            "SELECT oid FROM pg_class WHERE relname = 'ix_offers_geog_category_4'"
+        ).fetchone()
+    upgrade_head(scratch_postgres)
+    assert _category_indexes(scratch_postgres) == {f"ix_offers_geog_category_{b}" for b in CATEGORY.values()}
+    with psycopg.connect(libpq_url(scratch_postgres)) as conn:
+        after = conn.execute(
+            "SELECT oid FROM pg_class WHERE relname = 'ix_offers_geog_category_4'"
+        ).fetchone()
+        definition = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_offers_geog_category_5'"
+        ).fetchone()
+    assert before == after  # not rebuilt
+    assert definition is not None
+    assert definition[0].endswith(
+        "WHERE (((status)::text = 'active'::text) AND ((categories_mask & 32) <> 0))"
+    )

@@ -105,16 +105,51 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # One KNN index per category over active offers: a need's nearest-first walk then reads
         # only offers of its category instead of stepping over every other kind of help.
-        from app.spatial import category_index_sql
+        for bit in CATEGORY_INDEX_BITS:
+            op.execute(
+                f"CREATE INDEX IF NOT EXISTS ix_offers_geog_category_{bit} ON offers USING gist "
+                "((ST_SetSRID(ST_MakePoint(approx_lon, approx_lat), 4326)::geography)) "
+                f"WHERE status = 'active' AND (categories_mask & {1 << bit}) <> 0"
+            )
 
-        for statement in category_index_sql():
-            op.execute(statement)
+
+# Frozen as they were when this revision was written, so that it does the same thing forever:
+# the vocabularies' bit numbers (app.bit_numbers holds the living ones, which only grow) and the
+# categories that got an index here. Later categories get theirs from later revisions (0007).
+CATEGORY_INDEX_BITS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+_BITS = {
+    "categories": {
+        "groceries": 0,
+        "meals": 1,
+        "transport": 2,
+        "errands": 3,
+        "household": 4,
+        "childcare": 5,
+        "pet_care": 6,
+        "companionship": 7,
+        "emotional_support": 8,
+        "skills": 9,
+        "community_project": 10,
+        "other": 11,
+    },
+    "modes": {"in_person": 0, "remote": 1},
+    "capabilities": {
+        "car": 0,
+        "wheelchair_accessible_vehicle": 1,
+        "heavy_lifting": 2,
+        "background_checked": 3,
+        "pet_friendly": 4,
+        "first_aid": 5,
+    },
+}
+
+
+def _mask(values: list[str], vocabulary: str) -> int:
+    return sum(1 << _BITS[vocabulary][v] for v in set(values))
 
 
 def _backfill_masks() -> None:
     """Rows written before the masks existed get them from their JSON lists."""
-    from app.vocab import Capability, Category, Mode, mask
-
     bind = op.get_bind()
     offers = sa.table(
         "offers",
@@ -133,9 +168,9 @@ def _backfill_masks() -> None:
             offers.update()
             .where(offers.c.id == row.id)
             .values(
-                categories_mask=mask(row.categories, Category),
-                modes_mask=mask(row.modes, Mode),
-                capabilities_mask=mask(row.capabilities, Capability),
+                categories_mask=_mask(row.categories, "categories"),
+                modes_mask=_mask(row.modes, "modes"),
+                capabilities_mask=_mask(row.capabilities, "capabilities"),
             )
         )
     needs = sa.table(
@@ -148,16 +183,14 @@ def _backfill_masks() -> None:
         bind.execute(
             needs.update()
             .where(needs.c.id == row.id)
-            .values(requirements_mask=mask(row.requirements, Capability))
+            .values(requirements_mask=_mask(row.requirements, "capabilities"))
         )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        from app.vocab import Category
-
-        for position in range(len(Category)):
-            op.execute(f"DROP INDEX IF EXISTS ix_offers_geog_category_{position}")
+        for bit in CATEGORY_INDEX_BITS:
+            op.execute(f"DROP INDEX IF EXISTS ix_offers_geog_category_{bit}")
     with op.batch_alter_table("offers", schema=None) as batch_op:
         batch_op.drop_index("ix_offers_status_max_distance_km")
         batch_op.drop_constraint(op.f("ck_offers_capacity"), type_="check")

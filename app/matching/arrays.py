@@ -15,7 +15,7 @@ from app.geo import haversine_km_array
 from app.matching.columns import Bools, F, Ints, NeedColumns, OfferColumns, overlap
 from app.matching.facts import REMOTE
 from app.matching.lookups import Lookups
-from app.matching.scoring import CONTINUITY_SATURATION
+from app.matching.scoring import CONTINUITY_SATURATION, PROXIMITY_SCALE_KM
 from app.vocab import Mode, mask
 
 IN_PERSON = mask([Mode.in_person], Mode)
@@ -147,9 +147,8 @@ def score_parts(p: Pairs, helped: F) -> dict[str, F]:
     """Each component of the score for every pair (`scoring.components`), unrounded; `helped`
     counts the completed matches between each pair's volunteer and requester."""
     needs, offers, n, o, d = p.needs, p.offers, p.n, p.o, p.distance_km
-    limit = np.minimum(offers.reach[o], needs.limit[n])
-    # From the distance rounded to 0.5 km, as scoring does; remote help is as near as can be.
-    proximity = np.where(np.isnan(d), 1.0, np.maximum(0.0, 1.0 - np.floor(d * 2 + 0.5) / 2 / limit))
+    # `scoring.proximity`: from the distance rounded to 0.5 km; remote help is as near as can be.
+    proximity = np.where(np.isnan(d), 1.0, 1.0 / (1.0 + np.floor(d * 2 + 0.5) / 2 / PROXIMITY_SCALE_KM))
     count = needs.language_count[n]
     shared = np.bitwise_count(offers.languages[o] & needs.languages[n])
     return {

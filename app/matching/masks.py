@@ -5,8 +5,8 @@ passes its mask test, so SQL may drop only pairs that could never match; a few t
 masks still fail the exact filter, which runs on every row SQL returns. A mask of -1 (every bit
 set) is what a row gets when nothing is known, and it passes every test.
 
-Languages: one bit per ISO 639-1 code, the code's place in the sorted list modulo 63, so up to
-three rarely spoken codes share a bit.
+Languages: one bit per ISO 639-1 code, its permanent number in `app.bit_numbers.LANGUAGE`, where
+up to three rarely spoken codes share a bit.
 
 Availability: the hours of the UTC week (Monday 00:00 UTC is hour 0) during which a volunteer
 may be free, 168 bits in three words of 56. A slot is on the volunteer's wall clock, so it is
@@ -22,17 +22,16 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from app.bit_numbers import LANGUAGE
 from app.matching.facts import Slot, slots_from
-from app.vocab import ISO_639_1
+from app.vocab import LANGUAGE_BITS
 
 ALL = -1
-LANGUAGE_BITS = 63
 WORD_HOURS = 56
 WEEK_HOURS = 7 * 24
 WORDS = WEEK_HOURS // WORD_HOURS
 MAX_CLOCK_JUMP = timedelta(hours=2)
 _WORD_ALL = (1 << WORD_HOURS) - 1
-_LANGUAGE_BIT = {code: i % LANGUAGE_BITS for i, code in enumerate(sorted(ISO_639_1))}
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday: hour-of-week counts from any Monday 00:00 UTC
 _MINUTE = timedelta(minutes=1)
 
@@ -43,7 +42,7 @@ FLEXIBLE: Week = (_WORD_ALL, _WORD_ALL, _WORD_ALL)
 def language_mask(codes: Iterable[str]) -> int:
     mask = 0
     for code in codes:
-        mask |= 1 << _LANGUAGE_BIT.get(code, LANGUAGE_BITS - 1)
+        mask |= 1 << LANGUAGE.get(code, LANGUAGE_BITS - 1)
     return mask
 
 

@@ -21,6 +21,8 @@ WEIGHTS = {
 URGENCY_WEIGHT = {"low": 1.0, "normal": 1.5, "high": 2.0, "urgent": 3.0}
 WAIT_SATURATION_HOURS = 72.0
 CONTINUITY_SATURATION = 3
+# The trip at which proximity is worth half: about a 40-minute walk or a short drive across town.
+PROXIMITY_SCALE_KM = 3.0
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,18 @@ class Scored:
     distance_km: float | None
 
 
-def _proximity(need: NeedFacts, offer: OfferFacts, d: float | None) -> float:
+def proximity(d: float | None) -> float:
+    """1 / (1 + d / PROXIMITY_SCALE_KM) for a trip of `d` km (1 for remote help, d None).
+
+    A function of the trip alone: how far either side is willing to go decides only whether the
+    pair is eligible, so of two volunteers alike in all else the nearer ranks first, whatever
+    their reach. From the distance rounded to 0.5 km, as callers see it (a finer one would let
+    score and breakdown undo the rounding), so a nearer step scores strictly more; the curve's
+    long tail keeps steps apart in the score's sixth decimal out to the longest reach (200 km).
+    """
     if d is None:
         return 1.0
-    reach = min(offer.max_distance_km, need.max_distance_km or offer.max_distance_km)
-    # From the rounded distance: a finer one would let score and breakdown undo the rounding.
-    return max(0.0, 1.0 - round_half_km(d) / reach)
+    return 1.0 / (1.0 + round_half_km(d) / PROXIMITY_SCALE_KM)
 
 
 def _availability(need: NeedFacts, offer: OfferFacts) -> float:
@@ -52,7 +60,7 @@ def components(need: NeedFacts, offer: OfferFacts, ctx: Context, d: float | None
     helped = ctx.history.get((offer.volunteer_id, need.requester_id), 0) if need.requester_id else 0
     waited = (ctx.now - need.created_at).total_seconds() / 3600
     return {
-        "proximity": _proximity(need, offer, d),
+        "proximity": proximity(d),
         "availability": _availability(need, offer),
         "continuity": min(1.0, helped / CONTINUITY_SATURATION),
         "load": 1.0 - offer.active_matches / offer.capacity,
