@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from app.geo import EARTH_RADIUS_KM, round_half_km
 from app.matching.batch import batch_pairs
 from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit
-from app.matching.filters import distance_km, eligible
+from app.matching.filters import distance_km
+from app.matching.rules import eligible
 from app.matching.scoring import score
 from app.vocab import Category, Mode, mask
 
