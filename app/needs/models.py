@@ -17,7 +17,7 @@ from app.core.schema import (
     WHOLE_NUMBER,
     PatchBody,
     RequestBody,
-    UTCDatetime,
+    WindowTime,
     request_config,
     rule_broken,
 )
@@ -156,8 +156,8 @@ class NeedCreate(NeedFields):
     contact: Contact | None = None
     volunteers_needed: VolunteersNeeded = 1
     max_distance_km: Reach | None = None
-    window_start: UTCDatetime | None = None
-    window_end: UTCDatetime | None = None
+    window_start: WindowTime | None = None
+    window_end: WindowTime | None = None
     languages: Languages = []
     requirements: Capabilities = []
     visibility: Visibility = Visibility.public
@@ -187,8 +187,8 @@ class NeedUpdate(PatchBody, NeedFields):
     contact: Contact | None = None
     volunteers_needed: VolunteersNeeded | None = None
     max_distance_km: Reach | None = None
-    window_start: UTCDatetime | None = None
-    window_end: UTCDatetime | None = None
+    window_start: WindowTime | None = None
+    window_end: WindowTime | None = None
     languages: Languages | None = None
     requirements: Capabilities | None = None
     visibility: Visibility | None = None
