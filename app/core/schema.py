@@ -20,6 +20,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 from sqlmodel import SQLModel
 from sqlmodel._compat import SQLModelConfig
 
+from app.core.text import HumanText
 from app.core.timeutil import EARLIEST, LATEST, WINDOW_HORIZON, WINDOW_PAST, as_utc, in_bounds, utcnow
 
 
@@ -114,18 +115,12 @@ def _stripped(value: str) -> str:
     return value.strip()
 
 
-def _stripped_not_blank(value: str) -> str:
-    value = value.strip()
-    if not value:
-        # Regex engines disagree on what whitespace is, so the schema cannot say this exactly.
-        raise rule_broken("must not be only whitespace")
-    return value
-
-
 # After `Annotated[str, StringConstraints(...)]`: the length limits count the text as sent (as the
-# schema does), then surrounding whitespace is dropped; TEXT also refuses text that was only that.
+# schema does), then surrounding whitespace is dropped. For machine text (phone numbers, ids);
+# whatever a person reads is HumanText (app.core.text), of which TEXT is the one-line kind.
 STRIPPED = AfterValidator(_stripped)
-TEXT = AfterValidator(_stripped_not_blank)
+TEXT = HumanText()
+PROSE = HumanText(multiline=True)
 
 
 def _instant(value: datetime) -> datetime:

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
 from app.core.schema import (
-    STRIPPED,
+    PROSE,
     TEXT,
     WHOLE_NUMBER,
     PatchBody,
@@ -106,8 +106,8 @@ class Need(SQLModel, table=True):
 
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT]
-Description = Annotated[str, StringConstraints(max_length=4000), STRIPPED]
-Address = Annotated[str, StringConstraints(min_length=1, max_length=500), TEXT]
+Description = Annotated[str, StringConstraints(max_length=4000), PROSE]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=500), PROSE]
 VolunteersNeeded = Annotated[int, Strict(), Field(ge=1, le=50), WHOLE_NUMBER]
 Reach = Annotated[StrictFloat, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
 

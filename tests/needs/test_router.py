@@ -94,7 +94,11 @@ async def test_text_limits_count_what_was_sent_and_blank_text_breaks_a_rule(
     blank = need_body(title=" \t ")
     problem = assert_problem(await client.post("/v1/needs", json=blank, headers=a.headers), 422)
     assert problem["errors"] == [
-        {"loc": ["body", "title"], "msg": "must not be only whitespace", "type": "rule"}
+        {
+            "loc": ["body", "title"],
+            "msg": "must contain a visible character (not only spaces or invisible characters)",
+            "type": "rule",
+        }
     ]
     trimmed = await client.post("/v1/needs", json=need_body(title=" Milk "), headers=a.headers)
     assert (trimmed.status_code, trimmed.json()["title"]) == (201, "Milk")
