@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.core.errors import PROBLEM_JSON
+from app.core.http import declare_body_problems
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
@@ -40,7 +41,7 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problem_responses(generate())
+            app.openapi_schema = declare_body_problems(problem_responses(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
