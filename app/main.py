@@ -16,6 +16,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.docs import install_docs
 from app.core.errors import install_problem_handlers, problems
+from app.core.http import LimitBodies, SecurityHeaders, body_media_type
 from app.core.openapi import install_openapi
 from app.dispatch import pairs
 from app.dispatch.router import router as dispatch_router
@@ -130,6 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_problem_handlers(app)
     idempotency.install(app, settings)  # before CORS, so CORS wraps replays too
+    # Outside idempotency, which reads the body for its fingerprint; inside CORS, so a browser
+    # can read the 413.
+    app.add_middleware(LimitBodies)
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
         app.add_middleware(
@@ -143,13 +147,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     # Outermost, so every response (CORS preflights and errors too) carries its request id.
     app.add_middleware(ObserveRequests)
+    app.add_middleware(SecurityHeaders)  # every answer, the request id's and CORS's included
 
     # Every /v1 call resolves its caller (a bad credential is a 401 even where anonymous calls
     # are welcome), is rate limited per caller, and needs the database; probes and docs are not.
     # A POST with an Idempotency-Key is then claimed or replayed, whatever router it comes from.
     v1 = APIRouter(
         prefix="/v1",
-        dependencies=[Depends(rate_limit), Depends(idempotency.idempotency)],
+        # The media type first: a body the route cannot read is refused before anything else.
+        dependencies=[Depends(body_media_type), Depends(rate_limit), Depends(idempotency.idempotency)],
         responses=problems(401, 429, 503),
     )
     for router in (

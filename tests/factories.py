@@ -2,12 +2,17 @@
 
 import itertools
 import random
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 
 _seq = itertools.count(1)
 PASSWORD = "correct horse battery"
+# Need windows must lie within two years from now: next year's dates always do.
+NEXT_YEAR = datetime.now(UTC).year + 1
+# The first Monday of next year, as "YYYY-MM-DD".
+NEXT_MONDAY = (date(NEXT_YEAR, 1, 1) + timedelta(days=-date(NEXT_YEAR, 1, 1).weekday() % 7)).isoformat()
 
 
 class Member:

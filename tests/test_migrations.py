@@ -171,3 +171,72 @@ def test_postgres_gets_back_a_missing_category_index(scratch_postgres: str) -> N
     assert definition[0].endswith(
         "WHERE (((status)::text = 'active'::text) AND ((categories_mask & 32) <> 0))"
     )
+
+
+# Accounts written before addresses were compared in canonical form (migration 0008). The
+# composed and decomposed `é` are one address; so are a domain as Unicode and as `xn--`.
+COMPOSED, DECOMPOSED = "Ren\u00e9e@Example.org", "Rene\u0301e@example.org"
+
+
+def _member(email: str, year: int) -> dict:
+    at = datetime(year, 1, 1, tzinfo=UTC)
+    return {
+        "id": uuid.uuid4(),
+        "email": email,
+        "password_hash": "x",
+        "display_name": "Old Account",
+        "languages": [],
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+def _emails_canonicalised(url: str) -> None:
+    command.upgrade(alembic_config(url), "0006")
+    rows = [
+        _member(DECOMPOSED.lower(), 2020),  # oldest of its address: keeps it, canonical now
+        _member(COMPOSED.lower(), 2021),  # already canonical, but newer: flagged, placeholder
+        _member("SAM@Example.org", 2022),  # alone: only its case changes
+        _member("x@ex\u00e4mple.org", 2019),  # canonical, and the oldest
+        _member("X@xn--exmple-cua.org", 2023),  # the same address again
+        _member("plain@example.org", 2024),  # untouched
+    ]
+    engine = create_engine(sync_url(url))
+    members = sa.table(
+        "members",
+        *(sa.column(c, sa.Uuid()) for c in ("id", "duplicate_of")),
+        *(sa.column(c) for c in ("email", "email_as_written")),
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(_MEMBERS.insert(), rows)
+        upgrade_head(url)
+        with engine.connect() as conn:
+            after = {
+                r.id: (r.email, r.duplicate_of, r.email_as_written) for r in conn.execute(sa.select(members))
+            }
+        command.downgrade(alembic_config(url), "0006")
+        plain = sa.table("members", sa.column("id", sa.Uuid()), sa.column("email"))
+        with engine.connect() as conn:
+            restored = {r.id: r.email for r in conn.execute(sa.select(plain))}
+    finally:
+        engine.dispose()
+    ids = [r["id"] for r in rows]
+    assert after == {
+        ids[0]: ("ren\u00e9e@example.org", None, DECOMPOSED.lower()),
+        ids[1]: (f"DUPLICATE-{ids[1].hex}@merge.invalid", ids[0], COMPOSED.lower()),
+        ids[2]: ("sam@example.org", None, "SAM@Example.org"),
+        ids[3]: ("x@ex\u00e4mple.org", None, None),
+        ids[4]: (f"DUPLICATE-{ids[4].hex}@merge.invalid", ids[3], "X@xn--exmple-cua.org"),
+        ids[5]: ("plain@example.org", None, None),
+    }
+    assert restored == {r["id"]: r["email"] for r in rows}  # nothing lost either way
+
+
+def test_sqlite_emails_become_canonical_and_duplicates_are_kept_flagged(tmp_path: Path) -> None:
+    _emails_canonicalised(f"sqlite+aiosqlite:///{tmp_path / 'emails.db'}")
+
+
+@pytest.mark.postgres
+def test_postgres_emails_become_canonical_and_duplicates_are_kept_flagged(scratch_postgres: str) -> None:
+    _emails_canonicalised(scratch_postgres)

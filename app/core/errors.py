@@ -19,6 +19,7 @@ from app.observability.middleware import request_id_of
 
 log = get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
+NOSNIFF = "nosniff"  # X-Content-Type-Options on every answer (app.core.http.SecurityHeaders)
 TYPE_BASE = "https://mutual-aid.example/problems/"
 
 
@@ -203,11 +204,17 @@ def _allowed_methods(request: Request) -> str:
 _UNPARSABLE_BODY = "There was an error parsing the body"  # FastAPI's words for its 400
 
 
-def _unparsable_body(request: Request, exc: Exception) -> JSONResponse:
-    """A body FastAPI could not even parse is an invalid body like any other: 422, the way it
-    already answers malformed JSON, rather than a 400 the contract does not know."""
-    if isinstance(exc.__cause__, UnicodeDecodeError):
+def _unparsable_body(request: Request, exc: Exception, detail: str) -> JSONResponse:
+    """A body FastAPI or Starlette could not even parse (a form over the parser's limits, say)
+    is an invalid body like any other: 422, the way it already answers malformed JSON, rather
+    than a 400 the contract does not know."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
         error = FieldError(loc=["body"], msg="JSON must be UTF-8 text.", type="json_invalid")
+    elif detail != _UNPARSABLE_BODY:  # Starlette's form parser names the limit it hit
+        error = FieldError(loc=["body"], msg=detail, type="body_invalid")
+    elif isinstance(cause, StarletteHTTPException) and isinstance(cause.detail, str):
+        error = FieldError(loc=["body"], msg=cause.detail, type="body_invalid")
     else:
         error = FieldError(loc=["body"], msg="The body could not be parsed.", type="body_invalid")
     return problem_response(
@@ -220,8 +227,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No such resource."
-    if exc.status_code == 400 and detail == _UNPARSABLE_BODY:
-        return _unparsable_body(request, exc)
+    if exc.status_code == 400:
+        # The app raises domain errors, never a bare 400: this one is a body that did not parse.
+        return _unparsable_body(request, exc, detail)
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": _allowed_methods(request)}
@@ -278,7 +286,7 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         request,
         500,
         UNHANDLED_DETAIL,
-        headers={REQUEST_ID_HEADER: rid} if rid else None,
+        headers={"X-Content-Type-Options": NOSNIFF, **({REQUEST_ID_HEADER: rid} if rid else {})},
     )
 
 

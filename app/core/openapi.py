@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.core.errors import PROBLEM_JSON
+from app.core.http import declare_body_problems
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 _FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
@@ -173,7 +174,9 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = response_headers(schema_names(problem_responses(generate())))
+            app.openapi_schema = response_headers(
+                schema_names(declare_body_problems(problem_responses(generate())))
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -5,7 +5,7 @@ import binascii
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from types import UnionType
 from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
@@ -13,6 +13,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from app.core.errors import Invalid
+from app.core.timeutil import as_utc, in_bounds
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1..100.")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]
@@ -83,11 +84,13 @@ def decode_time_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """(created_at, id) of the last row of the previous newest-first page."""
     ts, row_id = decode_cursor(cursor, "t", 2)
     try:
-        at = datetime.fromisoformat(str(ts))
-        if at.tzinfo is None:
-            raise ValueError("cursor times carry their offset")
-        return at.astimezone(UTC), uuid.UUID(str(row_id))
-    except (ValueError, OverflowError):
+        parsed = datetime.fromisoformat(str(ts))
+        at = as_utc(parsed) if parsed.tzinfo is not None else None
+        # The bounds of every accepted time: a forged cursor's time must not reach SQL either.
+        if at is None or not in_bounds(at):
+            raise ValueError("cursor times carry their offset and lie within the accepted range")
+        return at, uuid.UUID(str(row_id))
+    except ValueError:
         raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"]) from None
 
 

@@ -1,13 +1,14 @@
 """What every request body shares: unknown fields and NUL characters are errors, times are UTC;
 and what every PATCH body shares: null only clears what may be empty."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BeforeValidator,
+    Field,
     GetJsonSchemaHandler,
     ValidationInfo,
     field_validator,
@@ -18,6 +19,9 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 from sqlmodel import SQLModel
 from sqlmodel._compat import SQLModelConfig
+
+from app.core.text import HumanText
+from app.core.timeutil import EARLIEST, LATEST, WINDOW_HORIZON, WINDOW_PAST, as_utc, in_bounds, utcnow
 
 
 def request_config(example: JsonDict | None = None) -> SQLModelConfig:
@@ -111,22 +115,44 @@ def _stripped(value: str) -> str:
     return value.strip()
 
 
-def _stripped_not_blank(value: str) -> str:
-    value = value.strip()
-    if not value:
-        # Regex engines disagree on what whitespace is, so the schema cannot say this exactly.
-        raise rule_broken("must not be only whitespace")
+# After `Annotated[str, StringConstraints(...)]`: the length limits count the text as sent (as the
+# schema does), then surrounding whitespace is dropped. For machine text (phone numbers, ids);
+# whatever a person reads is HumanText (app.core.text), of which TEXT is the one-line kind.
+STRIPPED = AfterValidator(_stripped)
+TEXT = HumanText()
+PROSE = HumanText(multiline=True)
+
+
+def _instant(value: datetime) -> datetime:
+    utc = as_utc(value)
+    if utc is None or not in_bounds(utc):
+        raise rule_broken(
+            f"must be a time from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC); "
+            "this one is outside the range the service can place on every clock"
+        )
+    return utc
+
+
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_instant),
+    Field(description=f"RFC 3339 with an offset, from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} UTC."),
+]
+"""Every time the service accepts: RFC 3339 with an offset, answered in UTC, and within the
+bounds (app.core.timeutil) in which converting it to any zone can never overflow."""
+
+UTCDatetime = Instant  # the older name, kept for callers that know it
+
+
+def _in_window_horizon(value: datetime) -> datetime:
+    now = utcnow()
+    if value > now + WINDOW_HORIZON or value < now - WINDOW_PAST:
+        raise rule_broken(
+            "a window must end within two years from now and start no more than a year ago "
+            f"(so between {now - WINDOW_PAST:%Y-%m-%d} and {now + WINDOW_HORIZON:%Y-%m-%d})"
+        )
     return value
 
 
-# After `Annotated[str, StringConstraints(...)]`: the length limits count the text as sent (as the
-# schema does), then surrounding whitespace is dropped; TEXT also refuses text that was only that.
-STRIPPED = AfterValidator(_stripped)
-TEXT = AfterValidator(_stripped_not_blank)
-
-
-def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-UTCDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+WindowTime = Annotated[Instant, AfterValidator(_in_window_horizon)]
+"""A need's window_start or window_end: an Instant that also lies within the window horizon."""

@@ -1,4 +1,4 @@
-"""UTC timestamps that survive SQLite, which stores datetimes without a zone."""
+"""UTC time: the column type that stores it, and (from app.core.instants) the accepted bounds."""
 
 from datetime import UTC, datetime
 
@@ -6,13 +6,31 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from app.core.instants import (
+    EARLIEST,
+    LATEST,
+    WINDOW_HORIZON,
+    WINDOW_PAST,
+    as_utc,
+    in_bounds,
+    utcnow,
+)
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "WINDOW_HORIZON",
+    "WINDOW_PAST",
+    "UTCDateTime",
+    "as_utc",
+    "in_bounds",
+    "utcnow",
+]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC; always hands back an aware UTC datetime."""
+    """Stores UTC; always hands back an aware UTC datetime (which survives SQLite, which stores
+    datetimes without a zone)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -86,6 +86,15 @@ def offer_week(slots: tuple[Slot, ...], timezone: str) -> Week:
 
 
 def need_week(start: datetime, end: datetime) -> Week:
+    try:
+        return _need_week(start, end)
+    except OverflowError:
+        # A stored window at the very edge of the calendar: FLEXIBLE passes every superset test,
+        # and the exact filter (app.matching.availability) settles the pair without raising.
+        return FLEXIBLE
+
+
+def _need_week(start: datetime, end: datetime) -> Week:
     # On a wall clock that jumps forward inside it, a window lasts up to two hours longer.
     if end - start + MAX_CLOCK_JUMP >= timedelta(days=7):
         return FLEXIBLE

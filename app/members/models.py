@@ -1,5 +1,6 @@
 """Members: people who ask for help, offer it, or both."""
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -21,20 +22,41 @@ def _reserved(domain: str) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
+def _canonical(local_part: str, domain: str) -> str:
+    return unicodedata.normalize("NFC", local_part.lower()) + "@" + domain
+
+
+def canonical_email(address: str) -> str:
+    """The one form in which an address is stored and compared: every way to write the same
+    address (Unicode NFC or NFD, an IDNA domain as Unicode or as `xn--`, any case) gives it.
+
+    email-validator normalises (NFC, UTS #46 for the domain, its Unicode form lowercased); the
+    local part is then lowercased too. Lowercased, not casefolded: casefolding would make
+    `strasse@` and `straße@` one account, and mail systems treat those as two mailboxes, while
+    no provider in use tells `Sam@` from `sam@` (RFC 5321 allows it; nobody relies on it).
+    Text that is not an address (rows older than the checks) is NFC-normalised and lowercased."""
+    try:
+        valid = email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return unicodedata.normalize("NFC", address.strip().lower())
+    return _canonical(valid.local_part, valid.domain)
+
+
 def _email(address: str) -> str:
-    """An address exactly as the schema's `email` format has it: no display name, no spaces.
+    """An address exactly as the schema's `email` format has it (no display name, no spaces),
+    answered in its canonical form (`canonical_email`).
 
     A well-formed address at a reserved domain (`.test`, `.invalid`, ...) can never receive
     mail; the format allows it, so refusing it is a rule, not a schema violation."""
     try:
-        email_validator.validate_email(address, check_deliverability=False)
+        valid = email_validator.validate_email(address, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
         if _reserved(address.rpartition("@")[2].lower()):
             raise rule_broken(f"No mail can reach this address: {exc}") from None
         raise PydanticCustomError(
             "value_error", "value is not a valid email address: {reason}", {"reason": str(exc)}
         ) from None
-    return address
+    return _canonical(valid.local_part, valid.domain)
 
 
 Email = Annotated[
@@ -51,6 +73,7 @@ class Member(SQLModel, table=True):
     __tablename__ = "members"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # Always `canonical_email`: one account per address, however it is written.
     email: str = Field(max_length=320, unique=True)
     password_hash: str = Field(max_length=255)
     display_name: str = Field(max_length=80)
@@ -58,6 +81,12 @@ class Member(SQLModel, table=True):
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Set by migration 0008 on an account whose address, once normalised, was already an older
+    # account's: the older one keeps the address; this one keeps everything else, under a
+    # placeholder address no login can produce, until its owner asks for the two to be merged.
+    duplicate_of: uuid.UUID | None = Field(default=None, foreign_key="members.id")
+    # The address as stored before 0008 rewrote it (so a downgrade restores it exactly).
+    email_as_written: str | None = Field(default=None, max_length=320)
 
 
 class MemberCreate(RequestBody):

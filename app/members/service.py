@@ -9,16 +9,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Unauthorized
 from app.core.security import hash_password, verify_password
 from app.core.timeutil import utcnow
-from app.members.models import Member, MemberCreate, MemberUpdate
-
-
-def _normalise_email(email: str) -> str:
-    return email.strip().lower()
+from app.members.models import Member, MemberCreate, MemberUpdate, canonical_email
 
 
 async def create_member(session: AsyncSession, *, data: MemberCreate) -> Member:
     member = Member(
-        email=_normalise_email(data.email),
+        email=data.email,  # canonical already (app.members.models.Email)
         password_hash=await hash_password(data.password),
         display_name=data.display_name,
         phone=data.phone,
@@ -36,11 +32,28 @@ async def create_member(session: AsyncSession, *, data: MemberCreate) -> Member:
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> Member:
     if "\x00" in email or "\x00" in password:  # no such account can exist (and Postgres rejects NUL)
         raise Unauthorized("Incorrect email or password.")
-    result = await session.exec(select(Member).where(col(Member.email) == _normalise_email(email)))
+    result = await session.exec(select(Member).where(col(Member.email) == canonical_email(email)))
     member = result.first()
     if not await verify_password(password, member.password_hash if member else None) or member is None:
+        if member is not None:
+            await _tell_a_duplicate(session, member, password)
         raise Unauthorized("Incorrect email or password.")
     return member
+
+
+async def _tell_a_duplicate(session: AsyncSession, member: Member, password: str) -> None:
+    """When the password is that of a newer account which shared this address before addresses
+    were compared normalised (migration 0008), say so rather than only "incorrect": the owner
+    learns why, and what to do. Only the holder of that account's password learns it exists."""
+    duplicates = await session.exec(select(Member).where(col(Member.duplicate_of) == member.id))
+    for duplicate in duplicates.all():
+        if await verify_password(password, duplicate.password_hash):
+            raise Unauthorized(
+                "This address had two accounts, written in two forms of the same address; it now "
+                "signs in to the older one. Your other account, its needs and offers are kept: "
+                "sign in here with the older account's password, or ask the service's operators "
+                "to merge the two."
+            )
 
 
 async def get_member(session: AsyncSession, *, member_id: uuid.UUID) -> Member | None:

@@ -12,12 +12,12 @@ from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
 from app.core.schema import (
-    STRIPPED,
+    PROSE,
     TEXT,
     WHOLE_NUMBER,
     PatchBody,
     RequestBody,
-    UTCDatetime,
+    WindowTime,
     request_config,
     rule_broken,
 )
@@ -100,8 +100,8 @@ class Need(SQLModel, table=True):
 
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT]
-Description = Annotated[str, StringConstraints(max_length=4000), STRIPPED]
-Address = Annotated[str, StringConstraints(min_length=1, max_length=500), TEXT]
+Description = Annotated[str, StringConstraints(max_length=4000), PROSE]
+Address = Annotated[str, StringConstraints(min_length=1, max_length=500), PROSE]
 VolunteersNeeded = Annotated[int, Strict(), Field(ge=1, le=50), WHOLE_NUMBER]
 Reach = Annotated[StrictFloat, Field(gt=0, le=200, description="Furthest a volunteer may come from, in km.")]
 
@@ -150,8 +150,8 @@ class NeedCreate(NeedFields):
     contact: Contact | None = None
     volunteers_needed: VolunteersNeeded = 1
     max_distance_km: Reach | None = None
-    window_start: UTCDatetime | None = None
-    window_end: UTCDatetime | None = None
+    window_start: WindowTime | None = None
+    window_end: WindowTime | None = None
     languages: Languages = []
     requirements: Capabilities = []
     visibility: Visibility = Visibility.public
@@ -181,8 +181,8 @@ class NeedUpdate(PatchBody, NeedFields):
     contact: Contact | None = None
     volunteers_needed: VolunteersNeeded | None = None
     max_distance_km: Reach | None = None
-    window_start: UTCDatetime | None = None
-    window_end: UTCDatetime | None = None
+    window_start: WindowTime | None = None
+    window_end: WindowTime | None = None
     languages: Languages | None = None
     requirements: Capabilities | None = None
     visibility: Visibility | None = None

@@ -1,9 +1,11 @@
 """HTTP routes for needs: thin, the rules live in the services."""
 
+import re
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.exceptions import RequestValidationError
 
 from app.audit import service as audit
 from app.auth.callers import Caller
@@ -91,7 +93,13 @@ def _near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
         if radius_km is not None:
             raise Invalid("radius_km needs near.", loc=["query", "radius_km"])
         return None
-    lat_s, lon_s = near.split(",")  # NEAR has made sure of the shape
+    if re.fullmatch(NEAR, near) is None:
+        # A schema violation (the documented pattern), told in words rather than as the regex.
+        shape = "near must be lat,lon in decimal degrees, e.g. 51.5,-0.12."
+        raise RequestValidationError(
+            [{"type": "string_pattern_mismatch", "loc": ("query", "near"), "msg": shape}]
+        )
+    lat_s, lon_s = near.split(",")
     lat, lon = float(lat_s), float(lon_s)
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise Invalid("near is outside the range of latitude and longitude.", loc=["query", "near"])
@@ -117,7 +125,8 @@ async def list_needs(
     near: Annotated[
         str | None,
         Query(
-            pattern=NEAR,
+            # Checked in `_near`, to say what shape is wanted rather than quote the pattern.
+            json_schema_extra={"pattern": NEAR},
             max_length=100,
             description="`<lat>,<lon>` in decimal degrees: nearest first, within radius_km.",
             examples=["51.5074,-0.1278"],

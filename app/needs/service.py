@@ -13,6 +13,7 @@ from app.auth.callers import Caller
 from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
+from app.core.types import Point
 from app.geo import located
 from app.needs import hooks
 from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
@@ -187,15 +188,16 @@ async def update_need(
     changes = data.model_dump(mode="json", exclude_unset=True)
     if effective_status(need) not in EDITABLE:
         raise Conflict(f"A {effective_status(need)} need cannot be changed.")
-    merged = NeedUpdate.model_validate(
-        {
-            "mode": need.mode,
-            "location": {"lat": need.lat, "lon": need.lon} if need.lat is not None else None,
-            "window_start": need.window_start,
-            "window_end": need.window_end,
-            **changes,
-        }
-    )
+    # Not validated again: a stored value the rules have since tightened (an old window, say)
+    # must not make every edit of the need fail; only the sent fields were validated.
+    stored = {
+        "mode": need.mode,
+        "location": None if need.lat is None or need.lon is None else Point(lat=need.lat, lon=need.lon),
+        "window_start": need.window_start,
+        "window_end": need.window_end,
+    }
+    sent = {name: getattr(data, name) for name in data.model_fields_set}
+    merged = NeedUpdate.model_construct(**(stored | sent))
     problem = merged.shape_problem()
     if problem is not None:
         raise Invalid(problem, loc=["body"])

@@ -20,7 +20,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import STRIPPED, WHOLE_NUMBER, PatchBody, RequestBody, request_config, rule_broken
+from app.core.schema import PROSE, WHOLE_NUMBER, PatchBody, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.core.types import Point
 from app.matching.masks import ALL
@@ -97,7 +97,7 @@ Modes = Annotated[list[Mode], Field(min_length=1, max_length=len(Mode)), AfterVa
 MaxDistance = Annotated[StrictFloat, Field(gt=0, le=200)]
 Capacity = Annotated[int, Strict(), Field(ge=1, le=50), WHOLE_NUMBER]
 Availability = Annotated[list[Slot], Field(max_length=50)]
-Note = Annotated[str, StringConstraints(max_length=1000), STRIPPED]
+Note = Annotated[str, StringConstraints(max_length=1000), PROSE]
 
 
 _UNKNOWN: dict[str, Any] = {"server_default": str(ALL)}

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import STRIPPED, TEXT, RequestBody, request_config
+from app.core.schema import PROSE, TEXT, RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 
 
@@ -91,7 +91,7 @@ class OrganizationCreate(RequestBody):
     )
 
     name: Name
-    description: Annotated[str, StringConstraints(max_length=4000), STRIPPED] | None = None
+    description: Annotated[str, StringConstraints(max_length=4000), PROSE] | None = None
     service_area: ServiceArea | None = None
 
 

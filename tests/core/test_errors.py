@@ -3,7 +3,7 @@
 import httpx
 from fastapi import FastAPI
 
-from tests.factories import assert_problem, member, need_body
+from tests.factories import NEXT_YEAR, assert_problem, member, need_body
 
 
 async def test_unknown_route_is_404_problem(client: httpx.AsyncClient) -> None:
@@ -60,7 +60,9 @@ async def test_wrong_method_names_every_method_of_the_resource(client: httpx.Asy
 
 async def test_rules_the_schema_cannot_state_are_typed_rule(client: httpx.AsyncClient) -> None:
     a = await member(client)
-    backwards = need_body(window_start="2031-01-02T10:00:00Z", window_end="2031-01-02T09:00:00Z")
+    backwards = need_body(
+        window_start=f"{NEXT_YEAR}-01-02T10:00:00Z", window_end=f"{NEXT_YEAR}-01-02T09:00:00Z"
+    )
     body = assert_problem(await client.post("/v1/needs", json=backwards, headers=a.headers), 422)
     backwards_error = {"loc": ["body"], "msg": "window_end must be after window_start", "type": "rule"}
     assert body["errors"] == [backwards_error]

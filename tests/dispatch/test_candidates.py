@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from app.needs.models import Need
 from app.offers.models import Offer
-from tests.factories import join, member, organization
+from tests.factories import NEXT_YEAR, join, member, organization
 
 CENTRE = (51.5, -0.12)
 CATEGORIES = ["groceries", "transport", "companionship"]
@@ -145,7 +145,8 @@ async def test_candidates_equal_the_brute_force_reference(
     nonempty = 0
     for i in range(30):
         who = rng.choice(requesters)
-        start = datetime(2030, 6, rng.randint(10, 20), tzinfo=UTC) + timedelta(minutes=5 * rng.randrange(288))
+        day = datetime(NEXT_YEAR, 6, rng.randint(10, 20), tzinfo=UTC)
+        start = day + timedelta(minutes=5 * rng.randrange(288))
         body = {
             "category": rng.choice(CATEGORIES),
             "title": f"Need {i}",

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.factories import assert_problem, join, member, need_body, offer_body, organization
+from tests.factories import NEXT_MONDAY, assert_problem, join, member, need_body, offer_body, organization
 
 HERE = {"lat": 51.5, "lon": -0.12}
 
@@ -127,7 +127,7 @@ async def test_complete_fulfils_and_cancel_reopens(client: httpx.AsyncClient) ->
         ({"requirements": ["first_aid"]}, {"capabilities": ["car"]}, "requirements"),
         ({"location": {"lat": 52.5, "lon": -0.12}}, {}, "distance"),
         (
-            {"window_start": "2030-01-07T09:00:00Z", "window_end": "2030-01-07T10:00:00Z"},
+            {"window_start": f"{NEXT_MONDAY}T09:00:00Z", "window_end": f"{NEXT_MONDAY}T10:00:00Z"},
             {"availability": [{"day": "sat", "start": "10:00", "end": "13:00"}]},
             "availability",
         ),

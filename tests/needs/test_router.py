@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.geo import coarse_point
-from tests.factories import assert_problem, member, need_body
+from tests.factories import NEXT_YEAR, assert_problem, member, need_body
 
 PUBLIC_KEYS = {
     "id",
@@ -98,7 +98,11 @@ async def test_text_limits_count_what_was_sent_and_blank_text_breaks_a_rule(
     blank = need_body(title=" \t ")
     problem = assert_problem(await client.post("/v1/needs", json=blank, headers=a.headers), 422)
     assert problem["errors"] == [
-        {"loc": ["body", "title"], "msg": "must not be only whitespace", "type": "rule"}
+        {
+            "loc": ["body", "title"],
+            "msg": "must contain a visible character (not only spaces or invisible characters)",
+            "type": "rule",
+        }
     ]
     trimmed = await client.post("/v1/needs", json=need_body(title=" Milk "), headers=a.headers)
     assert (trimmed.status_code, trimmed.json()["title"]) == (201, "Milk")
@@ -126,7 +130,10 @@ async def test_remote_need_needs_no_location(client: httpx.AsyncClient) -> None:
         ({"volunteers_needed": 2.5}, ["body", "volunteers_needed"]),
         ({"max_distance_km": "5"}, ["body", "max_distance_km"]),
         ({"contact": {"name": "X", "phone": "call me"}}, ["body", "contact", "phone"]),
-        ({"window_start": "2030-01-02T10:00:00Z", "window_end": "2030-01-01T10:00:00Z"}, ["body"]),
+        (
+            {"window_start": f"{NEXT_YEAR}-01-02T10:00:00Z", "window_end": f"{NEXT_YEAR}-01-01T10:00:00Z"},
+            ["body"],
+        ),
         ({"window_end": "2030-01-01T10:00:00"}, ["body", "window_end"]),
         ({"window_end": "2001-01-01T10:00:00Z"}, ["body", "window_end"]),
         ({"visibility": "organization"}, ["body"]),
@@ -310,10 +317,12 @@ async def test_list_filters(client: httpx.AsyncClient) -> None:
 
 async def test_times_come_back_in_utc(client: httpx.AsyncClient) -> None:
     a = await member(client)
-    body = need_body(window_start="2030-01-01T10:00:00+05:00", window_end="2030-01-01T12:30:00-02:00")
+    body = need_body(
+        window_start=f"{NEXT_YEAR}-01-01T10:00:00+05:00", window_end=f"{NEXT_YEAR}-01-01T12:30:00-02:00"
+    )
     created = (await client.post("/v1/needs", json=body, headers=a.headers)).json()
-    assert created["window_start"] == "2030-01-01T05:00:00Z"
-    assert created["window_end"] == "2030-01-01T14:30:00Z"
+    assert created["window_start"] == f"{NEXT_YEAR}-01-01T05:00:00Z"
+    assert created["window_end"] == f"{NEXT_YEAR}-01-01T14:30:00Z"
     read = (await client.get(f"/v1/needs/{created['id']}", headers=a.headers)).json()
     assert read["window_start"] == created["window_start"]
 
