@@ -94,7 +94,7 @@ async def test_a_generated_client_walks_a_need_from_sign_up_to_the_contact(
     volunteer = await api.sign_up("volunteer.gen@example.org", "Sam Example")
 
     need = await api.op("needs", "create_need").asyncio_detailed(
-        client=requester, body=api.model("NeedCreate", need_body())
+        client=requester, body=api.model("NeedCreate", need_body(location={"lat": 51.501, "lon": -0.121}))
     )
     assert need.status_code == 201, need.content
     need_id = need.parsed.id

@@ -125,7 +125,15 @@ _RATE_LIMIT = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 # Responses showing one of these carry its row version as ETag (the owner view; other views
 # would tell strangers when private fields changed, so they go without).
 _VERSIONED = frozenset(
-    {"NeedOwner", "NeedParticipant", "NeedPublic", "OfferOwner", "OfferOrganization", "MatchView"}
+    {
+        "NeedOwner",
+        "NeedWritten",
+        "NeedParticipant",
+        "NeedPublic",
+        "OfferOwner",
+        "OfferOrganization",
+        "MatchView",
+    }
 )
 
 
