@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.callers import Caller
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
+from app.core.transactions import savepoint
 from app.geo import haversine_km, round_half_km
 from app.matches import loading
 from app.matches.models import MatchStatus, RunAssignment, RunRequest, RunResult, RunStats
@@ -255,10 +256,9 @@ async def _propose(
         )
         for a in assignments
     ]
-    session.add_all(created)
-    await webhooks.emit(session, [event(m, MatchStatus.proposed) for m in created])
     try:
-        await session.commit()
+        async with savepoint(session):
+            session.add_all(created)
+            await webhooks.emit(session, [event(m, MatchStatus.proposed) for m in created])
     except IntegrityError:
-        await session.rollback()
         raise Conflict("Some of these pairs were matched meanwhile; run again.") from None
