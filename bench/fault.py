@@ -11,7 +11,9 @@ clients, stops the database after --before seconds, starts it again --outage sec
 keeps the load on for --after seconds. It then checks, and prints:
 - during the outage every answer is a 503 problem with Retry-After, each within 2 s;
 - after the database returns, requests succeed again without restarting the service;
-- every write acknowledged with 201 is in the database (counted, id by id).
+- every write acknowledged with 201 is in the database (counted, id by id);
+- every request got an HTTP answer, whatever its status: requests sent against answers received,
+  per group (before the stop, in flight as it stopped or started, during the outage, after).
 The exit status is 1 if any check fails.
 """
 
@@ -31,6 +33,7 @@ from bench.live import fresh_database, libpq, need_body, percentile, sign_up, st
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5433/mutual_aid_fault"
 CLUSTER = "pg_ctlcluster --skip-systemctl-redirect 15 fault"
 PROMPT_S = 2.0
+NO_ANSWER = 599
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Outcome:
     op: str
     sent: float
     answered: float
-    status: int  # 599: no HTTP answer at all (connection failed or timed out)
+    status: int  # NO_ANSWER (599): no HTTP answer at all (connection failed, cut off or timed out)
     problem: bool
     retry_after: bool
     need_id: str | None
@@ -53,20 +56,24 @@ async def load(
 ) -> list[Outcome]:
     outcomes: list[Outcome] = []
     written: list[str] = []
+    sent_count = 0
 
     async def one(client: httpx.AsyncClient) -> None:
+        nonlocal sent_count
         person = rng.choice(people)
         headers = {"Authorization": person["Authorization"]}
         read = bool(written) and rng.random() < 0.4
         sent = time.monotonic()
+        sent_count += 1
         try:
             if read:
                 r = await client.get(f"/v1/needs/{rng.choice(written)}", headers=headers)
             else:
                 r = await client.post("/v1/needs", json=need_body(rng), headers=headers)
         except httpx.HTTPError:
+            # Refused, cut off mid-answer or timed out: no HTTP answer at all.
             outcomes.append(
-                Outcome("read" if read else "write", sent, time.monotonic(), 599, False, False, None)
+                Outcome("read" if read else "write", sent, time.monotonic(), NO_ANSWER, False, False, None)
             )
             return
         need_id = r.json()["id"] if not read and r.status_code == 201 else None
@@ -91,6 +98,8 @@ async def load(
 
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         await asyncio.gather(*(user(client) for _ in range(concurrency)))
+    if sent_count != len(outcomes):
+        raise RuntimeError(f"{sent_count} requests sent but {len(outcomes)} outcomes recorded")
     return outcomes
 
 
@@ -147,11 +156,24 @@ async def scenario(args: argparse.Namespace) -> int:
             f"p50 {percentile(latencies, 50) * 1000:.0f} ms  max {max(latencies) * 1000:.0f} ms"
         )
 
+    def answered(name: str, group: list[Outcome]) -> None:
+        got = sum(1 for o in group if o.status != NO_ANSWER)
+        print(f"{name:<34}sent {len(group):>6}  answered {got:>6}  without an answer {len(group) - got}")
+        if got != len(group):
+            failures.append(f"{len(group) - got} request(s) {name} got no HTTP answer")
+
     describe("before the stop", before)
     describe("in flight when it stopped/started", straddling)
     describe("during the outage", outage)
     describe("after the start", after)
     describe("after the first success", recovered)
+    # Every request, those in flight as the database went away or came back included, must get
+    # an answer: a 503 is an answer, a dropped connection is not.
+    answered("before the stop", before)
+    answered("in flight when it stopped/started", straddling)
+    answered("during the outage", outage)
+    answered("after the start", after)
+    print(f"requests sent {len(outcomes)}, without an answer {sum(o.status == NO_ANSWER for o in outcomes)}")
     if not outage:
         failures.append("no request was sent during the outage")
     if any(o.status != 503 or not o.problem or not o.retry_after for o in outage):

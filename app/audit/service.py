@@ -84,11 +84,16 @@ def exposures(caller: Caller, needs: Iterable[Need]) -> list[AuditEvent]:
 
 
 async def record(session: AsyncSession, *, caller: Caller, needs: Iterable[Need]) -> None:
-    """Write the exposure rows before the response leaves: no row, no private fields."""
-    events = exposures(caller, needs)
+    """Write the exposure rows in the read's own transaction, flushed before the response is
+    built: no row, no private fields (the request's commit keeps both, or neither)."""
+    await add_events(session, exposures(caller, needs))
+
+
+async def add_events(session: AsyncSession, events: list[AuditEvent]) -> None:
+    """Flush the rows now, in one batched INSERT, so a failure fails the read that shows them."""
     if events:
         session.add_all(events)
-        await session.commit()
+        await session.flush()
 
 
 def render(event: AuditEvent, *, for_subject: bool = False) -> AuditEntry:
@@ -121,20 +126,16 @@ async def list_events(
     )
 
 
-async def record_contact(
-    session: AsyncSession,
-    *,
+def contact_event(
     caller: Caller,
+    *,
     need_id: uuid.UUID,
     organization_id: uuid.UUID | None,
     member_id: uuid.UUID | None,
     field: str = "contact",
-) -> None:
-    """A party's contact shown to the other side of an accepted match: the need's `contact`, or
-    the volunteer's `phone`."""
+) -> AuditEvent | None:
+    """The row for a party's contact shown to the other side of an accepted match: the need's
+    `contact`, or the volunteer's `phone`; none when callers see their own."""
     if caller.member_id is not None and caller.member_id == member_id:
-        return
-    session.add(
-        _event(caller, need_id=need_id, subject=member_id, organization_id=organization_id, fields=[field])
-    )
-    await session.commit()
+        return None
+    return _event(caller, need_id=need_id, subject=member_id, organization_id=organization_id, fields=[field])

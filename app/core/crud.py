@@ -13,6 +13,7 @@ from app.core.errors import Conflict, PreconditionFailed
 from app.core.etag import matches
 from app.core.pagination import decode_time_cursor, encode_time_cursor
 from app.core.timeutil import utcnow
+from app.core.transactions import savepoint
 
 T = TypeVar("T")
 
@@ -24,33 +25,32 @@ async def versioned_update(
     *,
     if_match: set[int] | None,
     noun: str,
-    before_commit: Callable[[], Awaitable[None]] | None = None,
+    and_then: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """UPDATE ... WHERE version = seen: the database, not Python, decides who wins a race.
 
-    `before_commit` runs once the update has won, inside its transaction (an outbox row)."""
+    `and_then` runs once the update has won, inside the request's transaction (an outbox row).
+    Nothing is committed here: the request's session dependency commits the whole change."""
     model, seen = type(row), row.version
     stale = PreconditionFailed(f"The {noun} has changed since you read it; fetch it again.")
     if not matches(if_match, seen):
         raise stale
     try:
-        result = await session.exec(
-            update(model)
-            .where(col(model.id) == row.id, col(model.version) == seen)
-            .values(**values, version=seen + 1, updated_at=utcnow())
-        )
+        async with savepoint(session):
+            result = await session.exec(
+                update(model)
+                .where(col(model.id) == row.id, col(model.version) == seen)
+                .values(**values, version=seen + 1, updated_at=utcnow())
+            )
     except IntegrityError:
         # A CHECK constraint (slots, capacity) refused it: the state moved under us.
-        await session.rollback()
         raise Conflict(f"That would break a limit of this {noun} (slots or capacity in use).") from None
     if result.rowcount != 1:
-        await session.rollback()
         if if_match is not None:
             raise stale
         raise Conflict(f"The {noun} was changed by someone else at the same moment; try again.")
-    if before_commit is not None:
-        await before_commit()
-    await session.commit()
+    if and_then is not None:
+        await and_then()
     await session.refresh(row)
 
 

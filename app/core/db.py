@@ -41,6 +41,16 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_function("haversine_km", 4, haversine_km, deterministic=True)
 
 
+def _sqlite_savepoint(conn: Any, _name: Any) -> None:
+    # The sqlite3 driver opens a transaction only before its first write, so a SAVEPOINT that
+    # comes first would open the transaction itself, and its RELEASE would commit it: the
+    # savepoint's work would outlive a rollback of the request. BEGIN first keeps it nested;
+    # IMMEDIATE, because a savepoint is there to write: a deferred transaction that read first
+    # could not take the write lock while another writer waits on it (SQLITE_BUSY, no waiting).
+    if not conn.connection.driver_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(settings: Settings) -> AsyncEngine:
     url = async_url(settings.database_url)
     # Bound values are people's addresses, phones and password hashes: never in logs or errors.
@@ -71,6 +81,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint)
     return engine
 
 

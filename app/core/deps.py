@@ -7,6 +7,8 @@ from fastapi import Depends, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
+from app.core.transactions import discard, release
+from app.observability.middleware import response_started
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -15,9 +17,20 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
+    """The request's one transaction: committed once, when the route has returned, or rolled
+    back when it raised. With `scope="function"` (below) this runs before the response is sent,
+    so a failed commit is the client's answer (503 for an outage), never a 200 for a lost write;
+    an audit row commits, or fails, with the read it records."""
+    session: AsyncSession = request.app.state.sessionmaker()
+    try:
         yield session
+        await session.commit()
+    except BaseException:
+        await discard(session)
+        raise
+    finally:
+        await release(session, answered=response_started(request.scope))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

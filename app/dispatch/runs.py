@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.callers import Caller
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
+from app.core.transactions import savepoint
 from app.dispatch import loading
 from app.dispatch.models import RunAssignment, RunRequest, RunResult, RunStats
 from app.dispatch.pools import FACTS
@@ -256,10 +257,9 @@ async def _propose(
         )
         for a in assignments
     ]
-    session.add_all(created)
-    await webhooks.emit(session, [event(m, MatchStatus.proposed) for m in created])
     try:
-        await session.commit()
+        async with savepoint(session):
+            session.add_all(created)
+            await webhooks.emit(session, [event(m, MatchStatus.proposed) for m in created])
     except IntegrityError:
-        await session.rollback()
         raise Conflict("Some of these pairs were matched meanwhile; run again.") from None

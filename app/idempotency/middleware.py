@@ -43,7 +43,7 @@ class Exchange:
     body_complete: bool = False
     claim: service.Claim | None = None
     session: AsyncSession | None = None
-    # Whether the route committed anything after the key was claimed.
+    # Whether the request's transaction committed after the key was claimed.
     committed: bool = False
 
     async def read_body(self, request: Request) -> bytes:
@@ -56,8 +56,10 @@ class Exchange:
         self.claim, self.session = claim, session
         event.listen(session.sync_session, "after_commit", self._on_commit)
 
-    def _on_commit(self, _session: Any) -> None:
-        self.committed = True
+    def _on_commit(self, session: Any) -> None:
+        # A released savepoint commits nothing yet; only the request's own commit does.
+        if not session.in_nested_transaction():
+            self.committed = True
 
     def let_go(self) -> tuple[service.Claim | None, AsyncSession | None]:
         """Stop watching the session (finishing commits on it too) and hand back the claim."""

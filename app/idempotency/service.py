@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Conflict, Invalid
 from app.core.timeutil import utcnow
+from app.core.transactions import commit_own
 from app.idempotency.models import IdempotencyKey
 from app.idempotency.sealing import Headers, KeyMaterial, seal, unseal
 
@@ -90,7 +91,7 @@ async def _insert(
     )
     # RETURNING, not rowcount: drivers report -1 for an INSERT that may have done nothing.
     inserted = (await session.exec(stmt)).first()
-    await session.commit()
+    await commit_own(session)
     return Claim(row_id=row.id, locked_at=now, material=material) if inserted is not None else None
 
 
@@ -100,7 +101,7 @@ async def _load(session: AsyncSession, *, scope: str, key_hash: str) -> Idempote
     )
     row = (await session.exec(stmt.execution_options(populate_existing=True))).first()
     # End the read at once: a waiting request must hold no connection while it sleeps.
-    await session.commit()
+    await commit_own(session)
     return row
 
 
@@ -109,7 +110,7 @@ async def _drop_expired(session: AsyncSession, row: IdempotencyKey, now: datetim
     await session.exec(
         delete(IdempotencyKey).where(col(IdempotencyKey.id) == row.id, col(IdempotencyKey.expires_at) <= now)
     )
-    await session.commit()
+    await commit_own(session)
 
 
 async def _take_over(session: AsyncSession, row: IdempotencyKey, material: KeyMaterial) -> Claim | None:
@@ -124,7 +125,7 @@ async def _take_over(session: AsyncSession, row: IdempotencyKey, material: KeyMa
         )
         .values(locked_at=now)
     )
-    await session.commit()
+    await commit_own(session)
     return Claim(row_id=row.id, locked_at=now, material=material) if result.rowcount == 1 else None
 
 
@@ -179,7 +180,7 @@ async def complete(
         .where(col(IdempotencyKey.id) == claim.row_id, col(IdempotencyKey.locked_at) == claim.locked_at)
         .values(status_code=status_code, response=blob, locked_at=None)
     )
-    await session.commit()
+    await commit_own(session)
     return bool(result.rowcount == 1)
 
 
@@ -190,12 +191,12 @@ async def release(session: AsyncSession, claim: Claim) -> None:
             col(IdempotencyKey.id) == claim.row_id, col(IdempotencyKey.locked_at) == claim.locked_at
         )
     )
-    await session.commit()
+    await commit_own(session)
 
 
 async def purge(session: AsyncSession, *, now: datetime) -> int:
     """Delete expired keys, a bounded batch at a time so no call holds locks for long."""
     batch = select(IdempotencyKey.id).where(col(IdempotencyKey.expires_at) <= now).limit(PURGE_BATCH)
     result = await session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.id).in_(batch)))
-    await session.commit()
+    await commit_own(session)
     return int(result.rowcount)

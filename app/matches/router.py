@@ -70,10 +70,7 @@ async def list_matches(
     rows, next_cursor = await service.list_matches(
         session, caller=caller, need_id=need_id, offer_id=offer_id, status=status, limit=limit, cursor=cursor
     )
-    items = []
-    for match in rows:
-        _, _, side = await service.get_match(session, match_id=match.id, caller=caller)
-        items.append(await views.render(session, match, side, caller))
+    items = await views.render_page(session, rows, caller)
     return Page[MatchView](items=items, next_cursor=next_cursor)
 
 

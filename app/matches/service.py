@@ -15,6 +15,7 @@ from app.core.crud import newest_first, page_of
 from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from app.core.etag import matches
 from app.core.timeutil import utcnow
+from app.core.transactions import savepoint
 from app.matches import hooks
 from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus
 from app.needs import service as needs
@@ -58,7 +59,6 @@ async def _move(
         update(Match).where(col(Match.id) == match.id, col(Match.version) == match.version).values(**values)
     )
     if result.rowcount != 1:
-        await session.rollback()
         if if_match is not None:
             raise PreconditionFailed("The match has changed since you read it; fetch it again.")
         raise Conflict("The match changed at the same moment; fetch it again.")
@@ -155,14 +155,12 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
     match = new_match(need, offer, caller, accepted=claim, score=match_score, now=now)
     need_events: list[webhooks.Event] = []
     try:
-        if claim and not await _take(session, match, now, need_events):
-            await session.rollback()
-            raise Conflict("The need has no free slot or the offer no free capacity any more.")
-        session.add(match)
-        await webhooks.emit(session, [event(match, MatchStatus(match.status)), *need_events])
-        await session.commit()
+        async with savepoint(session):
+            if claim and not await _take(session, match, now, need_events):
+                raise Conflict("The need has no free slot or the offer no free capacity any more.")
+            session.add(match)
+            await webhooks.emit(session, [event(match, MatchStatus(match.status)), *need_events])
     except IntegrityError:
-        await session.rollback()
         raise Conflict("This need and offer already have an active match.") from None
     return match
 
@@ -224,6 +222,33 @@ async def _lock(session: AsyncSession, match_id: uuid.UUID) -> Match:
     return (await session.exec(stmt.execution_options(populate_existing=True))).one()
 
 
+async def _change(
+    session: AsyncSession,
+    match: Match,
+    to: MatchStatus,
+    allowed_from: set[MatchStatus],
+    if_match: set[int] | None,
+) -> None:
+    """The step itself, on the locked match: slots and capacity taken or given back, the match
+    moved, the events written."""
+    if not matches(if_match, match.version):  # checked under the row lock: no step slips between
+        raise PreconditionFailed("The match has changed since you read it; fetch it again.")
+    if match.status not in allowed_from:
+        raise Conflict(f"A {match.status} match cannot be {to}.")
+    now = utcnow()
+    need_events: list[webhooks.Event] = []
+    if to == MatchStatus.accepted:
+        # The need or offer may have changed since the proposal: check the pair again.
+        need, offer = await _fresh(session, match)
+        await _check_eligible(session, need, offer, now, existing=match)
+        if not await _take(session, match, now, need_events):
+            raise Conflict("The need has no free slot or the offer no free capacity any more.")
+    elif match.status == MatchStatus.accepted:
+        await _release(session, match, now, need_events, completed=to == MatchStatus.completed)
+    await _move(session, match, to, now, if_match=if_match)
+    await webhooks.emit(session, [event(match, to), *need_events])
+
+
 async def step(
     session: AsyncSession, *, match: Match, side: str, action: str, if_match: set[int] | None = None
 ) -> Match:
@@ -232,32 +257,13 @@ async def step(
         raise Forbidden(
             f"The {'volunteer' if side == NEED_SIDE else 'need owner'} cannot {action} this match."
         )
-    match = await _lock(session, match.id)
-    if not matches(if_match, match.version):  # checked under the row lock: no step slips between
-        await session.rollback()
-        raise PreconditionFailed("The match has changed since you read it; fetch it again.")
-    if match.status not in allowed_from:
-        status = match.status  # read before the rollback expires it
-        await session.rollback()
-        raise Conflict(f"A {status} match cannot be {to}.")
-    now = utcnow()
-    need_events: list[webhooks.Event] = []
     try:
-        if to == MatchStatus.accepted:
-            # The need or offer may have changed since the proposal: check the pair again.
-            need, offer = await _fresh(session, match)
-            await _check_eligible(session, need, offer, now, existing=match)
-            if not await _take(session, match, now, need_events):
-                raise Conflict("The need has no free slot or the offer no free capacity any more.")
-        elif match.status == MatchStatus.accepted:
-            await _release(session, match, now, need_events, completed=to == MatchStatus.completed)
-        await _move(session, match, to, now, if_match=if_match)
-        await webhooks.emit(session, [event(match, to), *need_events])
-        await session.commit()
-    except (Conflict, IntegrityError) as exc:
-        await session.rollback()
-        if isinstance(exc, Conflict):
-            raise
+        # The savepoint opens the write transaction before the match is read again: on SQLite,
+        # where FOR UPDATE is a no-op, that is what keeps the check below under a lock.
+        async with savepoint(session):
+            match = await _lock(session, match.id)
+            await _change(session, match, to, allowed_from, if_match)
+    except IntegrityError:
         raise Conflict("The need or offer changed at the same moment; fetch the match again.") from None
     await session.refresh(match)
     return match
@@ -279,7 +285,8 @@ async def lock_for_need(session: AsyncSession, *, need_id: uuid.UUID) -> None:
 
 
 async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: datetime) -> None:
-    """A cancelled need ends its active matches and frees the offers' capacity (caller commits)."""
+    """A cancelled need ends its active matches and frees the offers' capacity (in the request's
+    transaction)."""
     ending = (
         await session.exec(select(Match).where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE)))
     ).all()

@@ -1,54 +1,101 @@
 """What each side of a match is shown: the other's contact only after acceptance, audited."""
 
+import uuid
+from collections.abc import Sequence
+
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.auth.callers import Caller
 from app.matches.models import Match, MatchStatus, MatchView, Party
-from app.matches.service import NEED_SIDE, VOLUNTEER_SIDE
+from app.matches.service import NEED_SIDE, VOLUNTEER_SIDE, side_of
 from app.members.models import Member
 from app.needs.models import Need
 
 
-async def _requester_party(session: AsyncSession, match: Match, caller: Caller) -> Party | None:
+def _requester_party(
+    need: Need, members: dict[uuid.UUID, Member], caller: Caller, shown: list[AuditEvent | None]
+) -> Party | None:
     """Whom the volunteer calls: the need's contact, else the requester's own phone."""
-    need = await session.get(Need, match.need_id)
-    assert need is not None
     if need.contact_name is not None:
         party = Party(id=None, display_name=need.contact_name, phone=need.contact_phone)
-    elif (
-        need.requester_id is not None and (person := await session.get(Member, need.requester_id)) is not None
-    ):
+    elif need.requester_id is not None and (person := members.get(need.requester_id)) is not None:
         party = Party(id=None, display_name=person.display_name, phone=person.phone)
     else:
         return None
-    await audit.record_contact(
-        session,
-        caller=caller,
-        need_id=need.id,
-        organization_id=need.organization_id,
-        member_id=need.requester_id,
+    shown.append(
+        audit.contact_event(
+            caller, need_id=need.id, organization_id=need.organization_id, member_id=need.requester_id
+        )
     )
     return party
 
 
-async def render(session: AsyncSession, match: Match, side: str, caller: Caller) -> MatchView:
-    volunteer = await session.get(Member, match.volunteer_id)
-    assert volunteer is not None
+def _view(
+    match: Match,
+    side: str,
+    need: Need,
+    members: dict[uuid.UUID, Member],
+    caller: Caller,
+    shown: list[AuditEvent | None],
+) -> MatchView:
+    volunteer = members[match.volunteer_id]
     accepted = match.status == MatchStatus.accepted
     # Before acceptance neither side sees the other's contact; after it, both do.
     phone = volunteer.phone if side == NEED_SIDE and accepted else None
     if phone is not None:
-        await audit.record_contact(
-            session,
-            caller=caller,
-            need_id=match.need_id,
-            organization_id=match.organization_id,
-            member_id=volunteer.id,
-            field="phone",
+        shown.append(
+            audit.contact_event(
+                caller,
+                need_id=match.need_id,
+                organization_id=match.organization_id,
+                member_id=volunteer.id,
+                field="phone",
+            )
         )
     requester = (
-        await _requester_party(session, match, caller) if side == VOLUNTEER_SIDE and accepted else None
+        _requester_party(need, members, caller, shown) if side == VOLUNTEER_SIDE and accepted else None
     )
     party = Party(id=volunteer.id, display_name=volunteer.display_name, phone=phone)
     return MatchView.model_validate({**match.model_dump(), "volunteer": party, "requester": requester})
+
+
+async def _needs_and_people(
+    session: AsyncSession, matches: Sequence[Match]
+) -> tuple[dict[uuid.UUID, Need], dict[uuid.UUID, Member]]:
+    """Every need and person a page of matches shows, in two queries whatever the page size."""
+    need_ids = {m.need_id for m in matches}
+    needs = {n.id: n for n in (await session.exec(select(Need).where(col(Need.id).in_(need_ids)))).all()}
+    people = {m.volunteer_id for m in matches} | {
+        n.requester_id for n in needs.values() if n.requester_id is not None
+    }
+    members = {p.id: p for p in (await session.exec(select(Member).where(col(Member.id).in_(people)))).all()}
+    return needs, members
+
+
+async def render_page(session: AsyncSession, matches: Sequence[Match], caller: Caller) -> list[MatchView]:
+    """Each match as the caller's side sees it (a match the caller has no side of is left out),
+    with one audit row per contact shown, flushed in one INSERT before anything is returned."""
+    if not matches:
+        return []
+    needs, members = await _needs_and_people(session, matches)
+    shown: list[AuditEvent | None] = []
+    views = []
+    for match in matches:
+        need = needs[match.need_id]  # foreign keys
+        side = side_of(match, caller, need)
+        if side is not None:
+            views.append(_view(match, side, need, members, caller, shown))
+    await audit.add_events(session, [event for event in shown if event is not None])
+    return views
+
+
+async def render(session: AsyncSession, match: Match, side: str, caller: Caller) -> MatchView:
+    """One match from `side`, as the route that loaded it decided."""
+    needs, members = await _needs_and_people(session, [match])
+    shown: list[AuditEvent | None] = []
+    view = _view(match, side, needs[match.need_id], members, caller, shown)
+    await audit.add_events(session, [event for event in shown if event is not None])
+    return view

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Conflict, Unauthorized
 from app.core.security import hash_password, verify_password
 from app.core.timeutil import utcnow
+from app.core.transactions import savepoint
 from app.members.models import Member, MemberCreate, MemberUpdate, canonical_email
 
 
@@ -20,11 +21,10 @@ async def create_member(session: AsyncSession, *, data: MemberCreate) -> Member:
         phone=data.phone,
         languages=data.languages,
     )
-    session.add(member)
     try:
-        await session.commit()
+        async with savepoint(session):
+            session.add(member)
     except IntegrityError:
-        await session.rollback()
         raise Conflict("An account with this email already exists.") from None
     return member
 
@@ -66,5 +66,5 @@ async def update_member(session: AsyncSession, *, member: Member, data: MemberUp
         member.sqlmodel_update(changes)
         member.updated_at = utcnow()
         session.add(member)
-        await session.commit()
+        await session.flush()
     return member

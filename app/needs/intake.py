@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
 from app.core.errors import DomainError, FieldError, Problem, clean_validation_errors, problem_body
+from app.core.transactions import savepoint
 from app.needs import service
 from app.needs.models import Need, NeedCreate
 from app.safety import service as safety
@@ -97,15 +98,14 @@ async def create_batch(session: AsyncSession, *, caller: Caller, items: list[Any
         if data.external_id is not None:
             taken[slot] = need.id
         fresh.append((index, need))
-    session.add_all([need for _, need in fresh])
-    await webhooks.emit(session, [service.created_event(need) for _, need in fresh])
     try:
-        await session.commit()
+        async with savepoint(session):
+            session.add_all([need for _, need in fresh])
+            await webhooks.emit(session, [service.created_event(need) for _, need in fresh])
         results.update({i: BatchResult(index=i, status=201, id=need.id) for i, need in fresh})
     except IntegrityError:
         # Another request took one of the external ids meanwhile: settle every valid item again,
         # one by one (in-batch duplicates too: the sibling they pointed at was rolled back).
-        await session.rollback()
         for index, data, _ in valid:
             try:
                 results[index] = BatchResult(

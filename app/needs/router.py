@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 
-from app.audit import service as audit
 from app.auth.callers import Caller
 from app.auth.deps import ANONYMOUS_WELCOME, scoped
 from app.core.deps import SessionDep
@@ -193,8 +192,9 @@ async def update_need(
     """Change a need you own. Send `If-Match` with the ETag you read to avoid overwriting a change.
     When a new title or description reads as a crisis, `resources` lists helplines for you alone."""
     need = await service.get_owned_need(session, need_id=need_id, caller=caller)
-    need = await service.update_need(session, need=need, data=data, if_match=parse_if_match(if_match))
-    await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
+    need = await service.update_need(
+        session, caller=caller, need=need, data=data, if_match=parse_if_match(if_match)
+    )
     response.headers["ETag"] = etag(need.version)
     text_changed = bool(data.model_fields_set & {"title", "description"})
     resources = await service.crisis_resources(catalogue, need=need, caller=caller) if text_changed else []
@@ -210,7 +210,6 @@ async def cancel_need(
     need_id: uuid.UUID, caller: Writer, session: SessionDep, response: Response
 ) -> NeedOwner:
     need = await service.get_owned_need(session, need_id=need_id, caller=caller)
-    need = await service.cancel_need(session, need=need)
-    await audit.record(session, caller=caller, needs=[need])
+    need = await service.cancel_need(session, caller=caller, need=need)
     response.headers["ETag"] = etag(need.version)
     return render_owner(need)

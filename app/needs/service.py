@@ -13,6 +13,7 @@ from app.auth.callers import Caller
 from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
+from app.core.transactions import savepoint
 from app.core.types import Point
 from app.geo import located
 from app.needs import hooks
@@ -127,13 +128,12 @@ async def create_need(session: AsyncSession, *, caller: Caller, data: NeedCreate
     organization_id = await owning_organization(session, caller, data.organization_id)
     check_create(data, organization_id, caller)
     need = new_need(caller, organization_id, data)
-    session.add(need)
-    await webhooks.emit(session, [created_event(need)])
     try:
-        await session.commit()
+        async with savepoint(session):
+            session.add(need)
+            await webhooks.emit(session, [created_event(need)])
     except IntegrityError:
         # The unique (organization_id, external_id) index settles races, not an earlier read.
-        await session.rollback()
         found = await existing_ids(session, organization_id, [data.external_id or ""])
         if data.external_id in found:
             raise duplicate(found[data.external_id]) from None
@@ -183,8 +183,9 @@ async def get_owned_need(session: AsyncSession, *, need_id: uuid.UUID, caller: C
 
 
 async def update_need(
-    session: AsyncSession, *, need: Need, data: NeedUpdate, if_match: set[int] | None
+    session: AsyncSession, *, caller: Caller, need: Need, data: NeedUpdate, if_match: set[int] | None
 ) -> Need:
+    """Change a need; the owner's answer shows its private fields, so that is audited with it."""
     changes = data.model_dump(mode="json", exclude_unset=True)
     if effective_status(need) not in EDITABLE:
         raise Conflict(f"A {effective_status(need)} need cannot be changed.")
@@ -233,11 +234,12 @@ async def update_need(
         await session.refresh(need, attribute_names=["status"])
         await webhooks.emit(session, [need_event(EventType.need_updated, need, need.status)])
 
-    await versioned_update(session, need, values, if_match=if_match, noun="need", before_commit=announce)
+    await versioned_update(session, need, values, if_match=if_match, noun="need", and_then=announce)
+    await audit.record(session, caller=caller, needs=[need])
     return need
 
 
-async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
+async def cancel_need(session: AsyncSession, *, caller: Caller, need: Need) -> Need:
     status = effective_status(need)
     if status not in EDITABLE:
         raise Conflict(f"A {status} need cannot be cancelled.")
@@ -250,12 +252,11 @@ async def cancel_need(session: AsyncSession, *, need: Need) -> Need:
         .values(status=NeedStatus.cancelled, version=need.version + 1, updated_at=now)
     )
     if result.rowcount != 1:
-        await session.rollback()
         raise Conflict("The need was changed by someone else at the same moment; try again.")
     await webhooks.emit(session, [need_event(EventType.need_cancelled, need, NeedStatus.cancelled)])
     await matches.end(session, need_id=need.id, now=now)
-    await session.commit()
     await session.refresh(need)
+    await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
     return need
 
 

@@ -29,6 +29,12 @@ def request_id_of(scope: Scope) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
+def response_started(scope: Scope) -> bool:
+    """Whether the response has begun to leave: after that, nothing may replace it."""
+    state: dict[str, Any] = scope.get("state") or {}
+    return bool(state.get("response_started"))
+
+
 def _route_template(scope: Scope) -> str:
     """`/v1/needs/{need_id}`. The matched route knows only its own part of the template: the
     prefixes of the routers it was included in are the leading, static, segments of the path."""
@@ -62,6 +68,7 @@ class ObserveRequests:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 MutableHeaders(scope=message)[HEADER] = rid
+                scope["state"]["response_started"] = True
             await send(message)
 
         started = time.perf_counter()

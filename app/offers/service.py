@@ -64,7 +64,7 @@ async def create_offer(session: AsyncSession, *, volunteer: Member, data: OfferC
     offer = Offer(volunteer_id=volunteer.id, **_flatten(data.model_dump(mode="json")))
     offer.organization_id = data.organization_id
     session.add(offer)
-    await session.commit()
+    await session.flush()
     return offer
 
 

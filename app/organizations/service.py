@@ -12,6 +12,7 @@ from app.core.crud import newest_first, page_of
 from app.core.errors import Conflict, NotFound
 from app.core.security import hash_api_key, new_api_key
 from app.core.timeutil import utcnow
+from app.core.transactions import savepoint
 from app.members.models import Member
 from app.organizations.models import (
     ApiKey,
@@ -41,7 +42,7 @@ async def create_organization(
     session.add(org)
     await session.flush()
     session.add(Membership(organization_id=org.id, member_id=creator.id, role=Role.coordinator))
-    await session.commit()
+    await session.flush()
     return org
 
 
@@ -101,11 +102,10 @@ async def set_membership(
         if data.vetted is not None:
             membership.vetted = data.vetted
         membership.updated_at = utcnow()
-    session.add(membership)
     try:
-        await session.commit()
+        async with savepoint(session):
+            session.add(membership)
     except IntegrityError:
-        await session.rollback()
         raise Conflict("The membership changed at the same moment; try again.") from None
     return membership, created
 
@@ -139,7 +139,7 @@ async def create_api_key(
         created_by=creator.id,
     )
     session.add(key)
-    await session.commit()
+    await session.flush()
     return key, secret
 
 
@@ -162,7 +162,6 @@ async def revoke_api_key(session: AsyncSession, *, organization_id: uuid.UUID, k
         )
         .values(revoked_at=utcnow())
     )
-    await session.commit()
     if result.rowcount != 1:
         raise NotFound("No such active API key in this organization.")
 
@@ -177,7 +176,7 @@ async def authenticate_key(session: AsyncSession, *, secret: str) -> ApiKey | No
         return None
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        # Committed with the request it authenticates, like the rest of its work.
         key.last_used_at = now
         session.add(key)
-        await session.commit()
     return key

@@ -68,7 +68,6 @@ async def create_endpoint(
         .where(col(WebhookEndpoint.organization_id) == organization_id)
     )
     if count.one() >= MAX_ENDPOINTS:
-        await session.rollback()
         raise Conflict(f"An organization may have at most {MAX_ENDPOINTS} webhook endpoints.")
     secret = new_secret()
     endpoint = WebhookEndpoint(
@@ -80,7 +79,7 @@ async def create_endpoint(
         created_by_key_id=caller.key_id,
     )
     session.add(endpoint)
-    await session.commit()
+    await session.flush()
     return endpoint, secret
 
 
@@ -111,7 +110,6 @@ async def delete_endpoint(
             col(WebhookEndpoint.id) == endpoint_id, col(WebhookEndpoint.organization_id) == organization_id
         )
     )
-    await session.commit()
     if result.rowcount != 1:
         raise NotFound("No such webhook endpoint in this organization.")
 
@@ -171,7 +169,8 @@ def match_event(
 
 
 async def emit(session: AsyncSession, events: Iterable[Event]) -> None:
-    """Write the events and their deliveries in the caller's transaction (the caller commits).
+    """Write the events and their deliveries in the caller's transaction (a request's is
+    committed by its session dependency).
 
     Fanned out here, not in the worker: the endpoints subscribed at the moment of the change
     are the ones that hear of it, and organisations without webhooks get no rows at all."""

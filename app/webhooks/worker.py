@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.timeutil import utcnow
+from app.core.transactions import commit_own
 from app.webhooks.delivery import Outcome, attempt, backoff_seconds, signed_headers
 from app.webhooks.models import (
     DeliveryStatus,
@@ -79,7 +80,7 @@ async def claim(sessions: Sessions, settings: Settings, now: datetime) -> list[C
                 next_attempt_at=now + timedelta(seconds=settings.webhook_lease_seconds),
             )
         )
-        await session.commit()
+        await commit_own(session)
         rows = await session.exec(
             select(WebhookDelivery, WebhookEndpoint, WebhookEvent.payload)
             .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
@@ -196,7 +197,7 @@ async def record(
             return False
         if outcome.gone:
             await _cancel_pending(session, claimed.endpoint_id, now)
-        await session.commit()
+        await commit_own(session)
     return True
 
 
@@ -215,7 +216,7 @@ async def _cancel_one(sessions: Sessions, claimed: Claimed) -> None:
                 updated_at=now,
             )
         )
-        await session.commit()
+        await commit_own(session)
 
 
 async def send(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) -> Outcome:
@@ -276,5 +277,5 @@ async def purge_finished(sessions: Sessions, *, older_than: datetime) -> tuple[i
                 ~exists().where(col(WebhookDelivery.event_id) == col(WebhookEvent.id)),
             )
         )
-        await session.commit()
+        await commit_own(session)
         return int(finished.rowcount), int(orphaned.rowcount)

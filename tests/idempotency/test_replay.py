@@ -5,6 +5,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import Unavailable
 from tests.factories import ALL_SCOPES, api_key, assert_problem, member, need_body, organization
@@ -109,10 +111,15 @@ async def test_a_5xx_releases_the_key(
     ("failure", "status"),
     [(RuntimeError("the answer was lost"), 500), (Unavailable("The database went away."), 503)],
 )
-async def test_a_failure_after_the_change_committed_keeps_the_answer(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, failure: Exception, status: int
+async def test_a_failure_while_building_the_answer_undoes_the_change_and_frees_the_key(
+    client: httpx.AsyncClient,
+    application: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    status: int,
 ) -> None:
-    """The need is saved, then building the answer fails: a retry must not save it again."""
+    """The need is written, then building the answer fails: the request's one transaction is
+    rolled back, so nothing was saved and the retry runs (and saves it) once."""
     from app.needs import router
 
     a = await member(client)
@@ -122,9 +129,48 @@ async def test_a_failure_after_the_change_committed_keeps_the_answer(
         raise failure
 
     monkeypatch.setattr(router, "render_written", lost)
+    assert_problem(await client.post("/v1/needs", content=body, headers=keyed(a, KEY)), status)
+    assert await _my_needs(client, a.headers) == []
+    assert await count_rows(application, "idempotency_keys") == 0
+    monkeypatch.undo()
+    retried = await client.post("/v1/needs", content=body, headers=keyed(a, KEY))
+    assert retried.status_code == 201
+    assert REPLAYED not in retried.headers
+    assert await _my_needs(client, a.headers) == [retried.json()["id"]]
+
+
+class _LostAfterCommit(AsyncSession):
+    failure: Exception = RuntimeError("the connection could not be given back")
+
+    async def close(self) -> None:
+        await super().close()
+        raise self.failure
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        (RuntimeError("the answer was lost"), 500),
+        (OperationalError("ROLLBACK", {}, Exception("terminating connection")), 503),
+    ],
+)
+async def test_a_failure_after_the_change_committed_keeps_the_answer(
+    client: httpx.AsyncClient, application: FastAPI, failure: Exception, status: int
+) -> None:
+    """The need is committed, then releasing the connection fails before the answer leaves: a
+    retry must not save it again."""
+    a = await member(client)
+    body = encoded(need_body())
+    maker = application.state.sessionmaker
+
+    class Failing(_LostAfterCommit):
+        pass
+
+    Failing.failure = failure
+    application.state.sessionmaker = lambda: Failing(bind=maker.kw["bind"], expire_on_commit=False)
     first = await client.post("/v1/needs", content=body, headers=keyed(a, KEY))
     assert_problem(first, status)
-    monkeypatch.undo()
+    application.state.sessionmaker = maker
     for _ in range(2):
         again = await client.post("/v1/needs", content=body, headers=keyed(a, KEY))
         assert (again.status_code, again.headers[REPLAYED]) == (status, "true")
