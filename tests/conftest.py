@@ -1,33 +1,120 @@
-"""Test fixtures: a fresh database per test, on SQLite by default or Postgres via TEST_DATABASE_URL.
+"""Test fixtures: apps built once per run, a fresh database per test, on SQLite by default or
+Postgres via TEST_DATABASE_URL, serially or on pytest-xdist workers (`-n 2`).
 
-SQLite runs in memory with the models' schema; Postgres is migrated once with Alembic and
-truncated between tests. When TEST_DATABASE_URL names a Postgres that does not answer, the
-run fails: a database pass that quietly skipped would prove nothing.
+Building an app (routes, dependencies, middleware, the first request's set-up) costs more than
+most tests, so each xdist worker builds one app per set of settings and reuses it: every test
+gets that app with its own engine, rate limiter and `app.state`, on an empty database. A test that
+changes its app (adds a route, edits its settings) is marked `own_app` and gets one of its own;
+one that does so unmarked fails, as it would leak into the tests after it.
+
+SQLite runs in memory with the models' schema, a new database per test. Postgres: the
+TEST_DATABASE_URL database is migrated once with Alembic; on xdist each worker clones it
+(CREATE DATABASE ... TEMPLATE) into a database of its own, dropped at the end. Tables are emptied
+with DELETE before each test: TRUNCATE rewrites every table's files and takes ~50 times as long.
+When TEST_DATABASE_URL names a Postgres that does not answer, the run fails: a database pass that
+quietly skipped would prove nothing.
+
+Postgres allows 100 connections in all. Tests that open many at once (the `shared_client` ones
+and the *concurrency* and *race* files) share one xdist group, so they run one at a time on one
+worker; every other app pools at most DB_POOL_SIZE connections.
 """
 
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from hypothesis import settings as hypothesis_settings
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (every table in the metadata)
+from app.auth.ratelimit import RateLimiter
 from app.core.config import Settings
-from app.core.db import sync_url
+from app.core.db import make_engine, make_sessionmaker, sync_url
 from app.main import create_app
 from app.migrate import upgrade_head
 
-DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite+aiosqlite://")
-IS_POSTGRES = DATABASE_URL.startswith("postgres")
+CI = os.environ.get("CI") == "true"
+# The database named by TEST_DATABASE_URL: migrated once, and on xdist the workers' template.
+TEMPLATE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite+aiosqlite://")
+IS_POSTGRES = TEMPLATE_URL.startswith("postgres")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"... on an xdist worker
+DATABASE_URL = (
+    make_url(TEMPLATE_URL).set(database=f"{make_url(TEMPLATE_URL).database}_{WORKER}").render_as_string(False)
+    if IS_POSTGRES and WORKER
+    else TEMPLATE_URL
+)
+# Pooled connections per app unless a test asks for more. The connection-heavy group, on one
+# worker, holds at most 55 + this; every other worker at most a few apps of this many each.
+DB_POOL_SIZE = 5
+CONNECTION_HEAVY = "connection-heavy"
+
+# Hypothesis: the full amounts under CI=true (Hypothesis's own `ci` profile: derandomised, no
+# deadline), fewer examples on a developer's run unless HYPOTHESIS_PROFILE=ci asks for them.
+hypothesis_settings.register_profile("dev", max_examples=20)
+HYPOTHESIS_PROFILE = "ci" if CI else os.environ.get("HYPOTHESIS_PROFILE", "dev")
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
+
+
+def libpq_url(url: str) -> str:
+    return sync_url(url).replace("postgresql+psycopg://", "postgresql://")
+
+
+def _admin_url() -> str:
+    return libpq_url(make_url(TEMPLATE_URL).set(database="postgres").render_as_string(False))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Once per run, before any xdist worker starts (xdist starts them last): the template
+    database at head."""
+    if not IS_POSTGRES or WORKER:
+        return
+    try:
+        psycopg.connect(libpq_url(TEMPLATE_URL), connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        pytest.exit(f"TEST_DATABASE_URL names a Postgres that does not answer: {exc}", returncode=3)
+    upgrade_head(TEMPLATE_URL)
+
+
+def _connection_heavy(item: pytest.Item) -> bool:
+    stem = item.path.stem
+    fixtures: list[str] = getattr(item, "fixturenames", [])
+    return "shared_client" in fixtures or "concurrency" in stem or "race" in stem
+
+
+def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
+    if hasattr(item, "_id"):  # pytest 9.2 keeps node ids structured
+        item._id = type(item._id).parse(nodeid)
+    else:
+        item._nodeid = nodeid  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Postgres-only tests belong to the Postgres pass; leave them out of the SQLite one."""
+    """Postgres-only tests belong to the Postgres pass; leave them out of the SQLite one. Tests
+    that open many connections at once run one at a time, on one xdist worker."""
+    grouping = bool(getattr(config.option, "loadgroup", False))  # set on xdist workers
+    for item in items:
+        # Schemathesis gives every operation's test one node id (`test_api`); xdist schedules by
+        # node id, so under --dist loadgroup it would run one operation and drop the others.
+        if not item.nodeid.endswith(f"::{item.name}"):
+            _set_nodeid(item, f"{item.nodeid.rpartition('::')[0]}::{item.name}")
+        if _connection_heavy(item):
+            item.add_marker(pytest.mark.xdist_group(CONNECTION_HEAVY))
+            # xdist groups a test by the "@group" it appends to the node id, but on pytest 9.2
+            # its append no longer takes (pytest-xdist issue 1386): the groups silently vanish.
+            if grouping and not item.nodeid.endswith(f"@{CONNECTION_HEAVY}"):
+                _set_nodeid(item, f"{item.nodeid}@{CONNECTION_HEAVY}")
+    twice = sorted(nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1)
+    if twice:
+        raise pytest.UsageError(f"tests that share a node id would not all run under xdist: {twice}")
     if IS_POSTGRES:
         return
     keep = [i for i in items if i.get_closest_marker("postgres") is None]
@@ -35,10 +122,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
-
-
-def libpq_url(url: str) -> str:
-    return sync_url(url).replace("postgresql+psycopg://", "postgresql://")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -54,14 +137,25 @@ def cheap_password_hashing() -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    if IS_POSTGRES:
-        try:
-            psycopg.connect(libpq_url(DATABASE_URL), connect_timeout=5).close()
-        except psycopg.OperationalError as exc:
-            pytest.exit(f"TEST_DATABASE_URL names a Postgres that does not answer: {exc}", returncode=3)
-        upgrade_head(DATABASE_URL)
-    return DATABASE_URL
+def database_url() -> Iterator[str]:
+    """The database this process tests on: an xdist worker's clone of the template, made here
+    and dropped at the end; otherwise the template itself."""
+    if DATABASE_URL == TEMPLATE_URL:
+        yield DATABASE_URL
+        return
+    name = make_url(DATABASE_URL).database
+    template = make_url(TEMPLATE_URL).database
+    with psycopg.connect(_admin_url(), autocommit=True) as admin:
+        # Cloning needs the template to itself: one worker at a time.
+        admin.execute("SELECT pg_advisory_lock(hashtext('mutual aid test template'))")
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        admin.execute("SELECT pg_advisory_unlock(hashtext('mutual aid test template'))")
+    try:
+        yield DATABASE_URL
+    finally:
+        with psycopg.connect(_admin_url(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
@@ -70,7 +164,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "environment": "test",
         "migrate_on_startup": False,
         "jwt_secret": "test-secret-that-is-long-enough-0123456789",
-        "db_pool_size": 20,
+        "db_pool_size": DB_POOL_SIZE,
         # Generous unless a test is about rate limits, so suites never trip over them.
         "rate_limit_member": "100000/minute",
         "rate_limit_key": "100000/minute",
@@ -81,23 +175,74 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-async def fresh_app(database_url: str, **overrides: object) -> FastAPI:
-    """An app on an empty database (Postgres truncated, SQLite created), with these settings."""
-    application = create_app(make_settings(database_url, **overrides))
-    async with application.state.engine.begin() as conn:
+async def empty_database(engine: AsyncEngine) -> None:
+    """Postgres: every table emptied, children first. SQLite in memory: the schema created."""
+    async with engine.begin() as conn:
         if IS_POSTGRES:
-            tables = ", ".join(t.name for t in SQLModel.metadata.sorted_tables)
-            await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+            tables = reversed(SQLModel.metadata.sorted_tables)
+            await conn.execute(text("; ".join(f"DELETE FROM {t.name}" for t in tables)))
         else:
             await conn.run_sync(SQLModel.metadata.create_all)
+
+
+async def fresh_app(database_url: str, **overrides: object) -> FastAPI:
+    """An app of its own on an empty database, with these settings; the caller disposes of its
+    engine. Most tests want the `application` fixture or `app_for_test` instead: cheaper."""
+    application = create_app(make_settings(database_url, **overrides))
+    await empty_database(application.state.engine)
     return application
 
 
+_built: dict[str, FastAPI] = {}  # by settings: apps this process has built, reused test after test
+_in_use: set[int] = set()
+
+
+@contextlib.asynccontextmanager
+async def app_for_test(database_url: str, **overrides: object) -> AsyncIterator[FastAPI]:
+    """The app with these settings, built once per process, on an empty database: this test's
+    own engine, rate limiter and `app.state`, all put back afterwards."""
+    key = repr((database_url, sorted(overrides.items())))
+    if key not in _built:
+        _built[key] = create_app(make_settings(database_url, **overrides))
+    application = _built[key]
+    if id(application) in _in_use:  # asked for twice in one test: the second gets its own
+        own = await fresh_app(database_url, **overrides)
+        try:
+            yield own
+        finally:
+            await own.state.engine.dispose()
+        return
+    _in_use.add(id(application))
+    state: dict[str, Any] = application.state._state
+    saved, settings = dict(state), application.state.settings
+    frozen, routes = settings.model_dump(), len(application.router.routes)
+    engine = make_engine(settings)
+    limiter = RateLimiter(settings)
+    try:
+        await empty_database(engine)
+        state.update(engine=engine, sessionmaker=make_sessionmaker(engine), rate_limiter=limiter)
+        yield application
+    finally:
+        await limiter.aclose()
+        await engine.dispose()
+        state.clear()
+        state.update(saved)
+        _in_use.discard(id(application))
+        changed = settings.model_dump() != frozen or len(application.router.routes) != routes
+        if changed:
+            del _built[key]  # never handed out again
+            pytest.fail("this test changed the shared app (settings or routes): mark it own_app")
+
+
 @pytest.fixture
-async def application(database_url: str) -> AsyncIterator[FastAPI]:
-    application = await fresh_app(database_url)
-    yield application
-    await application.state.engine.dispose()
+async def application(database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[FastAPI]:
+    if request.node.get_closest_marker("own_app") is not None:
+        own = await fresh_app(database_url)
+        yield own
+        await own.state.engine.dispose()
+        return
+    async with app_for_test(database_url) as shared:
+        yield shared
 
 
 @pytest.fixture

@@ -74,6 +74,7 @@ def test_app_services_use_the_db_service(services: dict[str, Any], name: str) ->
     assert env["JWT_SECRET"].startswith("${JWT_SECRET:?")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [MIGRATE_ARGS, SERVE_ARGS, WORKER_ARGS])
 def test_commands_name_real_entry_points(args: list[str]) -> None:
     # argparse exits non-zero on an unknown subcommand, so a clean --help proves it exists.

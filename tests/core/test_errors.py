@@ -1,6 +1,7 @@
 """Every error is problem+json, and nothing internal (traces, SQL) ever reaches a client."""
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from tests.factories import NEXT_YEAR, assert_problem, member, need_body
@@ -33,6 +34,7 @@ async def test_a_body_that_is_not_utf8_is_422_like_malformed_json(client: httpx.
     assert body["errors"] == [{"loc": ["body"], "msg": "JSON must be UTF-8 text.", "type": "json_invalid"}]
 
 
+@pytest.mark.own_app  # adds a route
 async def test_unexpected_failure_is_500_problem_without_internals(
     client: httpx.AsyncClient, application: FastAPI
 ) -> None:

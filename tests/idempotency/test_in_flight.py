@@ -3,6 +3,7 @@
 import asyncio
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.idempotency import service
@@ -37,6 +38,7 @@ async def test_a_repeat_waits_for_the_first_and_replays_its_response(
     assert (response.headers[REPLAYED], response.headers["location"]) == ("true", "/v1/needs/first")
 
 
+@pytest.mark.own_app  # shortens its wait
 async def test_a_repeat_that_waits_too_long_gets_409_with_retry_after(
     client: httpx.AsyncClient, application: FastAPI
 ) -> None:

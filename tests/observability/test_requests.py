@@ -47,6 +47,7 @@ async def test_a_safe_incoming_id_is_kept_and_an_unsafe_one_replaced(client: htt
         assert HEX_ID.fullmatch(replaced.headers["x-request-id"])
 
 
+@pytest.mark.own_app  # adds a route
 async def test_an_unhandled_error_is_a_500_problem_with_the_request_id(application: FastAPI) -> None:
     @application.get("/boom")
     async def boom() -> None:
@@ -155,6 +156,7 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert "made-up" not in final
 
 
+@pytest.mark.own_app  # adds a route
 async def test_an_unhandled_error_logs_its_frames_but_never_its_message(
     application: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:

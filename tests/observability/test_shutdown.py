@@ -11,8 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.slow
 
 
 def _free_port() -> int:
@@ -22,7 +25,8 @@ def _free_port() -> int:
 
 
 def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    # Generous: on xdist, beside the other database pass, a cold start queues for the cores.
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, "the server exited during start-up"
         try:
@@ -30,7 +34,7 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.2)
-    raise AssertionError("the server did not start within 30 s")
+    raise AssertionError("the server did not start within 60 s")
 
 
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:

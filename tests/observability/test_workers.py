@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.observability.test_shutdown import _free_port, _wait_until_up
+
+pytestmark = pytest.mark.slow
 
 
 def _healthz_count(scrape: str) -> float:
@@ -32,6 +35,7 @@ def test_metrics_sum_over_worker_processes(tmp_path: Path) -> None:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # so a failed run can kill the workers with it
     )
     try:
         _wait_until_up(base, server)
@@ -48,5 +52,5 @@ def test_metrics_sum_over_worker_processes(tmp_path: Path) -> None:
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
     finally:
         if server.poll() is None:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)  # the server and its worker processes
             server.wait()

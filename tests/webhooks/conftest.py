@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import fresh_app
+from tests.conftest import app_for_test
 from tests.webhooks.support import Receiver
 
 # Loopback is where the test receiver listens; every other setting is as in production but faster.
@@ -28,9 +28,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 async def hook_app(database_url: str) -> AsyncIterator[FastAPI]:
-    app = await fresh_app(database_url, **HOOK_SETTINGS)
-    yield app
-    await app.state.engine.dispose()
+    async with app_for_test(database_url, **HOOK_SETTINGS) as app:
+        yield app
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ async def _wait_for(condition: object, seconds: float) -> None:
     raise AssertionError("timed out waiting")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_signal_lets_the_delivery_in_flight_finish(
     tmp_path: Path, receiver: Receiver, sig: signal.Signals
