@@ -156,7 +156,7 @@ def _scores(pairs: Pairs, helped: F) -> F:
     """The weighted sum of `rules.COMPONENTS` for every pair, rounded as `scoring.total` rounds."""
     parts = score_parts(pairs, helped)
     total = sum(WEIGHTS[name] * parts[name] for name in WEIGHTS)
-    rounded: F = np.round(total, 6)
+    rounded: F = np.round(total, 6)  # the steps of `scoring.round_score`
     return rounded
 
 

@@ -69,8 +69,15 @@ def components(need: NeedFacts, offer: OfferFacts, ctx: Context, d: float | None
     }
 
 
+def round_score(value: float) -> float:
+    """To 6 decimals, half to even on the scaled value: the same IEEE steps as the array form's
+    `np.round(x, 6)` (rint of x * 1e6, then / 1e6), so a pair scores the same in every path.
+    Python's `round(x, 6)` rounds the exact decimal expansion instead and differs at halves."""
+    return round(value * 1e6) / 1e6
+
+
 def total(parts: dict[str, float]) -> float:
-    return round(sum(WEIGHTS[k] * v for k, v in parts.items()), 6)
+    return round_score(sum(WEIGHTS[k] * v for k, v in parts.items()))
 
 
 def scored(parts: dict[str, float], d: float | None) -> Scored:

@@ -195,6 +195,7 @@ async def test_a_release_that_fails_before_the_answer_is_a_503(
     assert r.headers["retry-after"] == "5"
 
 
+@pytest.mark.own_app
 async def test_a_release_that_fails_after_the_answer_started_is_logged_and_swallowed(
     application: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -214,6 +215,7 @@ async def test_a_release_that_fails_after_the_answer_started_is_logged_and_swall
     assert "after answering" in warnings[0].getMessage()
 
 
+@pytest.mark.own_app
 async def test_a_commit_that_fails_is_the_answer_not_a_200(
     application: FastAPI, client: httpx.AsyncClient
 ) -> None:
