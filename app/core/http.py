@@ -80,9 +80,9 @@ class LimitBodies:
         async def sending(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 if exceeded and message["status"] != 413:
                     raise BodyTooLarge()  # an answer built from a body cut short: not this one
+                started = True
             await send(message)
 
         try:
@@ -135,7 +135,8 @@ async def body_media_type(request: Request) -> None:
 
 
 # Paths whose answer is private whoever asks, with or without a credential.
-_PRIVATE_PATHS = ("/v1/auth/",)
+# Sign-up answers with the new member's private view before any credential exists.
+_PRIVATE_PATHS = ("/v1/auth/", "/v1/members")
 
 
 class SecurityHeaders:
