@@ -5,9 +5,9 @@ import json
 
 import httpx
 from fastapi import FastAPI
-from starlette.types import Message
+from starlette.types import Message, Receive, Scope, Send
 
-from app.core.http import MAX_BODY_BYTES
+from app.core.http import MAX_BODY_BYTES, LimitBodies
 from tests.factories import PASSWORD, assert_problem, member, need_body
 
 
@@ -106,7 +106,13 @@ async def test_private_answers_are_not_stored_and_nothing_is_sniffed(client: htt
     who = await member(client)
     token = await client.post("/v1/auth/token", data={"username": who.data["email"], "password": PASSWORD})
     need = await client.post("/v1/needs", json=need_body(), headers=who.headers)
+    signed_up = await client.post(
+        "/v1/members",
+        json={"email": "fresh.signup@example.org", "password": PASSWORD, "display_name": "Fresh Example"},
+    )
+    assert signed_up.status_code == 201, signed_up.text
     private = [
+        signed_up,
         token,
         need,
         await client.get(f"/v1/needs/{need.json()['id']}", headers=who.headers),
@@ -146,3 +152,30 @@ async def test_operations_with_a_body_declare_413_and_415(client: httpx.AsyncCli
     for path, method, op in with_body:
         assert {"413", "415"} <= set(op["responses"]), (method, path)
         assert "application/problem+json" in op["responses"]["415"]["content"]
+
+
+async def test_an_answer_built_after_the_body_was_cut_off_becomes_the_413() -> None:
+    """An app that swallows the cut-off and answers anyway (here a 500) is overruled: the caller
+    gets the 413 problem, never that answer."""
+
+    async def swallowing(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            while (await receive()).get("more_body"):
+                pass
+        except Exception:
+            await send({"type": "http.response.start", "status": 500, "headers": []})
+            await send({"type": "http.response.body", "body": b"oops"})
+
+    sent: list[Message] = []
+    chunks = iter([b"x" * (MAX_BODY_BYTES // 2 + 1)] * 3)
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": next(chunks), "more_body": True}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/needs", "headers": []}
+    await LimitBodies(swallowing)(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["status"] == 413
