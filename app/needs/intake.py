@@ -12,7 +12,6 @@ from app.core.errors import DomainError, FieldError, Problem, clean_validation_e
 from app.core.transactions import savepoint
 from app.needs import service
 from app.needs.models import Need, NeedCreate
-from app.safety import service as safety
 from app.safety.catalogue import Catalogue
 from app.safety.models import RESOURCES_DESCRIPTION, CrisisResource
 from app.webhooks import service as webhooks
@@ -118,17 +117,12 @@ async def create_batch(session: AsyncSession, *, caller: Caller, items: list[Any
     return [results[i] for i in range(len(items))]
 
 
-async def attach_crisis_resources(catalogue: Catalogue, results: list[BatchResult], items: list[Any]) -> None:
-    """Crisis resources on each created item whose text reads as a crisis (app/safety).
-
-    Read from the items as sent, which created ones are known to satisfy; never stored."""
+async def attach_crisis_resources(
+    session: AsyncSession, catalogue: Catalogue, *, caller: Caller, results: list[BatchResult]
+) -> None:
+    """Crisis resources on each created item whose text reads as a crisis (app/safety), read from
+    the need as created (in the session already: no query), never stored."""
     for result in results:
-        if result.status == 201:
-            data = NeedCreate.model_validate(items[result.index])
-            result.resources = await safety.resources_for(
-                catalogue,
-                texts=[data.title, data.description],
-                lat=data.location.lat if data.location else None,
-                lon=data.location.lon if data.location else None,
-                languages=list(data.languages),
-            )
+        need = await session.get(Need, result.id) if result.status == 201 and result.id else None
+        if need is not None:
+            result.resources = await service.crisis_resources(catalogue, need=need, caller=caller)

@@ -77,7 +77,7 @@ async def create_needs_batch(
     spoils no other. A created item whose text reads as a crisis carries `resources` for the
     partner to pass on to the person it filed for."""
     results = await intake.create_batch(session, caller=caller, items=body.items)
-    await intake.attach_crisis_resources(catalogue, results, body.items)
+    await intake.attach_crisis_resources(session, catalogue, caller=caller, results=results)
     return intake.BatchResponse(results=results)
 
 
