@@ -1,10 +1,11 @@
 """Who commits: the request's session dependency, and the few named owners of their own work.
 
 A request's writes are committed once, by `app.core.deps.get_session`, before its response is
-sent; services only flush. Work that is not a request's (the webhook worker, matching runs,
-the idempotency key store, the seed) commits through `commit_own`, so every commit outside the
-dependency is visible by that name. `savepoint` lets a service try a write whose failure it
-answers (a duplicate is a 409) without spoiling the request's transaction.
+sent; services only flush (a matching run too: it proposes inside the request's transaction).
+Work that is not a request's (the webhook worker, the idempotency key store) commits through
+`commit_own`, so every commit outside the dependency is visible by that name; the demo seed, a
+command of its own, writes in one `engine.begin()` block. `savepoint` lets a service try a
+write whose failure it answers (a duplicate is a 409) without spoiling the request's transaction.
 """
 
 from collections.abc import AsyncIterator
