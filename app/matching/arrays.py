@@ -37,7 +37,9 @@ class Pairs:
 
     @property
     def volunteer(self) -> Ints:
-        out: Ints = self.offers.volunteer[self.o]
+        if "volunteer" not in self._cache:
+            self._cache["volunteer"] = self.offers.volunteer[self.o]
+        out: Ints = self._cache["volunteer"]
         return out
 
     @property
