@@ -46,6 +46,12 @@ def round_half_km(distance_km: float) -> float:
     return math.floor(distance_km * 2 + 0.5) / 2
 
 
+def round_half_km_array(distance_km: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`round_half_km` element-wise, step for step (NaN stays NaN)."""
+    out: NDArray[np.float64] = np.floor(distance_km * 2 + 0.5) / 2
+    return out
+
+
 def coarse_point(lat: float, lon: float) -> tuple[float, float]:
     """Centre of the coarse cell holding the point: fixed for a point, never the point."""
     lat_c, lon_c = h3.cell_to_latlng(h3.latlng_to_cell(lat, lon, COARSE_RES))

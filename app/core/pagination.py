@@ -13,7 +13,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from app.core.errors import Invalid
-from app.core.timeutil import as_utc, in_bounds
+from app.core.instants import as_utc, in_bounds
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size, 1..100.")]
 Cursor = Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")]

@@ -20,8 +20,8 @@ from pydantic_core import CoreSchema, PydanticCustomError
 from sqlmodel import SQLModel
 from sqlmodel._compat import SQLModelConfig
 
+from app.core.instants import EARLIEST, LATEST, WINDOW_HORIZON, WINDOW_PAST, as_utc, in_bounds, utcnow
 from app.core.text import HumanText
-from app.core.timeutil import EARLIEST, LATEST, WINDOW_HORIZON, WINDOW_PAST, as_utc, in_bounds, utcnow
 
 
 def request_config(example: JsonDict | None = None) -> SQLModelConfig:
@@ -140,8 +140,6 @@ Instant = Annotated[
 ]
 """Every time the service accepts: RFC 3339 with an offset, answered in UTC, and within the
 bounds (app.core.timeutil) in which converting it to any zone can never overflow."""
-
-UTCDatetime = Instant  # the older name, kept for callers that know it
 
 
 def _in_window_horizon(value: datetime) -> datetime:

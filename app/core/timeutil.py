@@ -1,4 +1,4 @@
-"""UTC time: the column type that stores it, and (from app.core.instants) the accepted bounds."""
+"""UTC time: the column type that stores it (the accepted bounds are app.core.instants)."""
 
 from datetime import UTC, datetime
 
@@ -6,26 +6,9 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from app.core.instants import (
-    EARLIEST,
-    LATEST,
-    WINDOW_HORIZON,
-    WINDOW_PAST,
-    as_utc,
-    in_bounds,
-    utcnow,
-)
+from app.core.instants import utcnow
 
-__all__ = [
-    "EARLIEST",
-    "LATEST",
-    "WINDOW_HORIZON",
-    "WINDOW_PAST",
-    "UTCDateTime",
-    "as_utc",
-    "in_bounds",
-    "utcnow",
-]
+__all__ = ["UTCDateTime", "utcnow"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

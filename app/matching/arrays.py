@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from app.geo import haversine_km_array
+from app.geo import haversine_km_array, round_half_km_array
 from app.matching.columns import Bools, F, Ints, NeedColumns, OfferColumns, overlap
 from app.matching.facts import REMOTE
 from app.matching.lookups import Lookups
@@ -150,7 +150,7 @@ def score_parts(p: Pairs, helped: F) -> dict[str, F]:
     counts the completed matches between each pair's volunteer and requester."""
     needs, offers, n, o, d = p.needs, p.offers, p.n, p.o, p.distance_km
     # `scoring.proximity`: from the distance rounded to 0.5 km; remote help is as near as can be.
-    proximity = np.where(np.isnan(d), 1.0, 1.0 / (1.0 + np.floor(d * 2 + 0.5) / 2 / PROXIMITY_SCALE_KM))
+    proximity = np.where(np.isnan(d), 1.0, 1.0 / (1.0 + round_half_km_array(d) / PROXIMITY_SCALE_KM))
     count = needs.language_count[n]
     shared = np.bitwise_count(offers.languages[o] & needs.languages[n])
     return {

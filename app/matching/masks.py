@@ -10,7 +10,8 @@ up to three rarely spoken codes share a bit.
 
 Availability: the hours of the UTC week (Monday 00:00 UTC is hour 0) during which a volunteer
 may be free, 168 bits in three words of 56. A slot is on the volunteer's wall clock, so it is
-placed once for every UTC offset their zone takes from 1970 to 2100 under the installed time zone
+placed once for every UTC offset their zone takes in the years of every accepted instant
+(app.core.instants) under the installed time zone
 rules (standard and summer time, and any other). A need marks the UTC hours its window touches,
 from two hours before its start when it is shorter than two hours: a window that straddles a
 clock going forward covers more wall-clock time than its own length, and no zone's clock jumps
@@ -23,6 +24,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from app.bit_numbers import LANGUAGE
+from app.core.instants import EARLIEST, LATEST
 from app.matching.facts import Slot, slots_from
 from app.vocab import LANGUAGE_BITS
 
@@ -48,11 +50,11 @@ def language_mask(codes: Iterable[str]) -> int:
 
 @lru_cache(maxsize=1024)
 def zone_offsets(timezone: str) -> frozenset[int]:
-    """Every UTC offset, in minutes, the zone takes at some noon (UTC) from 1970 to 2100."""
+    """Every UTC offset, in minutes, the zone takes at some noon (UTC) in the accepted years."""
     zone = ZoneInfo(timezone)
-    day = datetime(1970, 1, 1, 12, tzinfo=UTC)
+    day = datetime(EARLIEST.year, 1, 1, 12, tzinfo=UTC)
     seen: set[int] = set()
-    while day.year < 2100:
+    while day.year < LATEST.year:
         offset = day.astimezone(zone).utcoffset()
         assert offset is not None
         seen.add(int(offset.total_seconds()) // 60)

@@ -9,8 +9,8 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.core.instants import WINDOW_HORIZON, WINDOW_PAST
 from app.core.pagination import encode_cursor
-from app.core.timeutil import WINDOW_HORIZON, WINDOW_PAST
 from app.matching.availability import window_in_week
 from app.matching.masks import need_week
 from app.offers.models import _timezones
