@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -14,8 +15,10 @@ from tests.observability.test_shutdown import _free_port, _wait_until_up
 pytestmark = pytest.mark.slow
 
 
-def _healthz_count(scrape: str) -> float:
-    series = 'mutual_aid_http_requests_total{method="GET",route="/healthz",status="200"} '
+def _readyz_count(scrape: str) -> float:
+    # /readyz, not /healthz: the start-up probe hits /healthz, and a request is counted just
+    # after its answer is sent, so a probe's count can land after any first scrape.
+    series = 'mutual_aid_http_requests_total{method="GET",route="/readyz",status="200"} '
     return sum(float(line.removeprefix(series)) for line in scrape.splitlines() if line.startswith(series))
 
 
@@ -39,14 +42,19 @@ def test_metrics_sum_over_worker_processes(tmp_path: Path) -> None:
     )
     try:
         _wait_until_up(base, server)
-        start = _healthz_count(httpx.get(f"{base}/metrics", timeout=5).text)
+        assert _readyz_count(httpx.get(f"{base}/metrics", timeout=5).text) == 0
         for _ in range(40):
             # A new connection each time, so the kernel spreads them over both processes.
             with httpx.Client(base_url=base, timeout=5) as one:
-                assert one.get("/healthz").status_code == 200
-        counts = {_healthz_count(httpx.get(f"{base}/metrics", timeout=5).text) - start for _ in range(10)}
+                assert one.get("/readyz").status_code == 200
+        # The last answer may be on the wire before its count is written: wait for it, briefly.
+        deadline = time.monotonic() + 10
+        scrape = lambda: _readyz_count(httpx.get(f"{base}/metrics", timeout=5).text)  # noqa: E731
+        while scrape() < 40 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        counts = {scrape() for _ in range(10)}
         # Every scrape, whichever process answers it, sees all 40 (and its own earlier scrapes
-        # are not /healthz): the samples are summed over processes.
+        # are not /readyz): the samples are summed over processes.
         assert counts == {40.0}
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) in (0, -signal.SIGTERM)
