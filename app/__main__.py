@@ -6,11 +6,8 @@ import os
 import shutil
 import tempfile
 
-import uvicorn
-
-from app.core.config import get_settings
-from app.migrate import upgrade_head
-from app.observability.logs import configure_logging
+# Each command imports what it runs, inside it: `--help` and the commands that never serve stay
+# quick (Alembic and the app's modules take seconds to import on a small machine).
 
 
 def main() -> None:
@@ -31,6 +28,9 @@ def main() -> None:
     seed.add_argument("--verbose", action="store_true", help="log every request the seeder makes")
     sub.add_parser("worker", help="deliver webhooks, with retries, until SIGTERM or SIGINT")
     args = parser.parse_args()
+
+    from app.core.config import get_settings
+    from app.migrate import upgrade_head
 
     if args.command == "migrate":
         upgrade_head(get_settings().database_url)
@@ -55,6 +55,8 @@ def main() -> None:
     if not os.environ.get("JWT_SECRET") and settings.environment != "production":
         # Workers are separate processes: give them one random secret so a token works on all.
         os.environ["JWT_SECRET"] = settings.jwt_secret
+    from app.observability.logs import configure_logging
+
     configure_logging(settings.log_level, json=settings.log_json)
     made_metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -69,6 +71,8 @@ def main() -> None:
 
 
 def _run(host: str, port: int, workers: int, grace_seconds: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "app.main:app",
         host=host,
