@@ -84,6 +84,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     upgrade_head(TEMPLATE_URL)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that reach the test database (CI's second database pass: the "
+        "others, pure functions and their own SQLite files, already ran in the first)",
+    )
+
+
+def _reaches_the_database(item: pytest.Item) -> bool:
+    """Through the `database_url` fixture (directly or under `client`, `application`...), as a
+    Postgres-only test, or by reading this module's database settings itself."""
+    if "database_url" in getattr(item, "fixturenames", []) or item.get_closest_marker("postgres"):
+        return True
+    module = getattr(item, "module", None)
+    own = {"IS_POSTGRES": IS_POSTGRES, "DATABASE_URL": DATABASE_URL, "libpq_url": libpq_url}
+    return any(name in vars(module) and vars(module)[name] is value for name, value in own.items())
+
+
 def _connection_heavy(item: pytest.Item) -> bool:
     stem = item.path.stem
     fixtures: list[str] = getattr(item, "fixturenames", [])
@@ -98,7 +117,8 @@ def _set_nodeid(item: pytest.Item, nodeid: str) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Postgres-only tests belong to the Postgres pass; leave them out of the SQLite one. Tests
+    """Postgres-only tests belong to the Postgres pass; leave them out of the SQLite one, and with
+    --database-tests-only leave out every test that never reaches the test database. Tests
     that open many connections at once run one at a time, on one xdist worker."""
     grouping = bool(getattr(config.option, "loadgroup", False))  # set on xdist workers
     for item in items:
@@ -115,10 +135,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     twice = sorted(nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1)
     if twice:
         raise pytest.UsageError(f"tests that share a node id would not all run under xdist: {twice}")
-    if IS_POSTGRES:
-        return
-    keep = [i for i in items if i.get_closest_marker("postgres") is None]
-    dropped = [i for i in items if i.get_closest_marker("postgres") is not None]
+    only_database = config.getoption("database_tests_only")
+    dropped = [
+        i
+        for i in items
+        if (not IS_POSTGRES and i.get_closest_marker("postgres") is not None)
+        or (only_database and not _reaches_the_database(i))
+    ]
+    gone = {id(i) for i in dropped}
+    keep = [i for i in items if id(i) not in gone]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep

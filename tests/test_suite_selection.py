@@ -1,0 +1,36 @@
+"""CI's Postgres pass (`--database-tests-only`) keeps every test that reaches the database."""
+
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+import tests.test_migrations
+import tests.test_schemathesis
+from tests import conftest
+
+
+def _item(fixtures: list[str], module: ModuleType, postgres: bool = False) -> Any:
+    marker = pytest.mark.postgres.mark if postgres else None
+    return SimpleNamespace(
+        fixturenames=fixtures,
+        module=module,
+        get_closest_marker=lambda name: marker if name == "postgres" else None,
+    )
+
+
+def test_a_test_is_kept_when_it_asks_for_the_database_or_reads_its_settings() -> None:
+    pure = ModuleType("pure")
+    assert conftest._reaches_the_database(_item(["client", "application", "database_url"], pure))
+    assert conftest._reaches_the_database(_item([], pure, postgres=True))
+    # These two read the database settings from conftest rather than through a fixture.
+    assert conftest._reaches_the_database(_item([], tests.test_migrations))
+    assert conftest._reaches_the_database(_item([], tests.test_schemathesis))
+
+
+def test_a_test_that_never_reaches_the_database_runs_in_one_pass_only() -> None:
+    pure = ModuleType("pure")
+    assert not conftest._reaches_the_database(_item(["tmp_path"], pure))
+    # A module's own flag of the same name is not the conftest's.
+    pure.IS_POSTGRES = not conftest.IS_POSTGRES  # type: ignore[attr-defined]
+    assert not conftest._reaches_the_database(_item([], pure))
