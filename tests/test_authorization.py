@@ -1,7 +1,9 @@
 """The authorisation matrix: every operation in the OpenAPI schema, for every kind of caller.
 
 A new operation without a row here fails the test, so nothing ships unclassified. Objects a
-caller may not see are 404, never 403.
+caller may not see are 404, never 403. Here a need is a member's own; the rows for needs a
+coordinator filed for the organisation, whose rights follow the filer's current role, are in
+tests/test_authorization_filed.py (which fails while an operation on needs or matches lacks one).
 """
 
 import itertools

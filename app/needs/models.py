@@ -61,8 +61,12 @@ class Need(SQLModel, table=True):
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    # None when a partner files the need on someone's behalf (see `contact`).
+    # The member who asked for themselves, and owns the need; None when an organisation's
+    # coordinator or key filed it for someone (see `contact`): the organisation owns it then.
     requester_id: uuid.UUID | None = Field(default=None, foreign_key="members.id", index=True)
+    # Who typed a need filed for the organisation: a record, never a right (app.needs.service.role_of).
+    filed_by_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
+    filed_by_key_id: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
     organization_id: uuid.UUID | None = Field(default=None, foreign_key="organizations.id", index=True)
     external_id: str | None = Field(default=None, max_length=200)
     category: str = Field(max_length=32, index=True)
@@ -231,13 +235,31 @@ class NeedParticipant(_NeedView):
     contact: Contact | None
 
 
+class FiledBy(SQLModel):
+    """Who filed a need for its organisation."""
+
+    kind: Literal["member", "api_key"] = Field(
+        description="`member`: a coordinator of the organisation at the time; `api_key`: one of its keys."
+    )
+    id: uuid.UUID = Field(description="The member's id, or the API key's id (as listed under api-keys).")
+
+
 class NeedOwner(_NeedView):
     view: Literal["owner"] = "owner"
     updated_at: datetime
     location: Point | None
     address: str | None
     contact: Contact | None
-    requester_id: uuid.UUID | None
+    requester_id: uuid.UUID | None = Field(
+        description="The member who asked for themselves and owns the need; null when the "
+        "organisation owns it (filed for someone, see `filed_by`)."
+    )
+    filed_by: FiledBy | None = Field(
+        description="For a need filed for someone: who filed it for the organisation. A record only: "
+        "the organisation owns the need, and a member who filed it has owner rights only while a "
+        "coordinator of it. Null for a member's own need, and for needs a key filed before this "
+        "was recorded."
+    )
     external_id: str | None
     volunteers_accepted: int
 

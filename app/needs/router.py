@@ -52,6 +52,10 @@ async def create_need(
 ) -> NeedWritten:
     """Ask for help, or (coordinators and partner keys) file a need for someone.
 
+    A need a coordinator or key files under its organisation belongs to the organisation:
+    `requester_id` is null, `filed_by` records who filed it, and owner rights follow current
+    roles (a coordinator who files one keeps them only while a coordinator).
+
     The exact location, address and contact are shown only to the owner and to volunteers
     they accept; everyone else sees the centre of a ~1 km cell. A partner's `external_id`
     is unique within its organisation: a repeat is a 409 carrying `existing_id`.

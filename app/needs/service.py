@@ -94,7 +94,18 @@ def check_create(data: NeedCreate, organization_id: uuid.UUID | None, caller: Ca
 
 
 def new_need(caller: Caller, organization_id: uuid.UUID | None, data: NeedCreate) -> Need:
+    """A member's own need, or, filed by the organisation's coordinator or key, the organisation's.
+
+    An organisation's need has no requester: its rights follow current roles (`role_of`), and
+    `filed_by_*` only records who typed it."""
     fields = _flatten(data.model_dump(exclude={"organization_id"}))
+    if caller.acts_for(organization_id):
+        return Need(
+            organization_id=organization_id,
+            filed_by_member_id=caller.member_id,
+            filed_by_key_id=caller.key_id,
+            **fields,
+        )
     return Need(requester_id=caller.member_id, organization_id=organization_id, **fields)
 
 
@@ -142,7 +153,12 @@ async def create_need(session: AsyncSession, *, caller: Caller, data: NeedCreate
 
 
 def role_of(need: Need, caller: Caller) -> str | None:
-    """The caller's view of a need, or None when it must not exist for them."""
+    """The caller's view of a need, or None when it must not exist for them.
+
+    The one decision on need ownership (reads, edits, matches, candidates and audit all ask it):
+    the requester owns their own need; an organisation's need belongs to whoever acts for the
+    organisation on this request (its coordinators as the caller's roles are read now, its
+    unrevoked keys). Who filed a need grants nothing."""
     if caller.member_id is not None and need.requester_id == caller.member_id:
         return OWNER
     if caller.acts_for(need.organization_id):

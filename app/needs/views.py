@@ -28,7 +28,16 @@ def _fields(need: Need, distance_km: float | None) -> dict[str, Any]:
         {"name": need.contact_name, "phone": need.contact_phone} if need.contact_name is not None else None
     )
     data["distance_km"] = round_half_km(distance_km) if distance_km is not None else None
+    data["filed_by"] = _filed_by(need)
     return data
+
+
+def _filed_by(need: Need) -> dict[str, Any] | None:
+    if need.filed_by_member_id is not None:
+        return {"kind": "member", "id": need.filed_by_member_id}
+    if need.filed_by_key_id is not None:
+        return {"kind": "api_key", "id": need.filed_by_key_id}
+    return None
 
 
 def render(

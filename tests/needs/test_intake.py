@@ -24,6 +24,7 @@ async def test_key_files_a_need_for_someone(client: httpx.AsyncClient) -> None:
     assert r.status_code == 201
     need = r.json()
     assert need["requester_id"] is None
+    assert need["filed_by"] == {"kind": "api_key", "id": key["id"]}
     assert need["organization_id"] == org
     assert need["external_id"] == "case-1"
     assert need["contact"] == {"name": "Alex Example", "phone": "+44 20 7946 0123"}

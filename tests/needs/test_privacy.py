@@ -7,7 +7,7 @@ import httpx
 from app.geo import haversine_km
 from tests.factories import member, need_body, offer_body
 
-SECRET_KEYS = {"location", "address", "contact", "requester_id", "external_id"}
+SECRET_KEYS = {"location", "address", "contact", "requester_id", "filed_by", "external_id"}
 
 
 async def test_public_view_never_shows_exact_location_contact_or_requester(client: httpx.AsyncClient) -> None:

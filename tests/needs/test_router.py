@@ -36,6 +36,7 @@ OWNER_KEYS = PUBLIC_KEYS | {
     "address",
     "contact",
     "requester_id",
+    "filed_by",
     "external_id",
     "volunteers_accepted",
 }
@@ -55,6 +56,7 @@ async def test_create_returns_owner_view_with_etag_and_location(client: httpx.As
     assert need["location"] == {"lat": 51.501, "lon": -0.142}
     assert need["contact"] == {"name": "Alex Example", "phone": "+44 20 7946 0123"}
     assert need["requester_id"] == a.id
+    assert need["filed_by"] is None  # their own need
     assert need["status"] == "open"
     assert need["urgency"] == "normal"
     assert need["volunteers_needed"] == 1
