@@ -24,6 +24,21 @@ class TrustLimits(BaseModel):
     candidates_per_day: int = Field(ge=1, le=1_000_000)
 
 
+# A person asking for help files a few needs a week and a volunteer keeps one or two offers; a new
+# account's reach is a short drive. Enough for honest use, far short of a neighbourhood's harvest.
+TRUST_DEFAULTS = {
+    "new": TrustLimits(
+        needs_per_day=3, offers_per_day=2, open_claims=3, offer_reach_km=10, candidates_per_day=30
+    ),
+    "member": TrustLimits(
+        needs_per_day=10, offers_per_day=5, open_claims=10, offer_reach_km=25, candidates_per_day=100
+    ),
+    "vetted": TrustLimits(
+        needs_per_day=50, offers_per_day=20, open_claims=30, offer_reach_km=100, candidates_per_day=1000
+    ),
+}
+
+
 class Settings(BaseSettings):
     # `TRUST_NEW__NEEDS_PER_DAY=2` sets one limit of one tier.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
@@ -57,15 +72,9 @@ class Settings(BaseSettings):
     # that no organisation has vetted, looser for vetted members. Keys and coordinators filing for
     # their organisation are not limited by them.
     trust_new_account_days: int = Field(default=14, ge=0, le=365)
-    trust_new: TrustLimits = TrustLimits(
-        needs_per_day=3, offers_per_day=2, open_claims=3, offer_reach_km=10, candidates_per_day=30
-    )
-    trust_member: TrustLimits = TrustLimits(
-        needs_per_day=10, offers_per_day=5, open_claims=10, offer_reach_km=25, candidates_per_day=100
-    )
-    trust_vetted: TrustLimits = TrustLimits(
-        needs_per_day=50, offers_per_day=20, open_claims=30, offer_reach_km=100, candidates_per_day=1000
-    )
+    trust_new: TrustLimits = TRUST_DEFAULTS["new"]
+    trust_member: TrustLimits = TRUST_DEFAULTS["member"]
+    trust_vetted: TrustLimits = TRUST_DEFAULTS["vetted"]
 
     # Logs are JSON lines on stderr; `LOG_JSON=false` prints them for a person instead.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -107,6 +116,16 @@ class Settings(BaseSettings):
         raw = data.get("cors_origins") if isinstance(data, dict) else None
         if isinstance(raw, str):
             data["cors_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_trust_limit_at_a_time(cls, data: dict[str, object]) -> dict[str, object]:
+        """`TRUST_NEW__NEEDS_PER_DAY=2` changes that one limit; the tier's others keep their defaults."""
+        for tier, default in TRUST_DEFAULTS.items():
+            raw = data.get(f"trust_{tier}") if isinstance(data, dict) else None
+            if isinstance(raw, dict):
+                data[f"trust_{tier}"] = {**default.model_dump(), **raw}
         return data
 
     @field_validator(

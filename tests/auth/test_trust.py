@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from app.auth.trust import Tier, tier_for
-from app.core.config import TrustLimits
+from app.core.config import TRUST_DEFAULTS, Settings, TrustLimits
 from app.main import create_app
 from tests.conftest import app_for_test, make_settings
 from tests.factories import Member, api_key, assert_problem, join, member, need_body, offer_body, organization
@@ -56,6 +56,14 @@ def test_tiers_by_vetting_and_account_age() -> None:
     assert tier_for(created_at=young, vetted=False, settings=settings, now=now) == Tier.new
     assert tier_for(created_at=old, vetted=False, settings=settings, now=now) == Tier.member
     assert tier_for(created_at=young, vetted=True, settings=settings, now=now) == Tier.vetted
+
+
+def test_one_limit_of_a_tier_is_set_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tier's other limits keep their defaults."""
+    monkeypatch.setenv("TRUST_NEW__NEEDS_PER_DAY", "2")
+    settings = Settings(jwt_secret="x" * 40)
+    assert settings.trust_new == TRUST_DEFAULTS["new"].model_copy(update={"needs_per_day": 2})
+    assert settings.trust_member == TRUST_DEFAULTS["member"]
 
 
 async def test_a_new_member_s_needs_per_day_then_429_with_retry_after(limited: httpx.AsyncClient) -> None:
