@@ -28,7 +28,8 @@ class BatchRequest(BaseModel):
 class BatchResult(BaseModel):
     index: int
     status: int = Field(
-        description="201 created, 409 duplicate external_id (id is the existing need), 422 invalid."
+        description="201 created, 409 duplicate external_id (id is the existing need), 422 invalid, "
+        "429 a member's own need beyond their day's limit (docs/safety.md)."
     )
     id: uuid.UUID | None = None
     error: Problem | None = None
