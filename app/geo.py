@@ -52,6 +52,19 @@ def round_half_km_array(distance_km: NDArray[np.float64]) -> NDArray[np.float64]
     return out
 
 
+# Reaches (an offer's and a need's `max_distance_km`) are compared with the distance as callers
+# see it, rounded to 0.5 km: compared with the exact one, a need's owner could binary-search its
+# reach (PATCH, then list candidates) and read a volunteer's distance far finer than the rounding.
+# A distance that rounds to at most r is below r + ROUNDING_SLACK_KM, so a search that keeps
+# everything within reach + slack (SQL walks, trees) keeps a superset for the exact test to settle.
+ROUNDING_SLACK_KM = 0.25
+
+
+def within_reach_km(distance_km: float, reach_km: float) -> bool:
+    """Whether a trip of `distance_km` is within `reach_km`, at the 0.5 km callers see."""
+    return round_half_km(distance_km) <= reach_km
+
+
 def coarse_point(lat: float, lon: float) -> tuple[float, float]:
     """Centre of the coarse cell holding the point: fixed for a point, never the point."""
     lat_c, lon_c = h3.cell_to_latlng(h3.latlng_to_cell(lat, lon, COARSE_RES))

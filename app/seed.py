@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, false, or_, sel
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (every table in the metadata, for the reset)
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, TrustLimits, get_settings
 from app.main import create_app
 from bench import city  # the same synthetic city the benchmarks use
 
@@ -118,6 +118,16 @@ def _delete_demo(conn: Connection) -> int:
     return len(organization_ids)
 
 
+# As free as the settings allow: for one client doing the work of many people (the demo, tests).
+UNLIMITED_TRUST = TrustLimits(
+    needs_per_day=100_000,
+    offers_per_day=100_000,
+    open_claims=100_000,
+    offer_reach_km=200,
+    candidates_per_day=1_000_000,
+)
+
+
 async def seed(
     settings: Settings | None = None,
     *,
@@ -138,6 +148,8 @@ async def seed(
         "rate_limit_member": unlimited,
         "rate_limit_anonymous": unlimited,
         "rate_limit_auth_failures": unlimited,
+        # Its members are all new accounts: the trust limits would stop the demo at a few each.
+        **{f"trust_{tier}": UNLIMITED_TRUST for tier in ("new", "member", "vetted")},
     }
     app = create_app((settings or get_settings()).model_copy(update=update))
     root = logging.getLogger()

@@ -15,7 +15,9 @@ from typing import Any
 import httpx
 import psycopg
 
+from app.core.config import TRUST_DEFAULTS
 from app.migrate import upgrade_head
+from app.seed import UNLIMITED_TRUST
 
 PASSWORD = "load-test-password"
 # A neighbourhood around a made-up centre; every person and place is synthetic.
@@ -70,6 +72,12 @@ def start_server(database_url: str, *, workers: int, pool_size: int, **env: str)
         "RATE_LIMIT_KEY": UNLIMITED,
         "RATE_LIMIT_ANONYMOUS": UNLIMITED,
         "RATE_LIMIT_AUTH_FAILURES": UNLIMITED,
+        # Nor its trust limits: a few requesters and volunteers stand for a city's worth.
+        **{
+            f"TRUST_{tier.upper()}__{name.upper()}": str(value)
+            for tier in TRUST_DEFAULTS
+            for name, value in UNLIMITED_TRUST.model_dump().items()
+        },
         **env,
     }
     command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)]

@@ -41,6 +41,7 @@ from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker, sync_url
 from app.main import create_app
 from app.migrate import upgrade_head
+from app.seed import UNLIMITED_TRUST
 
 CI = os.environ.get("CI") == "true"
 # The database named by TEST_DATABASE_URL: migrated once, and on xdist the workers' template.
@@ -195,6 +196,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "rate_limit_key": "100000/minute",
         "rate_limit_anonymous": "100000/minute",
         "rate_limit_auth_failures": "100000/minute",
+        # Likewise the trust limits (app.auth.trust): every tier as free as the settings allow.
+        **{f"trust_{tier}": UNLIMITED_TRUST for tier in ("new", "member", "vetted")},
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

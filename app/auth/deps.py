@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
+from app.auth import trust
 from app.auth.callers import Caller
 from app.auth.ratelimit import RateLimiter
 from app.core.deps import SessionDep, SettingsDep
@@ -137,6 +138,12 @@ def organization_agent(caller: Caller, organization_id: uuid.UUID, scope: Scope)
     return caller
 
 
+async def trust_of(caller: AnyCaller, session: SessionDep, settings: SettingsDep) -> trust.Trust:
+    """The caller's trust tier and its limits (app.auth.trust)."""
+    return await trust.resolve(session, caller=caller, settings=settings)
+
+
+TrustDep = Annotated[trust.Trust, Depends(trust_of)]
 CurrentMember = Annotated[Member, Depends(member_only)]
 MemberCaller = Annotated[Caller, Depends(member_caller)]
 

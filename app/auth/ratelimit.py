@@ -47,6 +47,18 @@ class RateLimiter:
         allowed = await self._strategy.hit(item, self._prefix, identity)
         return await self._headers(item, identity, allowed)
 
+    async def daily(self, amount: int, identity: str, what: str) -> None:
+        """Count one of `what` against a budget of `amount` in any 24 hours (a trust limit on
+        something no table stores); 429 with Retry-After once it is spent."""
+        item = limits.RateLimitItemPerDay(amount)
+        if not await self._strategy.hit(item, self._prefix, identity):
+            stats = await self._strategy.get_window_stats(item, self._prefix, identity)
+            wait = max(1, math.ceil(stats.reset_time - time.time()))
+            raise TooManyRequests(
+                f"You may list {what} at most {amount} times in 24 hours; retry after {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+
     async def check(self, item: limits.RateLimitItem, identity: str) -> None:
         """Refuse, without counting, when the budget is already spent."""
         if not await self._strategy.test(item, self._prefix, identity):

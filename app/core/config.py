@@ -6,12 +6,42 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import limits
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+class TrustLimits(BaseModel):
+    """What one tier of member may do (docs/safety.md says who is in which tier, and why)."""
+
+    # Needs a member files for themselves in any 24 hours (an organisation's intake is not counted).
+    needs_per_day: int = Field(ge=0, le=100_000)
+    offers_per_day: int = Field(ge=0, le=100_000)
+    # Matches a volunteer claimed (proposed or accepted) and has not yet finished or left.
+    open_claims: int = Field(ge=0, le=100_000)
+    # The furthest an offer of theirs may reach (offers may never reach past 200 km).
+    offer_reach_km: float = Field(gt=0, le=200)
+    # Candidate lists of needs they own, in any 24 hours.
+    candidates_per_day: int = Field(ge=1, le=1_000_000)
+
+
+# A person asking for help files a few needs a week and a volunteer keeps one or two offers; a new
+# account's reach is a short drive. Enough for honest use, far short of a neighbourhood's harvest.
+TRUST_DEFAULTS = {
+    "new": TrustLimits(
+        needs_per_day=3, offers_per_day=2, open_claims=3, offer_reach_km=10, candidates_per_day=30
+    ),
+    "member": TrustLimits(
+        needs_per_day=10, offers_per_day=5, open_claims=10, offer_reach_km=25, candidates_per_day=100
+    ),
+    "vetted": TrustLimits(
+        needs_per_day=50, offers_per_day=20, open_claims=30, offer_reach_km=100, candidates_per_day=1000
+    ),
+}
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # `TRUST_NEW__NEEDS_PER_DAY=2` sets one limit of one tier.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./mutual_aid.db"
@@ -37,6 +67,14 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = "60/minute"
     # Failed logins and bad credentials, per client address: far stricter.
     rate_limit_auth_failures: str = "10/minute"
+
+    # Trust limits per member (docs/safety.md): tighter for accounts younger than this many days
+    # that no organisation has vetted, looser for vetted members. Keys and coordinators filing for
+    # their organisation are not limited by them.
+    trust_new_account_days: int = Field(default=14, ge=0, le=365)
+    trust_new: TrustLimits = TRUST_DEFAULTS["new"]
+    trust_member: TrustLimits = TRUST_DEFAULTS["member"]
+    trust_vetted: TrustLimits = TRUST_DEFAULTS["vetted"]
 
     # Logs are JSON lines on stderr; `LOG_JSON=false` prints them for a person instead.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -78,6 +116,16 @@ class Settings(BaseSettings):
         raw = data.get("cors_origins") if isinstance(data, dict) else None
         if isinstance(raw, str):
             data["cors_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_trust_limit_at_a_time(cls, data: dict[str, object]) -> dict[str, object]:
+        """`TRUST_NEW__NEEDS_PER_DAY=2` changes that one limit; the tier's others keep their defaults."""
+        for tier, default in TRUST_DEFAULTS.items():
+            raw = data.get(f"trust_{tier}") if isinstance(data, dict) else None
+            if isinstance(raw, dict):
+                data[f"trust_{tier}"] = {**default.model_dump(), **raw}
         return data
 
     @field_validator(

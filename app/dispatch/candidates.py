@@ -129,11 +129,13 @@ async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> l
     ]
     found: list[Need] = []
     if Mode.in_person in offer.modes:
-        prefilter, nearest = _near(Need, facts.lat, facts.lon, offer.max_distance_km, dialect)
+        # Reaches compare the rounded distance: SQL keeps a margin's superset, `eligible` settles it.
+        reach = offer.max_distance_km + pools.REACH_MARGIN_KM
+        prefilter, nearest = _near(Need, facts.lat, facts.lon, reach, dialect)
         d = haversine_sql(Need.approx_lat, Need.approx_lon, facts.lat, facts.lon, dialect)
         stmt = (
             select(Need)
-            .where(*base, col(Need.mode) == Mode.in_person, prefilter, d <= offer.max_distance_km + 1e-9)
+            .where(*base, col(Need.mode) == Mode.in_person, prefilter, d <= reach)
             .order_by(*((nearest,) if dialect == "postgresql" else (nearest, col(Need.id))))
         )
         found += (await session.exec(stmt.limit(OPPORTUNITIES_LOOKED_AT))).all()

@@ -64,7 +64,10 @@ class Volunteer(SQLModel):
 
 class Candidate(SQLModel):
     offer_id: uuid.UUID
-    volunteer: Volunteer
+    volunteer: Volunteer | None = Field(
+        description="Null unless you act for the need's organisation or the volunteer has had an "
+        "accepted or completed match with you; the offer stays addressable by `offer_id`."
+    )
     score: float = Field(description="0..1; the weighted sum of `breakdown` (docs/matching.md).")
     distance_km: float | None = Field(
         description="Between coarse cells, rounded to 0.5 km; null for remote help."

@@ -22,7 +22,7 @@ from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, Select, Subque
 from sqlalchemy import select as core_select
 from sqlmodel import col, exists, literal_column, select
 
-from app.geo import covering_cells, resolution_for
+from app.geo import ROUNDING_SLACK_KM, covering_cells, resolution_for
 from app.matches.models import ACTIVE, Match, MatchStatus
 from app.matching.facts import BACKGROUND_CHECKED, NeedFacts, mode_bit
 from app.matching.masks import FLEXIBLE, language_mask, need_week
@@ -37,7 +37,9 @@ MAX_REACH_KM = 200.0  # the furthest any offer may reach (OfferCreate.max_distan
 # Nearest offers of the need's kind a search looks at, at most: this bounds the index walk for
 # needs that few volunteers can meet (a rare language and a narrow window, say).
 WALK = 1500
-REACH_MARGIN_KM = 0.001  # SQL's haversine may differ from Python's in the last bit
+# Reaches compare the rounded distance (app.geo.within_reach_km), and SQL's haversine may differ
+# from Python's in the last bit: SQL keeps everything within reach + this, Python settles it.
+REACH_MARGIN_KM = ROUNDING_SLACK_KM + 0.001
 
 # Only what matching reads: no ORM objects and no JSON that masks already encode.
 FACTS = (
@@ -72,7 +74,8 @@ class Shape:
 
 
 def _reach(need: Need) -> float:
-    return min(MAX_REACH_KM, need.max_distance_km or MAX_REACH_KM)
+    """How far the walk looks: the need's reach (or the longest any offer has), plus the margin."""
+    return min(MAX_REACH_KM, need.max_distance_km or MAX_REACH_KM) + REACH_MARGIN_KM
 
 
 def shape_of(need: Need, facts: NeedFacts, dialect: str) -> Shape:
@@ -222,7 +225,11 @@ def _nearest(shape: Shape) -> Subquery:
             # Never wider than the furthest any active offer reaches: the index walk ends there.
             longest = select(func.max(Offer.max_distance_km)).where(col(Offer.status) == OfferStatus.active)
             here, there = geog(lon, lat), geog(Offer.approx_lon, Offer.approx_lat)
-            radius = func.least(bindparam("reach", type_=Float()), longest.scalar_subquery()) * 1010 + 100
+            radius = (
+                func.least(bindparam("reach", type_=Float()), longest.scalar_subquery() + REACH_MARGIN_KM)
+                * 1010
+                + 100
+            )
             where.append(func.ST_DWithin(there, here, radius))
             # The KNN index yields rows in `<->` order only when that is the whole ORDER BY.
             order = (there.op("<->")(here),)

@@ -3,10 +3,10 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from app.auth.callers import Caller
-from app.auth.deps import MatchReader, OfferReader, scoped
+from app.auth.deps import MatchReader, OfferReader, TrustDep, limiter, scoped
 from app.core.deps import SessionDep
 from app.core.errors import Forbidden, problems
 from app.core.openapi import link, links
@@ -15,7 +15,9 @@ from app.dispatch import candidates as finder
 from app.dispatch import runs
 from app.dispatch.models import Candidate, Candidates, Opportunity, RunRequest, RunResult, Volunteer
 from app.geo import round_half_km
+from app.matches import standing
 from app.needs import service as needs
+from app.needs.models import Need
 from app.needs.views import OWNER, PUBLIC, render
 from app.offers import service as offers
 from app.organizations.models import Scope
@@ -29,7 +31,7 @@ Small = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
     "/needs/{need_id:uuid}/candidates",
     response_model=Candidates,
     responses={
-        **problems(401, 403, 404, 422),
+        **problems(401, 403, 404, 422, 429),
         # The need's owner proposes the best candidate.
         **links(
             200,
@@ -41,24 +43,55 @@ Small = Annotated[int, Query(ge=1, le=100, description="How many, 1..100.")]
     },
 )
 async def need_candidates(
-    need_id: uuid.UUID, caller: MatchReader, session: SessionDep, limit: Small = 20
+    need_id: uuid.UUID,
+    caller: MatchReader,
+    trust: TrustDep,
+    session: SessionDep,
+    request: Request,
+    limit: Small = 20,
 ) -> Candidates:
-    """Volunteers who could take this need, best first (owner view holders only)."""
+    """Volunteers who could take this need, best first (owner view holders only).
+
+    `volunteer` is null unless you act for the need's organisation or the volunteer has had an
+    accepted or completed match with you: a stranger who posts needs learns no names. A member
+    lists candidates of their own needs at most their trust tier's times a day (429 with
+    Retry-After; docs/safety.md)."""
     need, role = await needs.get_visible_need(session, need_id=need_id, caller=caller)
     if role != OWNER:
         raise Forbidden("Only the need's owner can see its candidates.")
+    limits = trust.of(caller)
+    if limits is not None and not caller.acts_for(need.organization_id):
+        identity = f"candidates:{caller.member_id}"
+        await limiter(request).daily(limits.candidates_per_day, identity, "candidates")
     ranked = await finder.candidates(session, need=need, limit=limit)
+    named = await _named(session, need, caller, {r.row.volunteer_id for r in ranked})
     return Candidates(
         items=[
             Candidate(
                 offer_id=r.row.id,
-                volunteer=Volunteer(id=r.row.volunteer_id, display_name=r.row.display_name),
+                volunteer=Volunteer(id=r.row.volunteer_id, display_name=r.row.display_name)
+                if r.row.volunteer_id in named
+                else None,
                 score=round(r.scored.score, 4),
                 breakdown=r.scored.breakdown,
                 distance_km=None if r.scored.distance_km is None else round_half_km(r.scored.distance_km),
             )
             for r in ranked
         ]
+    )
+
+
+async def _named(
+    session: SessionDep, need: Need, caller: Caller, volunteer_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    """The volunteers whose names the caller may see: all, for the need's organisation; else those
+    with an accepted or completed match with the need's requester (who is the caller)."""
+    if caller.acts_for(need.organization_id):
+        return volunteer_ids
+    if need.requester_id is None:
+        return set()
+    return await standing.known_volunteers(
+        session, requester_id=need.requester_id, volunteer_ids=volunteer_ids
     )
 
 

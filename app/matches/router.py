@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Response
 
 from app.auth.callers import Caller
-from app.auth.deps import MatchReader, scoped
+from app.auth.deps import MatchReader, TrustDep, scoped
 from app.core.deps import SessionDep
 from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
@@ -38,11 +38,12 @@ MATCH_LINKS = {
     responses={**problems(401, 403, 404, 409, 422), **links(201, **MATCH_LINKS)},
 )
 async def create_match(
-    data: MatchCreate, caller: MatchWriter, session: SessionDep, response: Response
+    data: MatchCreate, caller: MatchWriter, trust: TrustDep, session: SessionDep, response: Response
 ) -> MatchView:
     """The offer's volunteer claims a need (accepted at once, if a slot and capacity are free);
-    the need's owner or its organisation proposes (the volunteer then accepts or declines)."""
-    match = await service.create_match(session, caller=caller, data=data)
+    the need's owner or its organisation proposes (the volunteer then accepts or declines).
+    A volunteer holds at most their trust tier's number of open claims (409; docs/safety.md)."""
+    match = await service.create_match(session, caller=caller, data=data, limits=trust.of(caller))
     side = service.VOLUNTEER_SIDE if match.volunteer_id == caller.member_id else service.NEED_SIDE
     response.headers["ETag"] = etag(match.version)
     response.headers["Location"] = f"/v1/matches/{match.id}"

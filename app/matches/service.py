@@ -11,12 +11,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
+from app.core.config import TrustLimits
 from app.core.crud import newest_first, page_of
 from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from app.core.etag import matches
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
-from app.matches import hooks
+from app.matches import hooks, standing
 from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus
 from app.needs import service as needs
 from app.needs import slots
@@ -136,8 +137,11 @@ def event(match: Match, status: MatchStatus) -> webhooks.Event:
     )
 
 
-async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCreate) -> Match:
-    """The offer's volunteer claims (accepted at once); the need's owner proposes."""
+async def create_match(
+    session: AsyncSession, *, caller: Caller, data: MatchCreate, limits: TrustLimits | None
+) -> Match:
+    """The offer's volunteer claims (accepted at once); the need's owner proposes. A claim
+    beyond the volunteer's open claims (`limits`, their trust tier's) is a 409."""
     need, offer = await session.get(Need, data.need_id), await session.get(Offer, data.offer_id)
     role = needs.role_of(need, caller) if need is not None else None
     if need is None or offer is None or (role is None and not await _proposed_to(session, need, caller)):
@@ -149,6 +153,8 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
     need_status = effective_status(need)
     if need_status != NeedStatus.open:
         raise Conflict(f"The need is {need_status}, not open to more volunteers.")
+    if claim and limits is not None:
+        await standing.check_open_claims(session, volunteer_id=offer.volunteer_id, limits=limits)
     now = utcnow()
     sees_offer = claim or caller.acts_for(offer.organization_id)
     match_score = await _check_eligible(session, need, offer, now, sees_offer=sees_offer)

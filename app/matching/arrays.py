@@ -112,8 +112,9 @@ def not_joined(p: Pairs) -> Bools:
 
 
 def in_reach(p: Pairs) -> Bools:
-    """Remote help is never out of reach; in-person help without a point always is."""
-    d = p.distance_km
+    """Remote help is never out of reach; in-person help without a point always is. Reaches are
+    compared with the rounded distance, as `filters.reaches` compares them."""
+    d = round_half_km_array(p.distance_km)
     reach = (d <= p.offers.reach[p.o]) & (d <= p.needs.limit[p.n])
     out: Bools = ~p.needs.in_person[p.n] | reach
     return out

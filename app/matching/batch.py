@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from app.geo import EARTH_RADIUS_KM
+from app.geo import EARTH_RADIUS_KM, ROUNDING_SLACK_KM
 from app.matching.arrays import IN_PERSON, Pairs, score_parts
 from app.matching.columns import F, Ints, NeedColumns, OfferColumns
 from app.matching.facts import REMOTE, Context, NeedFacts, OfferFacts
@@ -88,7 +88,8 @@ def _blocks(needs: NeedColumns, offers: OfferColumns) -> list[_Block]:
             trees: list[tuple[Ints, cKDTree | None, float]] = []
             for c in np.unique(classes):
                 members = group[classes == c]
-                trees.append((members, cKDTree(xyz[members]), _chord(float(offers.reach[members].max()))))
+                reach = float(offers.reach[members].max()) + ROUNDING_SLACK_KM  # reaches compare rounded
+                trees.append((members, cKDTree(xyz[members]), _chord(reach)))
             out += [_Block(near[i : i + BLOCK], True, trees) for i in range(0, near.size, BLOCK)]
         far, group = (
             np.flatnonzero(~needs.in_person & (needs.category == bit)),
@@ -148,7 +149,8 @@ class _Run:
         n, o, chord = self.pairs(block)
         if block.in_person:  # the arc from the chord, with a margin: the haversine decides later
             arc = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chord / 2)) * (1 - 1e-9) - 1e-9
-            near = (arc <= oc.reach[o]) & (arc <= nc.limit[n])
+            slack = ROUNDING_SLACK_KM  # reaches compare the rounded distance (app.geo)
+            near = (arc <= oc.reach[o] + slack) & (arc <= nc.limit[n] + slack)
             n, o = n[near], o[near]
         pairs = Pairs(nc, oc, self.lookups, n, o)
         keep = np.ones(n.size, dtype=bool)

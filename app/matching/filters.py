@@ -2,7 +2,7 @@
 
 app.matching.rules lists them, in order, with their array and SQL forms."""
 
-from app.geo import haversine_km
+from app.geo import haversine_km, within_reach_km
 from app.matching.availability import overlap_minutes, window_in_week
 from app.matching.facts import BACKGROUND_CHECKED, Context, NeedFacts, OfferFacts
 
@@ -19,10 +19,16 @@ def within_reach(need: NeedFacts, offer: OfferFacts) -> bool:
 
 
 def reaches(need: NeedFacts, offer: OfferFacts, d: float | None) -> bool:
-    """`within_reach` for a pair whose `distance_km` is already known."""
+    """`within_reach` for a pair whose `distance_km` is already known; each reach is compared at
+    the 0.5 km rounding callers see (app.geo.within_reach_km says why)."""
     if d is None:
         return not need.in_person  # in-person help without a point cannot be placed
-    return d <= offer.max_distance_km and (need.max_distance_km is None or d <= need.max_distance_km)
+    limit = (
+        offer.max_distance_km
+        if need.max_distance_km is None
+        else min(offer.max_distance_km, need.max_distance_km)
+    )
+    return within_reach_km(d, limit)
 
 
 def available(need: NeedFacts, offer: OfferFacts) -> bool:

@@ -8,9 +8,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
+from app.core.config import TrustLimits
 from app.core.errors import DomainError, FieldError, Problem, clean_validation_errors, problem_body
+from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
-from app.needs import service
+from app.needs import quota, service
 from app.needs.models import Need, NeedCreate
 from app.safety.catalogue import Catalogue
 from app.safety.models import RESOURCES_DESCRIPTION, CrisisResource
@@ -26,7 +28,8 @@ class BatchRequest(BaseModel):
 class BatchResult(BaseModel):
     index: int
     status: int = Field(
-        description="201 created, 409 duplicate external_id (id is the existing need), 422 invalid."
+        description="201 created, 409 duplicate external_id (id is the existing need), 422 invalid, "
+        "429 a member's own need beyond their day's limit (docs/safety.md)."
     )
     id: uuid.UUID | None = None
     error: Problem | None = None
@@ -65,24 +68,33 @@ def _failure(index: int, exc: ValidationError | DomainError) -> BatchResult:
 
 
 async def _validate(
-    session: AsyncSession, caller: Caller, items: list[Any]
+    session: AsyncSession, caller: Caller, items: list[Any], limits: TrustLimits | None
 ) -> tuple[dict[int, BatchResult], list[tuple[int, NeedCreate, uuid.UUID | None]]]:
+    """Items that may be created, and the results of those that may not: invalid (422), or a
+    member's own beyond their day's allowance (429; their organisation's intake is never counted)."""
     failed: dict[int, BatchResult] = {}
     valid = []
+    allowance: quota.Allowance | None = None
     for index, raw in enumerate(items):
         try:
             data = NeedCreate.model_validate(raw)
             organization_id = await service.owning_organization(session, caller, data.organization_id)
             service.check_create(data, organization_id, caller)
+            if limits is not None and quota.counted(caller, organization_id):
+                if allowance is None:
+                    allowance = await quota.allowance(session, caller=caller, limits=limits, now=utcnow())
+                allowance.take()
             valid.append((index, data, organization_id))
         except (ValidationError, DomainError) as exc:
             failed[index] = _failure(index, exc)
     return failed, valid
 
 
-async def create_batch(session: AsyncSession, *, caller: Caller, items: list[Any]) -> list[BatchResult]:
+async def create_batch(
+    session: AsyncSession, *, caller: Caller, items: list[Any], limits: TrustLimits | None
+) -> list[BatchResult]:
     """Create every valid item in one transaction; bad or duplicate items spoil no other."""
-    results, valid = await _validate(session, caller, items)
+    results, valid = await _validate(session, caller, items, limits)
     taken: dict[tuple[uuid.UUID | None, str], uuid.UUID] = {}
     for org in {org for _, _, org in valid}:
         wanted = [d.external_id for _, d, o in valid if o == org and d.external_id is not None]
@@ -110,7 +122,8 @@ async def create_batch(session: AsyncSession, *, caller: Caller, items: list[Any
                 results[index] = BatchResult(
                     index=index,
                     status=201,
-                    id=(await service.create_need(session, caller=caller, data=data)).id,
+                    # Counted already, in `_validate`: this settles the same items again.
+                    id=(await service.create_need(session, caller=caller, data=data, limits=None)).id,
                 )
             except DomainError as exc:
                 results[index] = _failure(index, exc)

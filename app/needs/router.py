@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 
 from app.auth.callers import Caller
-from app.auth.deps import ANONYMOUS_WELCOME, scoped
+from app.auth.deps import ANONYMOUS_WELCOME, TrustDep, scoped
 from app.core.deps import SessionDep
 from app.core.errors import Invalid, problems
 from app.core.etag import IfMatch, etag, parse_if_match
@@ -45,10 +45,15 @@ Writer = Annotated[Caller, Depends(scoped(Scope.needs_write, Scope.needs_read))]
     "",
     status_code=201,
     response_model=NeedWritten,
-    responses={**problems(401, 403, 409, 422), **links(201, **NEED_LINKS)},
+    responses={**problems(401, 403, 409, 422, 429), **links(201, **NEED_LINKS)},
 )
 async def create_need(
-    data: NeedCreate, caller: Writer, session: SessionDep, response: Response, catalogue: CrisisCatalogue
+    data: NeedCreate,
+    caller: Writer,
+    trust: TrustDep,
+    session: SessionDep,
+    response: Response,
+    catalogue: CrisisCatalogue,
 ) -> NeedWritten:
     """Ask for help, or (coordinators and partner keys) file a need for someone.
 
@@ -59,8 +64,10 @@ async def create_need(
     The exact location, address and contact are shown only to the owner and to volunteers
     they accept; everyone else sees the centre of a ~1 km cell. A partner's `external_id`
     is unique within its organisation: a repeat is a 409 carrying `existing_id`.
-    When the text reads as a crisis, `resources` lists helplines for the author alone."""
-    need = await service.create_need(session, caller=caller, data=data)
+    When the text reads as a crisis, `resources` lists helplines for the author alone.
+    A member's own needs are limited per day by their trust tier (429 with Retry-After;
+    docs/safety.md); an organisation's intake is not."""
+    need = await service.create_need(session, caller=caller, data=data, limits=trust.of(caller))
     response.headers["ETag"] = etag(need.version)
     response.headers["Location"] = f"/v1/needs/{need.id}"
     return render_written(need, await service.crisis_resources(catalogue, need=need, caller=caller))
@@ -75,12 +82,17 @@ async def create_need(
     },
 )
 async def create_needs_batch(
-    body: intake.BatchRequest, caller: Writer, session: SessionDep, catalogue: CrisisCatalogue
+    body: intake.BatchRequest,
+    caller: Writer,
+    trust: TrustDep,
+    session: SessionDep,
+    catalogue: CrisisCatalogue,
 ) -> intake.BatchResponse:
     """Partners' intake: up to 500 needs; each item gets its own result, and one bad item
     spoils no other. A created item whose text reads as a crisis carries `resources` for the
-    partner to pass on to the person it filed for."""
-    results = await intake.create_batch(session, caller=caller, items=body.items)
+    partner to pass on to the person it filed for. A member's own needs (not filed for an
+    organisation they coordinate) count against their daily limit: items beyond it are 429."""
+    results = await intake.create_batch(session, caller=caller, items=body.items, limits=trust.of(caller))
     await intake.attach_crisis_resources(session, catalogue, caller=caller, results=results)
     return intake.BatchResponse(results=results)
 

@@ -10,13 +10,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit
 from app.auth.callers import Caller
+from app.core.config import TrustLimits
 from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.core.types import Point
 from app.geo import located
-from app.needs import hooks
+from app.needs import hooks, quota
 from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
@@ -135,9 +136,15 @@ def created_event(need: Need) -> webhooks.Event:
     return need_event(EventType.need_created, need, NeedStatus.open)
 
 
-async def create_need(session: AsyncSession, *, caller: Caller, data: NeedCreate) -> Need:
+async def create_need(
+    session: AsyncSession, *, caller: Caller, data: NeedCreate, limits: TrustLimits | None
+) -> Need:
+    """File a need; a member's own (not their organisation's intake) counts against `limits`:
+    429 with Retry-After once the day's are spent."""
     organization_id = await owning_organization(session, caller, data.organization_id)
     check_create(data, organization_id, caller)
+    if limits is not None and quota.counted(caller, organization_id):
+        (await quota.allowance(session, caller=caller, limits=limits, now=utcnow())).take()
     need = new_need(caller, organization_id, data)
     try:
         async with savepoint(session):

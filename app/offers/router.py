@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from app.auth.callers import Caller
-from app.auth.deps import CurrentMember, MemberCaller, scoped
+from app.auth.deps import CurrentMember, MemberCaller, TrustDep, scoped
 from app.core.deps import SessionDep
 from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
@@ -33,13 +33,15 @@ Reader = Annotated[Caller, Depends(scoped(Scope.offers_read))]
     "",
     status_code=201,
     response_model=OfferOwner,
-    responses={**problems(401, 403, 422), **links(201, **OFFER_LINKS)},
+    responses={**problems(401, 403, 422, 429), **links(201, **OFFER_LINKS)},
 )
 async def create_offer(
-    data: OfferCreate, member: CurrentMember, session: SessionDep, response: Response
+    data: OfferCreate, member: CurrentMember, trust: TrustDep, session: SessionDep, response: Response
 ) -> OfferOwner:
-    """Offer help. Your location is used for matching and is never shown to anyone else."""
-    offer = await service.create_offer(session, volunteer=member, data=data)
+    """Offer help. Your location is used for matching and is never shown to anyone else.
+    Your trust tier caps `max_distance_km` (422 names the cap) and how many offers you make
+    a day (429 with Retry-After); docs/safety.md."""
+    offer = await service.create_offer(session, volunteer=member, data=data, limits=trust.limits)
     response.headers["ETag"] = etag(offer.version)
     response.headers["Location"] = f"/v1/offers/{offer.id}"
     return service.render_owner(offer)
@@ -86,12 +88,16 @@ async def update_offer(
     offer_id: uuid.UUID,
     data: OfferUpdate,
     caller: MemberCaller,
+    trust: TrustDep,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> OfferOwner:
-    """Change or pause (`{"status": "paused"}`) your offer."""
+    """Change or pause (`{"status": "paused"}`) your offer. A new `max_distance_km` is capped by
+    your trust tier (422 names the cap)."""
     offer = await service.get_own_offer(session, offer_id=offer_id, caller=caller)
-    offer = await service.update_offer(session, offer=offer, data=data, if_match=parse_if_match(if_match))
+    offer = await service.update_offer(
+        session, offer=offer, data=data, if_match=parse_if_match(if_match), limits=trust.limits
+    )
     response.headers["ETag"] = etag(offer.version)
     return service.render_owner(offer)

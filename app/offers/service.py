@@ -3,13 +3,16 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth import trust
 from app.auth.callers import Caller
+from app.core.config import TrustLimits
 from app.core.crud import newest_first, page_of, versioned_update
 from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.timeutil import utcnow
 from app.geo import located
 from app.matching.masks import offer_columns
 from app.members.models import Member
@@ -53,7 +56,37 @@ def role_of(offer: Offer, caller: Caller) -> str | None:
     return None
 
 
-async def create_offer(session: AsyncSession, *, volunteer: Member, data: OfferCreate) -> Offer:
+def check_reach(max_distance_km: float | None, limits: TrustLimits) -> None:
+    """422 naming the cap when an offer would reach further than the member's tier allows."""
+    if max_distance_km is not None and max_distance_km > limits.offer_reach_km:
+        raise Invalid(
+            f"max_distance_km may be at most {limits.offer_reach_km:g} km for your account "
+            "(the cap grows with the account's age and an organisation's vetting).",
+            loc=["body", "max_distance_km"],
+        )
+
+
+async def check_daily_offers(session: AsyncSession, *, volunteer_id: uuid.UUID, limits: TrustLimits) -> None:
+    """429 with Retry-After once the member made the day's offers (counted in the table, under a
+    lock on the member's row, so every worker and concurrent request agree)."""
+    now = utcnow()
+    await trust.lock_member(session, member_id=volunteer_id)
+    stmt = select(func.count(), func.min(col(Offer.created_at))).where(
+        col(Offer.volunteer_id) == volunteer_id, col(Offer.created_at) > now - trust.DAY
+    )
+    count, oldest = (await session.exec(stmt)).one()
+    if count >= limits.offers_per_day:
+        raise trust.over_daily_limit("offers", limits.offers_per_day, oldest, now)
+
+
+async def create_offer(
+    session: AsyncSession, *, volunteer: Member, data: OfferCreate, limits: TrustLimits | None
+) -> Offer:
+    """A new offer of the volunteer's; `limits` (their trust tier's) caps its reach (422) and
+    how many they make a day (429)."""
+    if limits is not None:
+        check_reach(data.max_distance_km, limits)
+        await check_daily_offers(session, volunteer_id=volunteer.id, limits=limits)
     if data.organization_id is not None and not await organizations.is_member(
         session, organization_id=data.organization_id, member_id=volunteer.id
     ):
@@ -102,8 +135,16 @@ async def list_offers(
 
 
 async def update_offer(
-    session: AsyncSession, *, offer: Offer, data: OfferUpdate, if_match: set[int] | None
+    session: AsyncSession,
+    *,
+    offer: Offer,
+    data: OfferUpdate,
+    if_match: set[int] | None,
+    limits: TrustLimits | None,
 ) -> Offer:
+    """Change an offer; a new reach is capped by the member's tier (422)."""
+    if limits is not None and "max_distance_km" in data.model_fields_set:
+        check_reach(data.max_distance_km, limits)
     changes = data.model_dump(mode="json", exclude_unset=True)
     await versioned_update(session, offer, _flatten(changes, offer), if_match=if_match, noun="offer")
     return offer

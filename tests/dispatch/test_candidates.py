@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from app.geo import round_half_km
 from app.needs.models import Need
 from app.offers.models import Offer
 from tests.factories import NEXT_YEAR, join, member, organization
@@ -68,8 +69,9 @@ def reference(need: dict, offer: dict, vetted_in: set[str]) -> bool:
             (need["approx_location"]["lat"], need["approx_location"]["lon"]),
             _coarse(offer["location"]["lat"], offer["location"]["lon"]),
         )
-        if d > offer["max_distance_km"] or (
-            need["max_distance_km"] is not None and d > need["max_distance_km"]
+        shown = round_half_km(d)  # reaches compare the distance as shown
+        if shown > offer["max_distance_km"] or (
+            need["max_distance_km"] is not None and shown > need["max_distance_km"]
         ):
             return False
     for requirement in need["requirements"]:

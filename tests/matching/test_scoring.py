@@ -131,13 +131,19 @@ km = st.floats(0.0, 199.0)
 reach = st.floats(0.0, 1.0)  # as a share of the room left between the trip and 200 km
 
 
+def _cover(d: float) -> float:
+    """A reach that takes in a trip of about `d` km: reaches compare the distance rounded to
+    0.5 km, and the placed point's distance may round a step above `d`'s."""
+    return round_half_km(d) + 0.5
+
+
 def _pair(
     facts: Shared, d1: float, d2: float, r1: float, r2: float
 ) -> tuple[NeedFacts, list[OfferFacts], Context]:
     need = _need(
         languages=facts.asked,
         created_at=NOW - timedelta(hours=facts.waited_h),
-        max_distance_km=None if facts.need_reach is None else max(facts.need_reach, d1, d2) + 0.01,
+        max_distance_km=None if facts.need_reach is None else max(facts.need_reach, _cover(d1), _cover(d2)),
     )
     common = {
         "capacity": facts.capacity,
@@ -148,8 +154,8 @@ def _pair(
     # Two volunteers with the same history with the requester: nothing but the trip and the
     # reach tells their offers apart.
     offers = [
-        _offer(1, d1, d1 + 0.01 + r1 * (200 - d1 - 0.01), volunteer_id=VOLUNTEERS[0], **common),
-        _offer(2, d2, d2 + 0.01 + r2 * (200 - d2 - 0.01), volunteer_id=VOLUNTEERS[1], **common),
+        _offer(1, d1, _cover(d1) + r1 * (200 - _cover(d1)), volunteer_id=VOLUNTEERS[0], **common),
+        _offer(2, d2, _cover(d2) + r2 * (200 - _cover(d2)), volunteer_id=VOLUNTEERS[1], **common),
     ]
     ctx = Context(now=NOW, history={(v, REQUESTER): facts.helped for v in VOLUNTEERS if facts.helped})
     return need, offers, ctx
