@@ -20,6 +20,7 @@ from app.needs import service as needs
 from app.needs.models import Need
 from app.needs.views import OWNER, PUBLIC, render
 from app.offers import service as offers
+from app.organizations import service as organizations
 from app.organizations.models import Scope
 
 router = APIRouter(tags=["matching"])
@@ -52,8 +53,9 @@ async def need_candidates(
 ) -> Candidates:
     """Volunteers who could take this need, best first (owner view holders only).
 
-    `volunteer` is null unless you act for the need's organisation or the volunteer has had an
-    accepted or completed match with you: a stranger who posts needs learns no names. A member
+    `volunteer` is null unless the volunteer has had an accepted or completed match with you (or
+    your organisation), or, when you act for the need's organisation, belongs to it: a stranger who
+    posts needs, or founds an organisation to post them, learns no names. A member
     lists candidates of their own needs at most their trust tier's times a day (429 with
     Retry-After; docs/safety.md)."""
     need, role = await needs.get_visible_need(session, need_id=need_id, caller=caller)
@@ -84,10 +86,15 @@ async def need_candidates(
 async def _named(
     session: SessionDep, need: Need, caller: Caller, volunteer_ids: set[uuid.UUID]
 ) -> set[uuid.UUID]:
-    """The volunteers whose names the caller may see: all, for the need's organisation; else those
-    with an accepted or completed match with the need's requester (who is the caller)."""
-    if caller.acts_for(need.organization_id):
-        return volunteer_ids
+    """The volunteers whose names the caller may see: for the need's organisation, its own members
+    and those it has had accepted; for a member, those they have had accepted. Anyone may found an
+    organisation, so acting for one is no licence to learn every volunteer's name nearby."""
+    if caller.acts_for(need.organization_id) and need.organization_id is not None:
+        org = need.organization_id
+        own = await organizations.members_among(session, organization_id=org, member_ids=volunteer_ids)
+        others = volunteer_ids - own
+        known = await standing.known_volunteers(session, organization_id=org, volunteer_ids=others)
+        return own | known
     if need.requester_id is None:
         return set()
     return await standing.known_volunteers(

@@ -35,15 +35,23 @@ async def check_open_claims(session: AsyncSession, *, volunteer_id: uuid.UUID, l
 
 
 async def known_volunteers(
-    session: AsyncSession, *, requester_id: uuid.UUID, volunteer_ids: Iterable[uuid.UUID]
+    session: AsyncSession,
+    *,
+    volunteer_ids: Iterable[uuid.UUID],
+    requester_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
 ) -> set[uuid.UUID]:
-    """Those of `volunteer_ids` with an accepted or completed match with this requester."""
+    """Those of `volunteer_ids` with an accepted or completed match with this requester, or on
+    one of this organisation's needs (give one of the two)."""
     wanted = set(volunteer_ids)
-    if not wanted:
+    if not wanted or (requester_id is None) == (organization_id is None):
         return set()
+    side = (
+        col(Match.requester_id) == requester_id
+        if requester_id is not None
+        else col(Match.organization_id) == organization_id
+    )
     stmt = select(Match.volunteer_id).where(
-        col(Match.requester_id) == requester_id,
-        col(Match.volunteer_id).in_(wanted),
-        col(Match.status).in_(KNOWN),
+        side, col(Match.volunteer_id).in_(wanted), col(Match.status).in_(KNOWN)
     )
     return set((await session.exec(stmt)).all())

@@ -1,6 +1,7 @@
 """Organisation rules: creation, roles and vetting, and partner API keys."""
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -75,6 +76,19 @@ async def coordinated_by(session: AsyncSession, *, member_id: uuid.UUID) -> froz
         col(Membership.member_id) == member_id, col(Membership.role) == Role.coordinator
     )
     return frozenset((await session.exec(stmt)).all())
+
+
+async def members_among(
+    session: AsyncSession, *, organization_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of `member_ids` who belong to the organisation, in any role."""
+    wanted = set(member_ids)
+    if not wanted:
+        return set()
+    stmt = select(Membership.member_id).where(
+        col(Membership.organization_id) == organization_id, col(Membership.member_id).in_(wanted)
+    )
+    return set((await session.exec(stmt)).all())
 
 
 async def is_member(session: AsyncSession, *, organization_id: uuid.UUID, member_id: uuid.UUID) -> bool:

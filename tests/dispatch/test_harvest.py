@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.factories import Member, api_key, member, offer_body, organization
+from tests.factories import Member, api_key, join, member, offer_body, organization
 
 CENTRE = (51.5003, -0.1201)
 
@@ -55,19 +55,33 @@ async def test_a_harvesting_account_with_fresh_needs_learns_no_names(client: htt
     assert list(seen.values()) == [None] * len(volunteers)  # ...and not one named
 
 
-async def test_the_need_s_organisation_sees_names(client: httpx.AsyncClient) -> None:
-    volunteers = await _volunteers(client, [0.5, 1.5])
+async def test_an_organisation_sees_its_own_volunteers_names_and_no_stranger_s(
+    client: httpx.AsyncClient,
+) -> None:
+    # Anyone may found an organisation: acting for one must not name every volunteer nearby.
+    (own, _), (stranger, stranger_offer) = await _volunteers(client, [0.5, 1.5])
     coordinator = await member(client)
     org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, own)
     key = await api_key(client, coordinator, org, ["needs:read", "needs:write", "matches:read"])
-    names = {v.id: v.data["display_name"] for v, _ in volunteers}
     for who in (coordinator.headers, key["headers"]):
         need_id = await _need(client, who, organization_id=org)
-        shown = {
-            i["volunteer"]["id"]: i["volunteer"]["display_name"]
-            for i in await _candidates(client, need_id, who)
-        }
-        assert shown == names
+        shown = {i["offer_id"]: i["volunteer"] for i in await _candidates(client, need_id, who)}
+        assert shown[stranger_offer] is None
+        assert [v for v in shown.values() if v is not None] == [
+            {"id": own.id, "display_name": own.data["display_name"]}
+        ]
+    # A volunteer the organisation has had accepted is no stranger any more.
+    need_id = await _need(client, coordinator.headers, organization_id=org)
+    proposal = await client.post(
+        "/v1/matches", json={"need_id": need_id, "offer_id": stranger_offer}, headers=coordinator.headers
+    )
+    assert proposal.status_code == 201, proposal.text
+    accepted = await client.post(f"/v1/matches/{proposal.json()['id']}/accept", headers=stranger.headers)
+    assert accepted.status_code == 200, accepted.text
+    later = await _need(client, coordinator.headers, organization_id=org)
+    shown = {i["offer_id"]: i["volunteer"] for i in await _candidates(client, later, coordinator.headers)}
+    assert shown[stranger_offer] == {"id": stranger.id, "display_name": stranger.data["display_name"]}
 
 
 async def test_a_member_sees_the_name_of_a_volunteer_they_have_had_accepted(
