@@ -40,8 +40,10 @@ MATCH_LINKS = {
 async def create_match(
     data: MatchCreate, caller: MatchWriter, session: SessionDep, response: Response
 ) -> MatchView:
-    """The offer's volunteer claims a need (accepted at once, if a slot and capacity are free);
-    the need's owner or its organisation proposes (the volunteer then accepts or declines)."""
+    """The offer's volunteer claims a need: `proposed` (`proposed_by: volunteer`) until the need's
+    side accepts it, or `accepted` at once, if a slot and capacity are free, when the need's
+    `approval` is `automatic`. The need's owner or its organisation proposes (the volunteer then
+    accepts or declines). Contacts and the exact location show only once accepted."""
     match = await service.create_match(session, caller=caller, data=data)
     side = service.VOLUNTEER_SIDE if match.volunteer_id == caller.member_id else service.NEED_SIDE
     response.headers["ETag"] = etag(match.version)
@@ -111,8 +113,9 @@ async def accept_match(
     response: Response,
     if_match: IfMatch = None,
 ) -> MatchView:
-    """The volunteer accepts a proposal; both sides then see each other's contact. With
-    `If-Match`, only if the match is still as last read."""
+    """The side that did not propose accepts (the volunteer a proposal, the need's side a claim);
+    both sides then see each other's contact. The proposing side gets 403. With `If-Match`, only
+    if the match is still as last read."""
     return await _step(match_id, caller, session, response, if_match, "accept")
 
 
