@@ -12,7 +12,8 @@ from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
-from app.matches import service, views
+from app.idempotency.replays import replayed_by
+from app.matches import replays, service, views
 from app.matches.models import MatchCreate, MatchStatus, MatchView
 from app.organizations.models import Scope
 
@@ -37,6 +38,7 @@ MATCH_LINKS = {
     response_model=MatchView,
     responses={**problems(401, 403, 404, 409, 422), **links(201, **MATCH_LINKS)},
 )
+@replayed_by(replays.created)
 async def create_match(
     data: MatchCreate, caller: MatchWriter, session: SessionDep, response: Response
 ) -> MatchView:
@@ -106,6 +108,7 @@ _STEP_ERRORS = problems(401, 403, 404, 409, 412, 422)
 
 
 @router.post("/matches/{match_id:uuid}/accept", response_model=MatchView, responses=_STEP_ERRORS)
+@replayed_by(replays.stepped(MatchStatus.accepted))
 async def accept_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -120,6 +123,7 @@ async def accept_match(
 
 
 @router.post("/matches/{match_id:uuid}/decline", response_model=MatchView, responses=_STEP_ERRORS)
+@replayed_by(replays.stepped(MatchStatus.declined))
 async def decline_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -131,6 +135,7 @@ async def decline_match(
 
 
 @router.post("/matches/{match_id:uuid}/complete", response_model=MatchView, responses=_STEP_ERRORS)
+@replayed_by(replays.stepped(MatchStatus.completed))
 async def complete_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -142,6 +147,7 @@ async def complete_match(
 
 
 @router.post("/matches/{match_id:uuid}/cancel", response_model=MatchView, responses=_STEP_ERRORS)
+@replayed_by(replays.stepped(MatchStatus.cancelled))
 async def cancel_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
