@@ -119,7 +119,16 @@ async def claim(client: httpx.AsyncClient, world: World, tally: Tally) -> None:
         {201, 409},
         client.post("/v1/matches", json=body, headers=_auth(volunteer)),
     )
-    if response is not None and response.status_code == 201:
+    if response is None or response.status_code != 201:
+        return
+    # A claim waits for the requester (approval `requester`, the default): they accept it, which
+    # is where the slot is taken; 409 when another claim took the need's last slot first.
+    requester = next((r for n, r in world.open_needs if n == need_id), None)
+    if requester is None:
+        return
+    accept = client.post(f"/v1/matches/{response.json()['id']}/accept", headers=_auth(requester))
+    accepted = await _timed(tally, "POST /matches/{id}/accept", {200, 409}, accept)
+    if accepted is not None and accepted.status_code == 200:
         world.open_needs = [(n, r) for n, r in world.open_needs if n != need_id]
 
 

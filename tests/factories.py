@@ -152,3 +152,21 @@ ALL_SCOPES = [
     "matching:run",
     "webhooks:manage",
 ]
+
+
+async def claim(
+    client: httpx.AsyncClient, volunteer: Member, need_id: str, offer_id: str, accept_as: Any = None
+) -> dict[str, Any]:
+    """A volunteer's claim (201, proposed unless the need's approval is automatic), then, with
+    `accept_as` (the need's owner's headers, or a Member), accepted by the need's side."""
+    r = await client.post(
+        "/v1/matches", json={"need_id": need_id, "offer_id": offer_id}, headers=volunteer.headers
+    )
+    assert r.status_code == 201, r.text
+    match: dict[str, Any] = r.json()
+    if accept_as is not None:
+        headers = accept_as.headers if isinstance(accept_as, Member) else accept_as
+        accepted = await client.post(f"/v1/matches/{match['id']}/accept", headers=headers)
+        assert accepted.status_code == 200, accepted.text
+        match = accepted.json()
+    return match

@@ -75,6 +75,17 @@ class World:
             assert ok.status_code == 200, ok.text
         return str(r.json()["id"])
 
+    async def claimed(self) -> str:
+        """The other member claims the owner's public need (filed with the organisation): proposed,
+        waiting for the need's side."""
+        body = need_body(organization_id=self.org, location=HERE)
+        need = await self.client.post("/v1/needs", json=body, headers=self.owner.headers)
+        assert need.status_code == 201, need.text
+        pair = {"need_id": need.json()["id"], "offer_id": await self.volunteer_offer()}
+        r = await self.client.post("/v1/matches", json=pair, headers=self.other.headers)
+        assert (r.status_code, r.json()["status"]) == (201, "proposed"), r.text
+        return str(r.json()["id"])
+
     async def spare_key(self) -> str:
         return str((await api_key(self.client, self.coordinator, self.org, ["needs:read"]))["id"])
 
@@ -352,6 +363,23 @@ async def test_authorisation_matrix(client: httpx.AsyncClient, operation: tuple[
         if r.status_code >= 400:
             assert r.headers["content-type"] == "application/problem+json"
     assert got == expected
+
+
+# A volunteer's claim is answered by the need's side (requester, coordinators, keys); the
+# volunteer who proposed it may not answer it (403: they know the match), strangers see nothing.
+CLAIM_ANSWERS = expect(401, 200, 403, 200, 404, 200, 403, 401)
+
+
+@pytest.mark.parametrize("action", ["accept", "decline"])
+async def test_a_claim_is_answered_by_the_needs_side_only(client: httpx.AsyncClient, action: str) -> None:
+    world = await make_world(client)
+    got = {}
+    for caller in CALLERS:
+        r = await client.post(f"/v1/matches/{await world.claimed()}/{action}", headers=world.headers[caller])
+        got[caller] = r.status_code
+        if r.status_code >= 400:
+            assert r.headers["content-type"] == "application/problem+json"
+    assert got == CLAIM_ANSWERS
 
 
 async def test_a_key_is_useless_against_another_organisations_records(client: httpx.AsyncClient) -> None:

@@ -22,7 +22,8 @@ log = get_logger(__name__)
 
 async def commit_own(session: AsyncSession) -> None:
     """Commit work this caller owns outright (not a request's): the worker's claims and
-    outcomes, a batch run's proposals, an idempotency claim others must see at once, the seed."""
+    outcomes, a batch run's proposals, an idempotency claim others must see at once, a replay's
+    read with its audit rows (the replay ends the request before its own commit), the seed."""
     await session.commit()
 
 

@@ -15,6 +15,7 @@ from app.dispatch import candidates as finder
 from app.dispatch import runs
 from app.dispatch.models import Candidate, Candidates, Opportunity, RunRequest, RunResult, Volunteer
 from app.geo import round_half_km
+from app.idempotency.replays import replayed_by, verbatim
 from app.matches import standing
 from app.needs import service as needs
 from app.needs.models import Need
@@ -137,6 +138,8 @@ async def offer_opportunities(
 
 
 @router.post("/matching/runs", response_model=RunResult, responses=problems(401, 403, 404, 409, 422))
+# Ids, scores and rounded distances, never a contact or a location; and a replay must not run again.
+@replayed_by(verbatim)
 async def run_matching(body: RunRequest, caller: Runner, session: SessionDep) -> RunResult:
     """An optimal assignment of the organisation's open needs to its volunteers' active offers,
     maximising the sum of score x urgency weight x (1 + waiting). `dry_run` (the default)

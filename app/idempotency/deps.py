@@ -19,7 +19,8 @@ from app.core.config import Settings
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Invalid
 from app.core.timeutil import utcnow
-from app.idempotency import service
+from app.core.transactions import commit_own
+from app.idempotency import replays, service
 from app.idempotency.middleware import IdempotencyMiddleware, exchange_of
 from app.idempotency.openapi import document, stored_for
 from app.idempotency.sealing import derive, fingerprint, server_pepper
@@ -29,9 +30,9 @@ PURGE_EVERY_SECONDS = 60.0
 
 
 class Replay(Exception):
-    def __init__(self, stored: service.Stored) -> None:
+    def __init__(self, fresh: replays.Fresh) -> None:
         super().__init__("replayed")
-        self.stored = stored
+        self.fresh = fresh
 
 
 def parse_key(values: list[str]) -> str:
@@ -47,6 +48,26 @@ def parse_key(values: list[str]) -> str:
 def _stored_here(request: Request) -> bool:
     route = request.scope.get("route")
     return stored_for(route.openapi_extra if isinstance(route, APIRoute) else None)
+
+
+async def _replay_now(
+    request: Request, caller: AnyCaller, session: SessionDep, stored: service.Stored
+) -> Replay:
+    """The stored answer, re-checked against what the caller may see now (app/idempotency/replays.py).
+    The read's audit rows commit here, with the answer that shows what they record: the replay
+    ends the request, and the request's own commit would never run."""
+    route = request.scope.get("route")
+    replaying = replays.Replaying(
+        session=session,
+        caller=caller,
+        path_params=dict(request.path_params),
+        status_code=stored.status_code,
+        headers=dict(stored.headers),
+        body=stored.body,
+    )
+    fresh = await replays.answer(route.endpoint if isinstance(route, APIRoute) else None, replaying)
+    await commit_own(session)
+    return Replay(fresh)
 
 
 def policy(settings: Settings) -> service.Policy:
@@ -88,15 +109,15 @@ async def idempotency(
         session, scope=caller.identity, material=material, fingerprint=request_print, policy=policy(settings)
     )
     if isinstance(outcome, service.Stored):
-        raise Replay(outcome)
+        raise await _replay_now(request, caller, session, outcome)
     exchange.own(outcome, session)
 
 
 async def _replay(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Replay)
-    stored = exc.stored
-    headers = {**dict(stored.headers), "Idempotent-Replayed": "true"}
-    return Response(content=stored.body, status_code=stored.status_code, headers=headers)
+    fresh = exc.fresh
+    headers = {**fresh.headers, "Idempotent-Replayed": "true"}
+    return Response(content=fresh.body, status_code=fresh.status_code, headers=headers)
 
 
 def install(app: FastAPI, settings: Settings) -> None:

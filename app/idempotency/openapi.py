@@ -27,8 +27,11 @@ def _parameter(ttl_hours: int) -> dict[str, Any]:
         "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         "description": (
             "Makes retrying this POST safe. The first request with a key runs; a repeat with the "
-            "same key and the same request (method, path, query and body) gets the first response "
-            "byte for byte, with `Idempotent-Replayed: true`. 1 to 255 printable ASCII characters "
+            "same key and the same request (method, path, query and body) gets the first response's "
+            "status and `Location`, with `Idempotent-Replayed: true`, showing only what the caller may "
+            "see now: the resource as it stands (audited like a read), or a 409 when the first outcome "
+            "no longer holds (the match has moved on, the caller lost the role). 1 to 255 "
+            "printable ASCII characters "
             f"(a random UUID is ideal), scoped to the caller and kept {ttl_hours} hours. The same key "
             "with a different request is a 422; a repeat while the first still runs waits for it, or "
             "gets a 409 with `Retry-After`. A 5xx or 422 response is not kept, so the key may be "

@@ -87,11 +87,18 @@ class Party(SQLModel):
     phone: str | None = None
 
 
+class ProposedBy(StrEnum):
+    volunteer = "volunteer"  # a claim: the need's side accepts or declines it
+    requester = "requester"
+    organization = "organization"  # a coordinator, a key or a batch run
+
+
 class MatchView(SQLModel):
     id: uuid.UUID
     need_id: uuid.UUID
     offer_id: uuid.UUID
     status: MatchStatus
+    proposed_by: ProposedBy = Field(description="Who made the match; the other side accepts or declines it.")
     score: float | None
     volunteer: Party = Field(description="Shown to the need's side; phone once accepted.")
     requester: Party | None = Field(

@@ -12,7 +12,8 @@ from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
-from app.matches import service, views
+from app.idempotency.replays import replayed_by
+from app.matches import replays, service, views
 from app.matches.models import MatchCreate, MatchStatus, MatchView
 from app.organizations.models import Scope
 
@@ -37,11 +38,14 @@ MATCH_LINKS = {
     response_model=MatchView,
     responses={**problems(401, 403, 404, 409, 422), **links(201, **MATCH_LINKS)},
 )
+@replayed_by(replays.created)
 async def create_match(
     data: MatchCreate, caller: MatchWriter, trust: TrustDep, session: SessionDep, response: Response
 ) -> MatchView:
-    """The offer's volunteer claims a need (accepted at once, if a slot and capacity are free);
-    the need's owner or its organisation proposes (the volunteer then accepts or declines).
+    """The offer's volunteer claims a need: `proposed` (`proposed_by: volunteer`) until the need's
+    side accepts it, or `accepted` at once, if a slot and capacity are free, when the need's
+    `approval` is `automatic`. The need's owner or its organisation proposes (the volunteer then
+    accepts or declines). Contacts and the exact location show only once accepted.
     A volunteer holds at most their trust tier's number of open claims (409; docs/safety.md)."""
     match = await service.create_match(session, caller=caller, data=data, limits=trust.of(caller))
     side = service.VOLUNTEER_SIDE if match.volunteer_id == caller.member_id else service.NEED_SIDE
@@ -105,6 +109,7 @@ _STEP_ERRORS = problems(401, 403, 404, 409, 412, 422)
 
 
 @router.post("/matches/{match_id:uuid}/accept", response_model=MatchView, responses=_STEP_ERRORS)
+@replayed_by(replays.stepped(MatchStatus.accepted))
 async def accept_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -112,12 +117,14 @@ async def accept_match(
     response: Response,
     if_match: IfMatch = None,
 ) -> MatchView:
-    """The volunteer accepts a proposal; both sides then see each other's contact. With
-    `If-Match`, only if the match is still as last read."""
+    """The side that did not propose accepts (the volunteer a proposal, the need's side a claim);
+    both sides then see each other's contact. The proposing side gets 403. With `If-Match`, only
+    if the match is still as last read."""
     return await _step(match_id, caller, session, response, if_match, "accept")
 
 
 @router.post("/matches/{match_id:uuid}/decline", response_model=MatchView, responses=_STEP_ERRORS)
+@replayed_by(replays.stepped(MatchStatus.declined))
 async def decline_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -129,6 +136,7 @@ async def decline_match(
 
 
 @router.post("/matches/{match_id:uuid}/complete", response_model=MatchView, responses=_STEP_ERRORS)
+@replayed_by(replays.stepped(MatchStatus.completed))
 async def complete_match(
     match_id: uuid.UUID,
     caller: MatchWriter,
@@ -140,6 +148,7 @@ async def complete_match(
 
 
 @router.post("/matches/{match_id:uuid}/cancel", response_model=MatchView, responses=_STEP_ERRORS)
+@replayed_by(replays.stepped(MatchStatus.cancelled))
 async def cancel_match(
     match_id: uuid.UUID,
     caller: MatchWriter,

@@ -18,10 +18,10 @@ from app.core.etag import matches
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.matches import hooks, standing
-from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus
+from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus, ProposedBy
 from app.needs import service as needs
 from app.needs import slots
-from app.needs.models import Need, NeedStatus
+from app.needs.models import Approval, Need, NeedStatus
 from app.needs.views import OWNER, effective_status
 from app.offers import capacity
 from app.offers.models import Offer
@@ -140,8 +140,10 @@ def event(match: Match, status: MatchStatus) -> webhooks.Event:
 async def create_match(
     session: AsyncSession, *, caller: Caller, data: MatchCreate, limits: TrustLimits | None
 ) -> Match:
-    """The offer's volunteer claims (accepted at once); the need's owner proposes. A claim
-    beyond the volunteer's open claims (`limits`, their trust tier's) is a 409."""
+    """The offer's volunteer claims (`proposed` until the need's side accepts it, or `accepted` at
+    once on a need whose approval is `automatic`); the need's owner proposes. 404 when the caller
+    may not see the pair, 409 when the need is not open or the pair is not eligible, or when a
+    claim goes beyond the volunteer's open claims (`limits`, their trust tier's)."""
     need, offer = await session.get(Need, data.need_id), await session.get(Offer, data.offer_id)
     role = needs.role_of(need, caller) if need is not None else None
     if need is None or offer is None or (role is None and not await _proposed_to(session, need, caller)):
@@ -158,11 +160,13 @@ async def create_match(
     now = utcnow()
     sees_offer = claim or caller.acts_for(offer.organization_id)
     match_score = await _check_eligible(session, need, offer, now, sees_offer=sees_offer)
-    match = new_match(need, offer, caller, accepted=claim, score=match_score, now=now)
+    # A claim takes a slot only when nobody has to approve it; a proposed match holds nothing.
+    accepted = claim and need.approval == Approval.automatic
+    match = new_match(need, offer, caller, accepted=accepted, score=match_score, now=now)
     need_events: list[webhooks.Event] = []
     try:
         async with savepoint(session):
-            if claim and not await _take(session, match, now, need_events):
+            if accepted and not await _take(session, match, now, need_events):
                 raise Conflict("The need has no free slot or the offer no free capacity any more.")
             session.add(match)
             await webhooks.emit(session, [event(match, MatchStatus(match.status)), *need_events])
@@ -193,6 +197,20 @@ async def relation(session: AsyncSession, *, need_id: uuid.UUID, member_id: uuid
     return None
 
 
+def proposed_by(match: Match) -> ProposedBy:
+    """Who made the match: the volunteer (a claim), the requester, or the need's organisation
+    (a coordinator, a key or a batch run). Read from who created the row, never stored twice."""
+    if match.proposed_by_member_id is not None and match.proposed_by_member_id == match.volunteer_id:
+        return ProposedBy.volunteer
+    if match.proposed_by_key_id is None and match.proposed_by_member_id == match.requester_id:
+        return ProposedBy.requester
+    return ProposedBy.organization
+
+
+def proposing_side(match: Match) -> str:
+    return VOLUNTEER_SIDE if proposed_by(match) == ProposedBy.volunteer else NEED_SIDE
+
+
 def side_of(match: Match, caller: Caller, need: Need) -> str | None:
     if caller.member_id is not None and match.volunteer_id == caller.member_id:
         return VOLUNTEER_SIDE
@@ -210,9 +228,11 @@ async def get_match(session: AsyncSession, *, match_id: uuid.UUID, caller: Calle
     return match, need, side
 
 
+# Accept and decline belong to the side that did not propose (ANSWERING stands for it).
+ANSWERING = "answering"
 _STEPS = {
-    "accept": ({MatchStatus.proposed}, {VOLUNTEER_SIDE}, MatchStatus.accepted),
-    "decline": ({MatchStatus.proposed}, {VOLUNTEER_SIDE}, MatchStatus.declined),
+    "accept": ({MatchStatus.proposed}, {ANSWERING}, MatchStatus.accepted),
+    "decline": ({MatchStatus.proposed}, {ANSWERING}, MatchStatus.declined),
     "complete": ({MatchStatus.accepted}, {VOLUNTEER_SIDE, NEED_SIDE}, MatchStatus.completed),
     "cancel": (
         {MatchStatus.proposed, MatchStatus.accepted},
@@ -220,6 +240,18 @@ _STEPS = {
         MatchStatus.cancelled,
     ),
 }
+
+
+def _check_side(match: Match, side: str, action: str, allowed_sides: set[str]) -> None:
+    """403 for a side of the match that may not take this step (it knows the match exists)."""
+    if ANSWERING in allowed_sides:
+        if side == proposing_side(match):
+            other = "need's side" if side == VOLUNTEER_SIDE else "volunteer"
+            raise Forbidden(f"Your side proposed this match: only the {other} may {action} it.")
+    elif side not in allowed_sides:
+        raise Forbidden(
+            f"The {'volunteer' if side == NEED_SIDE else 'need owner'} cannot {action} this match."
+        )
 
 
 async def _lock(session: AsyncSession, match_id: uuid.UUID) -> Match:
@@ -259,10 +291,7 @@ async def step(
     session: AsyncSession, *, match: Match, side: str, action: str, if_match: set[int] | None = None
 ) -> Match:
     allowed_from, allowed_sides, to = _STEPS[action]
-    if side not in allowed_sides:
-        raise Forbidden(
-            f"The {'volunteer' if side == NEED_SIDE else 'need owner'} cannot {action} this match."
-        )
+    _check_side(match, side, action, allowed_sides)
     try:
         # The savepoint opens the write transaction before the match is read again: on SQLite,
         # where FOR UPDATE is a no-op, that is what keeps the check below under a lock.

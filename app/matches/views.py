@@ -10,7 +10,7 @@ from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.callers import Caller
 from app.matches.models import Match, MatchStatus, MatchView, Party
-from app.matches.service import NEED_SIDE, VOLUNTEER_SIDE, side_of
+from app.matches.service import NEED_SIDE, VOLUNTEER_SIDE, proposed_by, side_of
 from app.members.models import Member
 from app.needs.models import Need
 
@@ -59,7 +59,9 @@ def _view(
         _requester_party(need, members, caller, shown) if side == VOLUNTEER_SIDE and accepted else None
     )
     party = Party(id=volunteer.id, display_name=volunteer.display_name, phone=phone)
-    return MatchView.model_validate({**match.model_dump(), "volunteer": party, "requester": requester})
+    return MatchView.model_validate(
+        {**match.model_dump(), "proposed_by": proposed_by(match), "volunteer": party, "requester": requester}
+    )
 
 
 async def _needs_and_people(

@@ -40,6 +40,14 @@ class Visibility(StrEnum):
     organization = "organization"
 
 
+class Approval(StrEnum):
+    """Who lets a volunteer's claim through: the need's side (`requester`), or nobody (`automatic`,
+    which only an organisation may choose, for needs it stands behind)."""
+
+    requester = "requester"
+    automatic = "automatic"
+
+
 class Contact(SQLModel):
     model_config = request_config()
 
@@ -97,6 +105,9 @@ class Need(SQLModel, table=True):
     requirements: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     requirements_mask: int = 0
     visibility: str = Field(default=Visibility.public, max_length=16)
+    approval: str = Field(
+        default=Approval.requester, max_length=16, sa_column_kwargs={"server_default": "requester"}
+    )
     status: str = Field(default=NeedStatus.open, max_length=16, index=True)
     version: int = Field(default=1, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -159,6 +170,7 @@ class NeedCreate(NeedFields):
     languages: Languages = []
     requirements: Capabilities = []
     visibility: Visibility = Visibility.public
+    approval: Approval = Approval.requester
     organization_id: uuid.UUID | None = None
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
@@ -190,6 +202,7 @@ class NeedUpdate(PatchBody, NeedFields):
     languages: Languages | None = None
     requirements: Capabilities | None = None
     visibility: Visibility | None = None
+    approval: Approval | None = None
 
 
 class _NeedView(SQLModel):
@@ -211,6 +224,10 @@ class _NeedView(SQLModel):
     languages: list[str]
     requirements: list[str]
     visibility: Visibility
+    approval: Approval = Field(
+        description="`automatic`: a volunteer's claim is accepted at once (organisations only); "
+        "`requester`: the need's side accepts or declines each claim."
+    )
     organization_id: uuid.UUID | None
     status: NeedStatus
     # No `updated_at` here: it moves when private fields (address, contact) change, which would

@@ -15,7 +15,8 @@ from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.geo import MAX_RADIUS_KM
-from app.needs import intake, search, service
+from app.idempotency.replays import replayed_by, verbatim
+from app.needs import intake, replays, search, service
 from app.needs.models import NeedCreate, NeedOwner, NeedStatus, NeedUpdate, NeedView, NeedWritten
 from app.needs.views import OWNER, render, render_owner, render_written
 from app.organizations.models import Scope
@@ -47,6 +48,7 @@ Writer = Annotated[Caller, Depends(scoped(Scope.needs_write, Scope.needs_read))]
     response_model=NeedWritten,
     responses={**problems(401, 403, 409, 422, 429), **links(201, **NEED_LINKS)},
 )
+@replayed_by(replays.created)
 async def create_need(
     data: NeedCreate,
     caller: Writer,
@@ -81,6 +83,8 @@ async def create_need(
         **links(200, GetFirstNeed=link("get_need", {"need_id": "$response.body#/results/0/id"})),
     },
 )
+# Ids, statuses, validation problems and public helplines: nothing a caller can lose the right to.
+@replayed_by(verbatim)
 async def create_needs_batch(
     body: intake.BatchRequest,
     caller: Writer,
@@ -222,6 +226,7 @@ async def update_need(
     response_model=NeedOwner,
     responses=problems(401, 403, 404, 409, 422),
 )
+@replayed_by(replays.cancelled)
 async def cancel_need(
     need_id: uuid.UUID, caller: Writer, session: SessionDep, response: Response
 ) -> NeedOwner:

@@ -18,7 +18,7 @@ from app.core.transactions import savepoint
 from app.core.types import Point
 from app.geo import located
 from app.needs import hooks, quota
-from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
+from app.needs.models import Approval, Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
 from app.safety import service as safety
@@ -75,7 +75,20 @@ def _not_yours() -> Invalid:
     return Invalid("No such organization, or you cannot file needs for it.", loc=["body", "organization_id"])
 
 
+def check_approval(approval: Approval | None, organization_id: uuid.UUID | None, caller: Caller) -> None:
+    """`automatic` lets any eligible stranger's claim through to the need's contact and exact
+    location at once: only the organisation that stands behind the need (its coordinators and
+    keys) may choose that; a member may not, even for a need filed under an organisation."""
+    if approval == Approval.automatic and not caller.acts_for(organization_id):
+        raise Invalid(
+            "Only an organization may set approval=automatic, on its own needs (as a coordinator or "
+            "with its API key): a member's need waits for them to accept each volunteer's claim.",
+            loc=["body", "approval"],
+        )
+
+
 def check_create(data: NeedCreate, organization_id: uuid.UUID | None, caller: Caller) -> None:
+    check_approval(data.approval, organization_id, caller)
     if data.window_end is not None and data.window_end <= utcnow():
         raise Invalid("window_end is in the past.", loc=["body", "window_end"])
     if organization_id is None and data.visibility == Visibility.organization:
@@ -227,6 +240,7 @@ async def update_need(
         raise Invalid(problem, loc=["body"])
     if "window_end" in changes and merged.window_end is not None and merged.window_end <= utcnow():
         raise Invalid("window_end is in the past.", loc=["body", "window_end"])
+    check_approval(data.approval, need.organization_id, caller)
     if changes.get("visibility") == Visibility.organization and need.organization_id is None:
         raise Invalid(
             "visibility=organization needs the need to belong to an organization.", loc=["body", "visibility"]

@@ -12,6 +12,7 @@ from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
+from app.idempotency.replays import replayed_by, verbatim
 from app.offers import service
 from app.offers.models import OfferCreate, OfferOwner, OfferStatus, OfferUpdate, OfferView
 from app.organizations.models import Scope
@@ -35,6 +36,8 @@ Reader = Annotated[Caller, Depends(scoped(Scope.offers_read))]
     response_model=OfferOwner,
     responses={**problems(401, 403, 422, 429), **links(201, **OFFER_LINKS)},
 )
+# The volunteer's own offer, which only they see and never lose the right to.
+@replayed_by(verbatim)
 async def create_offer(
     data: OfferCreate, member: CurrentMember, trust: TrustDep, session: SessionDep, response: Response
 ) -> OfferOwner:

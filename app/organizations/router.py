@@ -9,6 +9,7 @@ from app.core.deps import SessionDep
 from app.core.errors import Forbidden, problems
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
+from app.idempotency.replays import replayed_by, verbatim, while_organization_agent
 from app.organizations import service
 from app.organizations.models import (
     ApiKeyCreate,
@@ -52,6 +53,8 @@ def render(org: Organization) -> OrganizationPublic:
     response_model=OrganizationPublic,
     responses={**problems(401, 403, 422), **links(201, **ORGANIZATION_LINKS)},
 )
+# The public view of an organisation.
+@replayed_by(verbatim)
 async def create_organization(
     data: OrganizationCreate, member: CurrentMember, session: SessionDep, response: Response
 ) -> OrganizationPublic:
@@ -124,6 +127,7 @@ async def set_membership(
         ),
     },
 )
+@replayed_by(while_organization_agent)
 async def create_api_key(
     organization_id: uuid.UUID, data: ApiKeyCreate, caller: AnyCaller, session: SessionDep, response: Response
 ) -> ApiKeyCreated:

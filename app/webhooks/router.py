@@ -8,6 +8,7 @@ from app.auth.deps import AnyCaller, organization_agent
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import problems
 from app.core.pagination import Cursor, Limit, Page
+from app.idempotency.replays import replayed_by, while_organization_agent
 from app.organizations.models import Scope
 from app.webhooks import service
 from app.webhooks.models import (
@@ -36,6 +37,7 @@ def _delivery(row: WebhookDelivery) -> DeliveryPublic:
 
 
 @router.post("", status_code=201, response_model=WebhookCreated, responses=problems(401, 403, 404, 409, 422))
+@replayed_by(while_organization_agent)
 async def create_webhook(
     organization_id: uuid.UUID,
     data: WebhookCreate,

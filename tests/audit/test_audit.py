@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.factories import ALL_SCOPES, api_key, assert_problem, join, member, need_body, organization
+from tests.factories import ALL_SCOPES, api_key, assert_problem, claim, join, member, need_body, organization
 
 
 async def test_coordinator_and_key_reads_are_audited_owner_and_public_reads_are_not(
@@ -78,12 +78,15 @@ async def test_participant_reads_are_audited_on_both_sides(client: httpx.AsyncCl
             headers=volunteer.headers,
         )
     ).json()
-    match = (
-        await client.post(
-            "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
-        )
-    ).json()
-    # The volunteer reads where to go and whom to call; the requester reads the volunteer's phone.
+    match = await claim(client, volunteer, need["id"], offer["id"])
+    # Before acceptance the claim shows nobody anything, so nothing is audited.
+    assert (await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"] == []
+    accepted = await client.post(f"/v1/matches/{match['id']}/accept", headers=requester.headers)
+    assert accepted.json()["volunteer"]["phone"] == "+44 7700 900777"
+    # The volunteer reads whom to call, then where to go; the requester reads the volunteer's phone.
+    assert (await client.get(f"/v1/matches/{match['id']}", headers=volunteer.headers)).json()["requester"][
+        "phone"
+    ] == "+44 20 7946 0123"
     assert (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).json()[
         "view"
     ] == "participant"
@@ -91,15 +94,15 @@ async def test_participant_reads_are_audited_on_both_sides(client: httpx.AsyncCl
         "phone"
     ] == "+44 7700 900777"
     mine = (await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"]
-    # Newest first: the volunteer's read of the need, then the claim's answer naming whom to call.
+    # Newest first: the volunteer's read of the need, then their read of the match naming whom to call.
     assert [(e["reason"], e["actor"]["id"], e["fields"]) for e in mine] == [
         ("participant", volunteer.id, ["location", "address", "contact"]),
         ("participant", volunteer.id, ["contact"]),
     ]
     theirs = (await client.get("/v1/members/me/audit", headers=volunteer.headers)).json()["items"]
-    assert [(e["reason"], e["actor"], e["fields"]) for e in theirs] == [
-        ("participant", {"kind": "need_owner", "id": None, "name": "the person you are helping"}, ["phone"])
-    ]
+    # The accept's answer and the later read each showed the volunteer's phone.
+    owner = {"kind": "need_owner", "id": None, "name": "the person you are helping"}
+    assert [(e["reason"], e["actor"], e["fields"]) for e in theirs] == [("participant", owner, ["phone"])] * 2
     # Each reading by the owner of the data itself leaves nothing.
     await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)
     assert len((await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"]) == 2

@@ -68,19 +68,24 @@ def _reveals_nothing(response: httpx.Response) -> None:
         assert secret not in response.text
 
 
-async def test_a_claim_whose_audit_row_fails_reveals_nothing_and_changes_nothing(
+async def test_an_acceptance_whose_audit_row_fails_reveals_nothing_and_changes_nothing(
     application: FastAPI, client: httpx.AsyncClient
 ) -> None:
     requester, volunteer, need_id, offer_id = await _need_and_offer(client)
+    claim = await client.post(
+        "/v1/matches", json={"need_id": need_id, "offer_id": offer_id}, headers=volunteer.headers
+    )
+    assert claim.status_code == 201, claim.text
+    accept_url = f"/v1/matches/{claim.json()['id']}/accept"
     async with audit_refused(application):
-        # The claim is accepted at once, so its answer would name whom to call: it must not leave.
-        claim = await client.post(
-            "/v1/matches", json={"need_id": need_id, "offer_id": offer_id}, headers=volunteer.headers
-        )
-    assert_problem(claim, 500)
-    _reveals_nothing(claim)
-    # Neither the match, nor the slot and capacity it took, nor its webhook events were kept.
-    assert (await client.get("/v1/matches", headers=volunteer.headers)).json()["items"] == []
+        # The acceptance's answer would show the volunteer's phone: it must not leave.
+        accepted = await client.post(accept_url, headers=requester.headers)
+    assert_problem(accepted, 500)
+    _reveals_nothing(accepted)
+    # Neither the acceptance, nor the slot and capacity it took, nor its webhook events were kept.
+    assert (await client.get("/v1/matches", headers=volunteer.headers)).json()["items"][0][
+        "status"
+    ] == "proposed"
     need = await client.get(f"/v1/needs/{need_id}", headers=requester.headers)
     offer = await client.get(f"/v1/offers/{offer_id}", headers=volunteer.headers)
     assert (need.json()["status"], need.json()["volunteers_accepted"], need.headers["etag"]) == (
@@ -89,12 +94,10 @@ async def test_a_claim_whose_audit_row_fails_reveals_nothing_and_changes_nothing
         '"1"',
     )
     assert (offer.json()["active_matches"], offer.headers["etag"]) == (0, '"1"')
-    assert (await client.get("/v1/members/me/audit", headers=requester.headers)).json()["items"] == []
-    # Once the audit can be written again, the same claim goes through.
-    again = await client.post(
-        "/v1/matches", json={"need_id": need_id, "offer_id": offer_id}, headers=volunteer.headers
-    )
-    assert again.status_code == 201, again.text
+    assert (await client.get("/v1/members/me/audit", headers=volunteer.headers)).json()["items"] == []
+    # Once the audit can be written again, the same acceptance goes through.
+    again = await client.post(accept_url, headers=requester.headers)
+    assert again.status_code == 200, again.text
 
 
 async def test_a_read_whose_audit_row_fails_answers_500_without_the_phone(
@@ -106,6 +109,7 @@ async def test_a_read_whose_audit_row_fails_answers_500_without_the_phone(
     )
     assert claim.status_code == 201, claim.text
     match_url = f"/v1/matches/{claim.json()['id']}"
+    assert (await client.post(f"{match_url}/accept", headers=requester.headers)).status_code == 200
     before = (await client.get("/v1/members/me/audit", headers=volunteer.headers)).json()["items"]
     async with audit_refused(application):
         one = await client.get(match_url, headers=requester.headers)

@@ -3,7 +3,16 @@
 import httpx
 import pytest
 
-from tests.factories import NEXT_MONDAY, assert_problem, join, member, need_body, offer_body, organization
+from tests.factories import (
+    NEXT_MONDAY,
+    assert_problem,
+    claim,
+    join,
+    member,
+    need_body,
+    offer_body,
+    organization,
+)
 
 HERE = {"lat": 51.5, "lon": -0.12}
 
@@ -24,17 +33,21 @@ async def _offer(client: httpx.AsyncClient, volunteer, **overrides) -> dict:
     return offer
 
 
-async def test_claim_takes_a_slot_and_shows_contacts_both_ways(client: httpx.AsyncClient) -> None:
+async def test_accepted_claim_takes_a_slot_and_shows_contacts_both_ways(client: httpx.AsyncClient) -> None:
     requester, volunteer = await member(client), await member(client, phone="+44 7700 900555")
     need = await _need(client, requester, volunteers_needed=2)
     offer = await _offer(client, volunteer)
     before = (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).json()
     assert before["view"] == "public"
-    r = await client.post(
-        "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
+    claimed = await claim(client, volunteer, need["id"], offer["id"])
+    assert (claimed["status"], claimed["proposed_by"], claimed["requester"]) == (
+        "proposed",
+        "volunteer",
+        None,
     )
-    assert r.status_code == 201, r.text
-    match = r.json()
+    accepted = await client.post(f"/v1/matches/{claimed['id']}/accept", headers=requester.headers)
+    assert accepted.status_code == 200, accepted.text
+    match = (await client.get(f"/v1/matches/{claimed['id']}", headers=volunteer.headers)).json()
     assert match["status"] == "accepted"
     assert match["volunteer"]["phone"] is None  # their own phone is not news to them
     assert match["requester"] == {"id": None, "display_name": "Alex Example", "phone": "+44 20 7946 0123"}
@@ -86,16 +99,8 @@ async def test_complete_fulfils_and_cancel_reopens(client: httpx.AsyncClient) ->
     requester, v1, v2 = await member(client), await member(client), await member(client)
     need = await _need(client, requester, volunteers_needed=2)
     o1, o2 = await _offer(client, v1), await _offer(client, v2)
-    m1 = (
-        await client.post(
-            "/v1/matches", json={"need_id": need["id"], "offer_id": o1["id"]}, headers=v1.headers
-        )
-    ).json()
-    m2 = (
-        await client.post(
-            "/v1/matches", json={"need_id": need["id"], "offer_id": o2["id"]}, headers=v2.headers
-        )
-    ).json()
+    m1 = await claim(client, v1, need["id"], o1["id"], accept_as=requester)
+    m2 = await claim(client, v2, need["id"], o2["id"], accept_as=requester)
     url = f"/v1/needs/{need['id']}"
     assert (await client.get(url, headers=requester.headers)).json()["status"] == "matched"
     cancelled = await client.post(f"/v1/matches/{m2['id']}/cancel", headers=requester.headers)
@@ -104,11 +109,8 @@ async def test_complete_fulfils_and_cancel_reopens(client: httpx.AsyncClient) ->
     assert (reopened["status"], reopened["volunteers_accepted"]) == ("open", 1)
     assert (await client.get(f"/v1/offers/{o2['id']}", headers=v2.headers)).json()["active_matches"] == 0
     assert (await client.get(url, headers=v2.headers)).json()["view"] == "public"
-    again = await client.post(
-        "/v1/matches", json={"need_id": need["id"], "offer_id": o2["id"]}, headers=v2.headers
-    )
-    assert again.status_code == 201
-    for m in (m1, again.json()):
+    again = await claim(client, v2, need["id"], o2["id"], accept_as=requester)
+    for m in (m1, again):
         assert (
             await client.post(f"/v1/matches/{m['id']}/complete", headers=requester.headers)
         ).status_code == 200
@@ -194,11 +196,10 @@ async def test_cancelling_a_need_ends_its_matches(client: httpx.AsyncClient) -> 
     requester, volunteer = await member(client), await member(client)
     need = await _need(client, requester)
     offer = await _offer(client, volunteer)
-    m = (
-        await client.post(
-            "/v1/matches", json={"need_id": need["id"], "offer_id": offer["id"]}, headers=volunteer.headers
-        )
-    ).json()
+    m = await claim(client, volunteer, need["id"], offer["id"], accept_as=requester)
+    assert (await client.get(f"/v1/offers/{offer['id']}", headers=volunteer.headers)).json()[
+        "active_matches"
+    ] == 1
     assert (await client.post(f"/v1/needs/{need['id']}/cancel", headers=requester.headers)).status_code == 200
     assert (await client.get(f"/v1/matches/{m['id']}", headers=volunteer.headers)).json()[
         "status"

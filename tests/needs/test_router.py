@@ -24,6 +24,8 @@ PUBLIC_KEYS = {
     "languages",
     "requirements",
     "visibility",
+    # Public: a volunteer may know before claiming whether the need's side will review the claim.
+    "approval",
     "organization_id",
     "status",
     "created_at",
@@ -59,6 +61,7 @@ async def test_create_returns_owner_view_with_etag_and_location(client: httpx.As
     assert need["filed_by"] is None  # their own need
     assert need["status"] == "open"
     assert need["urgency"] == "normal"
+    assert need["approval"] == "requester"
     assert need["volunteers_needed"] == 1
     lat, lon = coarse_point(51.501, -0.142)
     assert need["approx_location"] == {"lat": lat, "lon": lon}

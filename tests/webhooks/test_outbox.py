@@ -75,7 +75,8 @@ async def test_need_updated_carries_the_status_the_update_wrote(
 ) -> None:
     coordinator, volunteer = await member(client), await member(client)
     org, _ = await org_with_webhook(client, coordinator, URL, ["need.updated"])
-    need = await _need(client, coordinator, org, volunteers_needed=2)
+    # Automatic approval: the claim takes its slot at once.
+    need = await _need(client, coordinator, org, volunteers_needed=2, approval="automatic")
     claim = {"need_id": need, "offer_id": await _offer(client, volunteer)}
     assert (await client.post("/v1/matches", json=claim, headers=volunteer.headers)).status_code == 201
     r = await client.patch(f"/v1/needs/{need}", json={"volunteers_needed": 1}, headers=coordinator.headers)
@@ -143,26 +144,29 @@ async def test_refused_steps_emit_nothing(client: httpx.AsyncClient, application
 async def test_a_need_moved_by_its_matches_emits_need_updated_with_its_new_status(
     client: httpx.AsyncClient, application: FastAPI
 ) -> None:
-    """Claims, completions and cancellations move a need open -> matched -> fulfilled, or back
-    to open: a subscriber to need.* hears each move, with the status it moved to."""
+    """Accepted claims, completions and cancellations move a need open -> matched -> fulfilled,
+    or back to open: a subscriber to need.* hears each move, with the status it moved to."""
     coordinator, first, second = await member(client), await member(client), await member(client)
     org, _ = await org_with_webhook(client, coordinator, URL)
     need = await _need(client, coordinator, org, volunteers_needed=1)
 
-    async def claim(volunteer: Member) -> str:
+    async def claim(volunteer: Member, moves: list[str]) -> str:
         body = {"need_id": need, "offer_id": await _offer(client, volunteer)}
         r = await client.post("/v1/matches", json=body, headers=volunteer.headers)
         assert r.status_code == 201, r.text
+        assert await need_moves() == moves  # a proposed claim holds no slot: the need has not moved
+        accepted = await client.post(f"/v1/matches/{r.json()['id']}/accept", headers=coordinator.headers)
+        assert accepted.status_code == 200, accepted.text
         return str(r.json()["id"])
 
     async def need_moves() -> list[str]:
         return [e.payload["data"]["status"] for e in await events(application) if e.type == "need.updated"]
 
-    taken = await claim(first)
+    taken = await claim(first, [])
     assert await need_moves() == ["matched"]
     assert (await client.post(f"/v1/matches/{taken}/cancel", headers=first.headers)).status_code == 200
     assert await need_moves() == ["matched", "open"]
-    again = await claim(second)
+    again = await claim(second, ["matched", "open"])
     assert (await client.post(f"/v1/matches/{again}/complete", headers=second.headers)).status_code == 200
     assert await need_moves() == ["matched", "open", "matched", "fulfilled"]
     final = await client.get(f"/v1/needs/{need}", headers=coordinator.headers)

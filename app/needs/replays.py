@@ -1,0 +1,36 @@
+"""How a replayed need request is answered now (app/idempotency/replays.py says why): the owner
+view as the need stands today, while the caller still owns it; else 409."""
+
+import uuid
+
+from app.core.errors import NotFound
+from app.core.etag import etag
+from app.idempotency.replays import Fresh, Replaying, gone, rendered
+from app.needs import service
+from app.needs.models import Need
+from app.needs.views import OWNER, render_owner, render_written
+from app.safety.models import CrisisResource
+
+
+async def _owned(replaying: Replaying, need_id: uuid.UUID) -> Need:
+    try:
+        need, role = await service.read_need(replaying.session, need_id=need_id, caller=replaying.caller)
+    except NotFound:
+        role = None
+    if role != OWNER:
+        raise gone("the need is no longer yours")
+    return need  # read_need audited the private fields this answer shows, as a read would
+
+
+async def created(replaying: Replaying) -> Fresh:
+    first = replaying.json()
+    need = await _owned(replaying, uuid.UUID(first["id"]))
+    # The helplines the author was given (public numbers, nothing of the need's): not looked up again.
+    resources = [CrisisResource.model_validate(r) for r in first.get("resources", [])]
+    return rendered(replaying, render_written(need, resources), etag=etag(need.version))
+
+
+async def cancelled(replaying: Replaying) -> Fresh:
+    # A cancelled need stays cancelled: only the right to see it can have changed.
+    need = await _owned(replaying, replaying.path_params["need_id"])
+    return rendered(replaying, render_owner(need), etag=etag(need.version))
