@@ -1,7 +1,7 @@
 """Needs: one filed for someone belongs to the organisation, and `filed_by` records who typed it
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 10:40:00.000000
 
 Before this, a coordinator who filed a need for someone was stored as its requester, so they kept
@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -100,7 +100,11 @@ class MatchView(SQLModel):
     status: MatchStatus
     proposed_by: ProposedBy = Field(description="Who made the match; the other side accepts or declines it.")
     score: float | None
-    volunteer: Party = Field(description="Shown to the need's side; phone once accepted.")
+    volunteer: Party = Field(
+        description="Shown to the need's side; phone once accepted. A volunteer the need's side "
+        "proposed to, who has not accepted and is not known to it, shows as id null and "
+        "display_name 'A volunteer'."
+    )
     requester: Party | None = Field(
         default=None, description="Shown to the volunteer once accepted: whom to call (the need's contact)."
     )

@@ -9,10 +9,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.callers import Caller
-from app.matches.models import Match, MatchStatus, MatchView, Party
+from app.matches import standing
+from app.matches.models import Match, MatchStatus, MatchView, Party, ProposedBy
 from app.matches.service import NEED_SIDE, VOLUNTEER_SIDE, proposed_by, side_of
 from app.members.models import Member
 from app.needs.models import Need
+from app.organizations import service as organizations
+
+# How the need's side sees a volunteer it proposed to who has not said yes: not by name, or
+# proposing to every candidate would list a neighbourhood's volunteers (docs/safety.md).
+UNNAMED = "A volunteer"
 
 
 def _requester_party(
@@ -33,6 +39,41 @@ def _requester_party(
     return party
 
 
+def _named_as_is(match: Match) -> bool:
+    """A volunteer who claimed, or who has accepted this match, has shown themselves to its need's
+    side; any other needs to be known to it (`_known`)."""
+    return match.accepted_at is not None or proposed_by(match) == ProposedBy.volunteer
+
+
+async def _known(
+    session: AsyncSession, matches: Sequence[Match], needs: dict[uuid.UUID, Need]
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(match id, volunteer id) of the matches whose need's side may see the volunteer's name
+    though this match does not show it: a volunteer the requester (or the organisation) has had
+    accepted before, or a member of the need's organisation. One or two queries per need's side."""
+    by_side: dict[tuple[str, uuid.UUID], list[Match]] = {}
+    for match in matches:
+        need = needs[match.need_id]
+        if _named_as_is(match):
+            continue
+        if need.requester_id is not None:
+            by_side.setdefault(("requester", need.requester_id), []).append(match)
+        elif need.organization_id is not None:
+            by_side.setdefault(("organization", need.organization_id), []).append(match)
+    known: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for (kind, who), group in by_side.items():
+        volunteers = {m.volunteer_id for m in group}
+        if kind == "requester":
+            names = await standing.known_volunteers(session, requester_id=who, volunteer_ids=volunteers)
+        else:
+            names = await organizations.members_among(session, organization_id=who, member_ids=volunteers)
+            names |= await standing.known_volunteers(
+                session, organization_id=who, volunteer_ids=volunteers - names
+            )
+        known |= {(m.id, m.volunteer_id) for m in group if m.volunteer_id in names}
+    return known
+
+
 def _view(
     match: Match,
     side: str,
@@ -40,6 +81,7 @@ def _view(
     members: dict[uuid.UUID, Member],
     caller: Caller,
     shown: list[AuditEvent | None],
+    known: set[tuple[uuid.UUID, uuid.UUID]],
 ) -> MatchView:
     volunteer = members[match.volunteer_id]
     accepted = match.status == MatchStatus.accepted
@@ -58,7 +100,10 @@ def _view(
     requester = (
         _requester_party(need, members, caller, shown) if side == VOLUNTEER_SIDE and accepted else None
     )
-    party = Party(id=volunteer.id, display_name=volunteer.display_name, phone=phone)
+    if side == NEED_SIDE and not _named_as_is(match) and (match.id, volunteer.id) not in known:
+        party = Party(id=None, display_name=UNNAMED, phone=None)
+    else:
+        party = Party(id=volunteer.id, display_name=volunteer.display_name, phone=phone)
     return MatchView.model_validate(
         {**match.model_dump(), "proposed_by": proposed_by(match), "volunteer": party, "requester": requester}
     )
@@ -85,11 +130,12 @@ async def render_page(session: AsyncSession, matches: Sequence[Match], caller: C
     needs, members = await _needs_and_people(session, matches)
     shown: list[AuditEvent | None] = []
     views = []
+    sides = {m.id: side_of(m, caller, needs[m.need_id]) for m in matches}  # foreign keys
+    known = await _known(session, [m for m in matches if sides[m.id] == NEED_SIDE], needs)
     for match in matches:
-        need = needs[match.need_id]  # foreign keys
-        side = side_of(match, caller, need)
+        side = sides[match.id]
         if side is not None:
-            views.append(_view(match, side, need, members, caller, shown))
+            views.append(_view(match, side, needs[match.need_id], members, caller, shown, known))
     await audit.add_events(session, [event for event in shown if event is not None])
     return views
 
@@ -98,6 +144,7 @@ async def render(session: AsyncSession, match: Match, side: str, caller: Caller)
     """One match from `side`, as the route that loaded it decided."""
     needs, members = await _needs_and_people(session, [match])
     shown: list[AuditEvent | None] = []
-    view = _view(match, side, needs[match.need_id], members, caller, shown)
+    known = await _known(session, [match], needs) if side == NEED_SIDE else set()
+    view = _view(match, side, needs[match.need_id], members, caller, shown, known)
     await audit.add_events(session, [event for event in shown if event is not None])
     return view

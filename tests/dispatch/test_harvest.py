@@ -127,3 +127,47 @@ async def test_moving_a_need_s_reach_reads_no_finer_than_the_shown_distance(
             offer_id
         ]
     assert present == {reach: reach >= shown for reach in present}
+
+
+async def test_proposing_to_a_stranger_shows_no_name_until_they_accept(client: httpx.AsyncClient) -> None:
+    # Else a harvester could propose to each candidate in turn and read the names off the matches.
+    [(volunteer, offer_id)] = await _volunteers(client, [0.5])
+    harvester = await member(client)
+    need_id = await _need(client, harvester.headers)
+    r = await client.post(
+        "/v1/matches", json={"need_id": need_id, "offer_id": offer_id}, headers=harvester.headers
+    )
+    assert r.status_code == 201, r.text
+    match_id = r.json()["id"]
+    unnamed = {"id": None, "display_name": "A volunteer", "phone": None}
+    assert r.json()["volunteer"] == unnamed
+    assert (await client.get(f"/v1/matches/{match_id}", headers=harvester.headers)).json()[
+        "volunteer"
+    ] == unnamed
+    listed = await client.get(f"/v1/matches?need_id={need_id}", headers=harvester.headers)
+    assert [m["volunteer"] for m in listed.json()["items"]] == [unnamed]
+    # The volunteer sees themselves, and once they accept the need's side sees them too.
+    assert (await client.get(f"/v1/matches/{match_id}", headers=volunteer.headers)).json()["volunteer"][
+        "id"
+    ] == (volunteer.id)
+    assert (await client.post(f"/v1/matches/{match_id}/accept", headers=volunteer.headers)).status_code == 200
+    shown = (await client.get(f"/v1/matches/{match_id}", headers=harvester.headers)).json()["volunteer"]
+    assert (shown["id"], shown["display_name"]) == (volunteer.id, volunteer.data["display_name"])
+
+
+async def test_a_volunteer_who_claims_shows_their_name(client: httpx.AsyncClient) -> None:
+    [(volunteer, offer_id)] = await _volunteers(client, [0.5])
+    requester = await member(client)
+    need_id = await _need(client, requester.headers)
+    claim = await client.post(
+        "/v1/matches", json={"need_id": need_id, "offer_id": offer_id}, headers=volunteer.headers
+    )
+    assert claim.status_code == 201, claim.text
+    shown = (await client.get(f"/v1/matches/{claim.json()['id']}", headers=requester.headers)).json()[
+        "volunteer"
+    ]
+    assert (shown["id"], shown["display_name"], shown["phone"]) == (
+        volunteer.id,
+        volunteer.data["display_name"],
+        None,
+    )
