@@ -59,6 +59,7 @@ _STREAM_DOC = {
 async def stream_notifications(
     request: Request,
     member: CurrentMember,
+    session: SessionDep,
     settings: SettingsDep,
     expires: TokenExpiry,
     last_event_id: Annotated[
@@ -75,13 +76,15 @@ async def stream_notifications(
     token expires, or after `NOTIFICATION_STREAM_MAX_SECONDS` (an hour by default): reconnect
     with a fresh token and `Last-Event-ID`. Proxies must not buffer it (docs/notifications.md)."""
     ends_at = min(expires, utcnow() + timedelta(seconds=settings.notification_stream_max_seconds))
+    # Read before the answer starts: whatever commits after the client has the headers is sent.
+    seq = await service.resume_point(session, member_id=member.id, last_event_id=last_event_id)
     wakeups: Wakeups = request.app.state.notification_wakeups
     events = notification_events(
         sessions=request.app.state.sessionmaker,
         wakeups=wakeups,
         settings=settings,
         member_id=member.id,
-        last_event_id=last_event_id,
+        after_seq=seq,
         ends_at=ends_at,
     )
     return EventSourceResponse(

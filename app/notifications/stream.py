@@ -34,17 +34,16 @@ async def notification_events(
     wakeups: Wakeups,
     settings: Settings,
     member_id: uuid.UUID,
-    last_event_id: str | None,
+    after_seq: int,
     ends_at: datetime,
 ) -> AsyncIterator[ServerSentEvent]:
-    """Every notification of the member's after `last_event_id` (or from now), oldest first,
-    until `ends_at` or until the member may no longer act.
+    """Every notification of the member's after `after_seq` (service.resume_point), oldest
+    first, until `ends_at` or until the member may no longer act.
 
     Each pass reads the inbox in its own short transaction (no connection is held between
     passes), after the member's `seq`: since a member's notifications commit in `seq` order,
     nothing committed later can carry a smaller one, so none is skipped and none sent twice."""
-    async with sessions() as session:
-        seq = await service.resume_point(session, member_id=member_id, last_event_id=last_event_id)
+    seq = after_seq
     async with wakeups.subscribe(member_id) as woken:
         while True:
             woken.clear()  # before reading: a wake-up during the read is kept for the next pass
