@@ -144,6 +144,10 @@ async def tell(
     """Notify each match's people that it reached `status`: a proposal goes to the side that did
     not propose, every later step to both sides but the member who took it (`actor`; None when
     an API key or the system acted). Ids only: the match, its need and its offer."""
+    matches = list(matches)
+    if len(matches) > 1:
+        people = {p for m in matches for p in (m.volunteer_id, m.requester_id) if p != actor}
+        await notifications.hold(session, members=people)
     for match in matches:
         claim = match.proposed_by_member_id is not None and match.proposed_by_member_id == match.volunteer_id
         if status == MatchStatus.proposed:

@@ -65,13 +65,24 @@ async def notify(
     return ids
 
 
-async def _next_seq(session: AsyncSession, member_id: uuid.UUID, *, postgres: bool) -> int:
+async def _next_seq(session: AsyncSession, member_id: uuid.UUID, *, postgres: bool, step: int = 1) -> int:
+    """Add `step` to the member's counter (creating it at `step`), locking its row; the new value."""
     builder = pg_insert if postgres else sqlite_insert
-    upsert = builder(NotificationCounter).values(member_id=member_id, last_seq=1)
+    upsert = builder(NotificationCounter).values(member_id=member_id, last_seq=step)
     stmt = upsert.on_conflict_do_update(
-        index_elements=["member_id"], set_={"last_seq": col(NotificationCounter.last_seq) + 1}
+        index_elements=["member_id"], set_={"last_seq": col(NotificationCounter.last_seq) + step}
     ).returning(col(NotificationCounter.last_seq))
     return int((await session.exec(stmt)).one()[0])
+
+
+async def hold(session: AsyncSession, *, members: Iterable[uuid.UUID | None]) -> None:
+    """Lock these members' counters now, in id order, until the transaction ends. A caller that
+    notifies several groups in one transaction (each `notify` locks only its own, in order)
+    calls this first, so its locks are taken in one global order and cannot deadlock."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    with session.no_autoflush:
+        for member_id in sorted({m for m in members if m is not None}):
+            await _next_seq(session, member_id, postgres=postgres, step=0)
 
 
 def _decode_seq_cursor(cursor: str) -> int:

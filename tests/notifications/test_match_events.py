@@ -91,3 +91,22 @@ async def test_data_never_carries_private_fields(client: httpx.AsyncClient) -> N
             text = str(item)
             for private in ("Example Road", "+44", "Alex Example", "51.5", "-0.12"):
                 assert private not in text
+
+
+async def test_cancelling_a_need_tells_every_volunteer_it_ends(client: httpx.AsyncClient) -> None:
+    requester, first, second = await member(client), await member(client), await member(client)
+    need = await client.post(
+        "/v1/needs", json=need_body(location=HERE, volunteers_needed=2), headers=requester.headers
+    )
+    need_id = need.json()["id"]
+    for volunteer in (first, second):
+        offer = await client.post(
+            "/v1/offers", json=offer_body(location=HERE, availability=[]), headers=volunteer.headers
+        )
+        body = {"need_id": need_id, "offer_id": offer.json()["id"]}
+        assert (await client.post("/v1/matches", json=body, headers=requester.headers)).status_code == 201
+    # Two matches end in one transaction: both volunteers' counters are held first, in one order.
+    assert (await client.post(f"/v1/needs/{need_id}/cancel", headers=requester.headers)).status_code == 200
+    for volunteer in (first, second):
+        assert await _types(client, volunteer) == ["match.cancelled", "match.proposed"]
+    assert await _types(client, requester) == []
