@@ -27,6 +27,9 @@ from app.matches.router import router as matches_router
 from app.members.router import router as members_router
 from app.needs import hooks as need_hooks
 from app.needs.router import router as needs_router
+from app.notifications.router import router as notifications_router
+from app.notifications.service import CHANNEL as NOTIFICATION_CHANNEL
+from app.notifications.wakeups import Wakeups
 from app.observability.logs import configure_logging
 from app.observability.metrics import forget_this_process
 from app.observability.middleware import ObserveRequests
@@ -69,6 +72,10 @@ TAGS = [
     {
         "name": "webhooks",
         "description": "Signed notifications when an organisation's needs and matches change.",
+    },
+    {
+        "name": "notifications",
+        "description": "A member's inbox, its live stream (Server-Sent Events) and notification settings.",
     },
     {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
     {"name": "operations", "description": "Health and readiness probes."},
@@ -127,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.notification_wakeups = Wakeups(settings, NOTIFICATION_CHANNEL)
     app.state.crisis_catalogue = load_catalogue(settings.crisis_resources_file)
 
     install_problem_handlers(app)
@@ -167,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatch_router,
         audit_router,
         webhooks_router,
+        notifications_router,
     ):
         v1.include_router(router)
     app.include_router(v1)

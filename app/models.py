@@ -5,6 +5,7 @@ from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match
 from app.members.models import Member
 from app.needs.models import Need
+from app.notifications.models import Notification, NotificationCounter, NotificationSettings
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -17,6 +18,9 @@ __all__ = [
     "Member",
     "Membership",
     "Need",
+    "Notification",
+    "NotificationCounter",
+    "NotificationSettings",
     "Offer",
     "Organization",
     "WebhookDelivery",

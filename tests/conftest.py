@@ -198,6 +198,12 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "rate_limit_auth_failures": "100000/minute",
         # Likewise the trust limits (app.auth.trust): every tier as free as the settings allow.
         **{f"trust_{tier}": UNLIMITED_TRUST for tier in ("new", "member", "vetted")},
+        # A notification stream never ends by itself before its token expires: in process (the
+        # authorisation matrix, the fuzzer) it must, so a request for it returns. Short beats
+        # and polls, so the tests of the stream wait little.
+        "notification_stream_max_seconds": 0.3,
+        "notification_heartbeat_seconds": 0.1,
+        "notification_poll_seconds": 0.05,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -337,6 +337,21 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
         on_webhook("/deliveries"),
         WEBHOOK_MANAGERS_200,
     ),
+    ("GET", "/v1/notifications"): (fixed("/v1/notifications"), MEMBER_ONLY_200),
+    ("POST", "/v1/notifications/read"): (
+        fixed("/v1/notifications/read", json={"all": True}),
+        expect(401, 204, 204, 204, 204, 403, 403, 401),
+    ),
+    # Members only, like the inbox: a stream opened here ends after the test settings' 0.3 s.
+    ("GET", "/v1/notifications/stream"): (fixed("/v1/notifications/stream"), MEMBER_ONLY_200),
+    ("GET", "/v1/members/me/notification-settings"): (
+        fixed("/v1/members/me/notification-settings"),
+        MEMBER_ONLY_200,
+    ),
+    ("PUT", "/v1/members/me/notification-settings"): (
+        fixed("/v1/members/me/notification-settings", json={"push": True}),
+        MEMBER_ONLY_200,
+    ),
     ("GET", "/healthz"): (fixed("/healthz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/readyz"): (fixed("/readyz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/metrics"): (fixed("/metrics"), expect(200, 200, 200, 200, 200, 200, 200, 200)),

@@ -2,17 +2,18 @@
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
-from app.auth import trust
+from app.auth import standing, trust
 from app.auth.callers import Caller
 from app.auth.ratelimit import RateLimiter
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
-from app.core.security import KEY_PREFIX, decode_access_token
+from app.core.security import KEY_PREFIX, access_token_expiry, decode_access_token
 from app.members import service as members
 from app.members.models import Member
 from app.organizations import service as organizations
@@ -67,7 +68,7 @@ async def resolve_caller(
         return Caller(key=key)
     member_id = decode_access_token(token, settings)
     member = await members.get_member(session, member_id=member_id) if member_id else None
-    if member is None:
+    if member is None or not standing.allowed(member):
         raise await _refuse(request, "The access token is invalid or has expired.")
     coordinator_of = await organizations.coordinated_by(session, member_id=member.id)
     return Caller(member=member, coordinator_of=coordinator_of)
@@ -144,7 +145,25 @@ async def trust_of(caller: AnyCaller, session: SessionDep, settings: SettingsDep
 
 
 TrustDep = Annotated[trust.Trust, Depends(trust_of)]
+
+
+async def token_expiry(
+    settings: SettingsDep,
+    _member: Annotated[Member, Depends(member_only)],
+    oauth_token: Annotated[str | None, Depends(oauth2_scheme)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> datetime:
+    """When the calling member's access token stops working (UTC): a response that lasts (a
+    notification stream) ends then, so no credential outlives itself on an open connection."""
+    token = oauth_token or (bearer.credentials if bearer else None)
+    expires = access_token_expiry(token, settings) if token else None
+    if expires is None:  # member_only accepted it a moment ago; kept for the types' sake
+        raise Unauthorized("The access token is invalid or has expired.")
+    return expires
+
+
 CurrentMember = Annotated[Member, Depends(member_only)]
+TokenExpiry = Annotated[datetime, Depends(token_expiry)]
 MemberCaller = Annotated[Caller, Depends(member_caller)]
 
 # Scope guards that more than one domain's routes declare.

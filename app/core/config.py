@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     # An idle worker looks for due deliveries this often.
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    # Notification streams: a comment line at least this often keeps proxies from closing an idle
+    # stream (the contract allows at most 15 s); on SQLite, which cannot announce a commit to
+    # other processes, each stream looks for new rows this often; and a stream ends after at most
+    # this long (or when its token expires, if sooner), the client resuming with Last-Event-ID.
+    notification_heartbeat_seconds: float = Field(default=15.0, gt=0, le=15)
+    notification_poll_seconds: float = Field(default=0.5, gt=0, le=15)
+    notification_stream_max_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
+
     # Crisis resources: a JSON catalogue replacing the shipped default (schema in
     # app/safety/catalogue.py); a bad file stops start-up with a message naming it.
     crisis_resources_file: Path | None = None

@@ -3,7 +3,8 @@
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import jwt
@@ -44,20 +45,35 @@ def create_access_token(member_id: uuid.UUID, settings: Settings) -> str:
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
 
 
-def decode_access_token(token: str, settings: Settings) -> uuid.UUID | None:
-    """The member id a valid token names, or None for anything else."""
+def _member_claims(token: str, settings: Settings) -> dict[str, Any] | None:
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             settings.jwt_secret,
             algorithms=[settings.jwt_algorithm],
             options={"require": ["sub", "exp", "iat"]},
         )
-        if claims.get("typ") != "member":
-            return None
-        return uuid.UUID(claims["sub"])
-    except (jwt.PyJWTError, ValueError):
+    except jwt.PyJWTError:
         return None
+    return claims if claims.get("typ") == "member" else None
+
+
+def decode_access_token(token: str, settings: Settings) -> uuid.UUID | None:
+    """The member id a valid token names, or None for anything else."""
+    claims = _member_claims(token, settings)
+    try:
+        return uuid.UUID(claims["sub"]) if claims is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def access_token_expiry(token: str, settings: Settings) -> datetime | None:
+    """When a valid member token stops working (UTC), or None for anything else: what a
+    long-lived response (a notification stream) must not outlive."""
+    claims = _member_claims(token, settings)
+    if claims is None or isinstance(claims["exp"], bool) or not isinstance(claims["exp"], int | float):
+        return None
+    return datetime.fromtimestamp(claims["exp"], UTC)
 
 
 KEY_PREFIX = "ma_"

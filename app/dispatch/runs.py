@@ -27,7 +27,7 @@ from app.dispatch.models import RunAssignment, RunRequest, RunResult, RunStats
 from app.dispatch.pools import FACTS
 from app.geo import haversine_km, round_half_km
 from app.matches.models import MatchStatus
-from app.matches.service import event, new_match
+from app.matches.service import event, new_match, tell
 from app.matching.assignment import assign_arrays
 from app.matching.batch import BatchPairs, TooManyLanguages, batch_pairs, words_of
 from app.matching.columns import OfferColumns
@@ -261,5 +261,6 @@ async def _propose(
         async with savepoint(session):
             session.add_all(created)
             await webhooks.emit(session, [event(m, MatchStatus.proposed) for m in created])
+            await tell(session, created, MatchStatus.proposed, actor=caller.member_id)
     except IntegrityError:
         raise Conflict("Some of these pairs were matched meanwhile; run again.") from None

@@ -99,7 +99,12 @@ async def _step(
 ) -> MatchView:
     match, _, side = await service.get_match(session, match_id=match_id, caller=caller)
     match = await service.step(
-        session, match=match, side=side, action=action, if_match=parse_if_match(if_match)
+        session,
+        match=match,
+        side=side,
+        action=action,
+        actor=caller.member_id,
+        if_match=parse_if_match(if_match),
     )
     response.headers["ETag"] = etag(match.version)
     return await views.render(session, match, side, caller)

@@ -2,6 +2,7 @@
 database (conditional UPDATEs in a fixed order: need, offer, match) under any concurrency."""
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -23,8 +24,10 @@ from app.needs import service as needs
 from app.needs import slots
 from app.needs.models import Approval, Need, NeedStatus
 from app.needs.views import OWNER, effective_status
+from app.notifications import service as notifications
 from app.offers import capacity
 from app.offers.models import Offer
+from app.organizations import service as organizations
 from app.webhooks import service as webhooks
 from app.webhooks.models import EventType
 
@@ -137,6 +140,46 @@ def event(match: Match, status: MatchStatus) -> webhooks.Event:
     )
 
 
+async def tell(
+    session: AsyncSession, matches: Iterable[Match], status: MatchStatus, *, actor: uuid.UUID | None
+) -> None:
+    """Notify each match's people that it reached `status`: a proposal goes to the side that did
+    not propose, every later step to both sides but the member who took it (`actor`; None when
+    an API key or the system acted). The need's side is its requester, or the coordinators of an
+    organisation's need. Ids only: the match, its need and its offer."""
+    matches = list(matches)
+    need_sides = {m.id: await _need_side_people(session, m) for m in matches}
+    if len(matches) > 1:
+        people = {p for m in matches for p in (m.volunteer_id, *need_sides[m.id]) if p != actor}
+        await notifications.hold(session, members=people)
+    for match in matches:
+        need_side = need_sides[match.id]
+        if status == MatchStatus.proposed:
+            claim = proposed_by(match) == ProposedBy.volunteer
+            recipients = need_side if claim else [match.volunteer_id]
+        else:
+            recipients = [match.volunteer_id, *need_side]
+        data = {
+            "match_id": str(match.id),
+            "need_id": str(match.need_id),
+            "offer_id": str(match.offer_id),
+            "status": str(status),
+        }
+        await notifications.notify(
+            session, recipients=recipients, type=f"match.{status}", data=data, actor=actor
+        )
+
+
+async def _need_side_people(session: AsyncSession, match: Match) -> list[uuid.UUID]:
+    """Who answers for the need: its requester, or for an organisation's need (filed for someone)
+    its coordinators now, who accept or decline claims on it."""
+    if match.requester_id is not None:
+        return [match.requester_id]
+    if match.organization_id is None:
+        return []
+    return sorted(await organizations.coordinators(session, organization_id=match.organization_id))
+
+
 async def create_match(
     session: AsyncSession, *, caller: Caller, data: MatchCreate, limits: TrustLimits | None
 ) -> Match:
@@ -170,6 +213,7 @@ async def create_match(
                 raise Conflict("The need has no free slot or the offer no free capacity any more.")
             session.add(match)
             await webhooks.emit(session, [event(match, MatchStatus(match.status)), *need_events])
+            await tell(session, [match], MatchStatus(match.status), actor=caller.member_id)
     except IntegrityError:
         raise Conflict("This need and offer already have an active match.") from None
     return match
@@ -266,9 +310,10 @@ async def _change(
     to: MatchStatus,
     allowed_from: set[MatchStatus],
     if_match: set[int] | None,
+    actor: uuid.UUID | None,
 ) -> None:
     """The step itself, on the locked match: slots and capacity taken or given back, the match
-    moved, the events written."""
+    moved, the events written and its people told."""
     if not matches(if_match, match.version):  # checked under the row lock: no step slips between
         raise PreconditionFailed("The match has changed since you read it; fetch it again.")
     if match.status not in allowed_from:
@@ -285,11 +330,20 @@ async def _change(
         await _release(session, match, now, need_events, completed=to == MatchStatus.completed)
     await _move(session, match, to, now, if_match=if_match)
     await webhooks.emit(session, [event(match, to), *need_events])
+    await tell(session, [match], to, actor=actor)
 
 
 async def step(
-    session: AsyncSession, *, match: Match, side: str, action: str, if_match: set[int] | None = None
+    session: AsyncSession,
+    *,
+    match: Match,
+    side: str,
+    action: str,
+    actor: uuid.UUID | None,
+    if_match: set[int] | None = None,
 ) -> Match:
+    """Move the match by `action` for the caller on `side`; `actor` is the calling member (None
+    for an API key), who is not notified of their own step."""
     allowed_from, allowed_sides, to = _STEPS[action]
     _check_side(match, side, action, allowed_sides)
     try:
@@ -297,7 +351,7 @@ async def step(
         # where FOR UPDATE is a no-op, that is what keeps the check below under a lock.
         async with savepoint(session):
             match = await _lock(session, match.id)
-            await _change(session, match, to, allowed_from, if_match)
+            await _change(session, match, to, allowed_from, if_match, actor)
     except IntegrityError:
         raise Conflict("The need or offer changed at the same moment; fetch the match again.") from None
     await session.refresh(match)
@@ -319,9 +373,11 @@ async def lock_for_need(session: AsyncSession, *, need_id: uuid.UUID) -> None:
     )
 
 
-async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: datetime) -> None:
+async def cancel_for_need(
+    session: AsyncSession, *, need_id: uuid.UUID, now: datetime, actor: uuid.UUID | None
+) -> None:
     """A cancelled need ends its active matches and frees the offers' capacity (in the request's
-    transaction)."""
+    transaction); their people are told, but the member who cancelled (`actor`)."""
     ending = (
         await session.exec(select(Match).where(col(Match.need_id) == need_id, col(Match.status).in_(ACTIVE)))
     ).all()
@@ -334,6 +390,7 @@ async def cancel_for_need(session: AsyncSession, *, need_id: uuid.UUID, now: dat
         .values(status=MatchStatus.cancelled, closed_at=now, updated_at=now, version=col(Match.version) + 1)
     )
     await webhooks.emit(session, [event(m, MatchStatus.cancelled) for m in ending])
+    await tell(session, ending, MatchStatus.cancelled, actor=actor)
 
 
 async def list_matches(

@@ -24,7 +24,9 @@ class NeedStep(Protocol):
 
 
 class NeedEnded(Protocol):
-    async def __call__(self, session: AsyncSession, *, need_id: uuid.UUID, now: datetime) -> None: ...
+    async def __call__(
+        self, session: AsyncSession, *, need_id: uuid.UUID, now: datetime, actor: uuid.UUID | None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,8 @@ class MatchesOfNeed:
     relation: Relation
     # Lock the need's active matches, before the need itself (the order every match step keeps).
     lock: NeedStep
-    # The need was cancelled: end its active matches and free their offers (the caller commits).
+    # The need was cancelled (by `actor`, a member, or None for a key): end its active matches,
+    # free their offers and tell their people (the caller commits).
     end: NeedEnded
 
 

@@ -291,7 +291,7 @@ async def cancel_need(session: AsyncSession, *, caller: Caller, need: Need) -> N
     if result.rowcount != 1:
         raise Conflict("The need was changed by someone else at the same moment; try again.")
     await webhooks.emit(session, [need_event(EventType.need_cancelled, need, NeedStatus.cancelled)])
-    await matches.end(session, need_id=need.id, now=now)
+    await matches.end(session, need_id=need.id, now=now, actor=caller.member_id)
     await session.refresh(need)
     await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
     return need

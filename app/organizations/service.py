@@ -78,6 +78,14 @@ async def coordinated_by(session: AsyncSession, *, member_id: uuid.UUID) -> froz
     return frozenset((await session.exec(stmt)).all())
 
 
+async def coordinators(session: AsyncSession, *, organization_id: uuid.UUID) -> set[uuid.UUID]:
+    """The organisation's coordinators now."""
+    stmt = select(Membership.member_id).where(
+        col(Membership.organization_id) == organization_id, col(Membership.role) == Role.coordinator
+    )
+    return set((await session.exec(stmt)).all())
+
+
 async def members_among(
     session: AsyncSession, *, organization_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
 ) -> set[uuid.UUID]:

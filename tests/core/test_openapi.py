@@ -132,6 +132,7 @@ async def test_every_schema_has_a_deliberate_name_a_client_can_use(client: httpx
         "DeliveryPage",
         "MatchPage",
         "NeedPage",
+        "NotificationPage",
         "OfferPage",
         "OpportunityPage",
         "OrganizationPage",

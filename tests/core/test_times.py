@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from app.core.instants import WINDOW_HORIZON, WINDOW_PAST
 from app.core.pagination import encode_cursor
+from app.core.types import _timezones
 from app.matching.availability import window_in_week
 from app.matching.masks import need_week
-from app.offers.models import _timezones
 from tests.factories import assert_problem, member, need_body, offer_body
 
 ZONES = sorted(_timezones())

@@ -1,0 +1,24 @@
+"""Whether a member may still act: the one check behind every request's caller and every
+long-lived stream's wake-up, so a rule that shuts a member out (suspension, a closed account)
+is added here once and holds on both paths."""
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.members import service as members
+from app.members.models import Member
+
+
+def allowed(member: Member) -> bool:
+    """A loaded member row still lets its holder in. No rule shuts a member out yet, so every row
+    does; a suspension adds its condition here (a suspended member's tokens then get 401 from
+    the next request, and their open streams end at the next wake-up)."""
+    return True
+
+
+async def still_allowed(session: AsyncSession, *, member_id: uuid.UUID) -> bool:
+    """The member exists and `allowed` holds: what an open notification stream asks at each
+    wake-up (at least every heartbeat), so it ends soon after its member is shut out."""
+    member = await members.get_member(session, member_id=member_id)
+    return member is not None and allowed(member)

@@ -1,0 +1,149 @@
+"""Notifications: the inbox rows, each member's delivery order, settings, and their request bodies
+and views."""
+
+import os
+import time
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AfterValidator, StrictBool, StrictFloat, model_validator
+from sqlalchemy import JSON, BigInteger, Column, Index
+from sqlmodel import Field, SQLModel
+
+import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core.schema import RequestBody, request_config, rule_broken
+from app.core.timeutil import UTCDateTime, utcnow
+from app.core.types import HHMM, Timezone
+from app.vocab import Category, unique
+
+# Types the service writes today; later domains add theirs (message.created, need.nearby, ...).
+MATCH_TYPES = ("match.proposed", "match.accepted", "match.declined", "match.cancelled", "match.completed")
+
+
+def uuid7() -> uuid.UUID:
+    """A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so ids sort by
+    creation time (and index pages fill in order). Python 3.11 has no uuid7 of its own."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10)) & ((1 << 80) - 1)
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
+    return uuid.UUID(int=value)
+
+
+class Notification(SQLModel, table=True):
+    """One row per recipient. `seq` numbers a member's notifications in the order they became
+    visible (app.notifications.service.notify), which is what the inbox and stream page on."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_member_seq", "member_id", "seq", unique=True),)
+
+    id: uuid.UUID = Field(default_factory=uuid7, primary_key=True)
+    member_id: uuid.UUID = Field(foreign_key="members.id", ondelete="CASCADE")
+    seq: int = Field(sa_type=BigInteger)
+    type: str = Field(max_length=40)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NotificationCounter(SQLModel, table=True):
+    """A member's last `seq`: taking the next one locks this row until the transaction ends, so a
+    member's notifications commit in `seq` order and a reader never sees n + 1 before n."""
+
+    __tablename__ = "notification_counters"
+
+    member_id: uuid.UUID = Field(foreign_key="members.id", primary_key=True, ondelete="CASCADE")
+    last_seq: int = Field(default=0, sa_type=BigInteger)
+
+
+class QuietHours(SQLModel):
+    """No alert is pushed or mailed between `start` and `end` (local time in the settings'
+    `timezone`); a window may span midnight (22:00 to 07:00)."""
+
+    model_config = request_config({"start": "22:00", "end": "07:00"})
+
+    start: HHMM = Field(schema_extra={"examples": ["22:00"]})
+    end: HHMM = Field(schema_extra={"examples": ["07:00"]})
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.start == self.end:
+            raise rule_broken("quiet hours need a start and an end that differ")
+        return self
+
+
+AlertCategories = Annotated[
+    list[Category], Field(min_length=1, max_length=len(Category)), AfterValidator(unique)
+]
+
+
+class Alerts(SQLModel):
+    """Opt-in alerts of new needs nearby (`need.nearby`): off unless `enabled`."""
+
+    model_config = request_config()
+
+    enabled: StrictBool = False
+    categories: AlertCategories | None = Field(
+        default=None, description="Only needs of these categories; every category when absent."
+    )
+    radius_km: Annotated[StrictFloat, Field(gt=0, le=50)] | None = Field(
+        default=None, description="How far from the member's offers, in km (0 < r <= 50)."
+    )
+    quiet_hours: QuietHours | None = None
+
+
+class NotificationSettingsBody(RequestBody):
+    """A member's notification settings, replaced whole by PUT: an absent field takes its default."""
+
+    model_config = request_config(
+        {
+            "email": True,
+            "push": False,
+            "alerts": {"enabled": True, "categories": ["groceries"], "radius_km": 3.0},
+            "timezone": "Europe/London",
+        }
+    )
+
+    email: StrictBool = Field(default=True, description="Mail notifications (default on).")
+    push: StrictBool = Field(default=False, description="Web Push notifications (default off).")
+    alerts: Alerts = Field(default_factory=Alerts)
+    timezone: Timezone = Field(default="UTC", description="The zone quiet hours are read in.")
+
+
+class NotificationSettings(SQLModel, table=True):
+    """Stored only once a member has changed something; until then the defaults apply."""
+
+    __tablename__ = "notification_settings"
+
+    member_id: uuid.UUID = Field(foreign_key="members.id", primary_key=True, ondelete="CASCADE")
+    email: bool = True
+    push: bool = False
+    alerts: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    timezone: str = Field(default="UTC", max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class NotificationPublic(SQLModel):
+    id: uuid.UUID = Field(description="Sorts by creation time (UUID v7); the stream's event id.")
+    type: str = Field(description="What happened: `match.proposed`, `match.accepted`, ...")
+    created_at: datetime
+    read_at: datetime | None
+    data: dict[str, Any] = Field(
+        description="Ids and public facts only (`match.*`: `match_id`, `need_id`, `offer_id`, "
+        "`status`); never an address, phone, exact location or message text."
+    )
+
+
+class MarkRead(RequestBody):
+    """`ids` to mark those (other members' ids are ignored), or `all: true` for every one."""
+
+    model_config = request_config({"ids": ["0193a7c4-5d2e-7b7c-9c1e-8f3a2b1c0d4e"]})
+
+    ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=500)] | None = None
+    all: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.ids is None) == (self.all is None):
+            raise rule_broken("give either `ids` or `all: true`")
+        return self

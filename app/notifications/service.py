@@ -1,0 +1,182 @@
+"""The one trigger every domain calls (`notify`), the inbox, and members' notification settings."""
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import func, insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.errors import Invalid
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.timeutil import utcnow
+from app.notifications.models import (
+    Alerts,
+    MarkRead,
+    Notification,
+    NotificationCounter,
+    NotificationSettings,
+    NotificationSettingsBody,
+    uuid7,
+)
+
+# Postgres LISTEN/NOTIFY channel that wakes open streams; the payload is the recipient's id.
+CHANNEL = "mutual_aid_notifications"
+
+
+async def notify(
+    session: AsyncSession,
+    *,
+    recipients: Iterable[uuid.UUID | None],
+    type: str,
+    data: Mapping[str, Any],
+    actor: uuid.UUID | None,
+) -> list[uuid.UUID]:
+    """Tell each recipient that `type` happened: one inbox row each, in the caller's transaction
+    (flushed, never committed: a rollback takes the notifications with the change).
+
+    - `recipients`: member ids; None and repeats are dropped, and so is `actor`, the member
+      whose action this is (nobody is notified of their own action). `actor` is None when no
+      member acted (an API key, the system).
+    - `type`: a dotted name, at most 40 characters (`match.accepted`).
+    - `data`: JSON-able ids and public facts only: never an address, phone, exact location or
+      message text, since it reaches mail, push and lock screens.
+
+    Returns the new notifications' ids. Each recipient's counter row stays locked until the
+    transaction ends, so one member's notifications commit in `seq` order; rows are taken in id
+    order, so two transactions notifying the same people cannot deadlock. On Postgres, open
+    streams are woken at commit (NOTIFY is transactional: a rollback sends nothing)."""
+    members = sorted({r for r in recipients if r is not None and r != actor})
+    if not members:
+        return []
+    now, payload, ids = utcnow(), dict(data), []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    with session.no_autoflush:  # the caller's pending rows fail at its own flush, not here
+        for member_id in members:
+            seq = await _next_seq(session, member_id, postgres=postgres)
+            ids.append(uuid7())
+            row = {"id": ids[-1], "member_id": member_id, "seq": seq, "type": type, "data": payload}
+            await session.exec(insert(Notification).values(**row, created_at=now))
+            if postgres:
+                await session.exec(select(func.pg_notify(CHANNEL, str(member_id))))
+    return ids
+
+
+async def _next_seq(session: AsyncSession, member_id: uuid.UUID, *, postgres: bool, step: int = 1) -> int:
+    """Add `step` to the member's counter (creating it at `step`), locking its row; the new value."""
+    builder = pg_insert if postgres else sqlite_insert
+    upsert = builder(NotificationCounter).values(member_id=member_id, last_seq=step)
+    stmt = upsert.on_conflict_do_update(
+        index_elements=["member_id"], set_={"last_seq": col(NotificationCounter.last_seq) + step}
+    ).returning(col(NotificationCounter.last_seq))
+    return int((await session.exec(stmt)).one()[0])
+
+
+async def hold(session: AsyncSession, *, members: Iterable[uuid.UUID | None]) -> None:
+    """Lock these members' counters now, in id order, until the transaction ends. A caller that
+    notifies several groups in one transaction (each `notify` locks only its own, in order)
+    calls this first, so its locks are taken in one global order and cannot deadlock."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    with session.no_autoflush:
+        for member_id in sorted({m for m in members if m is not None}):
+            await _next_seq(session, member_id, postgres=postgres, step=0)
+
+
+def _decode_seq_cursor(cursor: str) -> int:
+    (seq,) = decode_cursor(cursor, "n", 1)
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2**62:
+        raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
+    return seq
+
+
+async def inbox(
+    session: AsyncSession, *, member_id: uuid.UUID, unread: bool | None, limit: int, cursor: str | None
+) -> tuple[list[Notification], str | None]:
+    """A member's notifications, newest first; `unread` true for unread only, false for read only."""
+    stmt = select(Notification).where(col(Notification.member_id) == member_id)
+    if unread is not None:
+        read_at = col(Notification.read_at)
+        stmt = stmt.where(read_at.is_(None) if unread else read_at.is_not(None))
+    if cursor:
+        stmt = stmt.where(col(Notification.seq) < _decode_seq_cursor(cursor))
+    rows = list((await session.exec(stmt.order_by(col(Notification.seq).desc()).limit(limit + 1))).all())
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_cursor("n", rows[limit - 1].seq)
+
+
+async def mark_read(session: AsyncSession, *, member_id: uuid.UUID, body: MarkRead) -> None:
+    """Mark the member's own notifications read (the others named are left alone, unseen); a
+    notification already read keeps its first `read_at`."""
+    stmt = update(Notification).where(
+        col(Notification.member_id) == member_id, col(Notification.read_at).is_(None)
+    )
+    if body.ids is not None:
+        stmt = stmt.where(col(Notification.id).in_(body.ids))
+    await session.exec(stmt.values(read_at=utcnow()))
+
+
+async def after(session: AsyncSession, *, member_id: uuid.UUID, seq: int, limit: int) -> list[Notification]:
+    """The member's notifications after `seq`, oldest first: what a stream has yet to send."""
+    stmt = (
+        select(Notification)
+        .where(col(Notification.member_id) == member_id, col(Notification.seq) > seq)
+        .order_by(col(Notification.seq))
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def resume_point(session: AsyncSession, *, member_id: uuid.UUID, last_event_id: str | None) -> int:
+    """The `seq` a stream starts after: that of the member's notification `last_event_id`, else
+    the newest (a new stream, or an id that is not this member's, starts from now)."""
+    if last_event_id:
+        try:
+            known = uuid.UUID(last_event_id.strip())
+        except ValueError:
+            known = None
+        if known is not None:
+            seq = await session.exec(
+                select(Notification.seq).where(
+                    col(Notification.id) == known, col(Notification.member_id) == member_id
+                )
+            )
+            found = seq.first()
+            if found is not None:
+                return int(found)
+    newest = await session.exec(
+        select(func.max(Notification.seq)).where(col(Notification.member_id) == member_id)
+    )
+    return int(newest.one() or 0)
+
+
+def _view(row: NotificationSettings | None) -> NotificationSettingsBody:
+    if row is None:
+        return NotificationSettingsBody()
+    return NotificationSettingsBody(
+        email=row.email, push=row.push, alerts=Alerts.model_validate(row.alerts), timezone=row.timezone
+    )
+
+
+async def get_settings(session: AsyncSession, *, member_id: uuid.UUID) -> NotificationSettingsBody:
+    return _view(await session.get(NotificationSettings, member_id))
+
+
+async def put_settings(
+    session: AsyncSession, *, member_id: uuid.UUID, body: NotificationSettingsBody
+) -> NotificationSettingsBody:
+    """Replace the member's settings whole (one upsert, so two PUTs at once cannot both insert)."""
+    values = {
+        "email": body.email,
+        "push": body.push,
+        "alerts": body.alerts.model_dump(mode="json", exclude_none=True),
+        "timezone": body.timezone,
+        "updated_at": utcnow(),
+    }
+    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = builder(NotificationSettings).values(member_id=member_id, **values)
+    await session.exec(stmt.on_conflict_do_update(index_elements=["member_id"], set_=values))
+    return _view(await session.get(NotificationSettings, member_id, populate_existing=True))

@@ -1,0 +1,112 @@
+"""Match steps notify the other side (never the member who acted), with ids only."""
+
+import httpx
+
+from tests.factories import Member, member, need_body, offer_body
+
+HERE = {"lat": 51.5, "lon": -0.12}
+MATCH_KEYS = {"match_id", "need_id", "offer_id", "status"}
+
+
+async def _pair(client: httpx.AsyncClient, requester: Member, volunteer: Member) -> tuple[str, str]:
+    need = await client.post("/v1/needs", json=need_body(location=HERE), headers=requester.headers)
+    offer = await client.post(
+        "/v1/offers", json=offer_body(location=HERE, availability=[]), headers=volunteer.headers
+    )
+    assert need.status_code == offer.status_code == 201, (need.text, offer.text)
+    return need.json()["id"], offer.json()["id"]
+
+
+async def _inbox(client: httpx.AsyncClient, who: Member, query: str = "") -> list[dict]:
+    r = await client.get(f"/v1/notifications{query}", headers=who.headers)
+    assert r.status_code == 200, r.text
+    items: list[dict] = r.json()["items"]
+    return items
+
+
+async def _types(client: httpx.AsyncClient, who: Member) -> list[str]:
+    return [n["type"] for n in await _inbox(client, who)]
+
+
+async def test_each_match_step_reaches_the_other_side_only(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client)
+    need_id, offer_id = await _pair(client, requester, volunteer)
+    body = {"need_id": need_id, "offer_id": offer_id}
+    proposed = await client.post("/v1/matches", json=body, headers=requester.headers)
+    assert proposed.status_code == 201, proposed.text
+    assert proposed.json()["status"] == "proposed"
+    match_id = proposed.json()["id"]
+
+    [told] = await _inbox(client, volunteer)
+    assert told["type"] == "match.proposed"
+    assert told["read_at"] is None
+    assert told["data"] == {
+        "match_id": match_id,
+        "need_id": need_id,
+        "offer_id": offer_id,
+        "status": "proposed",
+    }
+    assert await _types(client, requester) == []  # nobody is told of their own action
+
+    assert (await client.post(f"/v1/matches/{match_id}/accept", headers=volunteer.headers)).status_code == 200
+    assert await _types(client, requester) == ["match.accepted"]
+    assert (
+        await client.post(f"/v1/matches/{match_id}/complete", headers=requester.headers)
+    ).status_code == 200
+    assert await _types(client, volunteer) == ["match.completed", "match.proposed"]  # newest first
+    assert await _types(client, requester) == ["match.accepted"]
+
+
+async def test_declines_cancels_and_claims(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client)
+    need_id, offer_id = await _pair(client, requester, volunteer)
+    body = {"need_id": need_id, "offer_id": offer_id}
+    first = (await client.post("/v1/matches", json=body, headers=requester.headers)).json()["id"]
+    assert (await client.post(f"/v1/matches/{first}/decline", headers=volunteer.headers)).status_code == 200
+    assert await _types(client, requester) == ["match.declined"]
+
+    # A claim accepted at once tells the need's owner; the volunteer claimed it, so is not told.
+    claim = await client.post("/v1/matches", json=body, headers=volunteer.headers)
+    assert claim.status_code == 201, claim.text
+    assert claim.json()["status"] == "accepted"
+    assert await _types(client, requester) == ["match.accepted", "match.declined"]
+    # Cancelling the need ends the match: the volunteer is told, the owner who cancelled is not.
+    assert (await client.post(f"/v1/needs/{need_id}/cancel", headers=requester.headers)).status_code == 200
+    assert await _types(client, volunteer) == ["match.cancelled", "match.proposed"]
+    assert (await _inbox(client, volunteer))[0]["data"]["match_id"] == claim.json()["id"]
+    assert await _types(client, requester) == ["match.accepted", "match.declined"]
+
+
+async def test_data_never_carries_private_fields(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client)
+    need_id, offer_id = await _pair(client, requester, volunteer)
+    match = await client.post(
+        "/v1/matches", json={"need_id": need_id, "offer_id": offer_id}, headers=requester.headers
+    )
+    await client.post(f"/v1/matches/{match.json()['id']}/accept", headers=volunteer.headers)
+    for who in (requester, volunteer):
+        for item in await _inbox(client, who):
+            assert set(item) == {"id", "type", "created_at", "read_at", "data"}
+            assert set(item["data"]) == MATCH_KEYS
+            text = str(item)
+            for private in ("Example Road", "+44", "Alex Example", "51.5", "-0.12"):
+                assert private not in text
+
+
+async def test_cancelling_a_need_tells_every_volunteer_it_ends(client: httpx.AsyncClient) -> None:
+    requester, first, second = await member(client), await member(client), await member(client)
+    need = await client.post(
+        "/v1/needs", json=need_body(location=HERE, volunteers_needed=2), headers=requester.headers
+    )
+    need_id = need.json()["id"]
+    for volunteer in (first, second):
+        offer = await client.post(
+            "/v1/offers", json=offer_body(location=HERE, availability=[]), headers=volunteer.headers
+        )
+        body = {"need_id": need_id, "offer_id": offer.json()["id"]}
+        assert (await client.post("/v1/matches", json=body, headers=requester.headers)).status_code == 201
+    # Two matches end in one transaction: both volunteers' counters are held first, in one order.
+    assert (await client.post(f"/v1/needs/{need_id}/cancel", headers=requester.headers)).status_code == 200
+    for volunteer in (first, second):
+        assert await _types(client, volunteer) == ["match.cancelled", "match.proposed"]
+    assert await _types(client, requester) == []
