@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.factories import Member, member, need_body, offer_body
+from tests.factories import Member, join, member, need_body, offer_body, organization
 
 HERE = {"lat": 51.5, "lon": -0.12}
 MATCH_KEYS = {"match_id", "need_id", "offer_id", "status"}
@@ -65,16 +65,41 @@ async def test_declines_cancels_and_claims(client: httpx.AsyncClient) -> None:
     assert (await client.post(f"/v1/matches/{first}/decline", headers=volunteer.headers)).status_code == 200
     assert await _types(client, requester) == ["match.declined"]
 
-    # A claim accepted at once tells the need's owner; the volunteer claimed it, so is not told.
+    # A claim waits for the need's owner, who is told; the volunteer claimed it, so is not.
     claim = await client.post("/v1/matches", json=body, headers=volunteer.headers)
     assert claim.status_code == 201, claim.text
-    assert claim.json()["status"] == "accepted"
-    assert await _types(client, requester) == ["match.accepted", "match.declined"]
+    assert claim.json()["status"] == "proposed"
+    assert await _types(client, requester) == ["match.proposed", "match.declined"]
+    accepted = await client.post(f"/v1/matches/{claim.json()['id']}/accept", headers=requester.headers)
+    assert accepted.status_code == 200, accepted.text
+    assert await _types(client, volunteer) == ["match.accepted", "match.proposed"]
     # Cancelling the need ends the match: the volunteer is told, the owner who cancelled is not.
     assert (await client.post(f"/v1/needs/{need_id}/cancel", headers=requester.headers)).status_code == 200
-    assert await _types(client, volunteer) == ["match.cancelled", "match.proposed"]
+    assert await _types(client, volunteer) == ["match.cancelled", "match.accepted", "match.proposed"]
     assert (await _inbox(client, volunteer))[0]["data"]["match_id"] == claim.json()["id"]
-    assert await _types(client, requester) == ["match.accepted", "match.declined"]
+    assert await _types(client, requester) == ["match.proposed", "match.declined"]
+
+
+async def test_a_claim_on_an_organisation_s_need_reaches_its_coordinators_now(
+    client: httpx.AsyncClient,
+) -> None:
+    coordinator, other, volunteer = await member(client), await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, other, role="coordinator")
+    need = await client.post(
+        "/v1/needs", json=need_body(location=HERE, organization_id=org), headers=coordinator.headers
+    )
+    assert need.status_code == 201, need.text
+    _, offer_id = await _pair(client, await member(client), volunteer)
+    # One coordinator steps down: the claim reaches only those who can answer it now.
+    await join(client, other, org, coordinator, role="volunteer")
+    claim = await client.post(
+        "/v1/matches", json={"need_id": need.json()["id"], "offer_id": offer_id}, headers=volunteer.headers
+    )
+    assert claim.status_code == 201, claim.text
+    assert await _types(client, other) == ["match.proposed"]
+    assert await _types(client, coordinator) == []
+    assert await _types(client, volunteer) == []
 
 
 async def test_data_never_carries_private_fields(client: httpx.AsyncClient) -> None:
