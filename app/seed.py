@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Table, delete, false, or_, sel
 from sqlmodel import SQLModel
 
 import app.models  # noqa: F401  (every table in the metadata, for the reset)
-from app.core.config import Settings, TrustLimits, get_settings
+from app.core.config import TRUST_DEFAULTS, Settings, TrustLimits, get_settings
 from app.main import create_app
 from bench import city  # the same synthetic city the benchmarks use
 
@@ -126,6 +126,16 @@ UNLIMITED_TRUST = TrustLimits(
     offer_reach_km=200,
     candidates_per_day=1_000_000,
 )
+
+
+def unlimited_trust_environment() -> dict[str, str]:
+    """UNLIMITED_TRUST for every tier, as the environment of a server process (benchmarks, tests
+    that start a real server)."""
+    return {
+        f"TRUST_{tier.upper()}__{name.upper()}": str(value)
+        for tier in TRUST_DEFAULTS
+        for name, value in UNLIMITED_TRUST.model_dump().items()
+    }
 
 
 async def seed(

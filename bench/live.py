@@ -15,9 +15,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from app.core.config import TRUST_DEFAULTS
 from app.migrate import upgrade_head
-from app.seed import UNLIMITED_TRUST
+from app.seed import unlimited_trust_environment
 
 PASSWORD = "load-test-password"
 # A neighbourhood around a made-up centre; every person and place is synthetic.
@@ -73,11 +72,7 @@ def start_server(database_url: str, *, workers: int, pool_size: int, **env: str)
         "RATE_LIMIT_ANONYMOUS": UNLIMITED,
         "RATE_LIMIT_AUTH_FAILURES": UNLIMITED,
         # Nor its trust limits: a few requesters and volunteers stand for a city's worth.
-        **{
-            f"TRUST_{tier.upper()}__{name.upper()}": str(value)
-            for tier in TRUST_DEFAULTS
-            for name, value in UNLIMITED_TRUST.model_dump().items()
-        },
+        **unlimited_trust_environment(),
         **env,
     }
     command = [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from app.seed import unlimited_trust_environment
 from tests.conftest import IS_POSTGRES
 from tests.factories import PASSWORD, need_body, offer_body
 from tests.observability.test_shutdown import _free_port
@@ -134,6 +135,8 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "NOTIFICATION_HEARTBEAT_SECONDS": "0.2",
         # Postgres's 100 connections are shared with the rest of the suite: a few per worker do.
         "DB_POOL_SIZE": "3",
+        # Its few members file many needs: the trust limits are not what this tests.
+        **unlimited_trust_environment(),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
