@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 
-from app.auth.callers import Caller
+from app.auth.callers import Caller, usable
 from app.auth.ratelimit import RateLimiter
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
 from app.core.security import KEY_PREFIX, decode_access_token
+from app.core.timeutil import utcnow
 from app.members import service as members
 from app.members.models import Member
 from app.organizations import service as organizations
@@ -63,11 +64,16 @@ async def resolve_caller(
         key = await organizations.authenticate_key(session, secret=token)
         if key is None:
             raise await _refuse(request, "The API key is invalid or has been revoked.")
+        creator = await members.get_member(session, member_id=key.created_by)
+        if not usable(creator, utcnow()):
+            raise Unauthorized("The API key's creator is suspended; the key works again on reinstatement.")
         return Caller(key=key)
     member_id = decode_access_token(token, settings)
     member = await members.get_member(session, member_id=member_id) if member_id else None
     if member is None:
         raise await _refuse(request, "The access token is invalid or has expired.")
+    if not usable(member, utcnow()):
+        raise Unauthorized(members.SUSPENDED)
     coordinator_of = await organizations.coordinated_by(session, member_id=member.id)
     return Caller(member=member, coordinator_of=coordinator_of)
 
@@ -137,7 +143,17 @@ def organization_agent(caller: Caller, organization_id: uuid.UUID, scope: Scope)
     return caller
 
 
+async def platform_admin(caller: AnyCaller) -> Member:
+    """A platform admin's own access token: keys never moderate, and members who are not admins
+    are told so (403), as the operation itself is no secret."""
+    member = await member_only(caller)
+    if not member.platform_admin:
+        raise Forbidden("Only platform admins can do this.")
+    return member
+
+
 CurrentMember = Annotated[Member, Depends(member_only)]
+PlatformAdmin = Annotated[Member, Depends(platform_admin)]
 MemberCaller = Annotated[Caller, Depends(member_caller)]
 
 # Scope guards that more than one domain's routes declare.

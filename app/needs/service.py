@@ -1,6 +1,7 @@
 """Need rules: create, read with the right view, update, cancel."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, update
@@ -16,6 +17,7 @@ from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.core.types import Point
 from app.geo import located
+from app.members.suspension import suspended_among
 from app.needs import hooks
 from app.needs.models import Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
@@ -162,9 +164,15 @@ async def get_visible_need(session: AsyncSession, *, need_id: uuid.UUID, caller:
             role = PARTICIPANT
         elif tie == "proposed":
             role = role or PUBLIC
-    if need is None or role is None:
+    if need is None or role is None or (role == PUBLIC and await _requester_suspended(session, need)):
         raise NotFound("No such need.")
     return need, role
+
+
+async def _requester_suspended(session: AsyncSession, need: Need) -> bool:
+    """A suspended member's needs leave public view (their organisation still sees them)."""
+    found = await suspended_among(session, member_ids=[need.requester_id], now=utcnow())
+    return bool(found)
 
 
 async def read_need(session: AsyncSession, *, need_id: uuid.UUID, caller: Caller) -> tuple[Need, str]:
@@ -243,7 +251,14 @@ async def cancel_need(session: AsyncSession, *, caller: Caller, need: Need) -> N
     status = effective_status(need)
     if status not in EDITABLE:
         raise Conflict(f"A {status} need cannot be cancelled.")
-    now = utcnow()
+    await end_need(session, need=need, now=utcnow())
+    await session.refresh(need)
+    await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
+    return need
+
+
+async def end_need(session: AsyncSession, *, need: Need, now: datetime) -> None:
+    """Cancel an open or matched need, its active matches with it (by its owner, or by a moderator)."""
     matches = hooks.matches()
     await matches.lock(session, need_id=need.id)
     result = await session.exec(
@@ -255,9 +270,6 @@ async def cancel_need(session: AsyncSession, *, caller: Caller, need: Need) -> N
         raise Conflict("The need was changed by someone else at the same moment; try again.")
     await webhooks.emit(session, [need_event(EventType.need_cancelled, need, NeedStatus.cancelled)])
     await matches.end(session, need_id=need.id, now=now)
-    await session.refresh(need)
-    await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
-    return need
 
 
 async def crisis_resources(catalogue: Catalogue, *, need: Need, caller: Caller) -> list[CrisisResource]:
