@@ -42,7 +42,10 @@ def main() -> None:
     if args.command == "admin":
         from app.safety.admins import main as admins
 
-        sys.exit(admins(get_settings(), action=args.action, email=args.email))
+        settings = get_settings()
+        if settings.migrate_on_startup and settings.is_sqlite:
+            upgrade_head(settings.database_url)  # the zero-setup path: as serving would
+        sys.exit(admins(settings, action=args.action, email=args.email))
     if args.command == "seed":
         from app.seed import main as load_demo
 

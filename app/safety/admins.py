@@ -8,6 +8,7 @@ import asyncio
 import sys
 
 from sqlalchemy import update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,6 +43,7 @@ async def set_admin(session: AsyncSession, *, email: str, admin: bool) -> Member
 
 
 async def _run(settings: Settings, email: str, admin: bool) -> None:
+    """In a transaction of its own, committed here: a command, not a request."""
     engine = make_engine(settings)
     try:
         async with make_sessionmaker(engine)() as session:
@@ -52,12 +54,20 @@ async def _run(settings: Settings, email: str, admin: bool) -> None:
 
 
 def main(settings: Settings, *, action: str, email: str) -> int:
-    """The command's exit status: 0 done, 1 no such member (said on stderr)."""
+    """The command's exit status: 0 done, 1 no such member, 2 no usable database (said on stderr)."""
     admin = action == "grant"
     try:
         asyncio.run(_run(settings, email, admin))
     except UnknownMember:
         print(f"No member has the email address {email!r}; nothing changed.", file=sys.stderr)
         return 1
+    except DBAPIError as exc:
+        # The class only: the message may quote the connection string.
+        print(
+            f"The database could not be used ({type(exc.orig).__name__}); is DATABASE_URL right, "
+            "and has `python -m app migrate` run? Nothing changed.",
+            file=sys.stderr,
+        )
+        return 2
     print(f"{email} is {'now' if admin else 'no longer'} a platform admin.")
     return 0

@@ -104,3 +104,14 @@ async def _actions(settings: Settings, member_id: str) -> list[tuple[uuid.UUID |
         rows = (await session.exec(stmt.order_by(col(AdminAction.at)))).all()
     await engine.dispose()
     return [(a.actor_member_id, a.action) for a in rows]
+
+
+async def test_a_database_without_the_schema_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    assert await _run(settings, "grant", "someone@example.org") == 2
+    assert capsys.readouterr().err == (
+        "The database could not be used (OperationalError); is DATABASE_URL right, and has "
+        "`python -m app migrate` run? Nothing changed.\n"
+    )
