@@ -1,9 +1,10 @@
 """`python -m app`: serve the API (migrating a SQLite database first), `migrate` only, `seed` a
-demo, or run the webhook delivery `worker`."""
+demo, run the webhook delivery `worker`, or `admin grant|revoke EMAIL` a platform admin."""
 
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 
 # Each command imports what it runs, inside it: `--help` and the commands that never serve stay
@@ -27,6 +28,9 @@ def main() -> None:
     seed.add_argument("--reset", action="store_true", help="delete the demo data first, then load it afresh")
     seed.add_argument("--verbose", action="store_true", help="log every request the seeder makes")
     sub.add_parser("worker", help="deliver webhooks, with retries, until SIGTERM or SIGINT")
+    admin = sub.add_parser("admin", help="make a member a platform admin (grant), or stop (revoke)")
+    admin.add_argument("action", choices=["grant", "revoke"])
+    admin.add_argument("email", help="the member's email address")
     args = parser.parse_args()
 
     from app.core.config import get_settings
@@ -35,6 +39,13 @@ def main() -> None:
     if args.command == "migrate":
         upgrade_head(get_settings().database_url)
         return
+    if args.command == "admin":
+        from app.safety.admins import main as admins
+
+        settings = get_settings()
+        if settings.migrate_on_startup and settings.is_sqlite:
+            upgrade_head(settings.database_url)  # the zero-setup path: as serving would
+        sys.exit(admins(settings, action=args.action, email=args.email))
     if args.command == "seed":
         from app.seed import main as load_demo
 

@@ -22,10 +22,12 @@ from app.dispatch import pairs
 from app.dispatch.router import router as dispatch_router
 from app.idempotency import deps as idempotency
 from app.matches import hooks as match_hooks
+from app.matches import moderation as match_moderation
 from app.matches import service as match_service
 from app.matches.router import router as matches_router
 from app.members.router import router as members_router
 from app.needs import hooks as need_hooks
+from app.needs import moderation as need_moderation
 from app.needs.router import router as needs_router
 from app.notifications.router import router as notifications_router
 from app.notifications.service import CHANNEL as NOTIFICATION_CHANNEL
@@ -33,11 +35,14 @@ from app.notifications.wakeups import Wakeups
 from app.observability.logs import configure_logging
 from app.observability.metrics import forget_this_process
 from app.observability.middleware import ObserveRequests
+from app.offers import moderation as offer_moderation
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
+from app.safety import hooks as safety_hooks
 from app.safety import regions as crisis_regions
 from app.safety.catalogue import load_catalogue
+from app.safety.router import router as safety_router
 from app.webhooks.docs import document_webhooks
 from app.webhooks.router import router as webhooks_router
 
@@ -78,6 +83,10 @@ TAGS = [
         "description": "A member's inbox, its live stream (Server-Sent Events) and notification settings.",
     },
     {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
+    {
+        "name": "safety",
+        "description": "Reports, their moderation with statements of reasons, and suspensions.",
+    },
     {"name": "operations", "description": "Health and readiness probes."},
 ]
 
@@ -96,6 +105,23 @@ def connect_domains() -> None:
             relation=match_service.relation,
             lock=match_service.lock_for_need,
             end=match_service.cancel_for_need,
+        )
+    )
+    # Notifications connect a listener to `resolved` (told the decision and its reasons).
+    safety_hooks.connect(
+        safety_hooks.Domains(
+            find={
+                "member": match_moderation.find_member,
+                "need": need_moderation.find,
+                "offer": match_moderation.find_offer,
+                "match": match_moderation.find_match,
+            },
+            remove={
+                "need": need_moderation.remove,
+                "offer": offer_moderation.remove,
+                "match": match_moderation.remove_match,
+            },
+            end_matches=match_moderation.end_for_member,
         )
     )
 
@@ -176,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         webhooks_router,
         notifications_router,
+        safety_router,
     ):
         v1.include_router(router)
     app.include_router(v1)

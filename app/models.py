@@ -1,6 +1,6 @@
 """Every table, imported in one place so the metadata is whole (Alembic, tests)."""
 
-from app.audit.models import AuditEvent
+from app.audit.models import AdminAction, AuditEvent
 from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match
 from app.members.models import Member
@@ -8,9 +8,11 @@ from app.needs.models import Need
 from app.notifications.models import Notification, NotificationCounter, NotificationSettings
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
+from app.safety.reporting import Report
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "AdminAction",
     "ApiKey",
     "AuditEvent",
     "IdempotencyKey",
@@ -23,6 +25,7 @@ __all__ = [
     "NotificationSettings",
     "Offer",
     "Organization",
+    "Report",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

@@ -197,6 +197,33 @@ def on_webhook(suffix: str = "") -> Request:
     return build
 
 
+async def _public_need_of_a_volunteer(w: World) -> str:
+    """A public need of the organisation's, filed by a volunteer none of the callers is."""
+    volunteer = await member(w.client)
+    await join(w.client, w.coordinator, w.org, volunteer)
+    body = need_body(organization_id=w.org, location=HERE)
+    r = await w.client.post("/v1/needs", json=body, headers=volunteer.headers)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def new_report(w: World) -> tuple[str, dict[str, Any]]:
+    subject = {"subject_type": "need", "subject_id": await _public_need_of_a_volunteer(w), "reason": "spam"}
+    return "/v1/reports", {"json": subject}
+
+
+def on_report(suffix: str = "", **kwargs: Any) -> Request:
+    """The owner's report about the organisation's need: in its coordinator's queue."""
+
+    async def build(w: World) -> tuple[str, dict[str, Any]]:
+        _, body = await new_report(w)
+        r = await w.client.post("/v1/reports", headers=w.owner.headers, **body)
+        assert r.status_code == 201, r.text
+        return f"/v1/reports/{r.json()['id']}{suffix}", kwargs
+
+    return build
+
+
 def expect(
     anonymous: int,
     owner: int,
@@ -219,6 +246,7 @@ def expect(
 MEMBER_ONLY_200 = expect(401, 200, 200, 200, 200, 403, 403, 401)
 COORDINATOR_ONLY_200 = expect(401, 404, 404, 200, 404, 403, 403, 401)
 WEBHOOK_MANAGERS_200 = expect(401, 404, 404, 200, 404, 200, 403, 401)
+ADMINS_ONLY = expect(401, 403, 403, 403, 403, 403, 403, 401)
 
 MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("POST", "/v1/members"): (new_member_body, expect(201, 201, 201, 201, 201, 201, 201, 401)),
@@ -351,6 +379,26 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("PUT", "/v1/members/me/notification-settings"): (
         fixed("/v1/members/me/notification-settings", json={"push": True}),
         MEMBER_ONLY_200,
+    ),
+    ("POST", "/v1/reports"): (new_report, expect(401, 201, 201, 201, 201, 403, 403, 401)),
+    ("GET", "/v1/reports"): (fixed("/v1/reports"), MEMBER_ONLY_200),
+    ("GET", "/v1/reports/{report_id}"): (on_report(), expect(401, 200, 404, 200, 404, 403, 403, 401)),
+    ("POST", "/v1/reports/{report_id}/resolve"): (
+        on_report("/resolve", json={"action": "warn", "statement": "Checked; a warning."}),
+        expect(401, 403, 404, 200, 404, 403, 403, 401),
+    ),
+    ("GET", "/v1/organizations/{organization_id}/reports"): (
+        fixed("/v1/organizations/{org}/reports"),
+        COORDINATOR_ONLY_200,
+    ),
+    # Platform admins only: none of these callers is one (tests/safety has the admins' own tests).
+    ("POST", "/v1/admin/members/{member_id}/suspend"): (
+        fixed("/v1/admin/members/{other}/suspend", json={"reason": "Harassment."}),
+        ADMINS_ONLY,
+    ),
+    ("POST", "/v1/admin/members/{member_id}/reinstate"): (
+        fixed("/v1/admin/members/{other}/reinstate"),
+        ADMINS_ONLY,
     ),
     ("GET", "/healthz"): (fixed("/healthz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/readyz"): (fixed("/readyz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),

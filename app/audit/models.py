@@ -51,3 +51,22 @@ class AuditEntry(SQLModel):
         description="What was shown: location, address, contact, or a volunteer's phone."
     )
     reason: Reason
+
+
+class AdminAction(SQLModel, table=True):
+    """A moderation or platform-admin act: who did what to whom, when, and the reasons given.
+
+    Kept apart from exposures (`AuditEvent`, one row per need shown): these name no need, and
+    are read by the platform's operators, never by the member acted on."""
+
+    __tablename__ = "admin_actions"
+    __table_args__ = (Index("ix_admin_actions_target_at", "target_member_id", "at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # None when done from the command line (`python -m app admin ...`), by whoever runs it.
+    actor_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
+    action: str = Field(max_length=32)  # suspend, reinstate, grant_admin, revoke_admin, resolve_report
+    target_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
+    report_id: uuid.UUID | None = None
+    detail: str = Field(default="", max_length=4000)  # the reason or statement given

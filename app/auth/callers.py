@@ -2,9 +2,19 @@
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from app.members.models import Member
+from app.members.suspension import is_suspended
 from app.organizations.models import ApiKey, Scope
+
+
+def usable(member: Member | None, now: datetime) -> bool:
+    """May this member's credentials act now: their tokens and the API keys they created?
+
+    Asked on every request, from the row just read: a suspension refuses the very next request,
+    and one that lapses at `suspended_until` lets the next one through (nothing is cached)."""
+    return member is not None and not is_suspended(member, now)
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,16 @@ async def resolve_caller(
         key = await organizations.authenticate_key(session, secret=token)
         if key is None:
             raise await _refuse(request, "The API key is invalid or has been revoked.")
+        creator = await members.get_member(session, member_id=key.created_by)
+        if creator is None or not standing.allowed(creator):
+            raise Unauthorized("The API key's creator is suspended; the key works again on reinstatement.")
         return Caller(key=key)
     member_id = decode_access_token(token, settings)
     member = await members.get_member(session, member_id=member_id) if member_id else None
-    if member is None or not standing.allowed(member):
+    if member is None:
         raise await _refuse(request, "The access token is invalid or has expired.")
+    if not standing.allowed(member):
+        raise Unauthorized(members.SUSPENDED)
     coordinator_of = await organizations.coordinated_by(session, member_id=member.id)
     return Caller(member=member, coordinator_of=coordinator_of)
 
@@ -162,8 +167,18 @@ async def token_expiry(
     return expires
 
 
+async def platform_admin(caller: AnyCaller) -> Member:
+    """A platform admin's own access token: keys never moderate, and members who are not admins
+    are told so (403), as the operation itself is no secret."""
+    member = await member_only(caller)
+    if not member.platform_admin:
+        raise Forbidden("Only platform admins can do this.")
+    return member
+
+
 CurrentMember = Annotated[Member, Depends(member_only)]
 TokenExpiry = Annotated[datetime, Depends(token_expiry)]
+PlatformAdmin = Annotated[Member, Depends(platform_admin)]
 MemberCaller = Annotated[Caller, Depends(member_caller)]
 
 # Scope guards that more than one domain's routes declare.

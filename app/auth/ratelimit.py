@@ -32,6 +32,7 @@ class RateLimiter:
         self.per_key = limits.parse(settings.rate_limit_key)
         self.per_anonymous = limits.parse(settings.rate_limit_anonymous)
         self.auth_failures = limits.parse(settings.rate_limit_auth_failures)
+        self.reports = limits.parse(settings.rate_limit_reports)
 
     async def aclose(self) -> None:
         """Stop the in-memory expiry task, so shutting down leaves no task behind that would run

@@ -6,15 +6,17 @@ import uuid
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth.callers import usable
+from app.core.timeutil import utcnow
 from app.members import service as members
 from app.members.models import Member
 
 
 def allowed(member: Member) -> bool:
-    """A loaded member row still lets its holder in. No rule shuts a member out yet, so every row
-    does; a suspension adds its condition here (a suspended member's tokens then get 401 from
-    the next request, and their open streams end at the next wake-up)."""
-    return True
+    """A loaded member row still lets its holder in: not suspended now (`callers.usable`). A
+    suspended member's tokens, and the keys they created, get 401 from the next request, and
+    their open streams end at the next wake-up."""
+    return usable(member, utcnow())
 
 
 async def still_allowed(session: AsyncSession, *, member_id: uuid.UUID) -> bool:

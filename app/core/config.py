@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = "60/minute"
     # Failed logins and bad credentials, per client address: far stricter.
     rate_limit_auth_failures: str = "10/minute"
+    # Reports filed, per reporter: enough for anyone meeting trouble, too few to flood moderators.
+    rate_limit_reports: str = "20/hour"
 
     # Trust limits per member (docs/safety.md): tighter for accounts younger than this many days
     # that no organisation has vetted, looser for vetted members. Keys and coordinators filing for
@@ -137,7 +139,11 @@ class Settings(BaseSettings):
         return data
 
     @field_validator(
-        "rate_limit_member", "rate_limit_key", "rate_limit_anonymous", "rate_limit_auth_failures"
+        "rate_limit_member",
+        "rate_limit_key",
+        "rate_limit_anonymous",
+        "rate_limit_auth_failures",
+        "rate_limit_reports",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.matches.models import ACTIVE, Match, MatchStatus
 from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit, slots_from
+from app.members.suspension import suspended_now
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
@@ -81,6 +82,7 @@ async def context(
         ctx.active_pairs = {(n, o) for n, o, _ in pairs}
         ctx.active_volunteers = {(n, v) for n, _, v in pairs}
     await add_people(session, ctx, volunteer_ids=volunteer_ids)
+    ctx.suspended = await suspended_now(session, now=now)
     return ctx
 
 
@@ -154,4 +156,5 @@ async def run_context(
         .group_by(col(Match.volunteer_id), col(Match.requester_id))
     )
     ctx.history = {(v, r): n for v, r, n in history.all() if r is not None}
+    ctx.suspended = await suspended_now(session, now=now)
     return ctx

@@ -22,11 +22,13 @@ from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, Select, Subque
 from sqlalchemy import select as core_select
 from sqlmodel import col, exists, literal_column, select
 
+from app.core.timeutil import UTCDateTime, utcnow
 from app.geo import ROUNDING_SLACK_KM, covering_cells, resolution_for
 from app.matches.models import ACTIVE, Match, MatchStatus
 from app.matching.facts import BACKGROUND_CHECKED, NeedFacts, mode_bit
 from app.matching.masks import FLEXIBLE, language_mask, need_week
 from app.members.models import Member
+from app.members.suspension import member_suspended
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
@@ -102,6 +104,7 @@ def parameters(need: Need, facts: NeedFacts, shape: Shape, size: int) -> dict[st
         "languages": language_mask(facts.languages),
         **{f"week_{i}": word for i, word in enumerate(week)},
         "size": size,
+        "now": utcnow(),  # suspensions lapse by the clock
     }
     if shape.dialect == "postgresql":
         # psycopg types an int by its size, and each set of types is a statement of its own;
@@ -175,6 +178,11 @@ def _window_fits(shape: Shape, c: Columns) -> ColumnElement[bool]:
     )
 
 
+def _not_suspended(shape: Shape, c: Columns) -> ColumnElement[bool]:
+    now = bindparam("now", type_=UTCDateTime())
+    return and_(~member_suspended(c("volunteer_id"), now), ~member_suspended(bindparam("requester_id"), now))
+
+
 @dataclass(frozen=True)
 class SqlForm:
     """A rule of app.matching.rules in SQL, for the candidate pools' pre-filter."""
@@ -202,6 +210,7 @@ SQL_FORMS: dict[str, SqlForm] = {
     "distance": SqlForm(True, _in_reach),
     "requirements": SqlForm(False, _meets_requirements),
     "availability": SqlForm(False, _window_fits),
+    "suspended": SqlForm(False, _not_suspended),
 }
 
 

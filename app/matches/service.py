@@ -358,6 +358,17 @@ async def step(
     return match
 
 
+async def end(session: AsyncSession, *, match_id: uuid.UUID) -> bool:
+    """Cancel a proposed or accepted match on nobody's side (a moderator, a suspension), with
+    the same events as any cancellation; False when it had already ended."""
+    async with savepoint(session):
+        match = await _lock(session, match_id)
+        if match.status not in ACTIVE:
+            return False
+        await _change(session, match, MatchStatus.cancelled, set(ACTIVE), None, None)
+    return True
+
+
 async def _fresh(session: AsyncSession, match: Match) -> tuple[Need, Offer]:
     need = await session.get(Need, match.need_id, populate_existing=True)
     offer = await session.get(Offer, match.offer_id, populate_existing=True)

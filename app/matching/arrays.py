@@ -134,6 +134,11 @@ def window_fits(p: Pairs) -> Bools:
     return out
 
 
+def not_suspended(p: Pairs) -> Bools:
+    out: Bools = ~p.lookups.suspended_volunteer[p.volunteer] & ~p.lookups.suspended_requester[p.n]
+    return out
+
+
 def availability_score(p: Pairs) -> F:
     """The availability part of each pair's score (`scoring._availability`): a flexible offer
     promises nothing (0.5), a need without a window is met by anyone (1.0)."""

@@ -77,6 +77,8 @@ class Context:
     # one volunteer takes one slot of a need, whichever of their offers it comes through.
     active_pairs: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     active_volunteers: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
+    # Members suspended now (app.members.suspension): they neither give nor get help meanwhile.
+    suspended: frozenset[uuid.UUID] = frozenset()
     # Bookkeeping for loading the above a pool at a time.
     requesters: frozenset[uuid.UUID] = frozenset()
     known_volunteers: set[uuid.UUID] = field(default_factory=set)

@@ -97,3 +97,8 @@ def meets_requirements(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool
 
 def window_fits(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
     return available(need, offer)
+
+
+def not_suspended(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    """Neither the volunteer nor the requester is suspended."""
+    return offer.volunteer_id not in ctx.suspended and need.requester_id not in ctx.suspended

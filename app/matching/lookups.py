@@ -4,6 +4,8 @@ Vetting, pairs and volunteers already joined to a need, and shared history becom
 over need, offer and volunteer positions, so a block of pairs is answered with one search.
 """
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,13 @@ def _among(keys: Ints, sorted_keys: Ints) -> Bools:
     return out
 
 
+def _members_in(ids: Sequence[uuid.UUID | None], chosen: frozenset[uuid.UUID]) -> Bools:
+    """Which of `ids` are in `chosen`; nobody is, at no cost, when it is empty (most runs)."""
+    if not chosen:
+        return np.zeros(len(ids), dtype=np.bool_)
+    return np.array([i in chosen for i in ids], dtype=np.bool_)
+
+
 @dataclass(frozen=True)
 class Lookups:
     offers: int
@@ -36,6 +45,8 @@ class Lookups:
     requesters: int
     history_keys: Ints  # volunteer x requesters + requester
     history_counts: F
+    suspended_volunteer: Bools  # per volunteer position
+    suspended_requester: Bools  # per need
 
     @classmethod
     def of(cls, needs: list[NeedFacts], nc: NeedColumns, oc: OfferColumns, ctx: Context) -> "Lookups":
@@ -89,6 +100,8 @@ class Lookups:
             requesters=len(requester_at),
             history_keys=np.array(keys, np.int64),
             history_counts=np.array([history[k] for k in keys], np.float64),
+            suspended_volunteer=_members_in(oc.volunteer_ids, ctx.suspended),
+            suspended_requester=_members_in([n.requester_id for n in needs], ctx.suspended),
         )
 
     def vetted_for(self, n: Ints, volunteer: Ints) -> Bools:

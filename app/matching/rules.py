@@ -50,6 +50,8 @@ RULES = (
     Rule("requirements", filters.meets_requirements, arrays.meets_requirements, sql_exact=True),
     # SQL tests hours of the UTC week a slot may touch (app.matching.masks).
     Rule("availability", filters.window_fits, arrays.window_fits, sql_exact=False, heavy=True),
+    # A suspended member's offers leave every search, and so do the needs they asked for.
+    Rule("suspended", filters.not_suspended, arrays.not_suspended, sql_exact=True),
 )
 # What a candidate search settles in Python on the rows SQL returned.
 SETTLED = tuple(rule for rule in RULES if not rule.sql_exact)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import email_validator
+import sqlalchemy as sa
 from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 from sqlalchemy import JSON, Column
@@ -87,6 +88,12 @@ class Member(SQLModel, table=True):
     duplicate_of: uuid.UUID | None = Field(default=None, foreign_key="members.id")
     # The address as stored before 0008 rewrote it (so a downgrade restores it exactly).
     email_as_written: str | None = Field(default=None, max_length=320)
+    # Platform admins moderate every report and suspend members (`python -m app admin grant`).
+    platform_admin: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Suspended from `suspended_at` until `suspended_until` (for good when None); app.members.suspension.
+    suspended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    suspended_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    suspension_reason: str | None = Field(default=None, max_length=2000)
 
 
 class MemberCreate(RequestBody):

@@ -11,6 +11,9 @@ from app.core.security import hash_password, verify_password
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.members.models import Member, MemberCreate, MemberUpdate, canonical_email
+from app.members.suspension import is_suspended
+
+SUSPENDED = "This account is suspended; its credentials do not work until it is reinstated."
 
 
 async def create_member(session: AsyncSession, *, data: MemberCreate) -> Member:
@@ -38,6 +41,9 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> M
         if member is not None:
             await _tell_a_duplicate(session, member, password)
         raise Unauthorized("Incorrect email or password.")
+    if is_suspended(member, utcnow()):
+        # Only someone who knows the password learns why: the member themselves.
+        raise Unauthorized(SUSPENDED)
     return member
 
 

@@ -12,6 +12,7 @@ from app.auth.callers import Caller
 from app.core.crud import newest_first
 from app.core.pagination import decode_distance_cursor, encode_cursor, encode_time_cursor
 from app.core.timeutil import utcnow
+from app.members.suspension import member_suspended
 from app.needs.models import Need, NeedStatus, Visibility
 from app.needs.service import role_of
 from app.needs.views import PUBLIC
@@ -39,7 +40,11 @@ def _status_filter(status: str) -> ColumnElement[bool]:
 
 
 def _visible_to(caller: Caller) -> ColumnElement[bool]:
-    seen = [col(Need.visibility) == Visibility.public]
+    # A suspended member's public needs are hidden from everyone but them and their organisation.
+    public = and_(
+        col(Need.visibility) == Visibility.public, ~member_suspended(col(Need.requester_id), utcnow())
+    )
+    seen = [public]
     if caller.member_id is not None:
         seen.append(col(Need.requester_id) == caller.member_id)
     if caller.organizations():

@@ -1,6 +1,7 @@
 """Need rules: create, read with the right view, update, cancel."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, update
@@ -17,6 +18,7 @@ from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.core.types import Point
 from app.geo import located
+from app.members.suspension import suspended_among
 from app.needs import hooks, quota
 from app.needs.models import Approval, Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
@@ -198,9 +200,15 @@ async def get_visible_need(session: AsyncSession, *, need_id: uuid.UUID, caller:
             role = PARTICIPANT
         elif tie == "proposed":
             role = role or PUBLIC
-    if need is None or role is None:
+    if need is None or role is None or (role == PUBLIC and await _requester_suspended(session, need)):
         raise NotFound("No such need.")
     return need, role
+
+
+async def _requester_suspended(session: AsyncSession, need: Need) -> bool:
+    """A suspended member's needs leave public view (their organisation still sees them)."""
+    found = await suspended_among(session, member_ids=[need.requester_id], now=utcnow())
+    return bool(found)
 
 
 async def read_need(session: AsyncSession, *, need_id: uuid.UUID, caller: Caller) -> tuple[Need, str]:
@@ -280,7 +288,15 @@ async def cancel_need(session: AsyncSession, *, caller: Caller, need: Need) -> N
     status = effective_status(need)
     if status not in EDITABLE:
         raise Conflict(f"A {status} need cannot be cancelled.")
-    now = utcnow()
+    await end_need(session, need=need, now=utcnow(), actor=caller.member_id)
+    await session.refresh(need)
+    await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
+    return need
+
+
+async def end_need(session: AsyncSession, *, need: Need, now: datetime, actor: uuid.UUID | None) -> None:
+    """Cancel an open or matched need, its active matches with it (by its owner, or by a moderator);
+    `actor`, the member who did it, is not notified of it."""
     matches = hooks.matches()
     await matches.lock(session, need_id=need.id)
     result = await session.exec(
@@ -291,10 +307,7 @@ async def cancel_need(session: AsyncSession, *, caller: Caller, need: Need) -> N
     if result.rowcount != 1:
         raise Conflict("The need was changed by someone else at the same moment; try again.")
     await webhooks.emit(session, [need_event(EventType.need_cancelled, need, NeedStatus.cancelled)])
-    await matches.end(session, need_id=need.id, now=now, actor=caller.member_id)
-    await session.refresh(need)
-    await audit.record(session, caller=caller, needs=[need])  # the answer shows the private fields
-    return need
+    await matches.end(session, need_id=need.id, now=now, actor=actor)
 
 
 async def crisis_resources(catalogue: Catalogue, *, need: Need, caller: Caller) -> list[CrisisResource]:

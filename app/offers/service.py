@@ -1,9 +1,10 @@
 """Offer rules: the volunteer's alone to change; its organisation may see it, never where it is."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +17,7 @@ from app.core.timeutil import utcnow
 from app.geo import located
 from app.matching.masks import offer_columns
 from app.members.models import Member
+from app.members.suspension import member_suspended, suspended_among
 from app.offers.models import Offer, OfferCreate, OfferOrganization, OfferOwner, OfferStatus, OfferUpdate
 from app.organizations import service as organizations
 from app.vocab import Capability, Category, Mode, mask
@@ -107,9 +109,29 @@ async def get_visible_offer(
     """The offer and the caller's view of it; to anyone without one it does not exist."""
     offer = await session.get(Offer, offer_id)
     role = role_of(offer, caller) if offer is not None else None
+    if (
+        role == ORGANIZATION
+        and offer is not None
+        and await suspended_among(session, member_ids=[offer.volunteer_id], now=utcnow())
+    ):
+        role = None  # a suspended volunteer's offers stop appearing anywhere
     if offer is None or role is None:
         raise NotFound("No such offer.")
     return offer, role
+
+
+def _volunteer_suspended() -> ColumnElement[bool]:
+    return member_suspended(col(Offer.volunteer_id), utcnow())
+
+
+async def deactivate(session: AsyncSession, *, offer_id: uuid.UUID, now: datetime) -> None:
+    """Pause an offer (a moderator removed it): it leaves every search until its volunteer
+    resumes it, and its active matches stay as they are."""
+    await session.exec(
+        update(Offer)
+        .where(col(Offer.id) == offer_id, col(Offer.status) == OfferStatus.active)
+        .values(status=OfferStatus.paused, version=col(Offer.version) + 1, updated_at=now)
+    )
 
 
 async def get_own_offer(session: AsyncSession, *, offer_id: uuid.UUID, caller: Caller) -> Offer:
@@ -124,7 +146,12 @@ async def list_offers(
 ) -> tuple[list[tuple[Offer, str]], str | None]:
     """The caller's own offers and, for coordinators and keys, their organisations'."""
     mine = [col(Offer.volunteer_id) == caller.member_id] if caller.member_id is not None else []
-    theirs = [col(Offer.organization_id).in_(caller.organizations())] if caller.organizations() else []
+    # An organisation no longer sees a suspended volunteer's offers: they stop appearing anywhere.
+    theirs = (
+        [and_(col(Offer.organization_id).in_(caller.organizations()), ~_volunteer_suspended())]
+        if caller.organizations()
+        else []
+    )
     if not mine and not theirs:
         return [], None
     stmt = select(Offer).where(or_(*mine, *theirs))

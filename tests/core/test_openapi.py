@@ -136,6 +136,8 @@ async def test_every_schema_has_a_deliberate_name_a_client_can_use(client: httpx
         "OfferPage",
         "OpportunityPage",
         "OrganizationPage",
+        "ReportPage",
+        "ReportQueuedPage",
     }
     assert "LoginForm" in names
     refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))
@@ -192,7 +194,7 @@ async def test_the_headers_clients_rely_on_are_declared(client: httpx.AsyncClien
             stored = operation.get("x-idempotency-key") != "ignored"  # never a login's token
             if method == "POST" and path.startswith("/v1/") and status[0] == "2" and stored:
                 assert "Idempotent-Replayed" in _headers(operation, status), (method, path)
-    assert creates == 8
+    assert creates == 9
     by_id = {op["operationId"]: op for _m, _p, op in _operations(document)}
     etagged = {i for i, op in by_id.items() if any("ETag" in _headers(op, s) for s in op["responses"])}
     assert {"get_need", "get_offer", "get_match", "create_need", "update_need", "accept_match"} <= etagged

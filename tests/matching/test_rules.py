@@ -70,6 +70,8 @@ def _world(rng: random.Random) -> tuple[list[NeedFacts], list[OfferFacts], Conte
         for n in needs
     ]
     ctx.active_volunteers = {(rng.choice(needs).id, rng.choice(offers).volunteer_id) for _ in range(30)}
+    people = sorted({o.volunteer_id for o in offers} | {n.requester_id for n in needs if n.requester_id})
+    ctx.suspended = frozenset(rng.sample(people, max(1, len(people) // 10)))
     return needs, offers, ctx
 
 
@@ -166,6 +168,11 @@ async def _seed(session: AsyncSession, rng: random.Random) -> tuple[list[Need], 
         )
         for i in range(12)
     ]
+    # Suspended: for good, until tomorrow, and one whose suspension lapsed an hour ago.
+    for person, until in zip(
+        people[-3:], [None, NOW + timedelta(days=1), NOW - timedelta(hours=1)], strict=True
+    ):
+        person.suspended_at, person.suspended_until = NOW - timedelta(days=2), until
     org = Organization(name=f"Group {uuid.uuid4().hex[:8]}")
     session.add_all([*people, org])
     await session.flush()

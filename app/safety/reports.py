@@ -1,0 +1,165 @@
+"""Filing, listing and resolving reports: who may see which, and what each decision does."""
+
+import uuid
+
+from sqlalchemy import ColumnElement, and_, or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.audit.admin import record_admin_action
+from app.auth.callers import Caller
+from app.core.crud import newest_first, page_of
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.timeutil import utcnow
+from app.organizations.models import Membership
+from app.safety import hooks, suspension
+from app.safety.reporting import Action, Report, ReportCreate, ReportResolve, ReportStatus, SubjectType
+
+# Reader of a report: its reporter, a coordinator of its organisation's queue, or a platform admin.
+REPORTER, COORDINATOR, ADMIN = "reporter", "coordinator", "admin"
+
+
+def _is_admin(caller: Caller) -> bool:
+    return caller.member is not None and caller.member.platform_admin
+
+
+async def file_report(session: AsyncSession, *, caller: Caller, data: ReportCreate) -> Report:
+    """A report about something the reporter can see; NotFound for anything else, whether it
+    exists or not (and for messages and activities, which this service does not have yet)."""
+    assert caller.member_id is not None  # members only (the route's guard)
+    finder = hooks.domains().find.get(data.subject_type)
+    subject = await finder(session, caller=caller, subject_id=data.subject_id) if finder else None
+    if subject is None:
+        raise NotFound(f"No such {data.subject_type} that you can see.")
+    if subject.member_id is not None and subject.member_id == caller.member_id:
+        raise Invalid("You cannot report yourself or your own records.", loc=["body", "subject_id"])
+    report = Report(
+        reporter_id=caller.member_id,
+        subject_type=data.subject_type,
+        subject_id=subject.id,
+        subject_member_id=subject.member_id,
+        organization_id=subject.organization_id,
+        reason=data.reason,
+        detail=data.detail,
+    )
+    session.add(report)
+    await session.flush()
+    return report
+
+
+def _queues(organization_ids: frozenset[uuid.UUID], caller: Caller) -> ColumnElement[bool]:
+    """Reports in these organisations' queues (their needs, offers and matches, and their
+    members), never one about the coordinator reading it."""
+    members = select(Membership.member_id).where(col(Membership.organization_id).in_(organization_ids))
+    about_a_member = and_(
+        col(Report.subject_type) == SubjectType.member, col(Report.subject_member_id).in_(members)
+    )
+    return and_(
+        or_(col(Report.organization_id).in_(organization_ids), about_a_member),
+        col(Report.subject_member_id).is_distinct_from(caller.member_id),
+    )
+
+
+async def list_reports(
+    session: AsyncSession, *, caller: Caller, limit: int, cursor: str | None
+) -> tuple[list[Report], str | None]:
+    """The reporter's own reports; every report for a platform admin, but those about the admin."""
+    if _is_admin(caller):
+        mine = col(Report.reporter_id) == caller.member_id
+        seen = or_(mine, col(Report.subject_member_id).is_distinct_from(caller.member_id))
+    else:
+        seen = col(Report.reporter_id) == caller.member_id
+    stmt = newest_first(select(Report).where(seen), Report, cursor, limit)
+    return page_of((await session.exec(stmt)).all(), limit)
+
+
+async def organization_queue(
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    organization_id: uuid.UUID,
+    status: ReportStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Report], str | None]:
+    stmt = select(Report).where(_queues(frozenset({organization_id}), caller))
+    if status is not None:
+        stmt = stmt.where(col(Report.status) == status)
+    return page_of((await session.exec(newest_first(stmt, Report, cursor, limit))).all(), limit)
+
+
+async def get_report(session: AsyncSession, *, caller: Caller, report_id: uuid.UUID) -> tuple[Report, str]:
+    """The report and how the caller reads it; NotFound for anyone with no view of it."""
+    report = await session.get(Report, report_id)
+    if report is not None:
+        if _is_admin(caller) and report.subject_member_id != caller.member_id:
+            return report, ADMIN
+        if report.reporter_id == caller.member_id:
+            return report, REPORTER
+        if caller.coordinator_of and await _queued_for(session, report, caller):
+            return report, COORDINATOR
+    raise NotFound("No such report.")
+
+
+async def _queued_for(session: AsyncSession, report: Report, caller: Caller) -> bool:
+    stmt = select(Report.id).where(col(Report.id) == report.id, _queues(caller.coordinator_of, caller))
+    return (await session.exec(stmt)).first() is not None
+
+
+async def resolve(
+    session: AsyncSession, *, caller: Caller, report_id: uuid.UUID, data: ReportResolve
+) -> tuple[Report, str]:
+    """Decide an open report: record the action and its statement of reasons, act on the subject,
+    audit it, and tell the hooks' listeners.
+
+    Raises NotFound (no view of it), Forbidden (its reporter, who may read but not decide it; a
+    coordinator suspending, which only platform admins do), Conflict (already resolved)."""
+    report, role = await get_report(session, caller=caller, report_id=report_id)
+    if role == REPORTER:
+        raise Forbidden("Only its organisation's coordinators or a platform admin can resolve a report.")
+    suspends = data.action == Action.suspend or (
+        data.action == Action.remove and report.subject_type == SubjectType.member
+    )
+    if suspends and role != ADMIN:
+        raise Forbidden("Only platform admins can suspend a member.")
+    if suspends and report.subject_member_id is None:
+        raise Invalid("This report's subject names no member to suspend.", loc=["body", "action"])
+    now = utcnow()
+    # Conditional on still being open: of two moderators deciding at once, one wins, one gets 409.
+    decided = await session.exec(
+        update(Report)
+        .where(col(Report.id) == report.id, col(Report.status) == ReportStatus.open)
+        .values(
+            status=ReportStatus.resolved,
+            action=data.action,
+            statement=data.statement,
+            resolved_by=caller.member_id,
+            resolved_at=now,
+        )
+    )
+    if decided.rowcount != 1:
+        raise Conflict("This report is already resolved.")
+    if suspends:
+        assert caller.member_id is not None  # platform admins are members
+        await suspension.suspend(
+            session,
+            member_id=report.subject_member_id,
+            reason=data.statement,
+            until=None,
+            actor_id=caller.member_id,
+            report_id=report.id,
+        )
+    elif data.action == Action.remove:
+        await hooks.domains().remove[report.subject_type](session, subject_id=report.subject_id, now=now)
+    await record_admin_action(
+        session,
+        actor_member_id=caller.member_id,
+        action=f"report_{data.action}",
+        target_member_id=report.subject_member_id,
+        report_id=report.id,
+        detail=data.statement,
+    )
+    await session.refresh(report)
+    for listener in hooks.domains().resolved:
+        await listener(session, report)
+    return report, role

@@ -1,0 +1,144 @@
+"""HTTP routes for reports, their moderation, and platform admins' suspensions."""
+
+import uuid
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.auth.deps import AnyCaller, MemberCaller, PlatformAdmin, coordinator_only, limiter
+from app.core.deps import SessionDep
+from app.core.errors import problems
+from app.core.pagination import Cursor, Limit, Page
+from app.safety import reports, suspension
+from app.safety.reporting import (
+    Report,
+    ReportAdmin,
+    ReportCreate,
+    ReportPublic,
+    ReportQueued,
+    ReportResolve,
+    ReportStatus,
+)
+from app.safety.suspension import SuspensionCreate, SuspensionState
+
+router = APIRouter(tags=["safety"])
+
+ReportView = ReportAdmin | ReportQueued | ReportPublic
+_VIEWS: dict[str, type[ReportPublic]] = {
+    reports.ADMIN: ReportAdmin,
+    reports.COORDINATOR: ReportQueued,
+    reports.REPORTER: ReportPublic,
+}
+
+
+def render(report: Report, role: str) -> ReportPublic:
+    return _VIEWS[role].model_validate(report, from_attributes=True)
+
+
+async def report_budget(request: Request, caller: MemberCaller) -> None:
+    """Reports per reporter, on top of the per-caller limit (429 with Retry-After)."""
+    rl = limiter(request)
+    await rl.hit(rl.reports, f"reports:{caller.member_id}")
+
+
+@router.post(
+    "/reports",
+    status_code=201,
+    response_model=ReportPublic,
+    responses=problems(401, 403, 404, 422, 429),
+    dependencies=[Depends(report_budget)],
+)
+async def create_report(
+    data: ReportCreate, caller: MemberCaller, session: SessionDep, response: Response
+) -> ReportPublic:
+    """Report a member, need, offer or match you can see. The person reported is never told who
+    reported them; you see the decision and its reasons in `GET /v1/reports` once it is made."""
+    report = await reports.file_report(session, caller=caller, data=data)
+    response.headers["Location"] = f"/v1/reports/{report.id}"
+    return render(report, reports.REPORTER)
+
+
+@router.get("/reports", response_model=Page[ReportView], responses=problems(401, 403, 422))
+async def list_reports(
+    caller: MemberCaller, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
+) -> Page[ReportView]:
+    """Your reports, newest first; platform admins see every report (but those about themselves)."""
+    rows, next_cursor = await reports.list_reports(session, caller=caller, limit=limit, cursor=cursor)
+    admin = caller.member is not None and caller.member.platform_admin
+    items = [
+        render(r, reports.ADMIN if admin and r.reporter_id != caller.member_id else reports.REPORTER)
+        for r in rows
+    ]
+    return Page[ReportView](items=items, next_cursor=next_cursor)
+
+
+@router.get("/reports/{report_id:uuid}", response_model=ReportView, responses=problems(401, 403, 404, 422))
+async def get_report(report_id: uuid.UUID, caller: MemberCaller, session: SessionDep) -> ReportPublic:
+    """A report you made, one in a queue you moderate, or (platform admins) any."""
+    report, role = await reports.get_report(session, caller=caller, report_id=report_id)
+    return render(report, role)
+
+
+@router.get(
+    "/organizations/{organization_id:uuid}/reports",
+    response_model=Page[ReportQueued],
+    responses=problems(401, 403, 404, 422),
+)
+async def organization_reports(
+    organization_id: uuid.UUID,
+    caller: AnyCaller,
+    session: SessionDep,
+    status: ReportStatus | None = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> Page[ReportQueued]:
+    """Reports about this organisation's needs, offers, matches and members (coordinators only;
+    never the reporter's identity, never a report about yourself)."""
+    coordinator_only(caller, organization_id)
+    rows, next_cursor = await reports.organization_queue(
+        session, caller=caller, organization_id=organization_id, status=status, limit=limit, cursor=cursor
+    )
+    return Page[ReportQueued](
+        items=[ReportQueued.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "/reports/{report_id:uuid}/resolve",
+    response_model=ReportView,
+    responses=problems(401, 403, 404, 409, 422),
+)
+async def resolve_report(
+    report_id: uuid.UUID, data: ReportResolve, caller: MemberCaller, session: SessionDep
+) -> ReportPublic:
+    """Decide a report with a statement of reasons: `dismiss` and `warn` change nothing else,
+    `remove` cancels a need or match or pauses an offer (a member is suspended), `suspend`
+    suspends the member behind the subject (platform admins only). A decided report is 409."""
+    report, role = await reports.resolve(session, caller=caller, report_id=report_id, data=data)
+    return render(report, role)
+
+
+@router.post(
+    "/admin/members/{member_id:uuid}/suspend",
+    response_model=SuspensionState,
+    responses=problems(401, 403, 404, 422),
+)
+async def suspend_member(
+    member_id: uuid.UUID, data: SuspensionCreate, admin: PlatformAdmin, session: SessionDep
+) -> SuspensionState:
+    """Suspend a member (platform admins): their credentials stop from the next request, their
+    offers and public needs leave every search, and their open matches are cancelled."""
+    return await suspension.suspend(
+        session, member_id=member_id, reason=data.reason, until=data.until, actor_id=admin.id
+    )
+
+
+@router.post(
+    "/admin/members/{member_id:uuid}/reinstate",
+    response_model=SuspensionState,
+    responses=problems(401, 403, 404, 422),
+)
+async def reinstate_member(
+    member_id: uuid.UUID, admin: PlatformAdmin, session: SessionDep
+) -> SuspensionState:
+    """Lift a member's suspension (platform admins); cancelled matches stay cancelled."""
+    return await suspension.reinstate(session, member_id=member_id, actor_id=admin.id)

@@ -1,0 +1,142 @@
+"""Reports: filing about what one can see, who reads which report, and the organisation queue."""
+
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.factories import assert_problem, join, member, need_body, organization
+from tests.safety.moderation import HERE, accepted_match, admin, offer, public_need, report
+
+
+async def test_a_report_about_a_public_need_is_open_and_listed_for_its_reporter_only(
+    client: httpx.AsyncClient,
+) -> None:
+    owner, reporter = await member(client), await member(client)
+    need = await public_need(client, owner)
+    r = await report(client, reporter, "need", need["id"], detail="Asks for cash up front.")
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert r.headers["location"] == f"/v1/reports/{made['id']}"
+    assert {k: made[k] for k in ("subject_type", "subject_id", "reason", "detail", "status", "action")} == {
+        "subject_type": "need",
+        "subject_id": need["id"],
+        "reason": "harassment",
+        "detail": "Asks for cash up front.",
+        "status": "open",
+        "action": None,
+    }
+    assert "reporter_id" not in made
+    mine = (await client.get("/v1/reports", headers=reporter.headers)).json()["items"]
+    assert [x["id"] for x in mine] == [made["id"]]
+    # The reported member sees nothing of it, neither in the list nor by id.
+    assert (await client.get("/v1/reports", headers=owner.headers)).json()["items"] == []
+    assert_problem(await client.get(f"/v1/reports/{made['id']}", headers=owner.headers), 404)
+    assert (await client.get(f"/v1/reports/{made['id']}", headers=reporter.headers)).json() == made
+
+
+@pytest.mark.parametrize("subject_type", ["need", "offer", "match", "member", "message", "activity"])
+async def test_an_unknown_id_is_404_for_every_subject_type(
+    client: httpx.AsyncClient, subject_type: str
+) -> None:
+    reporter = await member(client)
+    assert_problem(await report(client, reporter, subject_type, str(uuid.uuid4())), 404)
+
+
+async def test_what_the_reporter_cannot_see_is_404_as_if_missing(client: httpx.AsyncClient) -> None:
+    coordinator, stranger = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    hidden = need_body(organization_id=org, visibility="organization", location=HERE)
+    need = (await client.post("/v1/needs", json=hidden, headers=coordinator.headers)).json()
+    their_offer = await offer(client, coordinator)
+    for subject_type, subject_id in [
+        ("need", need["id"]),
+        ("offer", their_offer["id"]),
+        ("member", coordinator.id),
+    ]:
+        body = assert_problem(await report(client, stranger, subject_type, subject_id), 404)
+        assert body["detail"] == f"No such {subject_type} that you can see."
+
+
+async def test_members_and_offers_become_reportable_once_met(client: httpx.AsyncClient) -> None:
+    requester, volunteer = await member(client), await member(client)
+    _, their_offer, match = await accepted_match(client, requester, volunteer)
+    for subject_type, subject_id in [
+        ("member", volunteer.id),
+        ("offer", their_offer["id"]),
+        ("match", match["id"]),
+    ]:
+        r = await report(client, requester, subject_type, subject_id)
+        assert r.status_code == 201, (subject_type, r.text)
+    # The volunteer reports the requester through the same match: about the other side.
+    assert (await report(client, volunteer, "member", requester.id)).status_code == 201
+
+
+async def test_nobody_reports_themselves(client: httpx.AsyncClient) -> None:
+    owner = await member(client)
+    need = await public_need(client, owner)
+    assert_problem(await report(client, owner, "need", need["id"]), 422)
+    assert_problem(await report(client, owner, "member", owner.id), 404)
+
+
+async def test_bad_bodies_are_422(client: httpx.AsyncClient) -> None:
+    reporter = await member(client)
+    for body in [
+        {"subject_type": "post", "subject_id": str(uuid.uuid4()), "reason": "spam"},
+        {"subject_type": "need", "subject_id": "nope", "reason": "spam"},
+        {"subject_type": "need", "subject_id": str(uuid.uuid4()), "reason": "rude"},
+        {"subject_type": "need", "subject_id": str(uuid.uuid4()), "reason": "spam", "detail": " "},
+    ]:
+        assert_problem(await client.post("/v1/reports", json=body, headers=reporter.headers), 422)
+
+
+async def test_the_organisation_queue_holds_its_own_subjects_and_never_the_reporter(
+    client: httpx.AsyncClient,
+) -> None:
+    coordinator, other_coordinator, volunteer, reporter = [await member(client) for _ in range(4)]
+    org = (await organization(client, coordinator))["id"]
+    other_org = (await organization(client, other_coordinator))["id"]
+    await join(client, coordinator, org, volunteer)
+    await join(client, coordinator, org, reporter)
+    theirs = await public_need(client, volunteer, organization_id=org)
+    elsewhere = await public_need(client, other_coordinator, organization_id=other_org)
+    about_need = (await report(client, reporter, "need", theirs["id"])).json()
+    about_member = (await report(client, reporter, "member", volunteer.id)).json()
+    # A report about the coordinator themselves stays out of their own queue.
+    about_coordinator = await report(client, reporter, "member", coordinator.id)
+    assert about_coordinator.status_code == 201
+    not_ours = (await report(client, reporter, "need", elsewhere["id"])).json()
+
+    queue = await client.get(f"/v1/organizations/{org}/reports", headers=coordinator.headers)
+    assert queue.status_code == 200, queue.text
+    items = queue.json()["items"]
+    assert {x["id"] for x in items} == {about_need["id"], about_member["id"]}
+    assert all("reporter_id" not in x for x in items)
+    assert [x["subject_member_id"] for x in items] == [volunteer.id, volunteer.id]
+    # The other organisation's need is its coordinator's own: not in their queue either.
+    other = await client.get(f"/v1/organizations/{other_org}/reports", headers=other_coordinator.headers)
+    assert other.json()["items"] == []
+    assert not_ours["status"] == "open"
+    assert_problem(
+        await client.get(f"/v1/organizations/{org}/reports", headers=other_coordinator.headers), 404
+    )
+    assert_problem(await client.get(f"/v1/organizations/{org}/reports", headers=volunteer.headers), 404)
+    filtered = await client.get(
+        f"/v1/organizations/{org}/reports?status=resolved", headers=coordinator.headers
+    )
+    assert filtered.json()["items"] == []
+
+
+async def test_admins_list_every_report_with_its_reporter_but_not_those_about_themselves(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    boss = await admin(client, application)
+    owner, reporter = await member(client), await member(client)
+    need = await public_need(client, owner)
+    about_need = (await report(client, reporter, "need", need["id"])).json()
+    own_need = await public_need(client, boss)
+    about_admin = (await report(client, reporter, "need", own_need["id"])).json()
+    listed = (await client.get("/v1/reports", headers=boss.headers)).json()["items"]
+    assert [(x["id"], x["reporter_id"]) for x in listed] == [(about_need["id"], reporter.id)]
+    assert_problem(await client.get(f"/v1/reports/{about_admin['id']}", headers=boss.headers), 404)
