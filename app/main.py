@@ -33,8 +33,10 @@ from app.observability.middleware import ObserveRequests
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
+from app.safety import hooks as safety_hooks
 from app.safety import regions as crisis_regions
 from app.safety.catalogue import load_catalogue
+from app.safety.router import router as safety_router
 from app.webhooks.docs import document_webhooks
 from app.webhooks.router import router as webhooks_router
 
@@ -70,6 +72,7 @@ TAGS = [
         "name": "webhooks",
         "description": "Signed notifications when an organisation's needs and matches change.",
     },
+    {"name": "safety", "description": "Blocks: members who never meet again."},
     {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
     {"name": "operations", "description": "Health and readiness probes."},
 ]
@@ -91,6 +94,7 @@ def connect_domains() -> None:
             end=match_service.cancel_for_need,
         )
     )
+    safety_hooks.connect(match_service.cancel_between)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -167,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatch_router,
         audit_router,
         webhooks_router,
+        safety_router,
     ):
         v1.include_router(router)
     app.include_router(v1)

@@ -7,6 +7,7 @@ from app.members.models import Member
 from app.needs.models import Need
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
+from app.safety.models import MemberBlock
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "IdempotencyKey",
     "Match",
     "Member",
+    "MemberBlock",
     "Membership",
     "Need",
     "Offer",

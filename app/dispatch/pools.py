@@ -30,6 +30,7 @@ from app.members.models import Member
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
+from app.safety import blocks
 from app.spatial import geog, haversine_sql
 from app.vocab import Mode
 
@@ -199,6 +200,9 @@ SQL_FORMS: dict[str, SqlForm] = {
     "distance": SqlForm(True, _in_reach),
     "requirements": SqlForm(False, _meets_requirements),
     "availability": SqlForm(False, _window_fits),
+    "blocked": SqlForm(
+        False, lambda shape, c: blocks.not_blocked_with(c("volunteer_id"), bindparam("requester_id"))
+    ),
 }
 
 

@@ -77,6 +77,9 @@ class Context:
     # one volunteer takes one slot of a need, whichever of their offers it comes through.
     active_pairs: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     active_volunteers: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
+    # (member, member) pairs of whom one blocked the other, each pair in both orders, among the
+    # requesters and volunteers at hand (app.safety.blocks): such a pair never meets.
+    blocked: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     # Bookkeeping for loading the above a pool at a time.
     requesters: frozenset[uuid.UUID] = frozenset()
     known_volunteers: set[uuid.UUID] = field(default_factory=set)

@@ -91,3 +91,8 @@ def meets_requirements(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool
 
 def window_fits(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
     return available(need, offer)
+
+
+def not_blocked(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    """Neither the requester nor the volunteer blocked the other (a need for no member: never)."""
+    return need.requester_id is None or (need.requester_id, offer.volunteer_id) not in ctx.blocked
