@@ -153,8 +153,14 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
     if not claim and role != OWNER:
         # Neither the offer's volunteer nor the need's owner: as if the pair did not exist.
         raise NotFound(NO_PAIR)
-    for owner in (need.requester_id, offer.volunteer_id):
-        if await blocks.hides(session, viewer=caller.member_id, owner=owner):
+    # The pair parted by a block, or the caller with either of them: the pair does not exist
+    # (before any other rule, so no answer differs for a blocked pair, whoever asks).
+    for viewer, owner in (
+        (offer.volunteer_id, need.requester_id),
+        (caller.member_id, need.requester_id),
+        (caller.member_id, offer.volunteer_id),
+    ):
+        if await blocks.hides(session, viewer=viewer, owner=owner):
             raise NotFound(NO_PAIR)
     need_status = effective_status(need)
     if need_status != NeedStatus.open:

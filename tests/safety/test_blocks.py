@@ -82,7 +82,7 @@ async def test_each_ones_needs_and_offers_are_404_to_the_other_both_ways(client:
         )
         listed = (await client.get("/v1/needs", headers=viewer.headers)).json()["items"]
         assert need_id not in {n["id"] for n in listed}
-        near = {"near": "51.5,-0.12", "radius_km": 5}
+        near: dict[str, str | float] = {"near": "51.5,-0.12", "radius_km": 5}
         listed = (await client.get("/v1/needs", params=near, headers=viewer.headers)).json()["items"]
         assert need_id not in {n["id"] for n in listed}
         # Everyone else, and each one for their own, reads as before.
