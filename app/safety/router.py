@@ -25,7 +25,8 @@ async def block_member(member_id: uuid.UUID, member: CurrentMember, session: Ses
     return Response(status_code=204)
 
 
-@router.delete("/{member_id:uuid}", status_code=204, responses=problems(401, 403, 422))
+# 404 only for a path that is no member id at all (it matches no route), as for every id path.
+@router.delete("/{member_id:uuid}", status_code=204, responses=problems(401, 403, 404, 422))
 async def unblock_member(member_id: uuid.UUID, member: CurrentMember, session: SessionDep) -> Response:
     """Lift your block. 204 whether or not you had one (like PUT, it can be repeated, and it
     says nothing about whether the member exists). A block they made stays; cancelled matches
