@@ -154,7 +154,9 @@ async def create_match(session: AsyncSession, *, caller: Caller, data: MatchCrea
         # Neither the offer's volunteer nor the need's owner: as if the pair did not exist.
         raise NotFound(NO_PAIR)
     # The pair parted by a block, or the caller with either of them: the pair does not exist
-    # (before any other rule, so no answer differs for a blocked pair, whoever asks).
+    # (before any other rule, so no answer differs for a blocked pair, whoever asks). Held, so
+    # no block between them lands before this match is committed and seen by the block.
+    await blocks.hold(session, [need.requester_id, offer.volunteer_id, caller.member_id])
     for viewer, owner in (
         (offer.volunteer_id, need.requester_id),
         (caller.member_id, need.requester_id),

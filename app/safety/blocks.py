@@ -101,13 +101,34 @@ async def blocked_pairs(
     return {pair for a, b in rows.all() for pair in ((a, b), (b, a))}
 
 
+async def _lock(
+    session: AsyncSession, member_ids: Collection[uuid.UUID | None], *, share: bool
+) -> set[uuid.UUID]:
+    """Row-lock these members, in id order (so two lockers never wait on each other in a
+    circle); the ids that exist."""
+    ids = sorted({m for m in member_ids if m is not None})
+    if not ids:
+        return set()
+    stmt = select(Member.id).where(col(Member.id).in_(ids)).order_by(col(Member.id))
+    return set((await session.exec(stmt.with_for_update(read=share))).all())
+
+
+async def hold(session: AsyncSession, member_ids: Collection[uuid.UUID | None]) -> None:
+    """Before deciding that people may meet (a claim, a proposal, a run's proposals): until this
+    transaction ends, no block between them can be made (FOR SHARE against a block's FOR
+    UPDATE). So a new match is either refused because the block came first, or made first and
+    then ended by the block; never made after a block that missed it."""
+    await _lock(session, member_ids, share=True)
+
+
 async def block(session: AsyncSession, *, blocker_id: uuid.UUID, blocked_id: uuid.UUID) -> None:
     """`blocker_id` blocks `blocked_id`: their open matches end now, in this transaction.
 
     Idempotent. Errors: 422 for oneself, 404 for a member id that does not exist."""
     if blocker_id == blocked_id:
         raise Invalid("You cannot block yourself.", loc=["path", "member_id"])
-    if await session.get(Member, blocked_id) is None:
+    # Waits for any claim or proposal between them that holds them (`hold`) to commit.
+    if blocked_id not in await _lock(session, [blocker_id, blocked_id], share=False):
         raise NotFound("No such member.")
     try:
         async with savepoint(session):
