@@ -41,6 +41,7 @@ from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
 from app.safety import hooks as safety_hooks
 from app.safety import regions as crisis_regions
+from app.safety.blocks_router import router as blocks_router
 from app.safety.catalogue import load_catalogue
 from app.safety.router import router as safety_router
 from app.webhooks.docs import document_webhooks
@@ -85,7 +86,7 @@ TAGS = [
     {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
     {
         "name": "safety",
-        "description": "Reports, their moderation with statements of reasons, and suspensions.",
+        "description": "Blocks, reports and their moderation with statements of reasons, suspensions.",
     },
     {"name": "operations", "description": "Health and readiness probes."},
 ]
@@ -124,6 +125,7 @@ def connect_domains() -> None:
             end_matches=match_moderation.end_for_member,
         )
     )
+    safety_hooks.connect_parted(match_service.cancel_between)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -202,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         webhooks_router,
         notifications_router,
+        blocks_router,
         safety_router,
     ):
         v1.include_router(router)

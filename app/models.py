@@ -8,6 +8,7 @@ from app.needs.models import Need
 from app.notifications.models import Notification, NotificationCounter, NotificationSettings
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
+from app.safety.models import MemberBlock
 from app.safety.reporting import Report
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -18,6 +19,7 @@ __all__ = [
     "IdempotencyKey",
     "Match",
     "Member",
+    "MemberBlock",
     "Membership",
     "Need",
     "Notification",

@@ -224,6 +224,11 @@ def on_report(suffix: str = "", **kwargs: Any) -> Request:
     return build
 
 
+async def on_stranger(w: World) -> tuple[str, dict[str, Any]]:
+    """A block on a member made for this call, so no caller blocks itself or an earlier target."""
+    return f"/v1/members/me/blocks/{(await member(w.client)).id}", {}
+
+
 def expect(
     anonymous: int,
     owner: int,
@@ -254,6 +259,16 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("GET", "/v1/members/me"): (fixed("/v1/members/me"), MEMBER_ONLY_200),
     ("PATCH", "/v1/members/me"): (fixed("/v1/members/me", json={"display_name": "Renamed"}), MEMBER_ONLY_200),
     ("GET", "/v1/members/me/audit"): (fixed("/v1/members/me/audit"), MEMBER_ONLY_200),
+    # Blocks are a person's own: API keys act for organisations, never as a member (403).
+    ("GET", "/v1/members/me/blocks"): (fixed("/v1/members/me/blocks"), MEMBER_ONLY_200),
+    ("PUT", "/v1/members/me/blocks/{member_id}"): (
+        on_stranger,
+        expect(401, 204, 204, 204, 204, 403, 403, 401),
+    ),
+    ("DELETE", "/v1/members/me/blocks/{member_id}"): (
+        on_stranger,
+        expect(401, 204, 204, 204, 204, 403, 403, 401),
+    ),
     ("POST", "/v1/organizations"): (
         fixed("/v1/organizations", json={"name": "New group"}),
         expect(401, 201, 201, 201, 201, 403, 403, 401),

@@ -24,6 +24,7 @@ from app.matching.rules import SETTLED, eligible
 from app.matching.scoring import Scored, score
 from app.needs.models import Need, NeedStatus, Visibility
 from app.offers.models import Offer
+from app.safety import blocks
 from app.spatial import geog, haversine_sql
 from app.vocab import Mode
 
@@ -126,6 +127,8 @@ async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> l
         col(Need.mode).in_(offer.modes),
         or_(col(Need.requester_id).is_(None), col(Need.requester_id) != offer.volunteer_id),
         _no_active_pair(Need.id, offer.id, offer.volunteer_id),
+        # The `blocked` rule, in SQL too: so no blocked requester's needs use up the look-ahead.
+        blocks.not_blocked_with(col(Need.requester_id), offer.volunteer_id),
     ]
     found: list[Need] = []
     if Mode.in_person in offer.modes:

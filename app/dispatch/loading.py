@@ -15,6 +15,7 @@ from app.members.suspension import suspended_now
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
+from app.safety import blocks
 
 
 def need_facts(need: Any) -> NeedFacts:
@@ -89,7 +90,7 @@ async def context(
 async def add_people(
     session: AsyncSession, ctx: Context, *, volunteer_ids: Iterable[uuid.UUID], vetting: bool = True
 ) -> None:
-    """Vetting and history for more volunteers (candidates load them a pool at a time)."""
+    """Vetting, history and blocks for more volunteers (candidates load them a pool at a time)."""
     volunteers = list(set(volunteer_ids) - ctx.known_volunteers)
     if not volunteers:
         return
@@ -115,6 +116,7 @@ async def add_people(
             .group_by(col(Match.volunteer_id), col(Match.requester_id))
         )
         ctx.history.update({(v, r): n for v, r, n in history.all() if r is not None})
+        ctx.blocked |= await blocks.blocked_pairs(session, ctx.requesters, volunteers)
 
 
 async def run_context(
@@ -125,11 +127,11 @@ async def run_context(
     offers: Select[Any],
     now: datetime,
 ) -> Context:
-    """What a batch run's pairs depend on beyond their rows, in three queries whatever its size.
+    """What a batch run's pairs depend on beyond their rows, in four queries whatever its size.
 
     Only the run's organisation's vetting counts (all its needs are its own), its active
-    matches hold every pair already joined to its needs, and history is read for the requesters
-    and volunteers of the run's own rows, named by subquery rather than by lists of ids."""
+    matches hold every pair already joined to its needs, and history and blocks are read for the
+    requesters and volunteers of the run's own rows, named by subquery rather than by lists of ids."""
     ctx = Context(now=now)
     vetted = await session.exec(
         select(Membership.member_id).where(
@@ -157,4 +159,9 @@ async def run_context(
     )
     ctx.history = {(v, r): n for v, r, n in history.all() if r is not None}
     ctx.suspended = await suspended_now(session, now=now)
+    ctx.blocked = await blocks.blocked_pairs(
+        session,
+        needs.with_only_columns(col(Need.requester_id)).scalar_subquery(),
+        offers.with_only_columns(col(Offer.volunteer_id)).scalar_subquery(),
+    )
     return ctx

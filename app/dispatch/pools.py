@@ -32,6 +32,7 @@ from app.members.suspension import member_suspended
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
+from app.safety import blocks
 from app.spatial import geog, haversine_sql
 from app.vocab import Mode
 
@@ -211,6 +212,9 @@ SQL_FORMS: dict[str, SqlForm] = {
     "requirements": SqlForm(False, _meets_requirements),
     "availability": SqlForm(False, _window_fits),
     "suspended": SqlForm(False, _not_suspended),
+    "blocked": SqlForm(
+        False, lambda shape, c: blocks.not_blocked_with(c("volunteer_id"), bindparam("requester_id"))
+    ),
 }
 
 

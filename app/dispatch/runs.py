@@ -37,6 +37,7 @@ from app.needs.models import Need, NeedStatus
 from app.offers.models import Offer, OfferStatus
 from app.organizations import service as organizations
 from app.organizations.models import Scope
+from app.safety import blocks
 from app.vocab import Mode
 from app.webhooks import service as webhooks
 
@@ -257,6 +258,14 @@ async def _propose(
         )
         for a in assignments
     ]
+    # The run read blocks before it computed: hold everyone it pairs, then ask again, so a
+    # block made meanwhile either is seen here or sees (and ends) these matches.
+    requesters = {m.requester_id for m in created if m.requester_id is not None}
+    assigned_volunteers = {m.volunteer_id for m in created}
+    await blocks.hold(session, [*requesters, *assigned_volunteers])
+    parted = await blocks.blocked_pairs(session, requesters, assigned_volunteers)
+    if any((m.requester_id, m.volunteer_id) in parted for m in created):
+        raise Conflict("Some of these pairs can no longer be matched; run again.")
     try:
         async with savepoint(session):
             session.add_all(created)

@@ -28,8 +28,9 @@ from app.notifications import service as notifications
 from app.offers import capacity
 from app.offers.models import Offer
 from app.organizations import service as organizations
+from app.safety import blocks
 from app.webhooks import service as webhooks
-from app.webhooks.models import EventType
+from app.webhooks.models import CancelReason, EventType
 
 NEED_SIDE, VOLUNTEER_SIDE = "need", "volunteer"
 
@@ -69,6 +70,9 @@ async def _move(
 
 
 PAIR_REASONS = {"own_need", "already_matched"}
+# A pair parted by a block does not exist for anyone asking to join it (app.safety.blocks).
+HIDDEN_PAIR = "blocked"
+NO_PAIR = "No such need or offer, or not visible to you."
 
 
 async def _check_eligible(
@@ -82,6 +86,8 @@ async def _check_eligible(
 ) -> float:
     verdict = await hooks.judge()(session, need, offer, now, existing=existing)
     failure = verdict.failure
+    if failure == HIDDEN_PAIR:
+        raise NotFound(NO_PAIR)
     if failure is not None:
         if failure not in PAIR_REASONS and not sees_offer:
             # The need's owner learns that the pair fails, not the state of someone else's offer.
@@ -128,7 +134,7 @@ def new_match(
     )
 
 
-def event(match: Match, status: MatchStatus) -> webhooks.Event:
+def event(match: Match, status: MatchStatus, reason: CancelReason | None = None) -> webhooks.Event:
     """The webhook event for a match reaching `status` (its organisation's, ids only)."""
     return webhooks.match_event(
         EventType(f"match.{status}"),
@@ -137,6 +143,7 @@ def event(match: Match, status: MatchStatus) -> webhooks.Event:
         match_id=match.id,
         offer_id=match.offer_id,
         status=status,
+        reason=reason,
     )
 
 
@@ -190,11 +197,22 @@ async def create_match(
     need, offer = await session.get(Need, data.need_id), await session.get(Offer, data.offer_id)
     role = needs.role_of(need, caller) if need is not None else None
     if need is None or offer is None or (role is None and not await _proposed_to(session, need, caller)):
-        raise NotFound("No such need or offer, or not visible to you.")
+        raise NotFound(NO_PAIR)
     claim = caller.member_id is not None and offer.volunteer_id == caller.member_id
     if not claim and role != OWNER:
         # Neither the offer's volunteer nor the need's owner: as if the pair did not exist.
-        raise NotFound("No such need or offer, or not visible to you.")
+        raise NotFound(NO_PAIR)
+    # The pair parted by a block, or the caller with either of them: the pair does not exist
+    # (before any other rule, so no answer differs for a blocked pair, whoever asks). Held, so
+    # no block between them lands before this match is committed and seen by the block.
+    await blocks.hold(session, [need.requester_id, offer.volunteer_id, caller.member_id])
+    for viewer, owner in (
+        (offer.volunteer_id, need.requester_id),
+        (caller.member_id, need.requester_id),
+        (caller.member_id, offer.volunteer_id),
+    ):
+        if await blocks.hides(session, viewer=viewer, owner=owner):
+            raise NotFound(NO_PAIR)
     need_status = effective_status(need)
     if need_status != NeedStatus.open:
         raise Conflict(f"The need is {need_status}, not open to more volunteers.")
@@ -267,9 +285,17 @@ async def get_match(session: AsyncSession, *, match_id: uuid.UUID, caller: Calle
     match = await session.get(Match, match_id)
     need = await session.get(Need, match.need_id) if match is not None else None
     side = side_of(match, caller, need) if match is not None and need is not None else None
-    if match is None or need is None or side is None:
+    if match is None or need is None or side is None or await _parted(session, match, caller):
         raise NotFound("No such match.")
     return match, need, side
+
+
+async def _parted(session: AsyncSession, match: Match, caller: Caller) -> bool:
+    """Is the caller blocked with either person of the match (the other side, as a rule)?"""
+    for person in (match.volunteer_id, match.requester_id):
+        if await blocks.hides(session, viewer=caller.member_id, owner=person):
+            return True
+    return False
 
 
 # Accept and decline belong to the side that did not propose (ANSWERING stands for it).
@@ -311,9 +337,11 @@ async def _change(
     allowed_from: set[MatchStatus],
     if_match: set[int] | None,
     actor: uuid.UUID | None,
+    reason: CancelReason | None = None,
 ) -> None:
     """The step itself, on the locked match: slots and capacity taken or given back, the match
-    moved, the events written and its people told."""
+    moved, the events written (`reason` on a cancellation neither side asked for) and its people
+    told."""
     if not matches(if_match, match.version):  # checked under the row lock: no step slips between
         raise PreconditionFailed("The match has changed since you read it; fetch it again.")
     if match.status not in allowed_from:
@@ -329,7 +357,7 @@ async def _change(
     elif match.status == MatchStatus.accepted:
         await _release(session, match, now, need_events, completed=to == MatchStatus.completed)
     await _move(session, match, to, now, if_match=if_match)
-    await webhooks.emit(session, [event(match, to), *need_events])
+    await webhooks.emit(session, [event(match, to, reason), *need_events])
     await tell(session, [match], to, actor=actor)
 
 
@@ -359,13 +387,16 @@ async def step(
 
 
 async def end(session: AsyncSession, *, match_id: uuid.UUID) -> bool:
-    """Cancel a proposed or accepted match on nobody's side (a moderator, a suspension), with
-    the same events as any cancellation; False when it had already ended."""
+    """Cancel a proposed or accepted match on nobody's side (a moderator, a suspension): both
+    sides are told, and webhooks hear `match.cancelled` with reason `unavailable`, which says
+    nothing of why; False when it had already ended."""
     async with savepoint(session):
         match = await _lock(session, match_id)
         if match.status not in ACTIVE:
             return False
-        await _change(session, match, MatchStatus.cancelled, set(ACTIVE), None, None)
+        await _change(
+            session, match, MatchStatus.cancelled, set(ACTIVE), None, None, CancelReason.unavailable
+        )
     return True
 
 
@@ -404,6 +435,31 @@ async def cancel_for_need(
     await tell(session, ending, MatchStatus.cancelled, actor=actor)
 
 
+async def cancel_between(
+    session: AsyncSession, *, members: tuple[uuid.UUID, uuid.UUID], now: datetime
+) -> None:
+    """Two members parted (a block): every proposed or accepted match between them is cancelled
+    in the caller's transaction, accepted ones giving back the need's slot and the offer's
+    capacity. Webhooks hear `match.cancelled` with reason `unavailable`, which names no one; the
+    other member is told the match was cancelled, as of any cancellation, and never why (the
+    first of `members` blocked, and is not told of their own act)."""
+    a, b = members
+    between = or_(
+        (col(Match.volunteer_id) == a) & (col(Match.requester_id) == b),
+        (col(Match.volunteer_id) == b) & (col(Match.requester_id) == a),
+    )
+    # Matches first, in one order (by id), then each one's need and offer: the order every step keeps.
+    stmt = select(Match).where(between, col(Match.status).in_(ACTIVE)).order_by(col(Match.id))
+    ending = (await session.exec(stmt.with_for_update().execution_options(populate_existing=True))).all()
+    for match in ending:
+        events: list[webhooks.Event] = []
+        if match.status == MatchStatus.accepted:
+            await _release(session, match, now, events, completed=False)
+        await _move(session, match, MatchStatus.cancelled, now, if_match=None)
+        await webhooks.emit(session, [event(match, MatchStatus.cancelled, CancelReason.unavailable), *events])
+    await tell(session, ending, MatchStatus.cancelled, actor=a)
+
+
 async def list_matches(
     session: AsyncSession,
     *,
@@ -422,6 +478,9 @@ async def list_matches(
     if not mine:
         return [], None
     stmt = select(Match).where(or_(*mine))
+    if caller.member_id is not None:  # a match with someone the caller is blocked with is gone
+        for person in (Match.volunteer_id, Match.requester_id):
+            stmt = stmt.where(blocks.not_blocked_with(col(person), caller.member_id))
     for column, value in ((Match.need_id, need_id), (Match.offer_id, offer_id), (Match.status, status)):
         if value is not None:
             stmt = stmt.where(col(column) == value)

@@ -139,6 +139,10 @@ def not_suspended(p: Pairs) -> Bools:
     return out
 
 
+def not_blocked(p: Pairs) -> Bools:
+    return p.lookups.not_blocked(p.n, p.volunteer)
+
+
 def availability_score(p: Pairs) -> F:
     """The availability part of each pair's score (`scoring._availability`): a flexible offer
     promises nothing (0.5), a need without a window is met by anyone (1.0)."""

@@ -79,6 +79,9 @@ class Context:
     active_volunteers: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     # Members suspended now (app.members.suspension): they neither give nor get help meanwhile.
     suspended: frozenset[uuid.UUID] = frozenset()
+    # (member, member) pairs of whom one blocked the other, each pair in both orders, among the
+    # requesters and volunteers at hand (app.safety.blocks): such a pair never meets.
+    blocked: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
     # Bookkeeping for loading the above a pool at a time.
     requesters: frozenset[uuid.UUID] = frozenset()
     known_volunteers: set[uuid.UUID] = field(default_factory=set)

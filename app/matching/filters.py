@@ -102,3 +102,8 @@ def window_fits(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
 def not_suspended(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
     """Neither the volunteer nor the requester is suspended."""
     return offer.volunteer_id not in ctx.suspended and need.requester_id not in ctx.suspended
+
+
+def not_blocked(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    """Neither the requester nor the volunteer blocked the other (a need for no member: never)."""
+    return need.requester_id is None or (need.requester_id, offer.volunteer_id) not in ctx.blocked

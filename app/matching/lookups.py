@@ -33,6 +33,24 @@ def _members_in(ids: Sequence[uuid.UUID | None], chosen: frozenset[uuid.UUID]) -
     return np.array([i in chosen for i in ids], dtype=np.bool_)
 
 
+def _blocked_keys(
+    needs: list[NeedFacts], volunteer_at: dict[int, int], volunteers: int, ctx: Context
+) -> list[int]:
+    """need x volunteers + volunteer for each need whose requester is blocked with a volunteer."""
+    if not ctx.blocked:
+        return []
+    parted: dict[int, list[int]] = {}
+    for member, other in ctx.blocked:
+        if other.int in volunteer_at:
+            parted.setdefault(member.int, []).append(volunteer_at[other.int])
+    return [
+        i * volunteers + v
+        for i, need in enumerate(needs)
+        if need.requester_id is not None
+        for v in parted.get(need.requester_id.int, ())
+    ]
+
+
 @dataclass(frozen=True)
 class Lookups:
     offers: int
@@ -47,6 +65,7 @@ class Lookups:
     history_counts: F
     suspended_volunteer: Bools  # per volunteer position
     suspended_requester: Bools  # per need
+    blocked: Ints  # need x volunteers + volunteer, where the need's requester and volunteer are blocked
 
     @classmethod
     def of(cls, needs: list[NeedFacts], nc: NeedColumns, oc: OfferColumns, ctx: Context) -> "Lookups":
@@ -102,6 +121,7 @@ class Lookups:
             history_counts=np.array([history[k] for k in keys], np.float64),
             suspended_volunteer=_members_in(oc.volunteer_ids, ctx.suspended),
             suspended_requester=_members_in([n.requester_id for n in needs], ctx.suspended),
+            blocked=_sorted(_blocked_keys(needs, volunteer_at, volunteers, ctx)),
         )
 
     def vetted_for(self, n: Ints, volunteer: Ints) -> Bools:
@@ -115,6 +135,11 @@ class Lookups:
         keep: Bools = ~_among(n * self.offers + o, self.joined_pairs)
         keep &= ~_among(n * self.volunteers + volunteer, self.joined_volunteers)
         return keep
+
+    def not_blocked(self, n: Ints, volunteer: Ints) -> Bools:
+        """Neither the need's requester nor the pair's volunteer blocked the other."""
+        out: Bools = ~_among(n * self.volunteers + volunteer, self.blocked)
+        return out
 
     def helped(self, n: Ints, volunteer: Ints) -> F:
         """Completed matches between each pair's volunteer and requester."""

@@ -52,6 +52,10 @@ RULES = (
     Rule("availability", filters.window_fits, arrays.window_fits, sql_exact=False, heavy=True),
     # A suspended member's offers leave every search, and so do the needs they asked for.
     Rule("suspended", filters.not_suspended, arrays.not_suspended, sql_exact=True),
+    # A block between requester and volunteer (app.safety.blocks): last, so a claim refused for
+    # another reason is answered as before; a claim or proposal failing it is a 404, never a
+    # reason anyone reads (app.matches.service.HIDDEN_PAIR).
+    Rule("blocked", filters.not_blocked, arrays.not_blocked, sql_exact=True),
 )
 # What a candidate search settles in Python on the rows SQL returned.
 SETTLED = tuple(rule for rule in RULES if not rule.sql_exact)

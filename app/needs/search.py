@@ -16,6 +16,7 @@ from app.members.suspension import member_suspended
 from app.needs.models import Need, NeedStatus, Visibility
 from app.needs.service import role_of
 from app.needs.views import PUBLIC
+from app.safety import blocks
 from app.spatial import RadiusQuery, within_sql
 
 
@@ -49,7 +50,10 @@ def _visible_to(caller: Caller) -> ColumnElement[bool]:
         seen.append(col(Need.requester_id) == caller.member_id)
     if caller.organizations():
         seen.append(col(Need.organization_id).in_(caller.organizations()))
-    return or_(*seen)
+    if caller.member_id is None:
+        return or_(*seen)
+    # Whatever the caller's role: a requester they are blocked with is nobody to them.
+    return and_(or_(*seen), blocks.not_blocked_with(col(Need.requester_id), caller.member_id))
 
 
 async def list_needs(

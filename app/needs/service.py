@@ -23,6 +23,7 @@ from app.needs import hooks, quota
 from app.needs.models import Approval, Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
+from app.safety import blocks
 from app.safety import service as safety
 from app.safety.catalogue import Catalogue
 from app.safety.models import CrisisResource
@@ -191,7 +192,13 @@ def role_of(need: Need, caller: Caller) -> str | None:
 
 
 async def get_visible_need(session: AsyncSession, *, need_id: uuid.UUID, caller: Caller) -> tuple[Need, str]:
+    """The need and the caller's view of it: every read and change of a need passes here.
+
+    404 when the caller may not see it, or when the caller and its requester are blocked
+    either way (app.safety.blocks), whatever role the caller holds."""
     need = await session.get(Need, need_id)
+    if need is not None and await blocks.hides(session, viewer=caller.member_id, owner=need.requester_id):
+        need = None
     role = role_of(need, caller) if need is not None else None
     if need is not None and role != OWNER and caller.member_id is not None:
         tie = await hooks.matches().relation(session, need_id=need.id, member_id=caller.member_id)

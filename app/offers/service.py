@@ -20,6 +20,7 @@ from app.members.models import Member
 from app.members.suspension import member_suspended, suspended_among
 from app.offers.models import Offer, OfferCreate, OfferOrganization, OfferOwner, OfferStatus, OfferUpdate
 from app.organizations import service as organizations
+from app.safety import blocks
 from app.vocab import Capability, Category, Mode, mask
 
 OWNER, ORGANIZATION = "owner", "organization"
@@ -106,8 +107,11 @@ async def create_offer(
 async def get_visible_offer(
     session: AsyncSession, *, offer_id: uuid.UUID, caller: Caller
 ) -> tuple[Offer, str]:
-    """The offer and the caller's view of it; to anyone without one it does not exist."""
+    """The offer and the caller's view of it; to anyone without one it does not exist, nor to
+    anyone blocked either way with its volunteer (app.safety.blocks). Every read passes here."""
     offer = await session.get(Offer, offer_id)
+    if offer is not None and await blocks.hides(session, viewer=caller.member_id, owner=offer.volunteer_id):
+        offer = None
     role = role_of(offer, caller) if offer is not None else None
     if (
         role == ORGANIZATION
@@ -155,6 +159,8 @@ async def list_offers(
     if not mine and not theirs:
         return [], None
     stmt = select(Offer).where(or_(*mine, *theirs))
+    if caller.member_id is not None:  # a coordinator's own blocks hide those volunteers' offers
+        stmt = stmt.where(blocks.not_blocked_with(col(Offer.volunteer_id), caller.member_id))
     if status is not None:
         stmt = stmt.where(col(Offer.status) == status)
     rows, next_cursor = page_of((await session.exec(newest_first(stmt, Offer, cursor, limit))).all(), limit)

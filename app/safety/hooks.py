@@ -1,10 +1,11 @@
-"""What moderation asks of the domains above it, and whom it tells of a decision.
+"""What safety asks of the domains above it: moderation finds and removes a report's subject
+and tells listeners of a decision; a new block ends the pair's matches.
 
-Needs import the crisis code in app/safety, so safety sits below needs, offers and matches and
-must not import them (every arrow points down). A report's subject is found, and removed, through
-the functions `app.main.connect_domains` connects here; a resolved report is announced to the
-listeners connected here (notifications: the reported member is told the decision and its
-statement of reasons, the reporter the outcome; neither is ever told who the reporter was).
+Needs, offers, matches and dispatch import safety (the crisis code, the block rule), so safety
+sits below them and must not import them (every arrow points down). `app.main.connect_domains`
+connects the functions here. A resolved report is announced to the listeners connected here
+(notifications: the reported member is told the decision and its statement of reasons, the
+reporter the outcome; neither is ever told who the reporter was).
 """
 
 import uuid
@@ -76,3 +77,25 @@ def domains() -> Domains:
             "Moderation is not connected to the domains: app.main.connect_domains connects it."
         )
     return _connected[0]
+
+
+class PairParted(Protocol):
+    """Cancel every proposed or accepted match between the two members, giving back slots and
+    capacity, in the caller's transaction; the first member is the one who acted (not told)."""
+
+    async def __call__(
+        self, session: AsyncSession, *, members: tuple[uuid.UUID, uuid.UUID], now: datetime
+    ) -> None: ...
+
+
+_parted: list[PairParted] = []
+
+
+def connect_parted(parted: PairParted) -> None:
+    _parted[:] = [parted]
+
+
+def parted() -> PairParted:
+    if not _parted:
+        raise RuntimeError("Matches are not connected to safety: app.main.connect_domains connects them.")
+    return _parted[0]

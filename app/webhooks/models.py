@@ -172,10 +172,20 @@ class NeedEventData(SQLModel):
     status: str = Field(description="The need's status after the change.")
 
 
+class CancelReason(StrEnum):
+    """Why the service itself ended a match: says that it ended, never whose doing it was."""
+
+    unavailable = "unavailable"  # one side can no longer take part (a block, for one)
+
+
 class MatchEventData(NeedEventData):
     match_id: uuid.UUID
     offer_id: uuid.UUID
     status: str = Field(description="The match's status after the change.")
+    reason: CancelReason | None = Field(
+        default=None,
+        description="On `match.cancelled` that neither side asked for: `unavailable`. Absent otherwise.",
+    )
 
 
 class EventPayload(SQLModel):

@@ -18,6 +18,7 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.organizations import service as organizations
 from app.webhooks.models import (
+    CancelReason,
     DeliveryStatus,
     EndpointStatus,
     EventType,
@@ -161,10 +162,13 @@ def match_event(
     match_id: uuid.UUID,
     offer_id: uuid.UUID,
     status: str,
+    reason: CancelReason | None = None,
 ) -> Event:
-    """A need event's ids, plus the match's and its offer's."""
+    """A need event's ids, plus the match's and its offer's, and why the service ended it if it did."""
     event = need_event(type, organization_id=organization_id, need_id=need_id, status=status)
     event.data.update(match_id=str(match_id), offer_id=str(offer_id))
+    if reason is not None:
+        event.data["reason"] = str(reason)
     return event
 
 

@@ -129,6 +129,7 @@ async def test_every_schema_has_a_deliberate_name_a_client_can_use(client: httpx
     pages = {n for n in names if n.endswith("Page")}
     assert pages == {
         "AuditEntryPage",
+        "BlockPage",
         "DeliveryPage",
         "MatchPage",
         "NeedPage",

@@ -86,6 +86,9 @@ def _random_world(rng: random.Random) -> tuple[list[NeedFacts], list[OfferFacts]
         history={(rng.choice(people), rng.choice(people)): rng.randint(1, 4) for _ in range(40)},
         active_pairs={(rng.choice(needs).id, rng.choice(offers).id) for _ in range(30)},
     )
+    # Blocks among the people, each pair in both orders as app.dispatch.loading reads them.
+    parted = [tuple(rng.sample(people, 2)) for _ in range(30)]
+    ctx.blocked = {pair for a, b in parted for pair in ((a, b), (b, a))}
     return needs, offers, ctx
 
 

@@ -33,6 +33,7 @@ from app.members.models import Member
 from app.needs.models import Need
 from app.offers.models import Offer
 from app.organizations.models import Membership, Organization
+from app.safety.models import MemberBlock
 from app.spatial import haversine_sql
 from app.vocab import Capability, Category, Mode, mask
 from tests.matching.test_batch import _random_world
@@ -84,8 +85,23 @@ def _all_pairs(needs: list[NeedFacts], offers: list[OfferFacts], ctx: Context) -
     return Pairs(nc, oc, Lookups.of(needs, nc, oc, ctx), n, o)
 
 
-# Each rule's Python-against-arrays case: the random worlds exercise every rule both ways.
+# Each rule's Python-against-arrays case: the random worlds exercise every rule both ways
+# (`blocked`: test_batch's worlds block some pairs of people, each pair in both orders).
 PYTHON_CASES = dict.fromkeys(RULE_NAMES, range(4))
+
+
+def test_blocked_holds_either_way_and_never_for_a_need_of_no_member() -> None:
+    needs, offers, ctx = _world(random.Random(5))
+    need = next(n for n in needs if n.requester_id is not None)
+    offer = next(o for o in offers if o.volunteer_id != need.requester_id)
+    assert need.requester_id is not None
+    ctx.blocked = set()
+    assert rules.first_failure(need, offer, ctx) != "blocked"
+    for pair in ((need.requester_id, offer.volunteer_id), (offer.volunteer_id, need.requester_id)):
+        ctx.blocked = {pair, pair[::-1]}  # as loaded: both orders, whoever blocked
+        assert not rules.RULES[-1].python(need, offer, ctx)
+    assert rules.RULES[-1].name == "blocked"
+    assert rules.RULES[-1].python(dataclasses.replace(need, requester_id=None), offer, ctx)
 
 
 @pytest.mark.parametrize("name", RULE_NAMES)
@@ -181,6 +197,7 @@ async def _seed(session: AsyncSession, rng: random.Random) -> tuple[list[Need], 
         for p in people[:8]
     )
     cats = list(Category)[:2]
+    blocks: list[MemberBlock] = []
     offers = []
     for _ in range(30):
         categories = [str(c) for c in rng.sample(cats, rng.randint(1, 2))]
@@ -250,6 +267,13 @@ async def _seed(session: AsyncSession, rng: random.Random) -> tuple[list[Need], 
                 )
             )
             await session.flush()
+    # Blocks either way between some requesters and volunteers (the `blocked` rule's case).
+    for _ in range(6):
+        blocker, blocked = rng.sample(people, 2)
+        if (blocker.id, blocked.id) not in {(b.blocker_id, b.blocked_id) for b in blocks}:
+            blocks.append(MemberBlock(blocker_id=blocker.id, blocked_id=blocked.id))
+    session.add_all(blocks)
+    await session.flush()
     return needs, offers
 
 
