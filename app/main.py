@@ -39,6 +39,7 @@ from app.offers import moderation as offer_moderation
 from app.offers.router import router as offers_router
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
+from app.safety import decisions
 from app.safety import hooks as safety_hooks
 from app.safety import regions as crisis_regions
 from app.safety.blocks_router import router as blocks_router
@@ -108,7 +109,6 @@ def connect_domains() -> None:
             end=match_service.cancel_for_need,
         )
     )
-    # Notifications connect a listener to `resolved` (told the decision and its reasons).
     safety_hooks.connect(
         safety_hooks.Domains(
             find={
@@ -123,6 +123,7 @@ def connect_domains() -> None:
                 "match": match_moderation.remove_match,
             },
             end_matches=match_moderation.end_for_member,
+            resolved=(decisions.tell_parties,),
         )
     )
     safety_hooks.connect_parted(match_service.cancel_between)

@@ -114,6 +114,19 @@ class ReportPublic(SQLModel):
     resolved_at: datetime | None
 
 
+class ReportDecision(SQLModel):
+    """What the member a report was about reads of a decision on it (not a dismissal): the
+    action and its statement of reasons; never who reported, nor what they wrote."""
+
+    id: uuid.UUID
+    subject_type: SubjectType
+    subject_id: uuid.UUID
+    status: ReportStatus
+    action: Action | None
+    statement: str | None
+    resolved_at: datetime | None
+
+
 class ReportQueued(ReportPublic):
     """A report in an organisation's queue: who it is about, never who made it."""
 

@@ -16,7 +16,7 @@ from app.safety import hooks, suspension
 from app.safety.reporting import Action, Report, ReportCreate, ReportResolve, ReportStatus, SubjectType
 
 # Reader of a report: its reporter, a coordinator of its organisation's queue, or a platform admin.
-REPORTER, COORDINATOR, ADMIN = "reporter", "coordinator", "admin"
+REPORTER, COORDINATOR, ADMIN, SUBJECT = "reporter", "coordinator", "admin", "subject"
 
 
 def _is_admin(caller: Caller) -> bool:
@@ -98,6 +98,9 @@ async def get_report(session: AsyncSession, *, caller: Caller, report_id: uuid.U
             return report, REPORTER
         if caller.coordinator_of and await _queued_for(session, report, caller):
             return report, COORDINATOR
+        decided = report.status == ReportStatus.resolved and report.action != Action.dismiss
+        if decided and caller.member_id is not None and report.subject_member_id == caller.member_id:
+            return report, SUBJECT  # the decision about them and its reasons, never who reported
     raise NotFound("No such report.")
 
 

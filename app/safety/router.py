@@ -13,6 +13,7 @@ from app.safety.reporting import (
     Report,
     ReportAdmin,
     ReportCreate,
+    ReportDecision,
     ReportPublic,
     ReportQueued,
     ReportResolve,
@@ -22,15 +23,16 @@ from app.safety.suspension import SuspensionCreate, SuspensionState
 
 router = APIRouter(tags=["safety"])
 
-ReportView = ReportAdmin | ReportQueued | ReportPublic
-_VIEWS: dict[str, type[ReportPublic]] = {
+ReportView = ReportAdmin | ReportQueued | ReportPublic | ReportDecision
+_VIEWS: dict[str, type[ReportPublic] | type[ReportDecision]] = {
     reports.ADMIN: ReportAdmin,
     reports.COORDINATOR: ReportQueued,
     reports.REPORTER: ReportPublic,
+    reports.SUBJECT: ReportDecision,
 }
 
 
-def render(report: Report, role: str) -> ReportPublic:
+def render(report: Report, role: str) -> ReportPublic | ReportDecision:
     return _VIEWS[role].model_validate(report, from_attributes=True)
 
 
@@ -54,7 +56,7 @@ async def create_report(
     reported them; you see the decision and its reasons in `GET /v1/reports` once it is made."""
     report = await reports.file_report(session, caller=caller, data=data)
     response.headers["Location"] = f"/v1/reports/{report.id}"
-    return render(report, reports.REPORTER)
+    return ReportPublic.model_validate(report, from_attributes=True)
 
 
 @router.get("/reports", response_model=Page[ReportView], responses=problems(401, 403, 422))
@@ -72,8 +74,11 @@ async def list_reports(
 
 
 @router.get("/reports/{report_id:uuid}", response_model=ReportView, responses=problems(401, 403, 404, 422))
-async def get_report(report_id: uuid.UUID, caller: MemberCaller, session: SessionDep) -> ReportPublic:
-    """A report you made, one in a queue you moderate, or (platform admins) any."""
+async def get_report(
+    report_id: uuid.UUID, caller: MemberCaller, session: SessionDep
+) -> ReportPublic | ReportDecision:
+    """A report you made, one in a queue you moderate, (platform admins) any, or a decision on a
+    report about you (its action and statement of reasons; never who reported)."""
     report, role = await reports.get_report(session, caller=caller, report_id=report_id)
     return render(report, role)
 
@@ -109,7 +114,7 @@ async def organization_reports(
 )
 async def resolve_report(
     report_id: uuid.UUID, data: ReportResolve, caller: MemberCaller, session: SessionDep
-) -> ReportPublic:
+) -> ReportPublic | ReportDecision:
     """Decide a report with a statement of reasons: `dismiss` and `warn` change nothing else,
     `remove` cancels a need or match or pauses an offer (a member is suspended), `suspend`
     suspends the member behind the subject (platform admins only). A decided report is 409."""
