@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from app.activities import hooks as activity_hooks
+from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
 from app.auth.deps import rate_limit
 from app.auth.ratelimit import RateLimiter
@@ -20,6 +22,7 @@ from app.core.http import LimitBodies, SecurityHeaders, body_media_type
 from app.core.openapi import install_openapi
 from app.dispatch import pairs
 from app.dispatch.router import router as dispatch_router
+from app.hsds.router import router as hsds_router
 from app.idempotency import deps as idempotency
 from app.matches import hooks as match_hooks
 from app.matches import service as match_service
@@ -70,6 +73,14 @@ TAGS = [
         "name": "webhooks",
         "description": "Signed notifications when an organisation's needs and matches change.",
     },
+    {
+        "name": "activities",
+        "description": "Group gatherings (walks, support groups, shifts): join, waitlist, calendar.",
+    },
+    {
+        "name": "hsds",
+        "description": "Organisations and their activities as Open Referral HSDS 3.0, for directories.",
+    },
     {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
     {"name": "operations", "description": "Health and readiness probes."},
 ]
@@ -91,6 +102,8 @@ def connect_domains() -> None:
             end=match_service.cancel_for_need,
         )
     )
+    # Blocks and notifications connect here when they land; until then, the defaults.
+    activity_hooks.connect(activity_hooks.DEFAULTS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -167,6 +180,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dispatch_router,
         audit_router,
         webhooks_router,
+        activities_router,
+        hsds_router,
     ):
         v1.include_router(router)
     app.include_router(v1)

@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is whole (Alembic, tests)."""
 
+from app.activities.models import Activity, Participant
 from app.audit.models import AuditEvent
 from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match
@@ -10,6 +11,7 @@ from app.organizations.models import ApiKey, Membership, Organization
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "Activity",
     "ApiKey",
     "AuditEvent",
     "IdempotencyKey",
@@ -19,6 +21,7 @@ __all__ = [
     "Need",
     "Offer",
     "Organization",
+    "Participant",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

@@ -3,8 +3,6 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
-from importlib.resources import files
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -12,7 +10,6 @@ from pydantic import (
     Strict,
     StrictFloat,
     StringConstraints,
-    WithJsonSchema,
     model_validator,
 )
 from pydantic.config import JsonDict
@@ -22,7 +19,7 @@ from sqlmodel import Field, SQLModel
 import app.core.metadata  # noqa: F401  (naming convention first)
 from app.core.schema import PROSE, WHOLE_NUMBER, PatchBody, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
-from app.core.types import Point
+from app.core.types import Point, Timezone
 from app.matching.masks import ALL
 from app.vocab import Capabilities, Category, Languages, Mode, unique
 
@@ -61,37 +58,6 @@ class Slot(SQLModel):
         return self
 
 
-@cache
-def _timezones() -> frozenset[str]:
-    # The IANA list shipped with tzdata, not whatever files the host's zoneinfo folder holds.
-    names = files("tzdata").joinpath("zones").read_text().split()
-    return frozenset(names) - {"Factory"}
-
-
-def _timezone(name: str) -> str:
-    if name not in _timezones():
-        raise rule_broken(f"{name!r} is not an IANA time zone name; use one such as 'Europe/London' or 'UTC'")
-    return name
-
-
-# A string, not an enum of the ~600 zones: several names are equal once made identifiers
-# (`GMT0`, `GMT+0`, `Etc/GMT-0`), which stops client generators, and the list changes with
-# each tzdata release. The server checks the name against the tzdata it ships.
-Timezone = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=64),
-    AfterValidator(_timezone),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "minLength": 1,
-            "maxLength": 64,
-            "description": "An IANA time zone database name (`Area/Location`, or `UTC`), as "
-            "shipped by tzdata; an unknown name is a 422.",
-            "examples": ["Europe/London", "America/New_York", "UTC"],
-        }
-    ),
-]
 Categories = Annotated[list[Category], Field(min_length=1, max_length=len(Category)), AfterValidator(unique)]
 Modes = Annotated[list[Mode], Field(min_length=1, max_length=len(Mode)), AfterValidator(unique)]
 MaxDistance = Annotated[StrictFloat, Field(gt=0, le=200)]
