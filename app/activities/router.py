@@ -173,7 +173,7 @@ async def join_activity(
     assert caller.member_id is not None
     place, new = await service.join(session, activity_id=activity_id, member_id=caller.member_id)
     response.status_code = 201 if new else 200
-    response.headers.update(PRIVATE)
+    response.headers.update({**PRIVATE, "Location": f"/v1/activities/{activity_id}"})
     return JoinResult(
         activity_id=activity_id, status=ParticipantStatus(place.status), joined_at=place.joined_at
     )
