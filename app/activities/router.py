@@ -1,10 +1,11 @@
 """HTTP routes for activities: thin, the rules live in the services."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import TypeAdapter, ValidationError
 
 from app.activities import calendar, search, series, service
 from app.activities.models import ActivityCreate, ActivityKind, ActivityUpdate, ParticipantStatus
@@ -21,7 +22,7 @@ from app.auth.callers import Caller
 from app.auth.deps import ANONYMOUS_WELCOME, MemberCaller, scoped
 from app.core.config import Settings
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import problems
+from app.core.errors import Invalid, problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.schema import Instant
@@ -38,6 +39,23 @@ Signed = Annotated[Caller, Depends(scoped())]
 # Hosting for an organisation, and what only hosts do (edit, cancel, see and remove participants).
 Writer = Annotated[Caller, Depends(scoped(Scope.activities_write))]
 PRIVATE = {"Cache-Control": "no-store"}
+
+
+# RFC 3339 with an offset, as the document says: a query string is never read as a Unix time.
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
+
+
+def _instant(name: str, value: str | None) -> datetime | None:
+    """A query parameter read as every other time the service accepts (app.core.schema.Instant)."""
+    if value is None:
+        return None
+    try:
+        return _INSTANT.validate_python(value)
+    except ValidationError as exc:
+        # The shape is the schema's pattern; a date that does not exist or lies outside the
+        # accepted years is a rule the pattern cannot state.
+        raise Invalid(f"{name}: {exc.errors()[0]['msg']}", loc=["query", name]) from None
 
 
 def _limits(settings: Settings) -> series.Limits:
@@ -76,9 +94,11 @@ async def list_activities(
     ] = None,
     radius_km: Annotated[float | None, Query(gt=0, le=MAX_RADIUS_KM, description="Default 10.")] = None,
     start: Annotated[
-        Instant | None, Query(alias="from", description="Still running then (default now).")
+        str | None, Query(alias="from", pattern=RFC3339, description="Still running then (default now).")
     ] = None,
-    end: Annotated[Instant | None, Query(alias="to", description="Beginning before then.")] = None,
+    end: Annotated[
+        str | None, Query(alias="to", pattern=RFC3339, description="Beginning before then.")
+    ] = None,
     kind: ActivityKind | None = None,
     mode: Mode | None = None,
     accessibility: Annotated[
@@ -91,8 +111,8 @@ async def list_activities(
     where it is for those you are confirmed on."""
     filters = search.ActivityFilters(
         near=parse_near(near, radius_km),
-        start=start,
-        end=end,
+        start=_instant("from", start),
+        end=_instant("to", end),
         kind=kind,
         mode=mode,
         accessibility=tuple(accessibility or ()),
