@@ -1,9 +1,10 @@
 """The permanent bit number of every word a stored bit mask holds.
 
 Masks in the database are sums of `1 << number` (offers' categories, modes, capabilities and
-languages, needs' requirements). Were a number to change, every stored mask would mean something
-else, and the SQL pre-filters would silently drop volunteers who match. So each number is
-written here once and for all, not taken from a word's place in an enum or a sorted list:
+languages, needs' requirements, activities' accessibility). Were a number to change, every
+stored mask would mean something else, and the SQL pre-filters would silently drop volunteers
+who match. So each number is written here once and for all, not taken from a word's place in
+an enum or a sorted list:
 
 - a new word takes the next number no word has had (and, for categories, a migration that runs
   `app.spatial.category_index_sql()` so existing databases get its index, as 0007 does);
@@ -43,6 +44,20 @@ CAPABILITY: dict[str, int] = {
     "first_aid": 5,
 }
 RETIRED_CAPABILITY: dict[str, int] = {}
+
+# Activities' accessibility features: a search for several keeps activities holding all of them.
+ACCESSIBILITY: dict[str, int] = {
+    "step_free": 0,
+    "seating": 1,
+    "quiet_space": 2,
+    "sign_language": 3,
+    "captions": 4,
+    "childcare": 5,
+    "assistance_animals_welcome": 6,
+    "accessible_toilet": 7,
+    "hearing_loop": 8,
+}
+RETIRED_ACCESSIBILITY: dict[str, int] = {}
 
 # ISO 639-1 codes in the 63 bits of a BigInteger (the sign bit stays clear). A language mask is
 # only a superset test that Python settles, so codes may share a bit (up to three here do);

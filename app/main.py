@@ -9,6 +9,9 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from app.activities import hooks as activity_hooks
+from app.activities import links as activity_links
+from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
 from app.auth.deps import rate_limit
 from app.auth.ratelimit import RateLimiter
@@ -20,6 +23,7 @@ from app.core.http import LimitBodies, SecurityHeaders, body_media_type
 from app.core.openapi import install_openapi
 from app.dispatch import pairs
 from app.dispatch.router import router as dispatch_router
+from app.hsds.router import router as hsds_router
 from app.idempotency import deps as idempotency
 from app.matches import hooks as match_hooks
 from app.matches import moderation as match_moderation
@@ -84,6 +88,14 @@ TAGS = [
         "name": "notifications",
         "description": "A member's inbox, its live stream (Server-Sent Events) and notification settings.",
     },
+    {
+        "name": "activities",
+        "description": "Group gatherings (walks, support groups, shifts): join, waitlist, calendar.",
+    },
+    {
+        "name": "hsds",
+        "description": "Organisations and their activities as Open Referral HSDS 3.0, for directories.",
+    },
     {"name": "audit", "description": "Who was shown a need's exact location or contact, when, and why."},
     {
         "name": "safety",
@@ -127,6 +139,9 @@ def connect_domains() -> None:
         )
     )
     safety_hooks.connect_parted(match_service.cancel_between)
+    activity_hooks.connect(
+        activity_hooks.ActivityHooks(may_meet=activity_links.may_meet, tell=activity_links.tell)
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -207,6 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications_router,
         blocks_router,
         safety_router,
+        activities_router,
+        hsds_router,
     ):
         v1.include_router(router)
     app.include_router(v1)

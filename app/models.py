@@ -1,5 +1,6 @@
 """Every table, imported in one place so the metadata is whole (Alembic, tests)."""
 
+from app.activities.models import Activity, Participant
 from app.audit.models import AdminAction, AuditEvent
 from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match
@@ -13,6 +14,7 @@ from app.safety.reporting import Report
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "Activity",
     "AdminAction",
     "ApiKey",
     "AuditEvent",
@@ -27,6 +29,7 @@ __all__ = [
     "NotificationSettings",
     "Offer",
     "Organization",
+    "Participant",
     "Report",
     "WebhookDelivery",
     "WebhookEndpoint",

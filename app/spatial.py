@@ -5,14 +5,17 @@ exactly with a brute-force reference; the index only narrows the rows looked at.
 """
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import ColumnElement, Float, bindparam, func, literal, literal_column
 from sqlalchemy.types import UserDefinedType
 
 from app.bit_numbers import CATEGORY
+from app.core.errors import Invalid
 from app.geo import EARTH_RADIUS_KM, covering_cells, resolution_for
 
 _RAD = math.pi / 180  # the constant math.radians multiplies by
@@ -97,3 +100,28 @@ def within_sql(model: Any, q: RadiusQuery, dialect: str) -> tuple[ColumnElement[
         column = getattr(model, f"h3_r{res}")
         prefilter = column.in_(bindparam(f"cells_r{res}", cells, expanding=True))
     return prefilter & (distance <= _f(q.radius_km)), distance
+
+
+# Two JSON numbers: what the documentation shows is exactly what is accepted (float() alone would
+# also take ' 51.5', '1_000' or 'nan').
+_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?"
+NEAR = f"^{_NUMBER},{_NUMBER}$"
+
+
+def parse_near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
+    """The `near` and `radius_km` query parameters of a list, as a search (default 10 km)."""
+    if near is None:
+        if radius_km is not None:
+            raise Invalid("radius_km needs near.", loc=["query", "radius_km"])
+        return None
+    if re.fullmatch(NEAR, near) is None:
+        # A schema violation (the documented pattern), told in words rather than as the regex.
+        shape = "near must be lat,lon in decimal degrees, e.g. 51.5,-0.12."
+        raise RequestValidationError(
+            [{"type": "string_pattern_mismatch", "loc": ("query", "near"), "msg": shape}]
+        )
+    lat_s, lon_s = near.split(",")
+    lat, lon = float(lat_s), float(lon_s)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise Invalid("near is outside the range of latitude and longitude.", loc=["query", "near"])
+    return RadiusQuery(lat=lat, lon=lon, radius_km=10.0 if radius_km is None else radius_km)

@@ -49,6 +49,20 @@ class Capability(StrEnum):
     first_aid = "first_aid"
 
 
+class Accessibility(StrEnum):
+    """What an activity offers people who need it (the contract's list)."""
+
+    step_free = "step_free"
+    seating = "seating"
+    quiet_space = "quiet_space"
+    sign_language = "sign_language"
+    captions = "captions"
+    childcare = "childcare"
+    assistance_animals_welcome = "assistance_animals_welcome"
+    accessible_toilet = "accessible_toilet"
+    hearing_loop = "hearing_loop"
+
+
 # ISO 639-1 two-letter codes.
 ISO_639_1 = frozenset(
     {
@@ -256,11 +270,13 @@ BITS: dict[type[StrEnum], Mapping[str, int]] = {
     Category: bit_numbers.CATEGORY,
     Mode: bit_numbers.MODE,
     Capability: bit_numbers.CAPABILITY,
+    Accessibility: bit_numbers.ACCESSIBILITY,
 }
 RETIRED: dict[type[StrEnum], Mapping[str, int]] = {
     Category: bit_numbers.RETIRED_CATEGORY,
     Mode: bit_numbers.RETIRED_MODE,
     Capability: bit_numbers.RETIRED_CAPABILITY,
+    Accessibility: bit_numbers.RETIRED_ACCESSIBILITY,
 }
 
 
@@ -310,3 +326,6 @@ def unique(values: list[T]) -> list[T]:
 Language = Annotated[str, Field(json_schema_extra={"enum": sorted(ISO_639_1)}), AfterValidator(_language)]
 Languages = Annotated[list[Language], Field(max_length=20), AfterValidator(unique)]
 Capabilities = Annotated[list[Capability], Field(max_length=len(Capability)), AfterValidator(unique)]
+AccessibilityFeatures = Annotated[
+    list[Accessibility], Field(max_length=len(Accessibility)), AfterValidator(unique)
+]

@@ -151,6 +151,7 @@ ALL_SCOPES = [
     "matches:write",
     "matching:run",
     "webhooks:manage",
+    "activities:write",
 ]
 
 
@@ -170,3 +171,31 @@ async def claim(
         assert accepted.status_code == 200, accepted.text
         match = accepted.json()
     return match
+
+
+def activity_body(**overrides: Any) -> dict[str, Any]:
+    """A weekly Monday walk at 10:00 London time, ten times, from next year's first Monday."""
+    body: dict[str, Any] = {
+        "title": "Monday morning walk",
+        "description": "An easy hour round the park.",
+        "kind": "walk",
+        "mode": "in_person",
+        "location": {"lat": 51.5074, "lon": -0.1278},
+        "address": "Meet at the north gate, Example Park",
+        "starts_at": f"{NEXT_MONDAY}T10:00:00Z",
+        "ends_at": f"{NEXT_MONDAY}T11:00:00Z",
+        "timezone": "Europe/London",
+        "recurrence": {"rule": "FREQ=WEEKLY;BYDAY=MO;COUNT=10"},
+        "capacity": 2,
+        "accessibility": ["step_free"],
+        "languages": ["en"],
+    }
+    body.update(overrides)
+    return body
+
+
+async def activity(client: httpx.AsyncClient, host: Member, **overrides: Any) -> dict[str, Any]:
+    r = await client.post("/v1/activities", json=activity_body(**overrides), headers=host.headers)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    return data

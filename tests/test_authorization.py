@@ -14,7 +14,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import ALL_SCOPES, Member, api_key, join, member, need_body, offer_body, organization
+from tests.factories import (
+    ALL_SCOPES,
+    Member,
+    activity_body,
+    api_key,
+    join,
+    member,
+    need_body,
+    offer_body,
+    organization,
+)
 
 HERE = {"lat": 51.5, "lon": -0.12}
 CALLERS = (
@@ -86,6 +96,17 @@ class World:
         assert (r.status_code, r.json()["status"]) == (201, "proposed"), r.text
         return str(r.json()["id"])
 
+    async def activity(self, joined: bool = False) -> str:
+        """An activity the coordinator hosts for the organisation; with `joined`, the owner has a
+        confirmed place on it."""
+        body = activity_body(organization_id=self.org)
+        r = await self.client.post("/v1/activities", json=body, headers=self.coordinator.headers)
+        assert r.status_code == 201, r.text
+        if joined:
+            ok = await self.client.post(f"/v1/activities/{r.json()['id']}/join", headers=self.owner.headers)
+            assert ok.status_code == 201, ok.text
+        return str(r.json()["id"])
+
     async def spare_key(self) -> str:
         return str((await api_key(self.client, self.coordinator, self.org, ["needs:read"]))["id"])
 
@@ -150,6 +171,13 @@ def on_offer(**kwargs: Any) -> Request:
 def on_offer_path(suffix: str, **kwargs: Any) -> Request:
     async def build(w: World) -> tuple[str, dict[str, Any]]:
         return f"/v1/offers/{await w.offer()}{suffix}", kwargs
+
+    return build
+
+
+def on_activity(suffix: str = "", joined: bool = False, **kwargs: Any) -> Request:
+    async def build(w: World) -> tuple[str, dict[str, Any]]:
+        return f"/v1/activities/{await w.activity(joined)}{suffix.format(owner=w.owner.id)}", kwargs
 
     return build
 
@@ -252,6 +280,10 @@ MEMBER_ONLY_200 = expect(401, 200, 200, 200, 200, 403, 403, 401)
 COORDINATOR_ONLY_200 = expect(401, 404, 404, 200, 404, 403, 403, 401)
 WEBHOOK_MANAGERS_200 = expect(401, 404, 404, 200, 404, 200, 403, 401)
 ADMINS_ONLY = expect(401, 403, 403, 403, 403, 403, 403, 401)
+EVERYONE_200 = expect(200, 200, 200, 200, 200, 200, 200, 401)
+# Activities the coordinator hosts for the organisation: its coordinators and keys with
+# activities:write; any other member is told no (the activity itself is public).
+HOSTS_200 = expect(401, 403, 403, 200, 403, 200, 403, 401)
 
 MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("POST", "/v1/members"): (new_member_body, expect(201, 201, 201, 201, 201, 201, 201, 401)),
@@ -415,6 +447,35 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
         fixed("/v1/admin/members/{other}/reinstate"),
         ADMINS_ONLY,
     ),
+    ("POST", "/v1/activities"): (
+        fixed("/v1/activities", json=activity_body()),
+        expect(401, 201, 201, 201, 201, 201, 403, 401),
+    ),
+    ("GET", "/v1/activities"): (fixed("/v1/activities"), EVERYONE_200),
+    ("GET", "/v1/activities/{activity_id}"): (on_activity(), EVERYONE_200),
+    ("PATCH", "/v1/activities/{activity_id}"): (on_activity(json={"title": "Changed"}), HOSTS_200),
+    ("POST", "/v1/activities/{activity_id}/cancel"): (on_activity("/cancel"), HOSTS_200),
+    # The coordinator hosts it: a host is on their own activity already (409).
+    ("POST", "/v1/activities/{activity_id}/join"): (
+        on_activity("/join"),
+        expect(401, 201, 201, 409, 201, 403, 403, 401),
+    ),
+    ("POST", "/v1/activities/{activity_id}/leave"): (
+        on_activity("/leave", joined=True),
+        expect(401, 204, 404, 404, 404, 403, 403, 401),
+    ),
+    ("GET", "/v1/activities/{activity_id}/participants"): (on_activity("/participants"), HOSTS_200),
+    ("DELETE", "/v1/activities/{activity_id}/participants/{member_id}"): (
+        on_activity("/participants/{owner}", joined=True),
+        expect(401, 403, 403, 204, 403, 204, 403, 401),
+    ),
+    # Any key of the hosting organisation sees what its coordinators see (as GET does).
+    ("GET", "/v1/activities/{activity_id}/calendar.ics"): (
+        on_activity("/calendar.ics", joined=True),
+        expect(401, 200, 403, 200, 403, 200, 200, 401),
+    ),
+    ("GET", "/v1/hsds/organizations"): (fixed("/v1/hsds/organizations"), EVERYONE_200),
+    ("GET", "/v1/hsds/services"): (fixed("/v1/hsds/services"), EVERYONE_200),
     ("GET", "/healthz"): (fixed("/healthz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/readyz"): (fixed("/readyz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/metrics"): (fixed("/metrics"), expect(200, 200, 200, 200, 200, 200, 200, 200)),

@@ -7,7 +7,18 @@ import pytest
 from app import bit_numbers
 from app.matching.masks import language_mask
 from app.spatial import category_index_sql
-from app.vocab import BITS, ISO_639_1, MASK_BITS, RETIRED, Capability, Category, Mode, check_bits, mask
+from app.vocab import (
+    BITS,
+    ISO_639_1,
+    MASK_BITS,
+    RETIRED,
+    Accessibility,
+    Capability,
+    Category,
+    Mode,
+    check_bits,
+    mask,
+)
 
 # Literal numbers, on purpose: computed from the enums or the code lists, they would move with
 # them and this test would never notice a stored mask changing meaning.
@@ -33,6 +44,17 @@ CAPABILITY_LAYOUT = {
     "background_checked": 3,
     "pet_friendly": 4,
     "first_aid": 5,
+}
+ACCESSIBILITY_LAYOUT = {
+    "step_free": 0,
+    "seating": 1,
+    "quiet_space": 2,
+    "sign_language": 3,
+    "captions": 4,
+    "childcare": 5,
+    "assistance_animals_welcome": 6,
+    "accessible_toilet": 7,
+    "hearing_loop": 8,
 }
 # Bit -> the codes that share it.
 LANGUAGE_LAYOUT = {
@@ -115,6 +137,7 @@ def test_every_stored_bit_keeps_its_number() -> None:
     _keeps_its_layout(Category, CATEGORY_LAYOUT)
     _keeps_its_layout(Mode, MODE_LAYOUT)
     _keeps_its_layout(Capability, CAPABILITY_LAYOUT)
+    _keeps_its_layout(Accessibility, ACCESSIBILITY_LAYOUT)
     pinned = {code: bit for bit, codes in LANGUAGE_LAYOUT.items() for code in codes}
     assert {code: language_mask([code]).bit_length() - 1 for code in pinned} == pinned
 
@@ -143,7 +166,7 @@ def _grown(vocabulary: type[StrEnum], word: str) -> type[StrEnum]:
     return StrEnum(vocabulary.__name__, [(word, word), *((w.name, w.value) for w in vocabulary)])  # type: ignore[return-value]
 
 
-@pytest.mark.parametrize("vocabulary", [Category, Mode, Capability])
+@pytest.mark.parametrize("vocabulary", [Category, Mode, Capability, Accessibility])
 def test_a_new_word_changes_no_stored_mask(
     vocabulary: type[StrEnum], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     notification_heartbeat_seconds: float = Field(default=15.0, gt=0, le=15)
     notification_poll_seconds: float = Field(default=0.5, gt=0, le=15)
     notification_stream_max_seconds: float = Field(default=3600.0, gt=0, le=24 * 3600)
+    # Recurring series (the contract's RECURRENCE_MAX_OCCURRENCES): at most this many occurrences
+    # within the horizon from the first start; a rule without COUNT or UNTIL stops at the horizon.
+    recurrence_max_occurrences: int = Field(default=366, ge=1, le=5000)
+    recurrence_horizon_days: int = Field(default=731, ge=1, le=3660)
 
     # Crisis resources: a JSON catalogue replacing the shipped default (schema in
     # app/safety/catalogue.py); a bad file stops start-up with a message naming it.

@@ -1,5 +1,5 @@
 """Value types more than one domain's bodies and views use: a point on the globe, a phone number,
-a time of day and a time zone."""
+a time of day and an IANA time zone name."""
 
 from functools import cache
 from importlib.resources import files
@@ -25,14 +25,14 @@ HHMM = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]
 
 
 @cache
-def _timezones() -> frozenset[str]:
+def timezones() -> frozenset[str]:
     # The IANA list shipped with tzdata, not whatever files the host's zoneinfo folder holds.
     names = files("tzdata").joinpath("zones").read_text().split()
     return frozenset(names) - {"Factory"}
 
 
 def _timezone(name: str) -> str:
-    if name not in _timezones():
+    if name not in timezones():
         raise rule_broken(f"{name!r} is not an IANA time zone name; use one such as 'Europe/London' or 'UTC'")
     return name
 

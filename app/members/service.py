@@ -66,6 +66,14 @@ async def get_member(session: AsyncSession, *, member_id: uuid.UUID) -> Member |
     return await session.get(Member, member_id)
 
 
+async def display_names(session: AsyncSession, *, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each member's display name, by id (ids of no member are left out)."""
+    if not member_ids:
+        return {}
+    rows = await session.exec(select(Member.id, Member.display_name).where(col(Member.id).in_(member_ids)))
+    return dict(rows.all())
+
+
 async def update_member(session: AsyncSession, *, member: Member, data: MemberUpdate) -> Member:
     changes = data.model_dump(exclude_unset=True)
     if changes:

@@ -1,16 +1,14 @@
 """HTTP routes for needs: thin, the rules live in the services."""
 
-import re
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.exceptions import RequestValidationError
 
 from app.auth.callers import Caller
 from app.auth.deps import ANONYMOUS_WELCOME, TrustDep, scoped
 from app.core.deps import SessionDep
-from app.core.errors import Invalid, problems
+from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
@@ -21,7 +19,7 @@ from app.needs.models import NeedCreate, NeedOwner, NeedStatus, NeedUpdate, Need
 from app.needs.views import OWNER, render, render_owner, render_written
 from app.organizations.models import Scope
 from app.safety.deps import CrisisCatalogue
-from app.spatial import RadiusQuery
+from app.spatial import NEAR, parse_near
 from app.vocab import Category, Mode, Urgency
 
 router = APIRouter(prefix="/needs", tags=["needs"])
@@ -101,30 +99,6 @@ async def create_needs_batch(
     return intake.BatchResponse(results=results)
 
 
-# Two JSON numbers: what the documentation shows is exactly what is accepted (float() alone would
-# also take ' 51.5', '1_000' or 'nan').
-_NUMBER = r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?"
-NEAR = f"^{_NUMBER},{_NUMBER}$"
-
-
-def _near(near: str | None, radius_km: float | None) -> RadiusQuery | None:
-    if near is None:
-        if radius_km is not None:
-            raise Invalid("radius_km needs near.", loc=["query", "radius_km"])
-        return None
-    if re.fullmatch(NEAR, near) is None:
-        # A schema violation (the documented pattern), told in words rather than as the regex.
-        shape = "near must be lat,lon in decimal degrees, e.g. 51.5,-0.12."
-        raise RequestValidationError(
-            [{"type": "string_pattern_mismatch", "loc": ("query", "near"), "msg": shape}]
-        )
-    lat_s, lon_s = near.split(",")
-    lat, lon = float(lat_s), float(lon_s)
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise Invalid("near is outside the range of latitude and longitude.", loc=["query", "near"])
-    return RadiusQuery(lat=lat, lon=lon, radius_km=10.0 if radius_km is None else radius_km)
-
-
 @router.get(
     "",
     response_model=Page[NeedView],
@@ -144,7 +118,7 @@ async def list_needs(
     near: Annotated[
         str | None,
         Query(
-            # Checked in `_near`, to say what shape is wanted rather than quote the pattern.
+            # Checked in `parse_near`, to say what shape is wanted rather than quote the pattern.
             json_schema_extra={"pattern": NEAR},
             max_length=100,
             description="`<lat>,<lon>` in decimal degrees: nearest first, within radius_km.",
@@ -164,7 +138,7 @@ async def list_needs(
         urgency=urgency,
         mode=mode,
         organization_id=organization_id,
-        near=_near(near, radius_km),
+        near=parse_near(near, radius_km),
     )
     rows, next_cursor = await search.list_needs(
         session, caller=caller, filters=filters, limit=limit, cursor=cursor

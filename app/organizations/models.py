@@ -27,6 +27,7 @@ class Scope(StrEnum):
     matches_write = "matches:write"
     matching_run = "matching:run"
     webhooks_manage = "webhooks:manage"
+    activities_write = "activities:write"
 
 
 class Organization(SQLModel, table=True):

@@ -71,6 +71,13 @@ async def list_organizations(
     )
 
 
+async def numbered_page(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[Organization], int]:
+    """(organisations oldest first from `offset`, how many there are): for page-numbered feeds."""
+    total = (await session.exec(select(func.count()).select_from(Organization))).one()
+    stmt = select(Organization).order_by(col(Organization.created_at), col(Organization.id))
+    return list((await session.exec(stmt.offset(offset).limit(limit))).all()), int(total)
+
+
 async def coordinated_by(session: AsyncSession, *, member_id: uuid.UUID) -> frozenset[uuid.UUID]:
     stmt = select(Membership.organization_id).where(
         col(Membership.member_id) == member_id, col(Membership.role) == Role.coordinator

@@ -23,6 +23,9 @@ class EventType(StrEnum):
     match_declined = "match.declined"
     match_completed = "match.completed"
     match_cancelled = "match.cancelled"
+    activity_created = "activity.created"
+    activity_updated = "activity.updated"
+    activity_cancelled = "activity.cancelled"
 
 
 class EndpointStatus(StrEnum):
@@ -188,9 +191,15 @@ class MatchEventData(NeedEventData):
     )
 
 
+class ActivityEventData(SQLModel):
+    organization_id: uuid.UUID
+    activity_id: uuid.UUID
+    status: str = Field(description="The activity's status after the change.")
+
+
 class EventPayload(SQLModel):
     """What a receiver gets: ids and a status, never personal data; fetch the record for more."""
 
     type: EventType
     timestamp: datetime = Field(description="When the change happened.")
-    data: NeedEventData | MatchEventData
+    data: NeedEventData | MatchEventData | ActivityEventData

@@ -172,6 +172,16 @@ def match_event(
     return event
 
 
+def activity_event(
+    type: EventType, *, organization_id: uuid.UUID | None, activity_id: uuid.UUID, status: str
+) -> Event:
+    return Event(
+        type=type,
+        organization_id=organization_id,
+        data={"organization_id": str(organization_id), "activity_id": str(activity_id), "status": status},
+    )
+
+
 async def emit(session: AsyncSession, events: Iterable[Event]) -> None:
     """Write the events and their deliveries in the caller's transaction (a request's is
     committed by its session dependency).

@@ -16,6 +16,10 @@ ANONYMOUS_OPERATIONS = {
     "get_organization",
     "list_needs",
     "get_need",
+    "list_activities",
+    "get_activity",
+    "hsds_organizations",
+    "hsds_services",
 }
 
 
@@ -128,6 +132,10 @@ async def test_every_schema_has_a_deliberate_name_a_client_can_use(client: httpx
     assert all(re.fullmatch(r"[A-Za-z0-9_]{1,60}", n) for n in names), sorted(names)
     pages = {n for n in names if n.endswith("Page")}
     assert pages == {
+        "ActivityPage",
+        "HsdsOrganizationPage",
+        "HsdsServicePage",
+        "ParticipantItemPage",
         "AuditEntryPage",
         "BlockPage",
         "DeliveryPage",
@@ -195,7 +203,7 @@ async def test_the_headers_clients_rely_on_are_declared(client: httpx.AsyncClien
             stored = operation.get("x-idempotency-key") != "ignored"  # never a login's token
             if method == "POST" and path.startswith("/v1/") and status[0] == "2" and stored:
                 assert "Idempotent-Replayed" in _headers(operation, status), (method, path)
-    assert creates == 9
+    assert creates == 11  # with create_report, create_activity and join_activity
     by_id = {op["operationId"]: op for _m, _p, op in _operations(document)}
     etagged = {i for i, op in by_id.items() if any("ETag" in _headers(op, s) for s in op["responses"])}
     assert {"get_need", "get_offer", "get_match", "create_need", "update_need", "accept_match"} <= etagged

@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from app.core.instants import WINDOW_HORIZON, WINDOW_PAST
 from app.core.pagination import encode_cursor
-from app.core.types import _timezones
+from app.core.types import timezones
 from app.matching.availability import window_in_week
 from app.matching.masks import need_week
 from tests.factories import assert_problem, member, need_body, offer_body
 
-ZONES = sorted(_timezones())
+ZONES = sorted(timezones())
 MAX_OFFSET = 24 * 60 - 1  # RFC 3339 offsets stay under a day
 
 # Naive wall times over the whole range `datetime` holds, with an offset that may push the UTC

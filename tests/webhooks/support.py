@@ -27,6 +27,9 @@ ALL_EVENTS = [
     "match.declined",
     "match.completed",
     "match.cancelled",
+    "activity.created",
+    "activity.updated",
+    "activity.cancelled",
 ]
 
 

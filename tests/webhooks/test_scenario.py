@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from standardwebhooks import Webhook
 
 from app.webhooks.models import EventPayload
-from tests.factories import Member, join, member, need_body, offer_body
+from tests.factories import Member, activity_body, join, member, need_body, offer_body
 from tests.webhooks.support import ALL_EVENTS, Receiver, Reply, drain, org_with_webhook
 
 # Distinctive digits: "51.5" alone also turns up inside timestamps (seconds 51.5...).
@@ -51,6 +51,21 @@ class Day:
         r = await self.client.post(f"/v1/matches/{match_id}/{action}", headers=who.headers)
         assert r.status_code == 200, r.text
         self._match_event(r.json()["status"], need_id, match_id, offer_id)
+
+    async def gathering(self) -> None:
+        """An activity the organisation hosts: created, renamed, cancelled."""
+        body = activity_body(organization_id=self.org)
+        r = await self.client.post("/v1/activities", json=body, headers=self.coordinator.headers)
+        assert r.status_code == 201, r.text
+        activity_id = r.json()["id"]
+        path = f"/v1/activities/{activity_id}"
+        assert (
+            await self.client.patch(path, json={"title": "Longer walk"}, headers=self.coordinator.headers)
+        ).is_success
+        assert (await self.client.post(f"{path}/cancel", headers=self.coordinator.headers)).is_success
+        for type, status in (("created", "open"), ("updated", "open"), ("cancelled", "cancelled")):
+            data = {"organization_id": self.org, "activity_id": activity_id, "status": status}
+            self.expected.append((f"activity.{type}", data))
 
     def need_moved(self, need_id: str, status: str) -> None:
         """A step that moved the need's own status (matched, fulfilled) also sends need.updated."""
@@ -100,6 +115,7 @@ async def _live_a_day(client: httpx.AsyncClient, day: Day, volunteers: list[Memb
     await day.step(volunteers[3], "accept", called_off, match, offers[3])
     day.need_moved(called_off, "matched")
     await day.cancel_need(called_off, (match, offers[3]))
+    await day.gathering()
 
 
 def _personal_data(people: list[Member]) -> list[str]:

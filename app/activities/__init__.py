@@ -1,0 +1,1 @@
+"""Activities: group gatherings that members join, with a waitlist, a calendar and a directory feed."""

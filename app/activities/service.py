@@ -1,0 +1,273 @@
+"""Activity rules: create, read with the right view, edit, cancel."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.activities import places, series
+from app.activities.hooks import Change, hooks
+from app.activities.models import (
+    Activity,
+    ActivityCreate,
+    ActivityStatus,
+    ActivityUpdate,
+    Participant,
+    ParticipantStatus,
+)
+from app.activities.views import HOST, PARTICIPANT, PUBLIC, ParticipantItem
+from app.auth.callers import Caller
+from app.core.crud import versioned_update
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.timeutil import utcnow
+from app.geo import located
+from app.members import service as members
+from app.vocab import Accessibility, Mode, mask
+from app.webhooks import service as webhooks
+from app.webhooks.models import EventType
+
+_LOCATED = ("lat", "lon", "approx_lat", "approx_lon", "h3_r4", "h3_r6", "h3_r8")
+_TIMES = ("starts_at", "ends_at", "timezone", "recurrence")
+
+
+def _location_columns(location: dict[str, float] | None) -> dict[str, Any]:
+    return dict.fromkeys(_LOCATED) if location is None else located(location["lat"], location["lon"])
+
+
+def event(type: EventType, activity: Activity) -> webhooks.Event:
+    return webhooks.activity_event(
+        type, organization_id=activity.organization_id, activity_id=activity.id, status=activity.status
+    )
+
+
+def hosting_organization(caller: Caller, organization_id: uuid.UUID | None) -> uuid.UUID | None:
+    """A key hosts for its own organisation; a member for one they coordinate. Naming another is
+    a 422 that does not say whether it exists."""
+    if caller.key_id is not None:
+        if organization_id is not None and organization_id != caller.key_organization_id:
+            raise _not_yours()
+        return caller.key_organization_id
+    if organization_id is None or caller.acts_for(organization_id):
+        return organization_id
+    raise _not_yours()
+
+
+def _not_yours() -> Invalid:
+    return Invalid("No such organization, or you do not coordinate it.", loc=["body", "organization_id"])
+
+
+def _shape(mode: str, location: Any) -> None:
+    if mode == Mode.in_person and location is None:
+        raise Invalid("location is required for in_person activities.", loc=["body", "location"])
+
+
+async def create_activity(
+    session: AsyncSession, *, caller: Caller, data: ActivityCreate, limits: series.Limits
+) -> Activity:
+    organization_id = hosting_organization(caller, data.organization_id)
+    _shape(data.mode, data.location)
+    plan = series.build(
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        timezone=data.timezone,
+        rule_text=data.recurrence.rule if data.recurrence else None,
+        until=data.recurrence.until if data.recurrence else None,
+        limits=limits,
+    )
+    fields = data.model_dump(exclude={"organization_id", "location", "recurrence"})
+    activity = Activity(
+        host_id=caller.member_id,
+        organization_id=organization_id,
+        **fields,
+        **_location_columns(data.location.model_dump() if data.location else None),
+        **plan.columns(),
+        accessibility_mask=mask(data.accessibility, Accessibility),
+    )
+    session.add(activity)
+    await session.flush()
+    await webhooks.emit(session, [event(EventType.activity_created, activity)])
+    return activity
+
+
+async def for_directories(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[Activity], int]:
+    """(open, not yet ended activities that organisations host, soonest first from `offset`, how
+    many there are): what a public directory may list. A member's own activity is never listed."""
+    listed = (
+        col(Activity.organization_id).is_not(None),
+        col(Activity.status) == ActivityStatus.open,
+        col(Activity.last_ends_at) > utcnow(),
+    )
+    total = (await session.exec(select(func.count()).select_from(Activity).where(*listed))).one()
+    stmt = select(Activity).where(*listed).order_by(col(Activity.starts_at), col(Activity.id))
+    return list((await session.exec(stmt.offset(offset).limit(limit))).all()), int(total)
+
+
+def hosts(activity: Activity, caller: Caller) -> bool:
+    """The host member, or the hosting organisation's coordinators and keys."""
+    if caller.member_id is not None and activity.host_id == caller.member_id:
+        return True
+    return caller.acts_for(activity.organization_id)
+
+
+async def read_activity(
+    session: AsyncSession, *, activity_id: uuid.UUID, caller: Caller
+) -> tuple[Activity, str, str | None]:
+    """(activity, view, the caller's own place). Every activity is public; confirmed
+    participants also see where it is, and so does whoever hosts it."""
+    activity = await session.get(Activity, activity_id)
+    if activity is None:
+        raise NotFound("No such activity.")
+    mine = await places.status_of(session, activity_id=activity.id, member_id=caller.member_id)
+    if hosts(activity, caller):
+        return activity, HOST, mine
+    return activity, PARTICIPANT if mine == places.CONFIRMED else PUBLIC, mine
+
+
+async def hosted_activity(session: AsyncSession, *, activity_id: uuid.UUID, caller: Caller) -> Activity:
+    activity, role, _ = await read_activity(session, activity_id=activity_id, caller=caller)
+    if role != HOST:
+        raise Forbidden("Only the activity's host and its organization can do this.")
+    return activity
+
+
+async def join(
+    session: AsyncSession, *, activity_id: uuid.UUID, member_id: uuid.UUID
+) -> tuple[Participant, bool]:
+    """(the member's place, whether it is new). A member the host may not meet (a block, as the
+    safety domain decides) finds nothing to join, as if the activity were not there."""
+    activity = await session.get(Activity, activity_id)
+    if activity is None or (
+        activity.host_id is not None
+        and not await hooks().may_meet(session, host_id=activity.host_id, member_id=member_id)
+    ):
+        raise NotFound("No such activity.")
+    return await places.join(session, activity_id=activity_id, member_id=member_id)
+
+
+async def leave(
+    session: AsyncSession, *, activity_id: uuid.UUID, member_id: uuid.UUID, removed: bool
+) -> None:
+    """The member leaves (or, `removed`, the host takes them off); a freed place is filled."""
+    promoted = await places.leave(session, activity_id=activity_id, member_id=member_id)
+    if removed:
+        await hooks().tell(session, activity_id=activity_id, member_ids=[member_id], change=Change.removed)
+    if promoted:
+        await hooks().tell(session, activity_id=activity_id, member_ids=promoted, change=Change.promoted)
+
+
+async def participant_page(
+    session: AsyncSession, *, activity_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[ParticipantItem], str | None]:
+    """Everyone on the activity in arrival order, with their display names (the host's list)."""
+    after = decode_cursor(cursor, "p", 1)[0] if cursor else None
+    if after is not None and not isinstance(after, int):
+        raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
+    rows = await places.participants(session, activity_id=activity_id, after=after, limit=limit)
+    names = await members.display_names(session, member_ids=[p.member_id for p in rows[:limit]])
+    items = [
+        ParticipantItem(
+            member_id=p.member_id,
+            display_name=names.get(p.member_id, ""),
+            status=ParticipantStatus(p.status),
+            joined_at=p.joined_at,
+        )
+        for p in rows[:limit]
+    ]
+    next_cursor = encode_cursor("p", rows[limit - 1].seq) if len(rows) > limit else None
+    return items, next_cursor
+
+
+async def calendar_activity(session: AsyncSession, *, activity_id: uuid.UUID, caller: Caller) -> Activity:
+    """The activity, for its calendar: the host's and confirmed participants' alone (it carries
+    the address)."""
+    activity, role, _ = await read_activity(session, activity_id=activity_id, caller=caller)
+    if role == PUBLIC:
+        raise Forbidden("The calendar is for the host and confirmed participants.")
+    return activity
+
+
+def _open(activity: Activity) -> None:
+    if activity.status != ActivityStatus.open:
+        raise Conflict(f"A {activity.status} activity cannot be changed.")
+
+
+async def update_activity(
+    session: AsyncSession,
+    *,
+    activity: Activity,
+    data: ActivityUpdate,
+    if_match: set[int] | None,
+    limits: series.Limits,
+) -> Activity:
+    """Edit; a new time or rule is checked as a whole series, a larger capacity fills places
+    from the waitlist in arrival order."""
+    activity = await places.lock(session, activity_id=activity.id)
+    _open(activity)
+    sent = data.model_dump(exclude_unset=True)
+    location = sent.pop("location", None) if "location" in sent else _stored_location(activity)
+    _shape(sent.get("mode", activity.mode), location)
+    values: dict[str, Any] = {k: v for k, v in sent.items() if k not in _TIMES}
+    if "location" in data.model_fields_set:
+        values.update(_location_columns(location))
+    if "accessibility" in sent:
+        values["accessibility_mask"] = mask(sent["accessibility"], Accessibility)
+    if data.model_fields_set & set(_TIMES):
+        recurrence = sent["recurrence"] if "recurrence" in sent else _stored_recurrence(activity)
+        plan = series.build(
+            starts_at=sent.get("starts_at", activity.starts_at),
+            ends_at=sent.get("ends_at", activity.ends_at),
+            timezone=sent.get("timezone", activity.timezone),
+            rule_text=recurrence["rule"] if recurrence else None,
+            until=recurrence.get("until") if recurrence else None,
+            limits=limits,
+        )
+        values.update({k: sent[k] for k in ("starts_at", "ends_at", "timezone") if k in sent})
+        values.update(plan.columns())
+
+    async def announce() -> None:
+        await webhooks.emit(session, [event(EventType.activity_updated, activity)])
+
+    await versioned_update(session, activity, values, if_match=if_match, noun="activity", and_then=announce)
+    if "capacity" in sent:
+        promoted = await places.fill(session, activity_id=activity.id)
+        if promoted:
+            await hooks().tell(session, activity_id=activity.id, member_ids=promoted, change=Change.promoted)
+        await session.refresh(activity)
+    return activity
+
+
+def _stored_location(activity: Activity) -> dict[str, float] | None:
+    return (
+        {"lat": activity.lat, "lon": activity.lon}
+        if activity.lat is not None and activity.lon is not None
+        else None
+    )
+
+
+def _stored_recurrence(activity: Activity) -> dict[str, Any] | None:
+    if activity.recurrence_rule is None:
+        return None
+    return {"rule": activity.recurrence_rule, "until": activity.recurrence_until}
+
+
+async def cancel_activity(session: AsyncSession, *, activity: Activity) -> Activity:
+    """Cancel it; every participant, confirmed or waitlisted, is told."""
+    activity = await places.lock(session, activity_id=activity.id)
+    _open(activity)
+    result = await session.exec(
+        update(Activity)
+        .where(col(Activity.id) == activity.id, col(Activity.status) == ActivityStatus.open)
+        .values(status=ActivityStatus.cancelled, version=col(Activity.version) + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise Conflict("The activity was cancelled at the same moment.")
+    await session.refresh(activity)
+    everyone = (
+        await session.exec(select(Participant.member_id).where(col(Participant.activity_id) == activity.id))
+    ).all()
+    await hooks().tell(session, activity_id=activity.id, member_ids=list(everyone), change=Change.cancelled)
+    await webhooks.emit(session, [event(EventType.activity_cancelled, activity)])
+    return activity
