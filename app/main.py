@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.activities import hooks as activity_hooks
 from app.activities import links as activity_links
+from app.activities import service as activity_service
 from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
 from app.auth.deps import rate_limit
@@ -138,7 +139,7 @@ def connect_domains() -> None:
             resolved=(decisions.tell_parties,),
         )
     )
-    safety_hooks.connect_parted(match_service.cancel_between)
+    safety_hooks.connect_parted(match_service.cancel_between, activity_service.part)
     activity_hooks.connect(
         activity_hooks.ActivityHooks(may_meet=activity_links.may_meet, tell=activity_links.tell)
     )

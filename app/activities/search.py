@@ -20,6 +20,7 @@ from app.core.pagination import (
     encode_time_cursor,
 )
 from app.core.timeutil import utcnow
+from app.safety import blocks
 from app.spatial import RadiusQuery, within_sql
 from app.vocab import Accessibility, mask
 
@@ -71,9 +72,12 @@ async def _mine(session: AsyncSession, caller: Caller, activity_ids: list[uuid.U
 async def list_activities(
     session: AsyncSession, *, caller: Caller, filters: ActivityFilters, limit: int, cursor: str | None
 ) -> tuple[list[Listed], str | None]:
-    """Open activities not yet over: nearest first with `near` (distance from the public
-    stand-in point), else soonest first (by first start)."""
+    """Open activities not yet over, but those of a host blocked either way with the caller:
+    nearest first with `near` (distance from the public stand-in point), else soonest first (by
+    first start)."""
     conditions = _conditions(filters)
+    if caller.member_id is not None:  # a host either of you blocked is not there for you
+        conditions.append(blocks.not_blocked_with(col(Activity.host_id), caller.member_id))
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     if filters.near is not None:
         within, distance = within_sql(Activity, filters.near, dialect)

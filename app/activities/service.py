@@ -1,9 +1,10 @@
 """Activity rules: create, read with the right view, edit, cancel."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -118,12 +119,40 @@ async def read_activity(
     """(activity, view, the caller's own place). Every activity is public; confirmed
     participants also see where it is, and so does whoever hosts it."""
     activity = await session.get(Activity, activity_id)
-    if activity is None:
+    if activity is None or not await _may_see(session, activity, caller):
         raise NotFound("No such activity.")
     mine = await places.status_of(session, activity_id=activity.id, member_id=caller.member_id)
     if hosts(activity, caller):
         return activity, HOST, mine
     return activity, PARTICIPANT if mine == places.CONFIRMED else PUBLIC, mine
+
+
+async def _may_see(session: AsyncSession, activity: Activity, caller: Caller) -> bool:
+    """Anyone may, but a member and a host either of whom blocked the other (as for needs and
+    offers: 404, never "blocked")."""
+    if activity.host_id is None or caller.member_id is None:
+        return True
+    return await hooks().may_meet(session, host_id=activity.host_id, member_id=caller.member_id)
+
+
+async def part(session: AsyncSession, *, members: tuple[uuid.UUID, uuid.UUID], now: datetime) -> None:
+    """Two members parted (a block): each one's place on the other's activities is given up, and
+    the places it frees are filled. The one who leaves is not told (a block is never announced);
+    whoever is promoted is."""
+    a, b = members
+    stmt = (
+        select(Participant.activity_id, Participant.member_id)
+        .join(Activity, col(Activity.id) == col(Participant.activity_id))
+        .where(
+            or_(
+                and_(col(Participant.member_id) == a, col(Activity.host_id) == b),
+                and_(col(Participant.member_id) == b, col(Activity.host_id) == a),
+            )
+        )
+        .order_by(col(Participant.activity_id))
+    )
+    for activity_id, member_id in (await session.exec(stmt)).all():
+        await leave(session, activity_id=activity_id, member_id=member_id, removed=False)
 
 
 async def hosted_activity(session: AsyncSession, *, activity_id: uuid.UUID, caller: Caller) -> Activity:

@@ -91,11 +91,17 @@ class PairParted(Protocol):
 _parted: list[PairParted] = []
 
 
-def connect_parted(parted: PairParted) -> None:
-    _parted[:] = [parted]
+def connect_parted(*listeners: PairParted) -> None:
+    """Each domain where two members can be together (matches, activities) ends it here."""
+    _parted[:] = list(listeners)
 
 
 def parted() -> PairParted:
     if not _parted:
         raise RuntimeError("Matches are not connected to safety: app.main.connect_domains connects them.")
-    return _parted[0]
+
+    async def every(session: AsyncSession, *, members: tuple[uuid.UUID, uuid.UUID], now: datetime) -> None:
+        for listener in _parted:
+            await listener(session, members=members, now=now)
+
+    return every

@@ -36,8 +36,9 @@ class FakeHooks:
 @pytest.fixture
 def fake_hooks() -> Iterator[FakeHooks]:
     fake = FakeHooks()
+    connected = hooks.hooks()  # the real answers (blocks, notifications): put back afterwards
     hooks.connect(hooks.ActivityHooks(may_meet=fake.may_meet, tell=fake.tell))
     try:
         yield fake
     finally:
-        hooks.connect(hooks.DEFAULTS)
+        hooks.connect(connected)
