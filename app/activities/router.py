@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import TypeAdapter, ValidationError
 
-from app.activities import calendar, search, series, service
+from app.activities import calendar, replays, search, series, service
 from app.activities.models import ActivityCreate, ActivityKind, ActivityUpdate, ParticipantStatus
 from app.activities.views import (
     HOST,
@@ -28,6 +28,7 @@ from app.core.pagination import Cursor, Limit, Page
 from app.core.schema import Instant
 from app.core.timeutil import utcnow
 from app.geo import MAX_RADIUS_KM
+from app.idempotency.replays import replayed_by, verbatim
 from app.organizations.models import Scope
 from app.spatial import NEAR, parse_near
 from app.vocab import Accessibility, Mode
@@ -66,6 +67,7 @@ def _limits(settings: Settings) -> series.Limits:
 
 
 @router.post("", status_code=201, response_model=ActivityHost, responses=problems(401, 403, 422))
+@replayed_by(replays.hosted)
 async def create_activity(
     data: ActivityCreate, caller: Writer, session: SessionDep, settings: SettingsDep, response: Response
 ) -> ActivityHost:
@@ -166,6 +168,7 @@ async def update_activity(
 @router.post(
     "/{activity_id:uuid}/cancel", response_model=ActivityHost, responses=problems(401, 403, 404, 409)
 )
+@replayed_by(replays.hosted)
 async def cancel_activity(
     activity_id: uuid.UUID, caller: Writer, session: SessionDep, response: Response
 ) -> ActivityHost:
@@ -185,6 +188,7 @@ async def cancel_activity(
         **problems(401, 403, 404, 409),
     },
 )
+@replayed_by(verbatim)
 async def join_activity(
     activity_id: uuid.UUID, caller: MemberCaller, session: SessionDep, response: Response
 ) -> JoinResult:
@@ -200,6 +204,7 @@ async def join_activity(
 
 
 @router.post("/{activity_id:uuid}/leave", status_code=204, responses=problems(401, 403, 404))
+@replayed_by(verbatim)
 async def leave_activity(activity_id: uuid.UUID, caller: MemberCaller, session: SessionDep) -> None:
     """Give up your place; a confirmed place goes to the earliest waitlisted, who is told."""
     assert caller.member_id is not None

@@ -11,6 +11,7 @@ from app.core.errors import Unauthorized, problems
 from app.core.openapi import link, links
 from app.core.security import create_access_token
 from app.idempotency.openapi import NOT_STORED
+from app.idempotency.replays import replayed_by, verbatim
 from app.members import service
 from app.members.models import MemberCreate, MemberPrivate, MemberUpdate, Token
 
@@ -33,6 +34,7 @@ router = APIRouter(tags=["members"])
     },
     openapi_extra=ANONYMOUS_WELCOME,
 )
+@replayed_by(verbatim)
 async def create_member(data: MemberCreate, session: SessionDep, response: Response) -> MemberPrivate:
     """Sign up. Anyone can both ask for help and offer it."""
     member = await service.create_member(session, data=data)

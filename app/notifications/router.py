@@ -11,6 +11,7 @@ from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import problems
 from app.core.pagination import Cursor, Limit, Page
 from app.core.timeutil import utcnow
+from app.idempotency.replays import replayed_by, verbatim
 from app.notifications import service
 from app.notifications.models import MarkRead, NotificationPublic, NotificationSettingsBody
 from app.notifications.stream import notification_events
@@ -38,6 +39,7 @@ async def list_notifications(
 
 
 @router.post("/notifications/read", status_code=204, responses=_MEMBER_ERRORS)
+@replayed_by(verbatim)
 async def mark_notifications_read(body: MarkRead, member: CurrentMember, session: SessionDep) -> Response:
     """Mark `ids` (at most 500) or `all` of the caller's notifications read. Ids that are not the
     caller's are ignored, exactly like ids that do not exist: neither is revealed."""

@@ -13,10 +13,32 @@ from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.organizations.models import Membership
 from app.safety import hooks, suspension
-from app.safety.reporting import Action, Report, ReportCreate, ReportResolve, ReportStatus, SubjectType
+from app.safety.reporting import (
+    Action,
+    Report,
+    ReportAdmin,
+    ReportCreate,
+    ReportDecision,
+    ReportPublic,
+    ReportQueued,
+    ReportResolve,
+    ReportStatus,
+    SubjectType,
+)
 
 # Reader of a report: its reporter, a coordinator of its organisation's queue, or a platform admin.
 REPORTER, COORDINATOR, ADMIN, SUBJECT = "reporter", "coordinator", "admin", "subject"
+_VIEWS: dict[str, type[ReportPublic] | type[ReportDecision]] = {
+    ADMIN: ReportAdmin,
+    COORDINATOR: ReportQueued,
+    REPORTER: ReportPublic,
+    SUBJECT: ReportDecision,
+}
+
+
+def render(report: Report, role: str) -> ReportPublic | ReportDecision:
+    """The report as `role` reads it (views are allow-lists: app/safety/reporting.py)."""
+    return _VIEWS[role].model_validate(report, from_attributes=True)
 
 
 def _is_admin(caller: Caller) -> bool:

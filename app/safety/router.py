@@ -8,9 +8,9 @@ from app.auth.deps import AnyCaller, MemberCaller, PlatformAdmin, coordinator_on
 from app.core.deps import SessionDep
 from app.core.errors import problems
 from app.core.pagination import Cursor, Limit, Page
-from app.safety import reports, suspension
+from app.idempotency.replays import replayed_by, verbatim
+from app.safety import replays, reports, suspension
 from app.safety.reporting import (
-    Report,
     ReportAdmin,
     ReportCreate,
     ReportDecision,
@@ -24,16 +24,7 @@ from app.safety.suspension import SuspensionCreate, SuspensionState
 router = APIRouter(tags=["safety"])
 
 ReportView = ReportAdmin | ReportQueued | ReportPublic | ReportDecision
-_VIEWS: dict[str, type[ReportPublic] | type[ReportDecision]] = {
-    reports.ADMIN: ReportAdmin,
-    reports.COORDINATOR: ReportQueued,
-    reports.REPORTER: ReportPublic,
-    reports.SUBJECT: ReportDecision,
-}
-
-
-def render(report: Report, role: str) -> ReportPublic | ReportDecision:
-    return _VIEWS[role].model_validate(report, from_attributes=True)
+render = reports.render
 
 
 async def report_budget(request: Request, caller: MemberCaller) -> None:
@@ -49,6 +40,7 @@ async def report_budget(request: Request, caller: MemberCaller) -> None:
     responses=problems(401, 403, 404, 422, 429),
     dependencies=[Depends(report_budget)],
 )
+@replayed_by(verbatim)
 async def create_report(
     data: ReportCreate, caller: MemberCaller, session: SessionDep, response: Response
 ) -> ReportPublic:
@@ -112,6 +104,7 @@ async def organization_reports(
     response_model=ReportView,
     responses=problems(401, 403, 404, 409, 422),
 )
+@replayed_by(replays.resolved)
 async def resolve_report(
     report_id: uuid.UUID, data: ReportResolve, caller: MemberCaller, session: SessionDep
 ) -> ReportPublic | ReportDecision:
@@ -127,6 +120,7 @@ async def resolve_report(
     response_model=SuspensionState,
     responses=problems(401, 403, 404, 422),
 )
+@replayed_by(replays.while_platform_admin)
 async def suspend_member(
     member_id: uuid.UUID, data: SuspensionCreate, admin: PlatformAdmin, session: SessionDep
 ) -> SuspensionState:
@@ -142,6 +136,7 @@ async def suspend_member(
     response_model=SuspensionState,
     responses=problems(401, 403, 404, 422),
 )
+@replayed_by(replays.while_platform_admin)
 async def reinstate_member(
     member_id: uuid.UUID, admin: PlatformAdmin, session: SessionDep
 ) -> SuspensionState:
