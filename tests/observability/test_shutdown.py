@@ -25,8 +25,9 @@ def _free_port() -> int:
 
 
 def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    # Generous: on xdist, beside the other database pass, a cold start queues for the cores.
-    deadline = time.monotonic() + 60
+    # Generous: on xdist, beside the other database pass, a cold start queues for the cores (two
+    # worker processes took over a minute on a loaded 2-core machine).
+    deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         assert process.poll() is None, "the server exited during start-up"
         try:
@@ -34,7 +35,7 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.2)
-    raise AssertionError("the server did not start within 60 s")
+    raise AssertionError("the server did not start within 150 s")
 
 
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:

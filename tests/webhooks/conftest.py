@@ -14,8 +14,10 @@ HOOK_SETTINGS: dict[str, object] = {
     "webhook_allow_private_targets": True,
     "webhook_backoff_base_seconds": 0.01,
     "webhook_backoff_cap_seconds": 0.05,
-    "webhook_timeout_seconds": 2.0,
-    "webhook_lease_seconds": 10.0,
+    # Generous: on a loaded machine a loopback answer can take seconds, and a timed-out attempt
+    # is retried, so a scenario would count one delivery too many (test_delivery tests timeouts).
+    "webhook_timeout_seconds": 10.0,
+    "webhook_lease_seconds": 30.0,
 }
 
 
