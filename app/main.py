@@ -24,6 +24,7 @@ from app.idempotency import deps as idempotency
 from app.matches import hooks as match_hooks
 from app.matches import service as match_service
 from app.matches.router import router as matches_router
+from app.members import hooks as member_hooks
 from app.members.router import router as members_router
 from app.needs import hooks as need_hooks
 from app.needs.router import router as needs_router
@@ -35,6 +36,7 @@ from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
 from app.safety import regions as crisis_regions
 from app.safety.catalogue import load_catalogue
+from app.webhooks import outbox
 from app.webhooks.docs import document_webhooks
 from app.webhooks.router import router as webhooks_router
 
@@ -84,6 +86,7 @@ def connect_domains() -> None:
     """A lower domain asks a higher one through a hook it declares; here each is filled in, so
     every import still points down (import-linter's contracts in pyproject.toml)."""
     match_hooks.connect(pairs.judge)
+    member_hooks.connect(outbox.queue_mail)
     need_hooks.connect(
         need_hooks.MatchesOfNeed(
             relation=match_service.relation,

@@ -13,7 +13,7 @@ from app.auth.ratelimit import RateLimiter
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
 from app.core.security import KEY_PREFIX, decode_access_token
-from app.members import service as members
+from app.members import sessions
 from app.members.models import Member
 from app.organizations import service as organizations
 from app.organizations.models import Scope
@@ -65,12 +65,12 @@ async def resolve_caller(
         if key is None:
             raise await _refuse(request, "The API key is invalid or has been revoked.")
         return Caller(key=key)
-    member_id = decode_access_token(token, settings)
-    member = await members.get_member(session, member_id=member_id) if member_id else None
-    if member is None:
-        raise await _refuse(request, "The access token is invalid or has expired.")
+    claims = decode_access_token(token, settings)
+    member = await sessions.member_of(session, member_id=claims[0], session_id=claims[1]) if claims else None
+    if member is None or claims is None:
+        raise await _refuse(request, "The access token is invalid, expired, or its session has ended.")
     coordinator_of = await organizations.coordinated_by(session, member_id=member.id)
-    return Caller(member=member, coordinator_of=coordinator_of)
+    return Caller(member=member, coordinator_of=coordinator_of, session_id=claims[1])
 
 
 AnyCaller = Annotated[Caller, Depends(resolve_caller)]

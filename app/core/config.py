@@ -56,7 +56,23 @@ class Settings(BaseSettings):
     # Unset outside production: a random secret per process (tokens end with a restart).
     jwt_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Access tokens are short-lived; a session lives on through its rotating refresh token.
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    # A session unused (not refreshed) for this long ends: its refresh token expires.
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300, le=365 * 24 * 3600)
+    password_min_length: int = Field(default=10, ge=8, le=64)
+    # One-time links in mail: a password reset, an address to verify.
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    email_verification_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=300, le=30 * 24 * 3600)
+
+    # Mail, sent by the worker: `smtp://host:port` (STARTTLS when offered), `smtps://host:port`
+    # (TLS from the start); user:password in the URL when the relay needs them. Unset: mail is
+    # queued and recorded as failed ("no SMTP_URL"), never silently dropped.
+    smtp_url: str | None = None
+    email_from: str = "Mutual Aid <no-reply@example.org>"
+    # Where links in mail point: the web front end that takes `?token=` and calls the API.
+    public_base_url: str = "http://localhost:8000"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     # Shared rate-limit storage for several workers; in-process memory when unset.
     redis_url: str | None = None

@@ -18,6 +18,7 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.organizations import service as organizations
 from app.webhooks.models import (
+    Channel,
     DeliveryStatus,
     EndpointStatus,
     EventType,
@@ -228,6 +229,7 @@ def _event_row(event: Event, now: datetime) -> dict[str, Any]:
 def _delivery_row(event_row: dict[str, Any], endpoint_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
+        "channel": Channel.webhook,
         "event_id": event_row["id"],
         "endpoint_id": endpoint_id,
         "event_type": event_row["type"],
