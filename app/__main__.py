@@ -26,7 +26,7 @@ def main() -> None:
     )
     seed.add_argument("--reset", action="store_true", help="delete the demo data first, then load it afresh")
     seed.add_argument("--verbose", action="store_true", help="log every request the seeder makes")
-    sub.add_parser("worker", help="deliver webhooks, with retries, until SIGTERM or SIGINT")
+    sub.add_parser("worker", help="deliver webhooks and mail, with retries, until SIGTERM or SIGINT")
     args = parser.parse_args()
 
     from app.core.config import get_settings
