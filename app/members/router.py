@@ -188,6 +188,7 @@ async def change_password(
 @router.post(
     "/auth/password-reset",
     status_code=202,
+    response_class=Response,  # no body: nothing that could differ by address
     tags=["auth"],
     responses=problems(422, 429),
     openapi_extra=ANONYMOUS_WELCOME,
@@ -217,7 +218,12 @@ async def confirm_password_reset(
     return Response(status_code=204)
 
 
-@router.post("/members/me/email-verification", status_code=202, responses=problems(401, 403, 409))
+@router.post(
+    "/members/me/email-verification",
+    status_code=202,
+    response_class=Response,
+    responses=problems(401, 403, 409),
+)
 async def send_email_verification(
     caller: MemberCaller, session: SessionDep, settings: SettingsDep
 ) -> Response:
