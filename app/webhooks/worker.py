@@ -305,7 +305,7 @@ async def run_once(
 
 async def purge_finished(sessions: Sessions, *, older_than: datetime) -> tuple[int, int]:
     """Forget deliveries that ended (delivered, failed, cancelled) before `older_than`, then the
-    events no delivery refers to any more. Pending deliveries are kept however old they are.
+    events and mails no delivery refers to any more. Pending deliveries are kept however old they are.
     Returns how many deliveries and events went."""
     async with sessions() as session:
         finished = await session.exec(
@@ -319,6 +319,10 @@ async def purge_finished(sessions: Sessions, *, older_than: datetime) -> tuple[i
                 col(WebhookEvent.created_at) < older_than,
                 ~exists().where(col(WebhookDelivery.event_id) == col(WebhookEvent.id)),
             )
+        )
+        # A mail is its delivery's alone: it goes with it (bodies were blanked when it ended).
+        await session.exec(
+            delete(MailMessage).where(~exists().where(col(WebhookDelivery.mail_id) == col(MailMessage.id)))
         )
         await commit_own(session)
         return int(finished.rowcount), int(orphaned.rowcount)

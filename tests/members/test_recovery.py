@@ -12,7 +12,7 @@ from app.core.timeutil import utcnow
 from app.members.accounts import AccountToken
 from app.webhooks.delivery import make_client
 from app.webhooks.models import DeliveryStatus, MailMessage, WebhookDelivery
-from app.webhooks.worker import run_once
+from app.webhooks.worker import purge_finished, run_once
 from tests.factories import PASSWORD, assert_problem, member
 from tests.members.mailbox import Mailbox, bodies, free_port, link_token
 from tests.members.test_sessions import bearer, login
@@ -192,3 +192,16 @@ async def test_an_unreachable_server_is_retried_with_backoff(
         await session.commit()
     assert await deliver(mail_app) == 1
     assert len(mailbox.to(m.data["email"])) == 1
+
+
+async def test_the_log_sweep_forgets_ended_mail(
+    mail_client: httpx.AsyncClient, mail_app: FastAPI, mailbox: Mailbox
+) -> None:
+    m = await member(mail_client)
+    await mail_client.post("/v1/members/me/email-verification", headers=m.headers)
+    await deliver(mail_app)
+    later = utcnow() + timedelta(days=1)
+    assert await purge_finished(mail_app.state.sessionmaker, older_than=later) == (1, 0)
+    assert await mail_rows(mail_app) == []
+    async with mail_app.state.sessionmaker() as session:
+        assert (await session.exec(select(MailMessage))).all() == []
