@@ -48,6 +48,7 @@ async def main(db: str, n: int) -> None:
         migrate_on_startup=False,
         rate_limit_anonymous="1000000/minute",
         rate_limit_auth_failures="1000000/minute",
+        rate_limit_reset_mail="1000000/minute",
     )
     application = create_app(settings)
     async with application.state.engine.begin() as conn:

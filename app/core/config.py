@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = "60/minute"
     # Failed logins and bad credentials, per client address: far stricter.
     rate_limit_auth_failures: str = "10/minute"
+    # Password-reset mails to any one address: past it, requests still answer 202 but send
+    # nothing, so no one can flood a mailbox through the service.
+    rate_limit_reset_mail: str = "5/hour"
 
     # Trust limits per member (docs/safety.md): tighter for accounts younger than this many days
     # that no organisation has vetted, looser for vetted members. Keys and coordinators filing for
@@ -145,7 +148,11 @@ class Settings(BaseSettings):
         return data
 
     @field_validator(
-        "rate_limit_member", "rate_limit_key", "rate_limit_anonymous", "rate_limit_auth_failures"
+        "rate_limit_member",
+        "rate_limit_key",
+        "rate_limit_anonymous",
+        "rate_limit_auth_failures",
+        "rate_limit_reset_mail",
     )
     @classmethod
     def _limit(cls, value: str) -> str:

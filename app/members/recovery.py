@@ -68,10 +68,11 @@ async def _mint(
     return token
 
 
-async def request_reset(session: AsyncSession, *, email: str, settings: Settings) -> None:
+async def request_reset(session: AsyncSession, *, email: str, settings: Settings, send: bool = True) -> None:
     """The same work whether or not an account has `email` (a token row written, a mail
     queued), so neither the answer nor its timing tells which. An unknown address is told
-    that no account uses it, and its token row names no member, so it can redeem nothing."""
+    that no account uses it, and its token row names no member, so it can redeem nothing.
+    `send=False` (the address's mail budget is spent) queues nothing, for either kind."""
     member = (await session.exec(select(Member).where(col(Member.email) == email))).first()
     ttl = settings.password_reset_ttl_seconds
     token = await _mint(
@@ -86,6 +87,8 @@ async def request_reset(session: AsyncSession, *, email: str, settings: Settings
         mail = render("password_reset", name=member.display_name, link=link, minutes=ttl // 60)
     else:
         mail = render("password_reset_unknown")
+    if not send:
+        return
     await hooks.mail_queue()(
         session, to=email, subject=mail.subject, text=mail.text, html=mail.html, kind="mail.password_reset"
     )

@@ -11,6 +11,7 @@ from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, NotFound, Unauthorized, problems
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
+from app.core.security import hash_token
 from app.idempotency.openapi import NOT_STORED
 from app.members import recovery, service, sessions
 from app.members.accounts import (
@@ -194,11 +195,15 @@ async def change_password(
     openapi_extra=ANONYMOUS_WELCOME,
 )
 async def request_password_reset(
-    data: PasswordResetRequest, session: SessionDep, settings: SettingsDep
+    data: PasswordResetRequest, session: SessionDep, settings: SettingsDep, request: Request
 ) -> Response:
     """Mail a one-time link to reset the password. Always 202, with nothing else said: the
-    answer never tells whether an account uses the address."""
-    await recovery.request_reset(session, email=data.email, settings=settings)
+    answer never tells whether an account uses the address. At most `RATE_LIMIT_RESET_MAIL`
+    mails go to one address; past that the answer is the same and nothing is sent."""
+    rl = limiter(request)
+    # Keyed by a hash: the limiter's store (Redis) never holds an address.
+    within = await rl.allow(rl.reset_mail, f"reset-mail:{hash_token(data.email)}")
+    await recovery.request_reset(session, email=data.email, settings=settings, send=within)
     return Response(status_code=202)
 
 

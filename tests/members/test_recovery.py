@@ -205,3 +205,19 @@ async def test_the_log_sweep_forgets_ended_mail(
     assert await mail_rows(mail_app) == []
     async with mail_app.state.sessionmaker() as session:
         assert (await session.exec(select(MailMessage))).all() == []
+
+
+async def test_one_address_gets_a_bounded_number_of_reset_mails(
+    mail_client: httpx.AsyncClient, mail_app: FastAPI, mailbox: Mailbox
+) -> None:
+    """RATE_LIMIT_RESET_MAIL (5/hour): past it the answer is the same 202, and nothing is sent,
+    for a registered address and an unregistered one alike."""
+    await member(mail_client, email="flooded@example.org")
+    for address in ("flooded@example.org", "nobody.flooded@example.org"):
+        answers = [
+            await mail_client.post("/v1/auth/password-reset", json={"email": address}) for _ in range(7)
+        ]
+        assert {(r.status_code, r.content) for r in answers} == {(202, b"")}
+    await deliver(mail_app)
+    assert len(mailbox.to("flooded@example.org")) == 5
+    assert len(mailbox.to("nobody.flooded@example.org")) == 5
