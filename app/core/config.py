@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         limits.parse(value)  # raises ValueError on a malformed limit
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("smtp://", "smtps://")):
+            raise ValueError("SMTP_URL must start with smtp:// (STARTTLS when offered) or smtps:// (TLS)")
+        return value
+
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> "Settings":
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:

@@ -112,7 +112,7 @@ async def refresh(
     await rl.check(rl.auth_failures, failures)
     try:
         issued = await sessions.refresh(session, token=data.refresh_token, settings=settings)
-    except Exception:
+    except Unauthorized:
         await rl.hit(rl.auth_failures, failures)
         raise
     return Token(
