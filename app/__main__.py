@@ -27,7 +27,7 @@ def main() -> None:
     )
     seed.add_argument("--reset", action="store_true", help="delete the demo data first, then load it afresh")
     seed.add_argument("--verbose", action="store_true", help="log every request the seeder makes")
-    sub.add_parser("worker", help="deliver webhooks, with retries, until SIGTERM or SIGINT")
+    sub.add_parser("worker", help="deliver webhooks and mail, with retries, until SIGTERM or SIGINT")
     admin = sub.add_parser("admin", help="make a member a platform admin (grant), or stop (revoke)")
     admin.add_argument("action", choices=["grant", "revoke"])
     admin.add_argument("email", help="the member's email address")

@@ -30,6 +30,7 @@ from app.matches import hooks as match_hooks
 from app.matches import moderation as match_moderation
 from app.matches import service as match_service
 from app.matches.router import router as matches_router
+from app.members import hooks as member_hooks
 from app.members.router import router as members_router
 from app.needs import hooks as need_hooks
 from app.needs import moderation as need_moderation
@@ -50,6 +51,7 @@ from app.safety import regions as crisis_regions
 from app.safety.blocks_router import router as blocks_router
 from app.safety.catalogue import load_catalogue
 from app.safety.router import router as safety_router
+from app.webhooks import outbox
 from app.webhooks.docs import document_webhooks
 from app.webhooks.router import router as webhooks_router
 
@@ -115,6 +117,7 @@ def connect_domains() -> None:
     """A lower domain asks a higher one through a hook it declares; here each is filled in, so
     every import still points down (import-linter's contracts in pyproject.toml)."""
     match_hooks.connect(pairs.judge)
+    member_hooks.connect(outbox.queue_mail)
     need_hooks.connect(
         need_hooks.MatchesOfNeed(
             relation=match_service.relation,

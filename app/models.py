@@ -4,6 +4,7 @@ from app.activities.models import Activity, Participant
 from app.audit.models import AdminAction, AuditEvent
 from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match
+from app.members.accounts import AccountToken, MemberSession, RefreshToken
 from app.members.models import Member
 from app.needs.models import Need
 from app.notifications.models import Notification, NotificationCounter, NotificationSettings
@@ -11,17 +12,20 @@ from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
 from app.safety.models import MemberBlock
 from app.safety.reporting import Report
-from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.models import MailMessage, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
+    "AccountToken",
     "Activity",
     "AdminAction",
     "ApiKey",
     "AuditEvent",
     "IdempotencyKey",
+    "MailMessage",
     "Match",
     "Member",
     "MemberBlock",
+    "MemberSession",
     "Membership",
     "Need",
     "Notification",
@@ -30,6 +34,7 @@ __all__ = [
     "Offer",
     "Organization",
     "Participant",
+    "RefreshToken",
     "Report",
     "WebhookDelivery",
     "WebhookEndpoint",

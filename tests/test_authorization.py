@@ -214,6 +214,20 @@ async def login_body(w: World) -> tuple[str, dict[str, Any]]:
     }
 
 
+async def fresh_refresh_token(w: World) -> tuple[str, dict[str, Any]]:
+    login = await w.client.post("/v1/auth/token", data=(await login_body(w))[1]["data"])
+    return "/v1/auth/refresh", {"json": {"refresh_token": login.json()["refresh_token"]}}
+
+
+async def owners_other_session(w: World) -> tuple[str, dict[str, Any]]:
+    """A session of the owner's other than the one the matrix calls with."""
+    login = await w.client.post("/v1/auth/token", data=(await login_body(w))[1]["data"])
+    mine = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    listed = await w.client.get("/v1/members/me/sessions", headers=mine)
+    current = next(s["id"] for s in listed.json()["items"] if s["current"])
+    return f"/v1/members/me/sessions/{current}", {}
+
+
 async def on_spare_key(w: World) -> tuple[str, dict[str, Any]]:
     return f"/v1/organizations/{w.org}/api-keys/{await w.spare_key()}", {}
 
@@ -300,6 +314,40 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("DELETE", "/v1/members/me/blocks/{member_id}"): (
         on_stranger,
         expect(401, 204, 204, 204, 204, 403, 403, 401),
+    ),
+    # Account security: a member's own, never an API key's (keys act for organisations).
+    ("POST", "/v1/auth/refresh"): (fresh_refresh_token, expect(200, 200, 200, 200, 200, 200, 200, 401)),
+    ("POST", "/v1/auth/logout"): (fixed("/v1/auth/logout"), expect(401, 204, 204, 204, 204, 403, 403, 401)),
+    ("GET", "/v1/members/me/sessions"): (fixed("/v1/members/me/sessions"), MEMBER_ONLY_200),
+    ("DELETE", "/v1/members/me/sessions/{session_id}"): (
+        owners_other_session,
+        expect(401, 204, 404, 404, 404, 403, 403, 401),
+    ),
+    ("POST", "/v1/members/me/password"): (
+        fixed(
+            "/v1/members/me/password",
+            json={"current_password": "correct horse battery", "new_password": "a brand new passphrase"},
+        ),
+        expect(401, 204, 204, 204, 204, 403, 403, 401),
+    ),
+    ("POST", "/v1/auth/password-reset"): (
+        fixed("/v1/auth/password-reset", json={"email": "someone@example.org"}),
+        expect(202, 202, 202, 202, 202, 202, 202, 401),
+    ),
+    # Anyone holding a mailed token may redeem it; a made-up one is refused alike for everyone.
+    ("POST", "/v1/auth/password-reset/confirm"): (
+        fixed(
+            "/v1/auth/password-reset/confirm", json={"token": "made-up", "new_password": "a brand new one"}
+        ),
+        expect(422, 422, 422, 422, 422, 422, 422, 401),
+    ),
+    ("POST", "/v1/members/me/email-verification"): (
+        fixed("/v1/members/me/email-verification"),
+        expect(401, 202, 202, 202, 202, 403, 403, 401),
+    ),
+    ("POST", "/v1/auth/verify-email"): (
+        fixed("/v1/auth/verify-email", json={"token": "made-up"}),
+        expect(422, 422, 422, 422, 422, 422, 422, 401),
     ),
     ("POST", "/v1/organizations"): (
         fixed("/v1/organizations", json={"name": "New group"}),

@@ -146,3 +146,19 @@ async def test_a_generated_client_reads_problems_and_public_needs_without_a_toke
     assert listed.status_code == 200, listed.content
     assert type(listed.parsed).__name__ == "NeedPage"
     assert listed.parsed.items == []
+
+
+async def test_a_generated_client_refreshes_its_session(generated: ModuleType, application: FastAPI) -> None:
+    """Login answers a refresh token too; trading it gives a working pair, and the old one is spent."""
+    api = Api(generated, application)
+    await api.sign_up("refresh.gen@example.org", "Ari Example")
+    form = api.models.LoginForm(username="refresh.gen@example.org", password=PASSWORD)
+    login = await api.op("members", "login").asyncio_detailed(client=api.anonymous(), body=form)
+    assert login.parsed.refresh_token.startswith("rt_")
+    body = api.model("RefreshRequest", {"refresh_token": login.parsed.refresh_token})
+    fresh = await api.op("members", "refresh").asyncio_detailed(client=api.anonymous(), body=body)
+    assert fresh.status_code == 200, fresh.content
+    assert fresh.parsed.refresh_token != login.parsed.refresh_token
+    assert fresh.parsed.expires_in == 900
+    spent = await api.op("members", "refresh").asyncio_detailed(client=api.anonymous(), body=body)
+    assert spent.status_code == 401

@@ -22,6 +22,8 @@ class Caller:
     member: Member | None = None
     key: ApiKey | None = None
     coordinator_of: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    # The member's session whose access token made this request (logout ends it).
+    session_id: uuid.UUID | None = None
     # Plain copies taken when the caller is resolved: ORM objects expire when a transaction
     # rolls back, and who is calling must not change (or need the database) mid-request.
     member_id: uuid.UUID | None = field(init=False)

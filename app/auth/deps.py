@@ -15,6 +15,7 @@ from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Forbidden, NotFound, Unauthorized
 from app.core.security import KEY_PREFIX, access_token_expiry, decode_access_token
 from app.members import service as members
+from app.members import sessions
 from app.members.models import Member
 from app.organizations import service as organizations
 from app.organizations.models import Scope
@@ -69,14 +70,14 @@ async def resolve_caller(
         if creator is None or not standing.allowed(creator):
             raise Unauthorized("The API key's creator is suspended; the key works again on reinstatement.")
         return Caller(key=key)
-    member_id = decode_access_token(token, settings)
-    member = await members.get_member(session, member_id=member_id) if member_id else None
-    if member is None:
-        raise await _refuse(request, "The access token is invalid or has expired.")
+    claims = decode_access_token(token, settings)
+    member = await sessions.member_of(session, member_id=claims[0], session_id=claims[1]) if claims else None
+    if member is None or claims is None:
+        raise await _refuse(request, "The access token is invalid, expired, or its session has ended.")
     if not standing.allowed(member):
         raise Unauthorized(members.SUSPENDED)
     coordinator_of = await organizations.coordinated_by(session, member_id=member.id)
-    return Caller(member=member, coordinator_of=coordinator_of)
+    return Caller(member=member, coordinator_of=coordinator_of, session_id=claims[1])
 
 
 AnyCaller = Annotated[Caller, Depends(resolve_caller)]

@@ -33,6 +33,7 @@ class RateLimiter:
         self.per_anonymous = limits.parse(settings.rate_limit_anonymous)
         self.auth_failures = limits.parse(settings.rate_limit_auth_failures)
         self.reports = limits.parse(settings.rate_limit_reports)
+        self.reset_mail = limits.parse(settings.rate_limit_reset_mail)
 
     async def aclose(self) -> None:
         """Stop the in-memory expiry task, so shutting down leaves no task behind that would run
@@ -59,6 +60,10 @@ class RateLimiter:
                 f"You may list {what} at most {amount} times in 24 hours; retry after {wait} s.",
                 headers={"Retry-After": str(wait)},
             )
+
+    async def allow(self, item: limits.RateLimitItem, identity: str) -> bool:
+        """Count one; whether it was within budget (for callers that must not answer 429)."""
+        return bool(await self._strategy.hit(item, self._prefix, identity))
 
     async def check(self, item: limits.RateLimitItem, identity: str) -> None:
         """Refuse, without counting, when the budget is already spent."""

@@ -56,7 +56,23 @@ class Settings(BaseSettings):
     # Unset outside production: a random secret per process (tokens end with a restart).
     jwt_secret: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Access tokens are short-lived; a session lives on through its rotating refresh token.
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    # A session unused (not refreshed) for this long ends: its refresh token expires.
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300, le=365 * 24 * 3600)
+    password_min_length: int = Field(default=10, ge=8, le=64)
+    # One-time links in mail: a password reset, an address to verify.
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    email_verification_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=300, le=30 * 24 * 3600)
+
+    # Mail, sent by the worker: `smtp://host:port` (STARTTLS when offered), `smtps://host:port`
+    # (TLS from the start); user:password in the URL when the relay needs them. Unset: mail is
+    # queued and recorded as failed ("no SMTP_URL"), never silently dropped.
+    smtp_url: str | None = None
+    email_from: str = "Mutual Aid <no-reply@example.org>"
+    # Where links in mail point: the web front end that takes `?token=` and calls the API.
+    public_base_url: str = "http://localhost:8000"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     # Shared rate-limit storage for several workers; in-process memory when unset.
     redis_url: str | None = None
@@ -69,6 +85,9 @@ class Settings(BaseSettings):
     rate_limit_auth_failures: str = "10/minute"
     # Reports filed, per reporter: enough for anyone meeting trouble, too few to flood moderators.
     rate_limit_reports: str = "20/hour"
+    # Password-reset mails to any one address: past it, requests still answer 202 but send
+    # nothing, so no one can flood a mailbox through the service.
+    rate_limit_reset_mail: str = "5/hour"
 
     # Trust limits per member (docs/safety.md): tighter for accounts younger than this many days
     # that no organisation has vetted, looser for vetted members. Keys and coordinators filing for
@@ -148,10 +167,18 @@ class Settings(BaseSettings):
         "rate_limit_anonymous",
         "rate_limit_auth_failures",
         "rate_limit_reports",
+        "rate_limit_reset_mail",
     )
     @classmethod
     def _limit(cls, value: str) -> str:
         limits.parse(value)  # raises ValueError on a malformed limit
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("smtp://", "smtps://")):
+            raise ValueError("SMTP_URL must start with smtp:// (STARTTLS when offered) or smtps:// (TLS)")
         return value
 
     @model_validator(mode="after")

@@ -34,10 +34,11 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
     return await anyio.to_thread.run_sync(_verify, password, password_hash)
 
 
-def create_access_token(member_id: uuid.UUID, settings: Settings) -> str:
+def create_access_token(member_id: uuid.UUID, session_id: uuid.UUID, settings: Settings) -> str:
     now = utcnow()
     claims = {
         "sub": str(member_id),
+        "sid": str(session_id),
         "iat": now,
         "exp": now + timedelta(seconds=settings.access_token_ttl_seconds),
         "typ": "member",
@@ -46,23 +47,26 @@ def create_access_token(member_id: uuid.UUID, settings: Settings) -> str:
 
 
 def _member_claims(token: str, settings: Settings) -> dict[str, Any] | None:
+    """A valid member token's claims, session id included, or None for anything else. A token
+    without a session id (issued before sessions existed) is refused: nothing could revoke it,
+    so a logout or a password change would not end it."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
             settings.jwt_secret,
             algorithms=[settings.jwt_algorithm],
-            options={"require": ["sub", "exp", "iat"]},
+            options={"require": ["sub", "sid", "exp", "iat"]},
         )
     except jwt.PyJWTError:
         return None
     return claims if claims.get("typ") == "member" else None
 
 
-def decode_access_token(token: str, settings: Settings) -> uuid.UUID | None:
-    """The member id a valid token names, or None for anything else."""
+def decode_access_token(token: str, settings: Settings) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(member id, session id) of a valid token, or None for anything else."""
     claims = _member_claims(token, settings)
     try:
-        return uuid.UUID(claims["sub"]) if claims is not None else None
+        return (uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"])) if claims is not None else None
     except (ValueError, TypeError, AttributeError):
         return None
 
@@ -74,6 +78,16 @@ def access_token_expiry(token: str, settings: Settings) -> datetime | None:
     if claims is None or isinstance(claims["exp"], bool) or not isinstance(claims["exp"], int | float):
         return None
     return datetime.fromtimestamp(claims["exp"], UTC)
+
+
+def new_secret_token() -> tuple[str, str]:
+    """(token, sha256 hex): 256 random bits, so a fast hash is enough to keep only the hash."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 KEY_PREFIX = "ma_"

@@ -67,6 +67,8 @@ Email = Annotated[
     WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
 ]
 DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=80), TEXT]
+# The schema's floor is the least PASSWORD_MIN_LENGTH may be; the setting's floor and the
+# common-password check are rules (app.members.passwords), applied once the body is valid.
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 
 
@@ -94,6 +96,8 @@ class Member(SQLModel, table=True):
     suspended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     suspended_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     suspension_reason: str | None = Field(default=None, max_length=2000)
+    # When the member proved they read mail at `email` (a verification link); null until then.
+    email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class MemberCreate(RequestBody):
@@ -123,11 +127,19 @@ class MemberPrivate(SQLModel):
     display_name: str
     phone: str | None
     languages: list[str]
+    email_verified: bool = Field(description="Whether the member has followed a verification link.")
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, member: Member) -> "MemberPrivate":
+        return cls.model_validate(
+            {**member.model_dump(), "email_verified": member.email_verified_at is not None}
+        )
 
 
 class Token(SQLModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105  (the OAuth2 token type, not a secret)
-    expires_in: int
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(description="Single use: `POST /v1/auth/refresh` trades it for a new pair.")

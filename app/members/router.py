@@ -1,18 +1,28 @@
-"""Member sign-up, login and profile."""
+"""Member sign-up, login, profile, and account security: sessions, passwords, email verification."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, client_address, limiter
+from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, MemberCaller, client_address, limiter
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import Unauthorized, problems
+from app.core.errors import Forbidden, NotFound, Unauthorized, problems
 from app.core.openapi import link, links
-from app.core.security import create_access_token
+from app.core.pagination import Cursor, Limit, Page
+from app.core.security import hash_token
 from app.idempotency.openapi import NOT_STORED
 from app.idempotency.replays import replayed_by, verbatim
-from app.members import service
+from app.members import recovery, service, sessions
+from app.members.accounts import (
+    EmailVerification,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    SessionPublic,
+)
 from app.members.models import MemberCreate, MemberPrivate, MemberUpdate, Token
 
 router = APIRouter(tags=["members"])
@@ -35,11 +45,14 @@ router = APIRouter(tags=["members"])
     openapi_extra=ANONYMOUS_WELCOME,
 )
 @replayed_by(verbatim)
-async def create_member(data: MemberCreate, session: SessionDep, response: Response) -> MemberPrivate:
-    """Sign up. Anyone can both ask for help and offer it."""
-    member = await service.create_member(session, data=data)
+async def create_member(
+    data: MemberCreate, session: SessionDep, settings: SettingsDep, response: Response
+) -> MemberPrivate:
+    """Sign up. Anyone can both ask for help and offer it. The password must be at least
+    `PASSWORD_MIN_LENGTH` characters and not a common one (422 says which)."""
+    member = await service.create_member(session, data=data, settings=settings)
     response.headers["Location"] = "/v1/members/me"  # where the new member reads it, once logged in
-    return MemberPrivate.model_validate(member, from_attributes=True)
+    return MemberPrivate.of(member)
 
 
 # An access token must never be at rest, so this response is never kept for an Idempotency-Key.
@@ -56,8 +69,9 @@ async def login(
     settings: SettingsDep,
     request: Request,
 ) -> Token:
-    """OAuth2 password flow: `username` is the member's email. Failed attempts are rate limited
-    per client address, far more strictly than other calls."""
+    """OAuth2 password flow: `username` is the member's email. Starts a session: a short-lived
+    access token and a single-use `refresh_token` (`POST /v1/auth/refresh`). Failed attempts are
+    rate limited per client address, far more strictly than other calls."""
     rl, failures = limiter(request), f"auth-failure:{client_address(request)}"
     await rl.check(rl.auth_failures, failures)
     try:
@@ -65,17 +79,175 @@ async def login(
     except Unauthorized:
         await rl.hit(rl.auth_failures, failures)
         raise
+    issued = await sessions.start(
+        session, member=member, user_agent=request.headers.get("user-agent"), settings=settings
+    )
     return Token(
-        access_token=create_access_token(member.id, settings), expires_in=settings.access_token_ttl_seconds
+        access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in
     )
 
 
 @router.get("/members/me", response_model=MemberPrivate, responses=problems(401, 403))
 async def read_me(member: CurrentMember) -> MemberPrivate:
-    return MemberPrivate.model_validate(member, from_attributes=True)
+    return MemberPrivate.of(member)
 
 
 @router.patch("/members/me", response_model=MemberPrivate, responses=problems(401, 403, 422))
 async def update_me(data: MemberUpdate, member: CurrentMember, session: SessionDep) -> MemberPrivate:
     member = await service.update_member(session, member=member, data=data)
-    return MemberPrivate.model_validate(member, from_attributes=True)
+    return MemberPrivate.of(member)
+
+
+@router.post(
+    "/auth/refresh",
+    response_model=Token,
+    tags=["auth"],
+    responses=problems(401, 422, 429),
+    openapi_extra={**ANONYMOUS_WELCOME, **NOT_STORED},
+)
+async def refresh(
+    data: RefreshRequest, session: SessionDep, settings: SettingsDep, request: Request
+) -> Token:
+    """Trade a refresh token for a new access token and a new refresh token; the one sent is
+    spent. Sending a spent one again ends its whole session (someone else holds a copy): 401."""
+    rl, failures = limiter(request), f"auth-failure:{client_address(request)}"
+    await rl.check(rl.auth_failures, failures)
+    try:
+        issued = await sessions.refresh(session, token=data.refresh_token, settings=settings)
+    except Unauthorized:
+        await rl.hit(rl.auth_failures, failures)
+        raise
+    return Token(
+        access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in
+    )
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"], responses=problems(401, 403))
+async def logout(caller: MemberCaller, session: SessionDep) -> Response:
+    """End the session of the token making this request: its access and refresh tokens are
+    refused from the next request on."""
+    assert caller.member_id is not None
+    assert caller.session_id is not None
+    await sessions.revoke(session, member_id=caller.member_id, session_id=caller.session_id)
+    return Response(status_code=204)
+
+
+@router.get("/members/me/sessions", response_model=Page[SessionPublic], responses=problems(401, 403, 422))
+async def my_sessions(
+    caller: MemberCaller, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
+) -> Page[SessionPublic]:
+    """Your live sessions, newest first; `current` marks the one making this request."""
+    assert caller.member_id is not None
+    rows, next_cursor = await sessions.list_live(
+        session, member_id=caller.member_id, limit=limit, cursor=cursor
+    )
+    items = [
+        SessionPublic(
+            id=r.id,
+            created_at=r.created_at,
+            last_used_at=r.last_used_at,
+            user_agent=r.user_agent,
+            current=r.id == caller.session_id,
+        )
+        for r in rows
+    ]
+    return Page[SessionPublic](items=items, next_cursor=next_cursor)
+
+
+@router.delete("/members/me/sessions/{session_id}", status_code=204, responses=problems(401, 403, 404))
+async def end_session(session_id: uuid.UUID, caller: MemberCaller, session: SessionDep) -> Response:
+    """End one of your sessions (a lost phone). 404 if it is not a live session of yours."""
+    assert caller.member_id is not None
+    if not await sessions.revoke(session, member_id=caller.member_id, session_id=session_id):
+        raise NotFound("No such session of yours.")
+    return Response(status_code=204)
+
+
+@router.post("/members/me/password", status_code=204, responses=problems(401, 403, 422, 429))
+async def change_password(
+    data: PasswordChange, caller: MemberCaller, session: SessionDep, settings: SettingsDep, request: Request
+) -> Response:
+    """Change your password (403 if `current_password` is wrong; 422 if the new one is blank,
+    too short or common). Every other session ends; this one goes on."""
+    assert caller.member is not None
+    rl, failures = limiter(request), f"auth-failure:{client_address(request)}"
+    await rl.check(rl.auth_failures, failures)
+    try:
+        await recovery.change_password(
+            session,
+            member=caller.member,
+            current=data.current_password,
+            new=data.new_password,
+            keep=caller.session_id,
+            settings=settings,
+        )
+    except Forbidden:
+        # A stolen access token must not become a way to guess the password.
+        await rl.hit(rl.auth_failures, failures)
+        raise
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/password-reset",
+    status_code=202,
+    response_class=Response,  # no body: nothing that could differ by address
+    tags=["auth"],
+    responses=problems(422, 429),
+    openapi_extra=ANONYMOUS_WELCOME,
+)
+async def request_password_reset(
+    data: PasswordResetRequest, session: SessionDep, settings: SettingsDep, request: Request
+) -> Response:
+    """Mail a one-time link to reset the password. Always 202, with nothing else said: the
+    answer never tells whether an account uses the address. At most `RATE_LIMIT_RESET_MAIL`
+    mails go to one address; past that the answer is the same and nothing is sent."""
+    rl = limiter(request)
+    # Keyed by a hash: the limiter's store (Redis) never holds an address.
+    within = await rl.allow(rl.reset_mail, f"reset-mail:{hash_token(data.email)}")
+    await recovery.request_reset(session, email=data.email, settings=settings, send=within)
+    return Response(status_code=202)
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    tags=["auth"],
+    responses=problems(422, 429),
+    openapi_extra=ANONYMOUS_WELCOME,
+)
+async def confirm_password_reset(
+    data: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Set a new password with the mailed link's `token`; every session of the account ends.
+    A used, expired or unknown token is a 422 naming `token`."""
+    await recovery.confirm_reset(session, token=data.token, new=data.new_password, settings=settings)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/members/me/email-verification",
+    status_code=202,
+    response_class=Response,
+    responses=problems(401, 403, 409),
+)
+async def send_email_verification(
+    caller: MemberCaller, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Mail a one-time link proving the address is yours (409 if it is verified already)."""
+    assert caller.member is not None
+    await recovery.send_verification(session, member=caller.member, settings=settings)
+    return Response(status_code=202)
+
+
+@router.post(
+    "/auth/verify-email",
+    status_code=204,
+    tags=["auth"],
+    responses=problems(422, 429),
+    openapi_extra=ANONYMOUS_WELCOME,
+)
+async def verify_email(data: EmailVerification, session: SessionDep) -> Response:
+    """Mark the address verified with the mailed link's `token` (422 if used, expired or unknown)."""
+    await recovery.verify_email(session, token=data.token)
+    return Response(status_code=204)

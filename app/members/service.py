@@ -6,17 +6,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.config import Settings
 from app.core.errors import Conflict, Unauthorized
 from app.core.security import hash_password, verify_password
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.members.models import Member, MemberCreate, MemberUpdate, canonical_email
+from app.members.passwords import check_new_password
 from app.members.suspension import is_suspended
 
 SUSPENDED = "This account is suspended; its credentials do not work until it is reinstated."
 
 
-async def create_member(session: AsyncSession, *, data: MemberCreate) -> Member:
+async def create_member(session: AsyncSession, *, data: MemberCreate, settings: Settings) -> Member:
+    check_new_password(data.password, min_length=settings.password_min_length, field="password")
     member = Member(
         email=data.email,  # canonical already (app.members.models.Email)
         password_hash=await hash_password(data.password),

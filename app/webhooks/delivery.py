@@ -29,9 +29,12 @@ class Outcome:
     status_code: int | None
     error: str | None
     duration_ms: float
+    # Retrying cannot help (a mail server's 5xx): the delivery fails now.
+    permanent: bool = False
 
     @property
     def delivered(self) -> bool:
+        # A receiver's 2xx; a mail server's 250 (accepted for delivery) is one too.
         return self.status_code is not None and 200 <= self.status_code < 300
 
     @property

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import HttpUrl, UrlConstraints
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
@@ -77,7 +77,31 @@ class WebhookEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+class Channel(StrEnum):
+    webhook = "webhook"  # an event to an endpoint
+    mail = "mail"  # a message to an address
+
+
+class MailMessage(SQLModel, table=True):
+    """A message waiting in the outbox, rendered when it was queued. Its bodies may hold a
+    one-time link, so they are blanked once the delivery ends, sent or failed."""
+
+    __tablename__ = "mail_messages"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    to_address: str = Field(max_length=320)
+    subject: str = Field(max_length=200)
+    text_body: str = Field(sa_type=Text, nullable=False)
+    html_body: str = Field(sa_type=Text, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 _PENDING_SQL = "status = 'pending'"
+# Each delivery is a webhook (an event to an endpoint) or a mail, never a mix.
+ONE_CHANNEL_SQL = (
+    "(channel = 'webhook' AND event_id IS NOT NULL AND endpoint_id IS NOT NULL AND mail_id IS NULL)"
+    " OR (channel = 'mail' AND mail_id IS NOT NULL AND event_id IS NULL AND endpoint_id IS NULL)"
+)
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -91,13 +115,26 @@ class WebhookDelivery(SQLModel, table=True):
             postgresql_where=text(_PENDING_SQL),
         ),
         Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at", "id"),
+        CheckConstraint(ONE_CHANNEL_SQL, name="one_channel"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    event_id: uuid.UUID = Field(foreign_key="webhook_events.id", ondelete="CASCADE", index=True)
+    # One outbox for every channel: a webhook names its event and endpoint, a mail its message.
+    channel: str = Field(
+        default=Channel.webhook, max_length=16, sa_column_kwargs={"server_default": "webhook"}
+    )
+    event_id: uuid.UUID | None = Field(
+        default=None, foreign_key="webhook_events.id", ondelete="CASCADE", index=True
+    )
     # Deleting an endpoint deletes its log in the same statement; an emitter that read the
     # endpoint holds a shared lock on it, so the delete waits for that change to commit.
-    endpoint_id: uuid.UUID = Field(foreign_key="webhook_endpoints.id", ondelete="CASCADE")
+    endpoint_id: uuid.UUID | None = Field(
+        default=None, foreign_key="webhook_endpoints.id", ondelete="CASCADE"
+    )
+    mail_id: uuid.UUID | None = Field(
+        default=None, foreign_key="mail_messages.id", ondelete="CASCADE", index=True
+    )
+    # The event's type, or for a mail what it is about (`mail.password_reset`).
     event_type: str = Field(max_length=32)
     status: str = Field(default=DeliveryStatus.pending, max_length=16)
     attempts: int = 0

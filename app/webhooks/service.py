@@ -19,6 +19,7 @@ from app.core.timeutil import utcnow
 from app.organizations import service as organizations
 from app.webhooks.models import (
     CancelReason,
+    Channel,
     DeliveryStatus,
     EndpointStatus,
     EventType,
@@ -242,6 +243,7 @@ def _event_row(event: Event, now: datetime) -> dict[str, Any]:
 def _delivery_row(event_row: dict[str, Any], endpoint_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
+        "channel": Channel.webhook,
         "event_id": event_row["id"],
         "endpoint_id": endpoint_id,
         "event_type": event_row["type"],

@@ -1,4 +1,4 @@
-"""The delivery worker: claim due deliveries, attempt them, record each outcome, retry with backoff.
+"""The delivery worker: claim due deliveries (webhooks, mail), attempt them, record each, retry with backoff.
 
 Several workers can run against Postgres: a claim skips rows another worker has locked
 (`FOR UPDATE SKIP LOCKED`) and leases what it takes by moving `next_attempt_at` ahead. SQLite
@@ -24,9 +24,11 @@ from app.core.config import Settings
 from app.core.timeutil import utcnow
 from app.core.transactions import commit_own
 from app.webhooks.delivery import Outcome, attempt, backoff_seconds, signed_headers
+from app.webhooks.mail import compose, send_mail
 from app.webhooks.models import (
     DeliveryStatus,
     EndpointStatus,
+    MailMessage,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -37,17 +39,48 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)
+class Mail:
+    id: uuid.UUID
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
 class Claimed:
+    """A webhook (endpoint and event set) or a mail (`mail` set)."""
+
     delivery_id: uuid.UUID
     token: uuid.UUID
-    endpoint_id: uuid.UUID
+    endpoint_id: uuid.UUID | None
     endpoint_active: bool
     url: str
     secret: str
-    event_id: uuid.UUID
+    event_id: uuid.UUID | None
     payload: dict[str, Any]
     attempts: int
     attempt_log: list[dict[str, Any]]
+    mail: Mail | None = None
+
+
+def _claimed(
+    token: uuid.UUID, d: WebhookDelivery, e: WebhookEndpoint | None, payload: Any, m: MailMessage | None
+) -> Claimed:
+    return Claimed(
+        delivery_id=d.id,
+        token=token,
+        endpoint_id=e.id if e else None,
+        # A mail has no endpoint to be disabled: it is always sent.
+        endpoint_active=e is None or e.status == EndpointStatus.active,
+        url=e.url if e else "",
+        secret=e.secret if e else "",
+        event_id=d.event_id,
+        payload=dict(payload or {}),
+        attempts=d.attempts,
+        attempt_log=list(d.attempt_log),
+        mail=Mail(m.id, m.to_address, m.subject, m.text_body, m.html_body) if m else None,
+    )
 
 
 async def claim(sessions: Sessions, settings: Settings, now: datetime) -> list[Claimed]:
@@ -82,26 +115,13 @@ async def claim(sessions: Sessions, settings: Settings, now: datetime) -> list[C
         )
         await commit_own(session)
         rows = await session.exec(
-            select(WebhookDelivery, WebhookEndpoint, WebhookEvent.payload)
-            .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
-            .join(WebhookEvent, col(WebhookEvent.id) == col(WebhookDelivery.event_id))
+            select(WebhookDelivery, WebhookEndpoint, WebhookEvent.payload, MailMessage)
+            .outerjoin(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
+            .outerjoin(WebhookEvent, col(WebhookEvent.id) == col(WebhookDelivery.event_id))
+            .outerjoin(MailMessage, col(MailMessage.id) == col(WebhookDelivery.mail_id))
             .where(col(WebhookDelivery.claim_token) == token)
         )
-        return [
-            Claimed(
-                delivery_id=d.id,
-                token=token,
-                endpoint_id=e.id,
-                endpoint_active=e.status == EndpointStatus.active,
-                url=e.url,
-                secret=e.secret,
-                event_id=d.event_id,
-                payload=dict(payload),
-                attempts=d.attempts,
-                attempt_log=list(d.attempt_log),
-            )
-            for d, e, payload in rows.all()
-        ]
+        return [_claimed(token, d, e, payload, m) for d, e, payload, m in rows.all()]
 
 
 def _next_state(
@@ -125,7 +145,7 @@ def _next_state(
     }
     if outcome.delivered:
         values.update(status=DeliveryStatus.delivered, delivered_at=now)
-    elif outcome.gone or attempts >= settings.webhook_max_attempts:
+    elif outcome.gone or outcome.permanent or attempts >= settings.webhook_max_attempts:
         values["status"] = DeliveryStatus.failed
     else:
         wait = backoff_seconds(
@@ -183,22 +203,28 @@ async def record(
     """Store the attempt, if this worker's claim still holds; False when it has lapsed."""
     now = utcnow()
     async with sessions() as session:
-        if outcome.gone:
+        if outcome.gone and claimed.endpoint_id is not None:
             await _disable(session, claimed.endpoint_id, now)
-        result = await session.exec(
-            update(WebhookDelivery)
-            .where(*_held(claimed))
-            .values(**_next_state(claimed, outcome, settings, now, rng))
-        )
+        values = _next_state(claimed, outcome, settings, now, rng)
+        result = await session.exec(update(WebhookDelivery).where(*_held(claimed)).values(**values))
         if result.rowcount != 1:
             # The lease ran out and another worker took the row (or the endpoint was deleted).
             await session.rollback()
             log.warning("webhook delivery %s: claim lapsed; outcome not recorded", claimed.delivery_id)
             return False
-        if outcome.gone:
+        if outcome.gone and claimed.endpoint_id is not None:
             await _cancel_pending(session, claimed.endpoint_id, now)
+        if claimed.mail is not None and values["next_attempt_at"] is None:
+            await _blank(session, claimed.mail.id)
         await commit_own(session)
     return True
+
+
+async def _blank(session: AsyncSession, mail_id: uuid.UUID) -> None:
+    """The delivery ended: its one-time link need not be kept at rest any longer."""
+    await session.exec(
+        update(MailMessage).where(col(MailMessage.id) == mail_id).values(text_body="", html_body="")
+    )
 
 
 async def _cancel_one(sessions: Sessions, claimed: Claimed) -> None:
@@ -220,6 +246,8 @@ async def _cancel_one(sessions: Sessions, claimed: Claimed) -> None:
 
 
 async def send(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) -> Outcome:
+    if claimed.mail is not None:
+        return await _send_mail(claimed, claimed.mail, settings)
     body = orjson.dumps(claimed.payload)
     headers = signed_headers(secret=claimed.secret, message_id=str(claimed.event_id), body=body, at=utcnow())
     outcome = await attempt(client, url=claimed.url, headers=headers, body=body, settings=settings)
@@ -230,6 +258,21 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) 
         claimed.endpoint_id,
         claimed.attempts + 1,
         "delivered" if outcome.delivered else outcome.error,
+    )
+    return outcome
+
+
+async def _send_mail(claimed: Claimed, mail: Mail, settings: Settings) -> Outcome:
+    message = compose(
+        sender=settings.email_from, to=mail.to, subject=mail.subject, text=mail.text, html=mail.html
+    )
+    outcome = await send_mail(message, settings)
+    # Never the address or the body: the id says which; the body holds a one-time link.
+    log.info(
+        "mail delivery %s, attempt %d: %s",
+        claimed.delivery_id,
+        claimed.attempts + 1,
+        "sent" if outcome.delivered else outcome.error,
     )
     return outcome
 
@@ -262,7 +305,7 @@ async def run_once(
 
 async def purge_finished(sessions: Sessions, *, older_than: datetime) -> tuple[int, int]:
     """Forget deliveries that ended (delivered, failed, cancelled) before `older_than`, then the
-    events no delivery refers to any more. Pending deliveries are kept however old they are.
+    events and mails no delivery refers to any more. Pending deliveries are kept however old they are.
     Returns how many deliveries and events went."""
     async with sessions() as session:
         finished = await session.exec(
@@ -276,6 +319,10 @@ async def purge_finished(sessions: Sessions, *, older_than: datetime) -> tuple[i
                 col(WebhookEvent.created_at) < older_than,
                 ~exists().where(col(WebhookDelivery.event_id) == col(WebhookEvent.id)),
             )
+        )
+        # A mail is its delivery's alone: it goes with it (bodies were blanked when it ended).
+        await session.exec(
+            delete(MailMessage).where(~exists().where(col(WebhookDelivery.mail_id) == col(MailMessage.id)))
         )
         await commit_own(session)
         return int(finished.rowcount), int(orphaned.rowcount)

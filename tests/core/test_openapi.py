@@ -12,6 +12,11 @@ PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas
 ANONYMOUS_OPERATIONS = {
     "create_member",
     "login",
+    # Account recovery: the caller has no access token (it expired, or the password is lost).
+    "refresh",
+    "request_password_reset",
+    "confirm_password_reset",
+    "verify_email",
     "list_organizations",
     "get_organization",
     "list_needs",
@@ -147,6 +152,7 @@ async def test_every_schema_has_a_deliberate_name_a_client_can_use(client: httpx
         "OrganizationPage",
         "ReportPage",
         "ReportQueuedPage",
+        "SessionPage",
     }
     assert "LoginForm" in names
     refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))

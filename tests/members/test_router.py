@@ -16,7 +16,16 @@ async def test_sign_up_returns_private_view_without_password(client: httpx.Async
     r = await client.post("/v1/members", json=body)
     assert r.status_code == 201
     data = r.json()
-    assert set(data) == {"id", "email", "display_name", "phone", "languages", "created_at", "updated_at"}
+    assert set(data) == {
+        "id",
+        "email",
+        "display_name",
+        "phone",
+        "languages",
+        "email_verified",
+        "created_at",
+        "updated_at",
+    }
     assert data["email"] == "kim.example@example.org"
     assert data["display_name"] == "Kim"
     assert data["languages"] == ["es", "en"]
@@ -87,9 +96,10 @@ async def test_token_response_shape(client: httpx.AsyncClient) -> None:
     r = await client.post("/v1/auth/token", data={"username": "shape@example.org", "password": PASSWORD})
     assert r.status_code == 200
     data = r.json()
-    assert set(data) == {"access_token", "token_type", "expires_in"}
+    assert set(data) == {"access_token", "token_type", "expires_in", "refresh_token"}
     assert data["token_type"] == "bearer"
-    assert data["expires_in"] == 3600
+    assert data["expires_in"] == 900
+    assert data["refresh_token"].startswith("rt_")
 
 
 async def test_wrong_password_and_unknown_email_are_the_same_401(client: httpx.AsyncClient) -> None:
@@ -109,7 +119,9 @@ async def test_wrong_password_and_unknown_email_are_the_same_401(client: httpx.A
 async def test_me_without_or_with_bad_token_is_401(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/v1/members/me"), 401)
     r = await client.get("/v1/members/me", headers={"Authorization": "Bearer not.a.jwt"})
-    assert assert_problem(r, 401)["detail"] == "The access token is invalid or has expired."
+    assert (
+        assert_problem(r, 401)["detail"] == "The access token is invalid, expired, or its session has ended."
+    )
 
 
 async def test_token_signed_with_another_secret_is_401(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,31 @@
+"""Queueing mail in the outbox, in the caller's transaction: the worker sends it after the commit."""
+
+import uuid
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.timeutil import utcnow
+from app.webhooks.models import Channel, DeliveryStatus, MailMessage, WebhookDelivery
+
+
+async def queue_mail(
+    session: AsyncSession, *, to: str, subject: str, text: str, html: str, kind: str
+) -> uuid.UUID:
+    """One message to one address, due now; `kind` (`mail.password_reset`) names it in the log.
+    Returns the delivery's id. A rollback of the caller's transaction takes the mail with it."""
+    now = utcnow()
+    message = MailMessage(to_address=to, subject=subject, text_body=text, html_body=html, created_at=now)
+    session.add(message)
+    await session.flush()
+    delivery = WebhookDelivery(
+        channel=Channel.mail,
+        mail_id=message.id,
+        event_type=kind,
+        status=DeliveryStatus.pending,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery.id
