@@ -94,6 +94,10 @@ class Member(SQLModel, table=True):
     suspended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     suspended_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     suspension_reason: str | None = Field(default=None, max_length=2000)
+    # Set when the member erased their account (app.datarights.erasure): the row stays, holding
+    # nothing that names them, so what refers to it (audit rows, the other side's matches) keeps
+    # a stable pseudonym; no credential of theirs works again (app.auth.standing).
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class MemberCreate(RequestBody):
