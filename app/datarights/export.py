@@ -15,8 +15,8 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.activities.models import Activity, Participant
-from app.activities.views import HOST, PARTICIPANT, render
+from app.activities.models import Activity, Participant, ParticipantStatus
+from app.activities.views import HOST, PARTICIPANT, PUBLIC, render
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.callers import Caller
@@ -119,7 +119,11 @@ async def _activities(session: AsyncSession, caller: Caller) -> Any:
     ).all()
     return {
         "hosted": [_dump(render(a, HOST)) for a in hosted],
-        "joined": [_dump(render(a, PARTICIPANT, status)) for a, status in joined],
+        # The place's address and exact point reach confirmed participants only, as on every read.
+        "joined": [
+            _dump(render(a, PARTICIPANT if status == ParticipantStatus.confirmed else PUBLIC, status))
+            for a, status in joined
+        ],
     }
 
 

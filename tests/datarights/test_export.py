@@ -56,3 +56,14 @@ async def test_an_export_holds_nothing_of_anyone_else(client: httpx.AsyncClient)
     doc = (await client.get("/v1/members/me/export", headers=stranger.headers)).json()
     assert (doc["needs"], doc["offers"], doc["matches"], doc["audit"], doc["blocks"]) == ([], [], [], [], [])
     assert w.person.id not in str(doc)
+
+
+async def test_a_waitlisted_place_shows_no_address(client: httpx.AsyncClient) -> None:
+    w = await everything(client)
+    doc = (await client.get("/v1/members/me/export", headers=w.waiting.headers)).json()
+    (place,) = doc["activities"]["joined"]
+    assert place["my_status"] == "waitlisted"
+    assert place.get("address") is None
+    assert place.get("location") is None
+    mine = (await client.get("/v1/members/me/export", headers=w.person.headers)).json()
+    assert mine["activities"]["joined"][0]["address"] is not None  # confirmed: shown
