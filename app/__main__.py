@@ -1,5 +1,6 @@
 """`python -m app`: serve the API (migrating a SQLite database first), `migrate` only, `seed` a
-demo, run the webhook delivery `worker`, or `admin grant|revoke EMAIL` a platform admin."""
+demo, run the `worker` (webhook delivery, retention), `purge` by retention now, or
+`admin grant|revoke EMAIL` a platform admin."""
 
 import argparse
 import os
@@ -27,7 +28,17 @@ def main() -> None:
     )
     seed.add_argument("--reset", action="store_true", help="delete the demo data first, then load it afresh")
     seed.add_argument("--verbose", action="store_true", help="log every request the seeder makes")
-    sub.add_parser("worker", help="deliver webhooks and mail, with retries, until SIGTERM or SIGINT")
+    sub.add_parser(
+        "worker",
+        help="deliver webhooks and mail (with retries) and purge by retention, until SIGTERM or SIGINT",
+    )
+    purge = sub.add_parser(
+        "purge",
+        help="purge what outlived its retention now (RETENTION_DAYS, AUDIT_RETENTION_DAYS)",
+        description="Purge the exact location, address and contact of needs that ended more than "
+        "RETENTION_DAYS ago and audit rows older than AUDIT_RETENTION_DAYS; print counts per kind.",
+    )
+    purge.add_argument("--dry-run", action="store_true", help="only count what would be purged")
     admin = sub.add_parser("admin", help="make a member a platform admin (grant), or stop (revoke)")
     admin.add_argument("action", choices=["grant", "revoke"])
     admin.add_argument("email", help="the member's email address")
@@ -55,10 +66,16 @@ def main() -> None:
     if settings.migrate_on_startup and settings.is_sqlite:
         # Once here, before any worker starts, so workers never race to migrate.
         upgrade_head(settings.database_url)
+    if args.command == "purge":
+        from app.datarights.upkeep import main as purge_now
+
+        purge_now(settings, dry_run=args.dry_run)
+        return
     if args.command == "worker":
+        from app.datarights.upkeep import periodic
         from app.webhooks.process import main as worker
 
-        worker(settings)
+        worker(settings, periodic=[periodic(settings)])
         return
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", 8000)

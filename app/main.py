@@ -22,6 +22,7 @@ from app.core.docs import install_docs
 from app.core.errors import install_problem_handlers, problems
 from app.core.http import LimitBodies, SecurityHeaders, body_media_type
 from app.core.openapi import install_openapi
+from app.datarights.router import router as datarights_router
 from app.dispatch import pairs
 from app.dispatch.router import router as dispatch_router
 from app.hsds.router import router as hsds_router
@@ -216,6 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in (
         members_router,
+        datarights_router,
         organizations_router,
         needs_router,
         offers_router,

@@ -305,6 +305,13 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("GET", "/v1/members/me"): (fixed("/v1/members/me"), MEMBER_ONLY_200),
     ("PATCH", "/v1/members/me"): (fixed("/v1/members/me", json={"display_name": "Renamed"}), MEMBER_ONLY_200),
     ("GET", "/v1/members/me/audit"): (fixed("/v1/members/me/audit"), MEMBER_ONLY_200),
+    ("GET", "/v1/members/me/export"): (fixed("/v1/members/me/export"), MEMBER_ONLY_200),
+    # Erasure is a member's own, and final: here each member gives a wrong password (403), so no
+    # caller's account is gone for the next one; tests/datarights/test_erasure.py erases for real.
+    ("DELETE", "/v1/members/me"): (
+        fixed("/v1/members/me", json={"password": "not anyone's password"}),
+        expect(401, 403, 403, 403, 403, 403, 403, 401),
+    ),
     # Blocks are a person's own: API keys act for organisations, never as a member (403).
     ("GET", "/v1/members/me/blocks"): (fixed("/v1/members/me/blocks"), MEMBER_ONLY_200),
     ("PUT", "/v1/members/me/blocks/{member_id}"): (

@@ -15,8 +15,9 @@ from app.members.models import Member
 def allowed(member: Member) -> bool:
     """A loaded member row still lets its holder in: not suspended now (`callers.usable`). A
     suspended member's tokens, and the keys they created, get 401 from the next request, and
-    their open streams end at the next wake-up."""
-    return usable(member, utcnow())
+    their open streams end at the next wake-up. An erased account (`erased_at`) is shut out for
+    good, from the request after the erasure commits."""
+    return member.erased_at is None and usable(member, utcnow())
 
 
 async def still_allowed(session: AsyncSession, *, member_id: uuid.UUID) -> bool:

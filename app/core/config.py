@@ -124,6 +124,15 @@ class Settings(BaseSettings):
     # An idle worker looks for due deliveries this often.
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    # Retention (docs/data-rights.md): the exact location, address and contact of needs that
+    # ended this many days ago are purged; audit rows older than AUDIT_RETENTION_DAYS are deleted;
+    # each purge batch (its own transaction) touches at most RETENTION_BATCH_SIZE rows; the
+    # worker purges every RETENTION_INTERVAL_SECONDS.
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    audit_retention_days: int = Field(default=365, ge=1, le=3650)
+    retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600)
+
     # Notification streams: a comment line at least this often keeps proxies from closing an idle
     # stream (the contract allows at most 15 s); on SQLite, which cannot announce a commit to
     # other processes, each stream looks for new rows this often; and a stream ends after at most

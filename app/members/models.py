@@ -98,6 +98,10 @@ class Member(SQLModel, table=True):
     suspension_reason: str | None = Field(default=None, max_length=2000)
     # When the member proved they read mail at `email` (a verification link); null until then.
     email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the member erased their account (app.datarights.erasure): the row stays, holding
+    # nothing that names them, so what refers to it (audit rows, the other side's matches) keeps
+    # a stable pseudonym; no credential of theirs works again (app.auth.standing).
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class MemberCreate(RequestBody):

@@ -5,6 +5,8 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import DBAPIError
@@ -25,7 +27,18 @@ PURGE_EVERY_SECONDS = 3600.0
 log = logging.getLogger("app.webhooks.worker")
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+@dataclass(frozen=True)
+class Periodic:
+    """Other upkeep the worker runs between passes (retention's purge): handed in by
+    `python -m app worker`, since this package sits below the domains that own it."""
+
+    every_seconds: float
+    run: Callable[[async_sessionmaker[AsyncSession], Settings], Awaitable[None]]
+
+
+async def serve(
+    settings: Settings, stop: asyncio.Event | None = None, periodic: Sequence[Periodic] = ()
+) -> None:
     """Loop over passes; a signal lets the pass in flight finish (its deliveries are recorded)."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -35,6 +48,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     sessions = make_sessionmaker(engine)
     log.info("webhook worker started")
     next_purge = 0.0
+    next_upkeep = [0.0] * len(periodic)
     try:
         async with make_client(settings) as client:
             while not stop.is_set():
@@ -43,6 +57,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                     if time.monotonic() >= next_purge:
                         next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                         await _purge(sessions, settings)
+                    for i, job in enumerate(periodic):
+                        if time.monotonic() >= next_upkeep[i]:
+                            next_upkeep[i] = time.monotonic() + job.every_seconds
+                            await job.run(sessions, settings)
                     done = await run_once(sessions, settings, client)
                 except* (DBAPIError, PoolTimeout) as group:
                     # A database outage is waited out; what was claimed is retried when its lease ends.
@@ -70,8 +88,8 @@ def quiet_http_client_logs() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def main(settings: Settings) -> None:
+def main(settings: Settings, periodic: Sequence[Periodic] = ()) -> None:
     # The same JSON lines as the API's, so one log pipeline reads both processes.
     configure_logging(settings.log_level, json=settings.log_json)
     quiet_http_client_logs()
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, periodic=periodic))

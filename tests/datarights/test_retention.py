@@ -1,0 +1,86 @@
+"""Retention's purge: what has outlived RETENTION_DAYS goes, everything else stays, and a second
+run (or a dry run) changes nothing."""
+
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from app.audit.models import AuditEvent
+from app.core.timeutil import utcnow
+from app.datarights.retention import purge
+from app.needs.models import Need
+from tests.factories import member, need_body
+
+
+async def _needs(client: httpx.AsyncClient) -> tuple[list[str], str]:
+    owner = await member(client)
+    ids = []
+    for _ in range(3):
+        r = await client.post("/v1/needs", json=need_body(), headers=owner.headers)
+        ids.append(r.json()["id"])
+    for need_id in ids[:2]:
+        assert (await client.post(f"/v1/needs/{need_id}/cancel", headers=owner.headers)).status_code == 200
+    return ids, owner.id
+
+
+async def _age(application: FastAPI, need_ids: list[str], days: int) -> None:
+    import uuid
+
+    async with application.state.sessionmaker() as session:
+        await session.exec(
+            update(Need)
+            .where(col(Need.id).in_([uuid.UUID(i) for i in need_ids]))
+            .values(updated_at=utcnow() - timedelta(days=days))
+        )
+        session.add(
+            AuditEvent(
+                need_id=uuid.UUID(need_ids[0]),
+                actor_name="x",
+                fields=["address"],
+                reason="coordinator",
+                at=utcnow() - timedelta(days=400),
+            )
+        )
+        session.add(
+            AuditEvent(
+                need_id=uuid.UUID(need_ids[0]), actor_name="x", fields=["address"], reason="coordinator"
+            )
+        )
+        await session.commit()
+
+
+async def test_purge(client: httpx.AsyncClient, application: FastAPI) -> None:
+    ids, _ = await _needs(client)
+    # ids[0]: cancelled 100 days ago (purged); ids[1]: cancelled 10 days ago; ids[2]: open 100 days.
+    await _age(application, [ids[0], ids[2]], 100)
+    await _age(application, [ids[1]], 10)
+    sessions, settings = application.state.sessionmaker, application.state.settings
+
+    async def rows() -> dict[str, tuple[object, ...]]:
+        async with sessions() as session:
+            needs = (await session.exec(select(Need))).all()
+            audit = len((await session.exec(select(AuditEvent))).all())
+            return {
+                "audit": (audit,),
+                **{
+                    str(n.id): (n.lat, n.address, n.contact_name, n.contact_phone, n.title, n.approx_lat)
+                    for n in needs
+                },
+            }
+
+    before = await rows()
+    assert await purge(sessions, settings, dry_run=True) == {"need_details": 1, "audit_events": 2}
+    assert await rows() == before
+    assert await purge(sessions, settings) == {"need_details": 1, "audit_events": 2}
+    after = await rows()
+    lat, address, name, phone, title, approx = after[ids[0]]
+    assert (lat, address, name, phone) == (None, None, None, None)
+    assert (title, approx) == (before[ids[0]][4], before[ids[0]][5])  # the text and coarse cell stay
+    assert after[ids[1]] == before[ids[1]]
+    assert after[ids[2]] == before[ids[2]]
+    assert after["audit"] == (2,)  # each _age added one old and one fresh row
+    assert await purge(sessions, settings) == {"need_details": 0, "audit_events": 0}
+    assert await rows() == after
