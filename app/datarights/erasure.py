@@ -21,6 +21,7 @@ from app.core.security import hash_password, verify_password
 from app.core.timeutil import utcnow
 from app.idempotency.models import IdempotencyKey
 from app.matches import moderation as matches
+from app.members.accounts import AccountToken, MemberSession
 from app.members.models import Member
 from app.needs import moderation as needs
 from app.needs.models import Need
@@ -32,6 +33,7 @@ from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
 from app.safety.models import MemberBlock
 from app.safety.reporting import Report
+from app.webhooks.models import MailMessage, WebhookDelivery
 
 FORMER_MEMBER = "Former member"  # the display name an erased member leaves behind
 ERASED_TEXT = "Erased at the member's request"  # what stands in for free text they wrote
@@ -74,8 +76,17 @@ async def erase(session: AsyncSession, *, member: Member) -> bool:
     await _withdraw(session, member.id, now)
     await _scrub_records(session, member.id)
     await _forget_own(session, member.id)
+    await _unsend_mail(session, member.email)
     await _scrub_identity(session, member.id, now)
     return True
+
+
+async def _unsend_mail(session: AsyncSession, address: str) -> None:
+    """Mail to the member's address, sent or waiting, with its deliveries: a waiting one would
+    reach a person who has gone, and every one names their address."""
+    mails = select(MailMessage.id).where(col(MailMessage.to_address) == address)
+    await session.exec(delete(WebhookDelivery).where(col(WebhookDelivery.mail_id).in_(mails)))
+    await session.exec(delete(MailMessage).where(col(MailMessage.to_address) == address))
 
 
 async def _withdraw(session: AsyncSession, me: uuid.UUID, now: datetime) -> None:
@@ -126,7 +137,8 @@ async def _scrub_records(session: AsyncSession, me: uuid.UUID) -> None:
 
 
 async def _forget_own(session: AsyncSession, me: uuid.UUID) -> None:
-    """Rows that exist only for the member: their inbox and settings, the blocks they made (who
+    """Rows that exist only for the member: their inbox and settings, logins and one-time links,
+    the blocks they made (who
     someone feared is about them, and a block protects a person who is gone), memberships, and
     their stored idempotent answers. Blocks made against them stay: those protect others."""
     for table, column in (
@@ -135,6 +147,9 @@ async def _forget_own(session: AsyncSession, me: uuid.UUID) -> None:
         (NotificationCounter, NotificationCounter.member_id),
         (MemberBlock, MemberBlock.blocker_id),
         (Membership, Membership.member_id),
+        # Their logins (refresh tokens go with them) and one-time links, which name their address.
+        (MemberSession, MemberSession.member_id),
+        (AccountToken, AccountToken.member_id),
     ):
         await session.exec(delete(table).where(col(column) == me))
     await session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.scope) == f"member:{me}"))

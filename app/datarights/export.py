@@ -22,6 +22,7 @@ from app.audit.models import AuditEvent
 from app.auth.callers import Caller
 from app.matches.models import Match
 from app.matches.views import render_page
+from app.members.accounts import MemberSession
 from app.members.models import Member, MemberPrivate
 from app.needs.models import Need
 from app.needs.views import render_owner
@@ -54,7 +55,7 @@ def _dump(model: Any) -> Any:
 async def _profile(session: AsyncSession, caller: Caller) -> Any:
     member = await session.get(Member, _me(caller))
     assert member is not None  # the caller's own row, just read by the request
-    profile = MemberPrivate.model_validate(member, from_attributes=True).model_dump(mode="json")
+    profile = MemberPrivate.of(member).model_dump(mode="json")
     # Never the password hash; a suspension is the member's to know (its reason included).
     suspension = {"suspended_at": member.suspended_at, "suspended_until": member.suspended_until}
     return {
@@ -140,6 +141,22 @@ async def _organizations(session: AsyncSession, caller: Caller) -> Any:
     ]
 
 
+async def _sessions(session: AsyncSession, caller: Caller) -> Any:
+    """Every login, live or ended: when, from what kind of device (never a token or an address)."""
+    stmt = select(MemberSession).where(col(MemberSession.member_id) == _me(caller))
+    return [
+        {
+            "id": str(s.id),
+            "user_agent": s.user_agent,
+            "created_at": s.created_at.isoformat(),
+            "last_used_at": s.last_used_at.isoformat(),
+            "expires_at": s.expires_at.isoformat(),
+            "revoked_at": s.revoked_at.isoformat() if s.revoked_at else None,
+        }
+        for s in (await session.exec(stmt.order_by(col(MemberSession.created_at)))).all()
+    ]
+
+
 async def _audit(session: AsyncSession, caller: Caller) -> Any:
     stmt = (
         select(AuditEvent)
@@ -161,10 +178,15 @@ SECTIONS: dict[str, Section] = {
     "activities": Section(_activities, (("activities", "host_id"), ("activity_participants", "member_id"))),
     "organizations": Section(_organizations, (("organization_members", "member_id"),)),
     "audit": Section(_audit, (("audit_events", "subject_member_id"),)),
+    "sessions": Section(_sessions, (("member_sessions", "member_id"),)),
 }
 
 # Columns naming a member that the export leaves out on purpose, and why.
 EXCLUDED: dict[tuple[str, str], str] = {
+    (
+        "account_tokens",
+        "member_id",
+    ): "one-time links' tokens, kept only as hashes: a secret's hash tells the member nothing",
     (
         "members",
         "duplicate_of",

@@ -123,6 +123,7 @@ async def refresh(
 
 
 @router.post("/auth/logout", status_code=204, tags=["auth"], responses=problems(401, 403))
+@replayed_by(verbatim)  # no body, or one that names no one
 async def logout(caller: MemberCaller, session: SessionDep) -> Response:
     """End the session of the token making this request: its access and refresh tokens are
     refused from the next request on."""
@@ -164,6 +165,7 @@ async def end_session(session_id: uuid.UUID, caller: MemberCaller, session: Sess
 
 
 @router.post("/members/me/password", status_code=204, responses=problems(401, 403, 422, 429))
+@replayed_by(verbatim)  # no body, or one that names no one
 async def change_password(
     data: PasswordChange, caller: MemberCaller, session: SessionDep, settings: SettingsDep, request: Request
 ) -> Response:
@@ -196,6 +198,7 @@ async def change_password(
     responses=problems(422, 429),
     openapi_extra=ANONYMOUS_WELCOME,
 )
+@replayed_by(verbatim)  # no body, or one that names no one
 async def request_password_reset(
     data: PasswordResetRequest, session: SessionDep, settings: SettingsDep, request: Request
 ) -> Response:
@@ -216,6 +219,7 @@ async def request_password_reset(
     responses=problems(422, 429),
     openapi_extra=ANONYMOUS_WELCOME,
 )
+@replayed_by(verbatim)  # no body, or one that names no one
 async def confirm_password_reset(
     data: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -231,6 +235,7 @@ async def confirm_password_reset(
     response_class=Response,
     responses=problems(401, 403, 409),
 )
+@replayed_by(verbatim)  # no body, or one that names no one
 async def send_email_verification(
     caller: MemberCaller, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -247,6 +252,7 @@ async def send_email_verification(
     responses=problems(422, 429),
     openapi_extra=ANONYMOUS_WELCOME,
 )
+@replayed_by(verbatim)  # no body, or one that names no one
 async def verify_email(data: EmailVerification, session: SessionDep) -> Response:
     """Mark the address verified with the mailed link's `token` (422 if used, expired or unknown)."""
     await recovery.verify_email(session, token=data.token)

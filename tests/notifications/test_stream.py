@@ -10,6 +10,7 @@ import jwt
 from fastapi import FastAPI
 from sqlmodel import col, select
 
+from app.core.security import decode_access_token
 from app.core.timeutil import utcnow
 from app.notifications import service
 from app.notifications.models import Notification
@@ -82,7 +83,17 @@ async def test_the_stream_ends_when_its_token_expires(database_url: str) -> None
             settings = application.state.settings
             now = utcnow()
             # JWT times are whole seconds: 3 s from now is 2 to 3 s of life.
-            claims = {"sub": someone.id, "iat": now, "exp": now + timedelta(seconds=3), "typ": "member"}
+            # The session of the member's login, so only the expiry differs from a real token.
+            login = someone.headers["Authorization"].removeprefix("Bearer ")
+            decoded = decode_access_token(login, settings)
+            assert decoded is not None
+            claims = {
+                "sub": someone.id,
+                "sid": str(decoded[1]),
+                "iat": now,
+                "exp": now + timedelta(seconds=3),
+                "typ": "member",
+            }
             token = jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
             started = time.monotonic()
             r = await client.get("/v1/notifications/stream", headers={"Authorization": f"Bearer {token}"})
