@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import first_saturday, member, need_body, offer_body, weekly_series
+from tests.factories import first_saturday, join, member, need_body, offer_body, organization, weekly_series
 
 HERE = {"lat": 51.5, "lon": -0.12}
 
@@ -186,3 +186,50 @@ async def test_a_match_without_an_occurrence_covers_the_series(client: httpx.Asy
     )
     assert r.status_code == 201, r.text
     assert r.json()["occurrence_start"] is None
+
+
+async def test_opportunities_and_batch_runs_use_the_next_open_occurrence(client: httpx.AsyncClient) -> None:
+    coordinator, volunteer = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, volunteer)
+    body = need_body(
+        location=HERE,
+        organization_id=org,
+        **weekly_series(recurrence={"rule": "FREQ=WEEKLY;BYDAY=SA,MO;COUNT=4"}),
+    )
+    need = (await client.post("/v1/needs", json=body, headers=coordinator.headers)).json()
+    mondays = offer_body(
+        location=HERE, organization_id=org, availability=[{"day": "mon", "start": "09:00", "end": "13:00"}]
+    )
+    offer = (await client.post("/v1/offers", json=mondays, headers=volunteer.headers)).json()
+    opportunities = f"/v1/offers/{offer['id']}/opportunities"
+    run = {"organization_id": org, "dry_run": True}
+
+    async def seen() -> tuple[list[str], list[str]]:
+        found = (await client.get(opportunities, headers=volunteer.headers)).json()["items"]
+        ran = (await client.post("/v1/matching/runs", json=run, headers=coordinator.headers)).json()
+        return [n["id"] for n in found], [a["need_id"] for a in ran["assignments"]]
+
+    assert await seen() == ([], [])  # Saturday first: the volunteer is free on Mondays only
+    cancel = f"/v1/needs/{need['id']}/occurrences/{z(SATURDAYS[0])}/cancel"
+    assert (await client.post(cancel, headers=coordinator.headers)).status_code == 200
+    assert await seen() == ([need["id"]], [need["id"]])
+
+
+async def test_an_edit_lays_the_series_out_again_or_ends_it(client: httpx.AsyncClient) -> None:
+    owner = await member(client)
+    need = await _recurring(client, owner)
+    path = f"/v1/needs/{need['id']}"
+    await client.post(f"{path}/occurrences/{z(SATURDAYS[1])}/cancel", headers=owner.headers)
+    two = await client.patch(
+        path, json={"recurrence": {"rule": "FREQ=WEEKLY;COUNT=2"}}, headers=owner.headers
+    )
+    assert two.status_code == 200, two.text
+    listed = (await client.get(f"{path}/occurrences", headers=owner.headers)).json()["items"]
+    assert [(o["start"], o["status"]) for o in listed] == [(z(s), "open") for s in SATURDAYS[:2]]
+    bad = await client.patch(path, json={"recurrence": {"rule": "FREQ=HOURLY"}}, headers=owner.headers)
+    assert bad.status_code == 422
+    once = await client.patch(path, json={"recurrence": None}, headers=owner.headers)
+    assert (once.json()["recurrence"], once.json()["next_occurrence_start"]) == (None, None)
+    listed = (await client.get(f"{path}/occurrences", headers=owner.headers)).json()["items"]
+    assert [o["start"] for o in listed] == [z(SATURDAYS[0])]
