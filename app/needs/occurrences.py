@@ -108,9 +108,9 @@ def one_of(need: Any, start: datetime, now: datetime) -> Any | None:
     found = find(need, start, now) if recurs(need) else None
     if found is None or found.status != OccurrenceStatus.open:
         return None
-    return need.model_copy(
-        update={"window_start": found.start, "window_end": found.end, "recurrence_rule": None}
-    )
+    # A new transient row, not a copy sharing the stored one's ORM state: nothing here is saved.
+    single = {"window_start": found.start, "window_end": found.end, "recurrence_rule": None}
+    return type(need)(**(need.model_dump() | single))
 
 
 def next_open(need: Any, now: datetime) -> tuple[datetime, datetime] | None:
