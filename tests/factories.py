@@ -2,8 +2,9 @@
 
 import itertools
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -54,6 +55,28 @@ def need_body(rng: random.Random | None = None, **overrides: Any) -> dict[str, A
     }
     body.update(overrides)
     return body
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def first_saturday(weeks_ahead: int = 1) -> datetime:
+    """10:00 London on the Saturday at least `weeks_ahead` weeks from today (as UTC)."""
+    today = datetime.now(UTC).date()
+    day = today + timedelta(days=7 * weeks_ahead + (5 - today.weekday()) % 7)
+    return datetime.combine(day, time(10), LONDON).astimezone(UTC)
+
+
+def weekly_series(count: int = 5, **overrides: Any) -> dict[str, Any]:
+    """A recurring need's fields: Saturdays 10:00-12:00 London, `count` times from `first_saturday`."""
+    start = first_saturday()
+    body: dict[str, Any] = {
+        "window_start": start.isoformat().replace("+00:00", "Z"),
+        "window_end": (start + timedelta(hours=2)).isoformat().replace("+00:00", "Z"),
+        "timezone": "Europe/London",
+        "recurrence": {"rule": f"FREQ=WEEKLY;COUNT={count}"},
+    }
+    return body | overrides
 
 
 def offer_body(**overrides: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ tests/test_authorization_filed.py (which fails while an operation on needs or ma
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,11 +20,13 @@ from tests.factories import (
     Member,
     activity_body,
     api_key,
+    first_saturday,
     join,
     member,
     need_body,
     offer_body,
     organization,
+    weekly_series,
 )
 
 HERE = {"lat": 51.5, "lon": -0.12}
@@ -56,6 +59,14 @@ class World:
     async def need(self) -> str:
         """An organisation-only need of the owner's, filed with the owning organisation."""
         body = need_body(organization_id=self.org, visibility="organization", location=HERE)
+        r = await self.client.post("/v1/needs", json=body, headers=self.owner.headers)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def recurring_need(self) -> str:
+        """Like `need`, repeating weekly (app/needs/occurrences.py)."""
+        fields = weekly_series()
+        body = need_body(organization_id=self.org, visibility="organization", location=HERE, **fields)
         r = await self.client.post("/v1/needs", json=body, headers=self.owner.headers)
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
@@ -160,6 +171,17 @@ def fixed(path: str, **kwargs: Any) -> Request:
 def on_need(suffix: str = "", **kwargs: Any) -> Request:
     async def build(w: World) -> tuple[str, dict[str, Any]]:
         return f"/v1/needs/{await w.need()}{suffix}", kwargs
+
+    return build
+
+
+def on_occurrence(suffix: str = "") -> Request:
+    """A recurring need's occurrences, or its second occurrence with `suffix`."""
+
+    async def build(w: World) -> tuple[str, dict[str, Any]]:
+        second = (first_saturday() + timedelta(days=7)).isoformat().replace("+00:00", "Z")
+        path = f"/v1/needs/{await w.recurring_need()}/occurrences"
+        return (f"{path}/{second}{suffix}" if suffix else path), {}
 
     return build
 
@@ -404,6 +426,14 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ),
     ("POST", "/v1/needs/{need_id}/cancel"): (
         on_need("/cancel"),
+        expect(401, 200, 404, 200, 404, 200, 403, 401),
+    ),
+    ("GET", "/v1/needs/{need_id}/occurrences"): (
+        on_occurrence(),
+        expect(404, 200, 404, 200, 404, 200, 403, 401),
+    ),
+    ("POST", "/v1/needs/{need_id}/occurrences/{start}/cancel"): (
+        on_occurrence("/cancel"),
         expect(401, 200, 404, 200, 404, 200, 403, 401),
     ),
     ("POST", "/v1/offers"): (

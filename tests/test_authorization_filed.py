@@ -8,6 +8,7 @@ matches has a row here (the main matrix, tests/test_authorization.py, names them
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,7 +17,18 @@ from fastapi import FastAPI
 from sqlmodel import col, delete
 
 from app.organizations.models import Membership
-from tests.factories import ALL_SCOPES, Member, api_key, join, member, need_body, offer_body, organization
+from tests.factories import (
+    ALL_SCOPES,
+    Member,
+    api_key,
+    first_saturday,
+    join,
+    member,
+    need_body,
+    offer_body,
+    organization,
+    weekly_series,
+)
 from tests.test_authorization import MATRIX
 
 HERE = {"lat": 51.5, "lon": -0.12}
@@ -45,11 +57,15 @@ class Desk:
         return str((await self.ok(r))["id"])
 
     async def filed(self, filer: Member) -> tuple[str, str]:
-        """An organisation-only need `filer` files while a coordinator, and the volunteer's
+        """An organisation-only weekly need `filer` files while a coordinator, and the volunteer's
         match on it, which the filer proposed and the volunteer accepted."""
         await join(self.client, self.lead, self.org, filer, role="coordinator")
         body = need_body(
-            organization_id=self.org, visibility="organization", location=HERE, volunteers_needed=3
+            organization_id=self.org,
+            visibility="organization",
+            location=HERE,
+            volunteers_needed=3,
+            **weekly_series(),
         )
         need = await self.ok(await self.client.post("/v1/needs", json=body, headers=filer.headers))
         pair = {"need_id": need["id"], "offer_id": await self.offer()}
@@ -101,6 +117,8 @@ def expect(*codes: int) -> dict[str, int]:
 # The accepted volunteer sees the need, so is refused its owner's rights (403), not told it is gone.
 OWNER_RIGHTS_200 = expect(200, 404, 404, 200, 200, 403)
 MATCH_SIDE_200 = expect(200, 404, 404, 200, 200, 200)
+# The second Saturday of `weekly_series` (a path segment: no braces for `format` to fill).
+SECOND = (first_saturday() + timedelta(days=7)).isoformat().replace("+00:00", "Z")
 
 FILED_MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("GET", "/v1/needs/{need_id}"): (on("GET", "/v1/needs/{need}"), expect(200, 404, 404, 200, 200, 200)),
@@ -110,6 +128,14 @@ FILED_MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ),
     ("POST", "/v1/needs/{need_id}/cancel"): (on("POST", "/v1/needs/{need}/cancel"), OWNER_RIGHTS_200),
     ("GET", "/v1/needs/{need_id}/candidates"): (on("GET", "/v1/needs/{need}/candidates"), OWNER_RIGHTS_200),
+    ("GET", "/v1/needs/{need_id}/occurrences"): (
+        on("GET", "/v1/needs/{need}/occurrences"),
+        expect(200, 404, 404, 200, 200, 200),
+    ),
+    ("POST", "/v1/needs/{need_id}/occurrences/{start}/cancel"): (
+        on("POST", "/v1/needs/{need}/occurrences/" + SECOND + "/cancel"),
+        OWNER_RIGHTS_200,
+    ),
     ("POST", "/v1/matches"): (new_pair, expect(201, 404, 404, 201, 201, 404)),
     # A filer demoted or removed lists none of the need's matches (checked below).
     ("GET", "/v1/matches"): (on("GET", "/v1/matches?need_id={need}"), expect(200, 200, 200, 200, 200, 200)),

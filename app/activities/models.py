@@ -20,6 +20,7 @@ from app.core.schema import (
     RequestBody,
     request_config,
 )
+from app.core.series import Recurrence
 from app.core.timeutil import UTCDateTime, utcnow
 from app.core.types import Point, Timezone
 from app.vocab import AccessibilityFeatures, Languages, Mode
@@ -115,14 +116,6 @@ Title = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT]
 Description = Annotated[str, StringConstraints(max_length=4000), PROSE]
 Address = Annotated[str, StringConstraints(min_length=1, max_length=500), PROSE]
 Capacity = Annotated[int, Strict(), Field(ge=1, le=10000), WHOLE_NUMBER]
-
-
-class Recurrence(RequestBody):
-    rule: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
-        description="RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY; INTERVAL, BYDAY, BYMONTHDAY, COUNT, UNTIL.",
-        schema_extra={"examples": ["FREQ=WEEKLY;BYDAY=SA"]},
-    )
-    until: Instant | None = Field(default=None, description="No occurrence starts after this.")
 
 
 _CREATE_EXAMPLE: JsonDict = {

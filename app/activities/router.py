@@ -1,13 +1,12 @@
 """HTTP routes for activities: thin, the rules live in the services."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import TypeAdapter, ValidationError
 
-from app.activities import calendar, replays, search, series, service
+from app.activities import calendar, replays, search, service
 from app.activities.models import ActivityCreate, ActivityKind, ActivityUpdate, ParticipantStatus
 from app.activities.views import (
     HOST,
@@ -20,12 +19,13 @@ from app.activities.views import (
 )
 from app.auth.callers import Caller
 from app.auth.deps import ANONYMOUS_WELCOME, MemberCaller, scoped
+from app.core import series
 from app.core.config import Settings
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import Invalid, problems
+from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.pagination import Cursor, Limit, Page
-from app.core.schema import Instant
+from app.core.schema import RFC3339, instant_in
 from app.core.timeutil import utcnow
 from app.geo import MAX_RADIUS_KM
 from app.idempotency.replays import replayed_by, verbatim
@@ -42,28 +42,12 @@ Writer = Annotated[Caller, Depends(scoped(Scope.activities_write))]
 PRIVATE = {"Cache-Control": "no-store"}
 
 
-# RFC 3339 with an offset, as the document says: a query string is never read as a Unix time.
-RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
-_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
-
-
 def _instant(name: str, value: str | None) -> datetime | None:
-    """A query parameter read as every other time the service accepts (app.core.schema.Instant)."""
-    if value is None:
-        return None
-    try:
-        return _INSTANT.validate_python(value)
-    except ValidationError as exc:
-        # The shape is the schema's pattern; a date that does not exist or lies outside the
-        # accepted years is a rule the pattern cannot state.
-        raise Invalid(f"{name}: {exc.errors()[0]['msg']}", loc=["query", name]) from None
+    return instant_in("query", name, value)
 
 
 def _limits(settings: Settings) -> series.Limits:
-    return series.Limits(
-        max_occurrences=settings.recurrence_max_occurrences,
-        horizon=timedelta(days=settings.recurrence_horizon_days),
-    )
+    return series.Limits.of(settings)
 
 
 @router.post("", status_code=201, response_model=ActivityHost, responses=problems(401, 403, 422))

@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.activities import places, series
+from app.activities import places
 from app.activities.hooks import Change, hooks
 from app.activities.models import (
     Activity,
@@ -20,6 +20,7 @@ from app.activities.models import (
 )
 from app.activities.views import HOST, PARTICIPANT, PUBLIC, ParticipantItem
 from app.auth.callers import Caller
+from app.core import series
 from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.pagination import decode_cursor, encode_cursor

@@ -12,16 +12,12 @@ from app.activities.models import (
     ActivityStatus,
     ParticipantStatus,
 )
+from app.core.series import RecurrenceView, recurrence_view
 from app.core.types import Point
 from app.geo import round_half_km
 from app.vocab import Accessibility, Mode
 
 HOST, PARTICIPANT, PUBLIC = "host", "participant", "public"
-
-
-class RecurrenceView(SQLModel):
-    rule: str = Field(description="The RRULE in normal form (parts in a fixed order).")
-    until: datetime | None
 
 
 class _ActivityView(SQLModel):
@@ -104,11 +100,7 @@ def _fields(activity: Activity, my_status: str | None, distance_km: float | None
     data = activity.model_dump()
     data["approx_location"] = point(activity.approx_lat, activity.approx_lon)
     data["location"] = point(activity.lat, activity.lon)
-    data["recurrence"] = (
-        {"rule": activity.recurrence_rule, "until": activity.recurrence_until}
-        if activity.recurrence_rule is not None
-        else None
-    )
+    data["recurrence"] = recurrence_view(activity.recurrence_rule, activity.recurrence_until)
     data["my_status"] = my_status
     data["distance_km"] = round_half_km(distance_km) if distance_km is not None else None
     return data

@@ -10,6 +10,8 @@ from pydantic import (
     BeforeValidator,
     Field,
     GetJsonSchemaHandler,
+    TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -20,6 +22,7 @@ from pydantic_core import CoreSchema, PydanticCustomError
 from sqlmodel import SQLModel
 from sqlmodel._compat import SQLModelConfig
 
+from app.core.errors import Invalid
 from app.core.instants import EARLIEST, LATEST, WINDOW_HORIZON, WINDOW_PAST, as_utc, in_bounds, utcnow
 from app.core.text import HumanText
 
@@ -154,3 +157,20 @@ def _in_window_horizon(value: datetime) -> datetime:
 
 WindowTime = Annotated[Instant, AfterValidator(_in_window_horizon)]
 """A need's window_start or window_end: an Instant that also lies within the window horizon."""
+
+# RFC 3339 with an offset, as the document says: a query string is never read as a Unix time.
+RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
+
+
+def instant_in(where: str, name: str, value: str | None) -> datetime | None:
+    """A query or path parameter read as every other time the service accepts (`Instant`);
+    Invalid (422) at `[where, name]` saying why not."""
+    if value is None:
+        return None
+    try:
+        return _INSTANT.validate_python(value)
+    except ValidationError as exc:
+        # The shape is the schema's pattern; a date that does not exist or lies outside the
+        # accepted years is a rule the pattern cannot state.
+        raise Invalid(f"{name}: {exc.errors()[0]['msg']}", loc=[where, name]) from None

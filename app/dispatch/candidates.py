@@ -22,7 +22,7 @@ from app.matching.facts import BACKGROUND_CHECKED, Context, NeedFacts, OfferFact
 from app.matching.filters import distance_km
 from app.matching.rules import SETTLED, eligible
 from app.matching.scoring import Scored, score
-from app.needs.models import Need, NeedStatus, Visibility
+from app.needs.models import Need, NeedStatus, Visibility, closes_at_sql
 from app.offers.models import Offer
 from app.safety import blocks
 from app.spatial import geog, haversine_sql
@@ -120,7 +120,7 @@ async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> l
     now = utcnow()
     base = [
         col(Need.status) == NeedStatus.open,
-        or_(col(Need.window_end).is_(None), col(Need.window_end) > now),
+        or_(closes_at_sql().is_(None), closes_at_sql() > now),
         col(Need.visibility) == Visibility.public,
         col(Need.volunteers_accepted) < col(Need.volunteers_needed),
         col(Need.category).in_(offer.categories),
@@ -158,7 +158,7 @@ async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> l
     )
     ranked = []
     for need in found:
-        n = loading.need_facts(need)
+        n = loading.need_facts(need, now)
         if eligible(n, facts, ctx):
             ranked.append(Ranked(need, score(n, facts, ctx)))
     ranked.sort(key=lambda r: (-r.scored.score, r.row.id))

@@ -9,17 +9,27 @@ from sqlalchemy import Select
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.timeutil import utcnow
 from app.matches.models import ACTIVE, Match, MatchStatus
 from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit, slots_from
 from app.members.suspension import suspended_now
+from app.needs import occurrences
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
 from app.safety import blocks
 
 
-def need_facts(need: Any) -> NeedFacts:
-    """From a Need, or from any row with the same column names (batch runs read Core rows)."""
+def need_facts(need: Any, now: datetime | None = None) -> NeedFacts:
+    """From a Need, or from any row with the same column names (batch runs read Core rows).
+
+    A recurring need's window is its next open occurrence at `now` (default: the clock): the one
+    place matching learns which occurrence availability is checked against."""
+    window_start, window_end = need.window_start, need.window_end
+    if occurrences.recurs(need):
+        upcoming = occurrences.next_open(need, now or utcnow())
+        if upcoming is not None:
+            window_start, window_end = upcoming
     return NeedFacts(
         id=need.id,
         requester_id=need.requester_id,
@@ -31,8 +41,8 @@ def need_facts(need: Any) -> NeedFacts:
         max_distance_km=need.max_distance_km,
         languages=frozenset(need.languages),
         requirements_mask=need.requirements_mask,
-        window_start=need.window_start,
-        window_end=need.window_end,
+        window_start=window_start,
+        window_end=window_end,
         urgency=need.urgency,
         created_at=need.created_at,
     )

@@ -17,7 +17,7 @@ async def judge(
     session: AsyncSession, need: Need, offer: Offer, now: datetime, *, existing: Match | None = None
 ) -> Verdict:
     """The first filter the pair fails, or its score; `existing` is the match being accepted."""
-    facts_need, facts_offer = loading.need_facts(need), loading.offer_facts(offer)
+    facts_need, facts_offer = loading.need_facts(need, now), loading.offer_facts(offer)
     ctx = await loading.context(
         session,
         now=now,

@@ -33,7 +33,7 @@ from app.matching.batch import BatchPairs, TooManyLanguages, batch_pairs, words_
 from app.matching.columns import OfferColumns
 from app.matching.facts import Context, NeedFacts
 from app.matching.scoring import priority
-from app.needs.models import Need, NeedStatus
+from app.needs.models import Need, NeedStatus, closes_at_sql
 from app.offers.models import Offer, OfferStatus
 from app.organizations import service as organizations
 from app.organizations.models import Scope
@@ -82,6 +82,12 @@ _NEED_COLUMNS = (
             "requirements_mask",
             "window_start",
             "window_end",
+            # The series, so each need's next open occurrence is its window (loading.need_facts).
+            "timezone",
+            "recurrence_rule",
+            "recurrence_until",
+            "last_starts_at",
+            "cancelled_occurrences",
             "urgency",
             "created_at",
         )
@@ -131,7 +137,7 @@ async def gather(
         col(Need.organization_id) == organization_id,
         col(Need.status) == NeedStatus.open,
         col(Need.volunteers_accepted) < col(Need.volunteers_needed),
-        or_(col(Need.window_end).is_(None), col(Need.window_end) > now),
+        or_(closes_at_sql().is_(None), closes_at_sql() > now),
     )
     if body.categories:
         needs = needs.where(col(Need.category).in_(body.categories))
@@ -162,7 +168,7 @@ async def _read(
     ctx = await loading.run_context(
         session, organization_id=organization_id, needs=needs, offers=offers, now=now
     )
-    facts = [loading.need_facts(r) for r in need_rows]
+    facts = [loading.need_facts(r, now) for r in need_rows]
     return Batch(
         needs=facts,
         offers=OfferColumns.from_rows(offer_rows, words_of(facts)),

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.activities import recurrence
 from app.activities import service as activities
 from app.activities.models import Activity
+from app.core import recurrence
 from app.hsds.models import (
     HsdsAccessibility,
     HsdsLanguage,

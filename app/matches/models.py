@@ -8,7 +8,7 @@ from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config
+from app.core.schema import Instant, RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 
 
@@ -58,6 +58,8 @@ class Match(SQLModel, table=True):
     organization_id: uuid.UUID | None = Field(default=None, foreign_key="organizations.id", index=True)
     status: str = Field(max_length=16)
     score: float | None = None
+    # A match for one occurrence of a recurring need; None covers the whole series (or a one-off).
+    occurrence_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
     proposed_by_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
     proposed_by_key_id: uuid.UUID | None = Field(default=None, foreign_key="api_keys.id")
     version: int = Field(default=1, nullable=False)
@@ -77,6 +79,11 @@ class MatchCreate(RequestBody):
 
     need_id: uuid.UUID
     offer_id: uuid.UUID
+    occurrence_start: Instant | None = Field(
+        default=None,
+        description="One open occurrence of a recurring need (its start, as GET "
+        "/needs/{id}/occurrences lists it); without it the match covers the whole series.",
+    )
 
 
 class Party(SQLModel):
@@ -100,6 +107,9 @@ class MatchView(SQLModel):
     status: MatchStatus
     proposed_by: ProposedBy = Field(description="Who made the match; the other side accepts or declines it.")
     score: float | None
+    occurrence_start: datetime | None = Field(
+        description="The one occurrence of a recurring need this match is for; null: the whole series."
+    )
     volunteer: Party = Field(
         description="Shown to the need's side; phone once accepted. A volunteer the need's side "
         "proposed to, who has not accepted and is not known to it, shows as id null and "

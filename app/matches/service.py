@@ -14,14 +14,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.callers import Caller
 from app.core.config import TrustLimits
 from app.core.crud import newest_first, page_of
-from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
 from app.core.etag import matches
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.matches import hooks, standing
 from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus, ProposedBy
+from app.needs import occurrences, slots
 from app.needs import service as needs
-from app.needs import slots
 from app.needs.models import Approval, Need, NeedStatus
 from app.needs.views import OWNER, effective_status
 from app.notifications import service as notifications
@@ -83,7 +83,14 @@ async def _check_eligible(
     *,
     existing: Match | None = None,
     sees_offer: bool = True,
+    occurrence_start: datetime | None = None,
 ) -> float:
+    if occurrence_start is not None:
+        # Judged against that occurrence's window, not the series' next one.
+        single = occurrences.one_of(need, occurrence_start, now)
+        if single is None:
+            raise Conflict("The occurrence this match is for is no longer open.")
+        need = single
     verdict = await hooks.judge()(session, need, offer, now, existing=existing)
     failure = verdict.failure
     if failure == HIDDEN_PAIR:
@@ -219,11 +226,19 @@ async def create_match(
     if claim and limits is not None:
         await standing.check_open_claims(session, volunteer_id=offer.volunteer_id, limits=limits)
     now = utcnow()
+    if data.occurrence_start is not None and occurrences.one_of(need, data.occurrence_start, now) is None:
+        raise Invalid(
+            "occurrence_start is not an open occurrence of the need (see its occurrences).",
+            loc=["body", "occurrence_start"],
+        )
     sees_offer = claim or caller.acts_for(offer.organization_id)
-    match_score = await _check_eligible(session, need, offer, now, sees_offer=sees_offer)
+    match_score = await _check_eligible(
+        session, need, offer, now, sees_offer=sees_offer, occurrence_start=data.occurrence_start
+    )
     # A claim takes a slot only when nobody has to approve it; a proposed match holds nothing.
     accepted = claim and need.approval == Approval.automatic
     match = new_match(need, offer, caller, accepted=accepted, score=match_score, now=now)
+    match.occurrence_start = data.occurrence_start
     need_events: list[webhooks.Event] = []
     try:
         async with savepoint(session):
@@ -351,7 +366,9 @@ async def _change(
     if to == MatchStatus.accepted:
         # The need or offer may have changed since the proposal: check the pair again.
         need, offer = await _fresh(session, match)
-        await _check_eligible(session, need, offer, now, existing=match)
+        await _check_eligible(
+            session, need, offer, now, existing=match, occurrence_start=match.occurrence_start
+        )
         if not await _take(session, match, now, need_events):
             raise Conflict("The need has no free slot or the offer no free capacity any more.")
     elif match.status == MatchStatus.accepted:

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.callers import Caller
 from app.core.config import TrustLimits
 from app.core.errors import DomainError, FieldError, Problem, clean_validation_errors, problem_body
+from app.core.series import Limits
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.needs import quota, service
@@ -68,7 +69,7 @@ def _failure(index: int, exc: ValidationError | DomainError) -> BatchResult:
 
 
 async def _validate(
-    session: AsyncSession, caller: Caller, items: list[Any], limits: TrustLimits | None
+    session: AsyncSession, caller: Caller, items: list[Any], limits: TrustLimits | None, recurring: Limits
 ) -> tuple[dict[int, BatchResult], list[tuple[int, NeedCreate, uuid.UUID | None]]]:
     """Items that may be created, and the results of those that may not: invalid (422), or a
     member's own beyond their day's allowance (429; their organisation's intake is never counted)."""
@@ -79,7 +80,7 @@ async def _validate(
         try:
             data = NeedCreate.model_validate(raw)
             organization_id = await service.owning_organization(session, caller, data.organization_id)
-            service.check_create(data, organization_id, caller)
+            service.check_create(data, organization_id, caller, recurring)
             if limits is not None and quota.counted(caller, organization_id):
                 if allowance is None:
                     allowance = await quota.allowance(session, caller=caller, limits=limits, now=utcnow())
@@ -91,10 +92,15 @@ async def _validate(
 
 
 async def create_batch(
-    session: AsyncSession, *, caller: Caller, items: list[Any], limits: TrustLimits | None
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    items: list[Any],
+    limits: TrustLimits | None,
+    recurring: Limits,
 ) -> list[BatchResult]:
     """Create every valid item in one transaction; bad or duplicate items spoil no other."""
-    results, valid = await _validate(session, caller, items, limits)
+    results, valid = await _validate(session, caller, items, limits, recurring)
     taken: dict[tuple[uuid.UUID | None, str], uuid.UUID] = {}
     for org in {org for _, _, org in valid}:
         wanted = [d.external_id for _, d, o in valid if o == org and d.external_id is not None]
@@ -105,7 +111,7 @@ async def create_batch(
         if data.external_id is not None and slot in taken:
             results[index] = _failure(index, service.duplicate(taken[slot]))
             continue
-        need = service.new_need(caller, org, data)
+        need = service.new_need(caller, org, data, recurring)
         if data.external_id is not None:
             taken[slot] = need.id
         fresh.append((index, need))
@@ -123,7 +129,11 @@ async def create_batch(
                     index=index,
                     status=201,
                     # Counted already, in `_validate`: this settles the same items again.
-                    id=(await service.create_need(session, caller=caller, data=data, limits=None)).id,
+                    id=(
+                        await service.create_need(
+                            session, caller=caller, data=data, limits=None, recurring=recurring
+                        )
+                    ).id,
                 )
             except DomainError as exc:
                 results[index] = _failure(index, exc)

@@ -7,8 +7,9 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Strict, StrictFloat, StringConstraints, model_validator
 from pydantic.config import JsonDict
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint, func
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Field, SQLModel, col
 
 import app.core.metadata  # noqa: F401  (naming convention first)
 from app.core.schema import (
@@ -21,8 +22,9 @@ from app.core.schema import (
     request_config,
     rule_broken,
 )
+from app.core.series import Recurrence, RecurrenceView
 from app.core.timeutil import UTCDateTime, utcnow
-from app.core.types import Phone, Point
+from app.core.types import Phone, Point, Timezone
 from app.safety.models import RESOURCES_DESCRIPTION, CrisisResource
 from app.vocab import Capabilities, Category, Languages, Mode, Urgency
 
@@ -101,6 +103,18 @@ class Need(SQLModel, table=True):
     volunteers_completed: int = 0
     window_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
     window_end: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A recurring need: the window is its first occurrence, repeated by `recurrence_rule` on the
+    # wall clock of `timezone` (app/needs/occurrences.py). `last_starts_at` bounds the series as it
+    # was accepted (the limits may change later); `last_ends_at` is when its last occurrence not
+    # cancelled ends, which is when the need closes (`closes_at`). Cancelled starts are UTC ISO texts.
+    timezone: str | None = Field(default=None, max_length=64)
+    recurrence_rule: str | None = Field(default=None, max_length=200)
+    recurrence_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_occurrences: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     requirements: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     requirements_mask: int = 0
@@ -112,6 +126,17 @@ class Need(SQLModel, table=True):
     version: int = Field(default=1, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def closes_at(need: Need) -> datetime | None:
+    """When the need stops being open by the clock: its last occurrence's end, or its window's."""
+    return need.last_ends_at if need.last_ends_at is not None else need.window_end
+
+
+def closes_at_sql() -> ColumnElement[datetime]:
+    """`closes_at` in SQL: every search of open needs filters on this one expression."""
+    out: ColumnElement[datetime] = func.coalesce(col(Need.last_ends_at), col(Need.window_end))
+    return out
 
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT]
@@ -134,6 +159,11 @@ class NeedFields(RequestBody):
         start, end = getattr(self, "window_start", None), getattr(self, "window_end", None)
         if start is not None and end is not None and end <= start:
             return "window_end must be after window_start"
+        if getattr(self, "recurrence", None) is not None:
+            if start is None or end is None:
+                return "a recurring need needs window_start and window_end (its first occurrence)"
+            if getattr(self, "timezone", None) is None:
+                return "a recurring need needs a timezone (IANA), whose wall clock it repeats on"
         return None
 
 
@@ -167,6 +197,11 @@ class NeedCreate(NeedFields):
     max_distance_km: Reach | None = None
     window_start: WindowTime | None = None
     window_end: WindowTime | None = None
+    timezone: Timezone | None = None
+    recurrence: Recurrence | None = Field(
+        default=None,
+        description="Repeats the window (its first occurrence) in `timezone`; docs/recurrence.md.",
+    )
     languages: Languages = []
     requirements: Capabilities = []
     visibility: Visibility = Visibility.public
@@ -185,7 +220,18 @@ class NeedCreate(NeedFields):
 class NeedUpdate(PatchBody, NeedFields):
     """Every field optional; what is sent replaces what was there."""
 
-    clearable = frozenset({"description", "location", "address", "contact", "window_start", "window_end"})
+    clearable = frozenset(
+        {
+            "description",
+            "location",
+            "address",
+            "contact",
+            "window_start",
+            "window_end",
+            "timezone",
+            "recurrence",
+        }
+    )
 
     category: Category | None = None
     title: Title | None = None
@@ -199,6 +245,8 @@ class NeedUpdate(PatchBody, NeedFields):
     max_distance_km: Reach | None = None
     window_start: WindowTime | None = None
     window_end: WindowTime | None = None
+    timezone: Timezone | None = None
+    recurrence: Recurrence | None = None
     languages: Languages | None = None
     requirements: Capabilities | None = None
     visibility: Visibility | None = None
@@ -221,6 +269,13 @@ class _NeedView(SQLModel):
     max_distance_km: float | None = None
     window_start: datetime | None
     window_end: datetime | None
+    timezone: str | None
+    recurrence: RecurrenceView | None = Field(
+        description="The window repeats by this rule in `timezone`; see /needs/{id}/occurrences."
+    )
+    next_occurrence_start: datetime | None = Field(
+        description="A recurring need's next open occurrence (what matching uses); null once none is left."
+    )
     languages: list[str]
     requirements: list[str]
     visibility: Visibility
@@ -288,3 +343,21 @@ class NeedWritten(NeedOwner):
     """The owner view a create or an edit answers with, plus crisis resources for its author."""
 
     resources: list[CrisisResource] = Field(default_factory=list, description=RESOURCES_DESCRIPTION)
+
+
+class OccurrenceStatus(StrEnum):
+    open = "open"
+    past = "past"  # it has ended
+    cancelled = "cancelled"  # that occurrence alone, or the whole need
+
+
+class OccurrenceView(SQLModel):
+    start: datetime
+    end: datetime
+    status: OccurrenceStatus = Field(
+        description="`past`: it has ended; `cancelled`: that occurrence alone, or the whole need."
+    )
+
+
+class OccurrenceList(SQLModel):
+    items: list[OccurrenceView]

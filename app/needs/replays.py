@@ -5,9 +5,10 @@ import uuid
 
 from app.core.errors import NotFound
 from app.core.etag import etag
+from app.core.timeutil import utcnow
 from app.idempotency.replays import Fresh, Replaying, gone, rendered
-from app.needs import service
-from app.needs.models import Need
+from app.needs import occurrences, service
+from app.needs.models import Need, OccurrenceStatus, OccurrenceView
 from app.needs.views import OWNER, render_owner, render_written
 from app.safety.models import CrisisResource
 
@@ -34,3 +35,13 @@ async def cancelled(replaying: Replaying) -> Fresh:
     # A cancelled need stays cancelled: only the right to see it can have changed.
     need = await _owned(replaying, replaying.path_params["need_id"])
     return rendered(replaying, render_owner(need), etag=etag(need.version))
+
+
+async def occurrence_cancelled(replaying: Replaying) -> Fresh:
+    # Still cancelled, unless an edit of the series has since laid it out anew.
+    need = await _owned(replaying, replaying.path_params["need_id"])
+    first = OccurrenceView.model_validate(replaying.json())
+    found = occurrences.find(need, first.start, utcnow())
+    if found is None or found.status != OccurrenceStatus.cancelled:
+        raise gone("the occurrence is no longer cancelled (the need's series has changed)")
+    return rendered(replaying, OccurrenceView(start=found.start, end=found.end, status=found.status))

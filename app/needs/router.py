@@ -3,19 +3,31 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.auth.callers import Caller
 from app.auth.deps import ANONYMOUS_WELCOME, TrustDep, scoped
-from app.core.deps import SessionDep
+from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import problems
 from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
+from app.core.schema import RFC3339, instant_in
+from app.core.series import Limits
+from app.core.timeutil import utcnow
 from app.geo import MAX_RADIUS_KM
 from app.idempotency.replays import replayed_by, verbatim
-from app.needs import intake, replays, search, service
-from app.needs.models import NeedCreate, NeedOwner, NeedStatus, NeedUpdate, NeedView, NeedWritten
+from app.needs import intake, occurrences, replays, search, service
+from app.needs.models import (
+    NeedCreate,
+    NeedOwner,
+    NeedStatus,
+    NeedUpdate,
+    NeedView,
+    NeedWritten,
+    OccurrenceList,
+    OccurrenceView,
+)
 from app.needs.views import OWNER, render, render_owner, render_written
 from app.organizations.models import Scope
 from app.safety.deps import CrisisCatalogue
@@ -54,6 +66,7 @@ async def create_need(
     session: SessionDep,
     response: Response,
     catalogue: CrisisCatalogue,
+    settings: SettingsDep,
 ) -> NeedWritten:
     """Ask for help, or (coordinators and partner keys) file a need for someone.
 
@@ -67,7 +80,9 @@ async def create_need(
     When the text reads as a crisis, `resources` lists helplines for the author alone.
     A member's own needs are limited per day by their trust tier (429 with Retry-After;
     docs/safety.md); an organisation's intake is not."""
-    need = await service.create_need(session, caller=caller, data=data, limits=trust.of(caller))
+    need = await service.create_need(
+        session, caller=caller, data=data, limits=trust.of(caller), recurring=Limits.of(settings)
+    )
     response.headers["ETag"] = etag(need.version)
     response.headers["Location"] = f"/v1/needs/{need.id}"
     return render_written(need, await service.crisis_resources(catalogue, need=need, caller=caller))
@@ -89,12 +104,15 @@ async def create_needs_batch(
     trust: TrustDep,
     session: SessionDep,
     catalogue: CrisisCatalogue,
+    settings: SettingsDep,
 ) -> intake.BatchResponse:
     """Partners' intake: up to 500 needs; each item gets its own result, and one bad item
     spoils no other. A created item whose text reads as a crisis carries `resources` for the
     partner to pass on to the person it filed for. A member's own needs (not filed for an
     organisation they coordinate) count against their daily limit: items beyond it are 429."""
-    results = await intake.create_batch(session, caller=caller, items=body.items, limits=trust.of(caller))
+    results = await intake.create_batch(
+        session, caller=caller, items=body.items, limits=trust.of(caller), recurring=Limits.of(settings)
+    )
     await intake.attach_crisis_resources(session, catalogue, caller=caller, results=results)
     return intake.BatchResponse(results=results)
 
@@ -181,13 +199,19 @@ async def update_need(
     session: SessionDep,
     response: Response,
     catalogue: CrisisCatalogue,
+    settings: SettingsDep,
     if_match: IfMatch = None,
 ) -> NeedWritten:
     """Change a need you own. Send `If-Match` with the ETag you read to avoid overwriting a change.
     When a new title or description reads as a crisis, `resources` lists helplines for you alone."""
     need = await service.get_owned_need(session, need_id=need_id, caller=caller)
     need = await service.update_need(
-        session, caller=caller, need=need, data=data, if_match=parse_if_match(if_match)
+        session,
+        caller=caller,
+        need=need,
+        data=data,
+        if_match=parse_if_match(if_match),
+        recurring=Limits.of(settings),
     )
     response.headers["ETag"] = etag(need.version)
     text_changed = bool(data.model_fields_set & {"title", "description"})
@@ -208,3 +232,57 @@ async def cancel_need(
     need = await service.cancel_need(session, caller=caller, need=need)
     response.headers["ETag"] = etag(need.version)
     return render_owner(need)
+
+
+@router.get(
+    "/{need_id:uuid}/occurrences",
+    response_model=OccurrenceList,
+    responses=problems(401, 403, 404, 422),
+    openapi_extra=ANONYMOUS_WELCOME,
+)
+async def list_need_occurrences(
+    need_id: uuid.UUID,
+    session: SessionDep,
+    caller: Reader,
+    settings: SettingsDep,
+    start: Annotated[
+        str | None, Query(alias="from", pattern=RFC3339, description="Ending after then (default now).")
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(alias="to", pattern=RFC3339, description="Starting before then (default from + 366 days)."),
+    ] = None,
+) -> OccurrenceList:
+    """The need's occurrences overlapping [from, to), each `open`, `past` or `cancelled`: a
+    one-off need with a window has one, a need without a window none. `to` may be at most 366 days
+    after `from` and within the recurrence horizon from now (422 otherwise). Seen by whoever may
+    see the need (404 otherwise)."""
+    need, _ = await service.get_visible_need(session, need_id=need_id, caller=caller)
+    now = utcnow()
+    begin, until = occurrences.query_range(
+        instant_in("query", "from", start), instant_in("query", "to", end), now, Limits.of(settings)
+    )
+    found = occurrences.listed(need, start=begin, end=until, now=now)
+    return OccurrenceList(items=[OccurrenceView(start=o.start, end=o.end, status=o.status) for o in found])
+
+
+@router.post(
+    "/{need_id:uuid}/occurrences/{start}/cancel",
+    response_model=OccurrenceView,
+    responses=problems(401, 403, 404, 409, 422),
+)
+@replayed_by(replays.occurrence_cancelled)
+async def cancel_need_occurrence(
+    need_id: uuid.UUID,
+    start: Annotated[str, Path(pattern=RFC3339, description="The occurrence's start, RFC 3339.")],
+    caller: Writer,
+    session: SessionDep,
+) -> OccurrenceView:
+    """Cancel one occurrence of a recurring need you own; the others stand. 404 when the series
+    has no occurrence starting then; 409 when it has ended or is cancelled already, or is the last
+    open one (cancel the need instead)."""
+    moment = instant_in("path", "start", start)
+    assert moment is not None
+    need = await service.get_owned_need(session, need_id=need_id, caller=caller)
+    found = await service.cancel_occurrence(session, need=need, start=moment)
+    return OccurrenceView(start=found.start, end=found.end, status=found.status)

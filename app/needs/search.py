@@ -13,7 +13,7 @@ from app.core.crud import newest_first
 from app.core.pagination import decode_distance_cursor, encode_cursor, encode_time_cursor
 from app.core.timeutil import utcnow
 from app.members.suspension import member_suspended
-from app.needs.models import Need, NeedStatus, Visibility
+from app.needs.models import Need, NeedStatus, Visibility, closes_at_sql
 from app.needs.service import role_of
 from app.needs.views import PUBLIC
 from app.safety import blocks
@@ -32,7 +32,8 @@ class NeedFilters:
 
 def _status_filter(status: str) -> ColumnElement[bool]:
     now = utcnow()
-    closed = and_(col(Need.window_end).is_not(None), col(Need.window_end) <= now)
+    closes = closes_at_sql()
+    closed = and_(closes.is_not(None), closes <= now)
     if status == NeedStatus.open:
         return and_(col(Need.status) == NeedStatus.open, ~closed)
     if status == NeedStatus.expired:

@@ -14,13 +14,14 @@ from app.auth.callers import Caller
 from app.core.config import TrustLimits
 from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.series import Limits, Recurrence
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.core.types import Point
 from app.geo import located
 from app.members.suspension import suspended_among
-from app.needs import hooks, quota
-from app.needs.models import Approval, Need, NeedCreate, NeedStatus, NeedUpdate, Visibility
+from app.needs import hooks, occurrences, quota
+from app.needs.models import Approval, Need, NeedCreate, NeedStatus, NeedUpdate, OccurrenceStatus, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
 from app.safety import blocks
@@ -33,6 +34,8 @@ from app.webhooks.models import EventType
 
 _LOCATED_FIELDS = ("lat", "lon", "approx_lat", "approx_lon", "h3_r4", "h3_r6", "h3_r8")
 EDITABLE = (NeedStatus.open, NeedStatus.matched)
+# A change to any of these lays the series out again (and forgets cancelled occurrences).
+_SERIES_FIELDS = {"window_start", "window_end", "timezone", "recurrence"}
 
 
 def _location_columns(lat: float | None, lon: float | None) -> dict[str, Any]:
@@ -41,7 +44,7 @@ def _location_columns(lat: float | None, lon: float | None) -> dict[str, Any]:
 
 def _flatten(data: dict[str, Any]) -> dict[str, Any]:
     """Body fields to columns: location and contact become their column pairs."""
-    out = {k: v for k, v in data.items() if k not in ("location", "contact")}
+    out = {k: v for k, v in data.items() if k not in ("location", "contact", "recurrence")}
     if "location" in data:
         loc = data["location"]
         out.update(_location_columns(loc["lat"], loc["lon"]) if loc else _location_columns(None, None))
@@ -90,8 +93,22 @@ def check_approval(approval: Approval | None, organization_id: uuid.UUID | None,
         )
 
 
-def check_create(data: NeedCreate, organization_id: uuid.UUID | None, caller: Caller) -> None:
+def series_columns(data: NeedCreate, recurring: Limits) -> dict[str, Any]:
+    """A new need's series columns; Invalid (422) when its recurrence breaks a rule or the limits."""
+    return occurrences.columns(
+        window_start=data.window_start,
+        window_end=data.window_end,
+        timezone=data.timezone,
+        recurrence_body=data.recurrence.model_dump() if data.recurrence is not None else None,
+        limits=recurring,
+    )
+
+
+def check_create(
+    data: NeedCreate, organization_id: uuid.UUID | None, caller: Caller, recurring: Limits
+) -> None:
     check_approval(data.approval, organization_id, caller)
+    series_columns(data, recurring)
     if data.window_end is not None and data.window_end <= utcnow():
         raise Invalid("window_end is in the past.", loc=["body", "window_end"])
     if organization_id is None and data.visibility == Visibility.organization:
@@ -110,12 +127,12 @@ def check_create(data: NeedCreate, organization_id: uuid.UUID | None, caller: Ca
         raise Invalid("external_id is unique within an organization; name one.", loc=["body", "external_id"])
 
 
-def new_need(caller: Caller, organization_id: uuid.UUID | None, data: NeedCreate) -> Need:
+def new_need(caller: Caller, organization_id: uuid.UUID | None, data: NeedCreate, recurring: Limits) -> Need:
     """A member's own need, or, filed by the organisation's coordinator or key, the organisation's.
 
     An organisation's need has no requester: its rights follow current roles (`role_of`), and
-    `filed_by_*` only records who typed it."""
-    fields = _flatten(data.model_dump(exclude={"organization_id"}))
+    `filed_by_*` only records who typed it. A recurring one keeps to `recurring` (422 otherwise)."""
+    fields = _flatten(data.model_dump(exclude={"organization_id"})) | series_columns(data, recurring)
     if caller.acts_for(organization_id):
         return Need(
             organization_id=organization_id,
@@ -153,15 +170,15 @@ def created_event(need: Need) -> webhooks.Event:
 
 
 async def create_need(
-    session: AsyncSession, *, caller: Caller, data: NeedCreate, limits: TrustLimits | None
+    session: AsyncSession, *, caller: Caller, data: NeedCreate, limits: TrustLimits | None, recurring: Limits
 ) -> Need:
     """File a need; a member's own (not their organisation's intake) counts against `limits`:
-    429 with Retry-After once the day's are spent."""
+    429 with Retry-After once the day's are spent. A recurring need keeps to `recurring`."""
     organization_id = await owning_organization(session, caller, data.organization_id)
-    check_create(data, organization_id, caller)
+    check_create(data, organization_id, caller, recurring)
     if limits is not None and quota.counted(caller, organization_id):
         (await quota.allowance(session, caller=caller, limits=limits, now=utcnow())).take()
-    need = new_need(caller, organization_id, data)
+    need = new_need(caller, organization_id, data, recurring)
     try:
         async with savepoint(session):
             session.add(need)
@@ -234,7 +251,13 @@ async def get_owned_need(session: AsyncSession, *, need_id: uuid.UUID, caller: C
 
 
 async def update_need(
-    session: AsyncSession, *, caller: Caller, need: Need, data: NeedUpdate, if_match: set[int] | None
+    session: AsyncSession,
+    *,
+    caller: Caller,
+    need: Need,
+    data: NeedUpdate,
+    if_match: set[int] | None,
+    recurring: Limits,
 ) -> Need:
     """Change a need; the owner's answer shows its private fields, so that is audited with it."""
     changes = data.model_dump(mode="json", exclude_unset=True)
@@ -247,6 +270,10 @@ async def update_need(
         "location": None if need.lat is None or need.lon is None else Point(lat=need.lat, lon=need.lon),
         "window_start": need.window_start,
         "window_end": need.window_end,
+        "timezone": need.timezone,
+        "recurrence": None
+        if need.recurrence_rule is None
+        else Recurrence(rule=need.recurrence_rule, until=need.recurrence_until),
     }
     sent = {name: getattr(data, name) for name in data.model_fields_set}
     merged = NeedUpdate.model_construct(**(stored | sent))
@@ -278,6 +305,14 @@ async def update_need(
     for field in ("window_start", "window_end"):
         if field in changes:
             values[field] = getattr(merged, field)
+    if changes.keys() & _SERIES_FIELDS:
+        values |= occurrences.columns(
+            window_start=merged.window_start,
+            window_end=merged.window_end,
+            timezone=merged.timezone,
+            recurrence_body=merged.recurrence.model_dump() if merged.recurrence is not None else None,
+            limits=recurring,
+        )
 
     async def announce() -> None:
         if need.organization_id is None:
@@ -315,6 +350,40 @@ async def end_need(session: AsyncSession, *, need: Need, now: datetime, actor: u
         raise Conflict("The need was changed by someone else at the same moment; try again.")
     await webhooks.emit(session, [need_event(EventType.need_cancelled, need, NeedStatus.cancelled)])
     await matches.end(session, need_id=need.id, now=now, actor=actor)
+
+
+async def cancel_occurrence(session: AsyncSession, *, need: Need, start: datetime) -> occurrences.Occurrence:
+    """Cancel one open occurrence of the owner's recurring need (stored as an exception, like an
+    EXDATE), as a change of the need. 404 when the series has no occurrence then, 409 when it is past
+    or cancelled already, or is the last open one (cancel the need instead)."""
+    now = utcnow()
+    if effective_status(need) not in EDITABLE:
+        raise Conflict(f"A {effective_status(need)} need's occurrences cannot be cancelled.")
+    found = occurrences.find(need, start, now) if occurrences.recurs(need) else None
+    if found is None:
+        raise NotFound("The need has no occurrence starting then.")
+    if found.status != OccurrenceStatus.open:
+        raise Conflict(f"That occurrence is {found.status} already.")
+    cancelled = {*need.cancelled_occurrences, occurrences.key(found.start)}
+    if occurrences.next_open(_with_cancelled(need, cancelled), now) is None:
+        raise Conflict("That is the need's last open occurrence: cancel the need instead.")
+    values = {
+        "cancelled_occurrences": sorted(cancelled),
+        "last_ends_at": occurrences.last_open_end(need, cancelled),
+    }
+
+    async def announce() -> None:
+        if need.organization_id is not None:  # nobody subscribes to needs outside organisations
+            await webhooks.emit(session, [need_event(EventType.need_updated, need, need.status)])
+
+    # A change like any edit: a new version and updated_at, and need.updated to the organisation.
+    # Not an exposure row: the answer shows no private field.
+    await versioned_update(session, need, values, if_match=None, noun="need", and_then=announce)
+    return occurrences.Occurrence(found.start, found.end, OccurrenceStatus.cancelled)
+
+
+def _with_cancelled(need: Need, cancelled: set[str]) -> Need:
+    return need.model_copy(update={"cancelled_occurrences": sorted(cancelled)})
 
 
 async def crisis_resources(catalogue: Catalogue, *, need: Need, caller: Caller) -> list[CrisisResource]:

@@ -2,17 +2,29 @@
 
 from typing import Any
 
+from app.core.series import recurrence_view
 from app.core.timeutil import utcnow
 from app.geo import round_half_km
-from app.needs.models import Need, NeedOwner, NeedParticipant, NeedPublic, NeedStatus, NeedWritten
+from app.needs import occurrences
+from app.needs.models import (
+    Need,
+    NeedOwner,
+    NeedParticipant,
+    NeedPublic,
+    NeedStatus,
+    NeedWritten,
+    closes_at,
+)
 from app.safety.models import CrisisResource
 
 OWNER, PARTICIPANT, PUBLIC = "owner", "participant", "public"
 
 
 def effective_status(need: Need) -> NeedStatus:
-    """An open need whose window has closed is expired, without anyone having to write it."""
-    if need.status == NeedStatus.open and need.window_end is not None and need.window_end <= utcnow():
+    """An open need whose window has closed (a recurring one: whose occurrences left are all past)
+    is expired, without anyone having to write it."""
+    closes = closes_at(need)
+    if need.status == NeedStatus.open and closes is not None and closes <= utcnow():
         return NeedStatus.expired
     return NeedStatus(need.status)
 
@@ -29,6 +41,9 @@ def _fields(need: Need, distance_km: float | None) -> dict[str, Any]:
     )
     data["distance_km"] = round_half_km(distance_km) if distance_km is not None else None
     data["filed_by"] = _filed_by(need)
+    data["recurrence"] = recurrence_view(need.recurrence_rule, need.recurrence_until)
+    upcoming = occurrences.next_open(need, utcnow()) if occurrences.recurs(need) else None
+    data["next_occurrence_start"] = upcoming[0] if upcoming is not None else None
     return data
 
 

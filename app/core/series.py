@@ -1,27 +1,70 @@
-"""The series an activity's times describe: checked against the limits, with its stored summary.
+"""The series a recurring thing's times describe (activities, needs): checked against the limits,
+with its stored summary, and the request and response shapes of a recurrence.
 
-One place turns (starts_at, ends_at, timezone, recurrence) into the columns a create or an edit
-writes, so both keep the same rules: the first start is an occurrence of the rule, at most
+One place turns (first start, first end, timezone, recurrence) into the columns a create or an
+edit writes, so every domain keeps the same rules: the first start is an occurrence of the rule, at most
 `max_occurrences` fall within `horizon` of it, and the series has not already ended.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from app.activities import recurrence
+from pydantic import StringConstraints
+from sqlmodel import Field, SQLModel
+
+from app.core import recurrence
+from app.core.config import Settings
 from app.core.errors import Invalid
 from app.core.instants import WINDOW_HORIZON, utcnow
+from app.core.schema import Instant, RequestBody
 
 # An occurrence may last at most this long (a weekend's gardening, an overnight shift).
 MAX_DURATION = timedelta(days=14)
+
+
+class Recurrence(RequestBody):
+    rule: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY; INTERVAL, BYDAY, BYMONTHDAY, COUNT, UNTIL.",
+        schema_extra={"examples": ["FREQ=WEEKLY;BYDAY=SA"]},
+    )
+    until: Instant | None = Field(default=None, description="No occurrence starts after this.")
+
+
+class RecurrenceView(SQLModel):
+    rule: str = Field(description="The RRULE in normal form (parts in a fixed order).")
+    until: datetime | None
+
+
+def recurrence_view(rule: str | None, until: datetime | None) -> dict[str, Any] | None:
+    return {"rule": rule, "until": until} if rule is not None else None
 
 
 @dataclass(frozen=True)
 class Limits:
     max_occurrences: int
     horizon: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Limits":
+        """RECURRENCE_MAX_OCCURRENCES and the horizon, as every domain reads them."""
+        return cls(
+            max_occurrences=settings.recurrence_max_occurrences,
+            horizon=timedelta(days=settings.recurrence_horizon_days),
+        )
+
+
+@dataclass(frozen=True)
+class Names:
+    """What a domain calls the first occurrence's bounds, for the 422s' `loc` and wording."""
+
+    start: str
+    end: str
+    noun: str
+
+
+ACTIVITY = Names(start="starts_at", end="ends_at", noun="activity")
 
 
 @dataclass(frozen=True)
@@ -41,7 +84,7 @@ class Series:
 
 
 def wall_duration(starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> timedelta:
-    """How long an occurrence lasts on the activity's clock (10:00 to 12:00 is two hours, also on
+    """How long an occurrence lasts on the series' clock (10:00 to 12:00 is two hours, also on
     the day the clocks change)."""
     return ends_at.astimezone(zone).replace(tzinfo=None) - starts_at.astimezone(zone).replace(tzinfo=None)
 
@@ -62,22 +105,23 @@ def build(
     rule_text: str | None,
     until: datetime | None,
     limits: Limits,
+    names: Names = ACTIVITY,
 ) -> Series:
     """The series, or Invalid (422) naming the field and the reason."""
     if ends_at <= starts_at:
-        raise _invalid("ends_at must be after starts_at.", "ends_at")
+        raise _invalid(f"{names.end} must be after {names.start}.", names.end)
     if ends_at - starts_at > MAX_DURATION:
-        raise _invalid(f"An occurrence may last at most {MAX_DURATION.days} days.", "ends_at")
+        raise _invalid(f"An occurrence may last at most {MAX_DURATION.days} days.", names.end)
     if starts_at > utcnow() + WINDOW_HORIZON:
-        raise _invalid("starts_at must be within two years from now.", "starts_at")
+        raise _invalid(f"{names.start} must be within two years from now.", names.start)
     zone = ZoneInfo(timezone)
     duration = wall_duration(starts_at, ends_at, zone)
     if rule_text is None:
         series = Series(rule=None, until=None, starts=[starts_at], last_ends_at=ends_at)
     else:
-        series = _recurring(starts_at, zone, duration, rule_text, until, limits)
+        series = _recurring(starts_at, zone, duration, rule_text, until, limits, names)
     if series.last_ends_at <= utcnow():
-        raise _invalid("The activity (its last occurrence) has already ended.", "ends_at")
+        raise _invalid(f"The {names.noun} (its last occurrence) has already ended.", names.end)
     return series
 
 
@@ -88,6 +132,7 @@ def _recurring(
     rule_text: str,
     until: datetime | None,
     limits: Limits,
+    names: Names,
 ) -> Series:
     try:
         rule = recurrence.parse(rule_text)
@@ -95,13 +140,13 @@ def _recurring(
         raise _invalid(f"recurrence.rule: {exc}.", "recurrence", "rule") from None
     if not recurrence.starts_series(rule, starts_at.astimezone(zone).replace(tzinfo=None)):
         raise _invalid(
-            "starts_at must itself be an occurrence of the rule (a day its BYDAY and BYMONTHDAY "
-            "allow, in the activity's timezone).",
-            "starts_at",
+            f"{names.start} must itself be an occurrence of the rule (a day its BYDAY and BYMONTHDAY "
+            f"allow, in the {names.noun}'s timezone).",
+            names.start,
         )
     for name, bound in (("UNTIL", rule.until), ("until", until)):
         if bound is not None and bound < starts_at:
-            raise _invalid(f"The recurrence's {name} is before starts_at.", "recurrence")
+            raise _invalid(f"The recurrence's {name} is before {names.start}.", "recurrence")
     starts = recurrence.expand(
         rule,
         first_start=starts_at,
@@ -112,7 +157,7 @@ def _recurring(
     )
     if not starts or starts[0] != starts_at:
         # Only a start in the second pass of a repeated hour (clocks going back) reads differently.
-        raise _invalid("starts_at falls in an hour the clocks repeat; choose another time.", "starts_at")
+        raise _invalid(f"{names.start} falls in an hour the clocks repeat; choose another time.", names.start)
     if len(starts) > limits.max_occurrences:
         raise _invalid(
             f"The rule gives more than {limits.max_occurrences} occurrences within "

@@ -1,15 +1,16 @@
-"""Recurring activities: the RFC 5545 RRULE subset accepted, and its expansion (pure).
+"""Recurring series (activities, needs): the RFC 5545 RRULE subset accepted, and its expansion (pure).
 
 A rule is `FREQ=DAILY|WEEKLY|MONTHLY` with optional `INTERVAL`, `BYDAY` (weekly: `MO`..`SU`;
 monthly also `1MO`, `-1FR`), `BYMONTHDAY` (1..31 or -31..-1), and at most one of `COUNT` and
 `UNTIL` (`YYYYMMDD` or `YYYYMMDDTHHMMSSZ`, as RFC 5545 asks when DTSTART carries a zone).
-Occurrences are expanded on the activity's wall clock (python-dateutil's rrule over naive local
-times) and only then placed in its zone, so a 10:00 walk stays at 10:00 local across DST. A local
+Occurrences are expanded on the series' wall clock (python-dateutil's rrule over naive local
+times) and only then placed in its zone, so a 10:00 walk or shop stays at 10:00 local across DST. A local
 time that a spring-forward skips is read with the offset before the change (zoneinfo's fold=0).
 """
 
 import re
 from calendar import monthrange
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -161,6 +162,18 @@ def expand(
 ) -> list[datetime]:
     """Occurrence starts (UTC, ascending) from `first_start` up to the earliest of the rule's
     UNTIL, `until` and `horizon`; at most `limit + 1` of them, so a caller can tell "too many"."""
+    starts: list[datetime] = []
+    for start in occurrences(rule, first_start=first_start, zone=zone, until=until, horizon=horizon):
+        starts.append(start)
+        if len(starts) > limit:
+            break
+    return starts
+
+
+def occurrences(
+    rule: Rule, *, first_start: datetime, zone: ZoneInfo, until: datetime | None, horizon: datetime
+) -> Iterator[datetime]:
+    """The same starts as `expand`, lazily: a reader that wants the next one stops there."""
     local_start = first_start.astimezone(zone).replace(tzinfo=None)
     ends = [t for t in (rule.until, until, horizon) if t is not None]
     last = min(ends)
@@ -178,13 +191,9 @@ def expand(
         # Not with COUNT, which RFC 5545 (and dateutil) will not combine with UNTIL.
         until=None if rule.count is not None else last.replace(tzinfo=None) + timedelta(days=1),
     )
-    starts: list[datetime] = []
     for local in local_rule:
         start = placed(local, zone)
         if start > last:
-            break
+            return
         if start >= first_start:
-            starts.append(start)
-        if len(starts) > limit:
-            break
-    return starts
+            yield start
