@@ -51,10 +51,10 @@ async def test_unexpected_failure_is_500_problem_without_internals(
 
 
 async def test_wrong_method_names_every_method_of_the_resource(client: httpx.AsyncClient) -> None:
-    # GET and PATCH live on separate routes of one resource; Allow must name both.
+    # GET, PATCH and DELETE (erasure) live on separate routes of one resource; Allow names all.
     r = await client.request("OPTIONS", "/v1/members/me")
     assert_problem(r, 405)
-    assert r.headers["allow"] == "GET, PATCH"
+    assert r.headers["allow"] == "DELETE, GET, PATCH"
     r = await client.delete("/v1/needs")
     assert_problem(r, 405)
     assert r.headers["allow"] == "GET, POST"

@@ -21,6 +21,7 @@ ANONYMOUS_OPERATIONS = {
     "get_organization",
     "list_needs",
     "get_need",
+    "list_need_occurrences",  # a public need's dates are as public as the need
     "list_activities",
     "get_activity",
     "hsds_organizations",
@@ -91,7 +92,10 @@ async def test_patch_bodies_are_nullable_exactly_where_null_clears_a_field(clien
     }
     assert nullable == {
         "MemberUpdate": {"phone"},
-        "NeedUpdate": {"description", "location", "address", "contact", "window_start", "window_end"},
+        "NeedUpdate": {
+            *("description", "location", "address", "contact", "window_start", "window_end"),
+            *("timezone", "recurrence"),  # null ends a series: the need is one-off again
+        },
         "OfferUpdate": {"note"},
     }
 
