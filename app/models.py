@@ -3,10 +3,10 @@
 from app.activities.models import Activity, Participant
 from app.audit.models import AdminAction, AuditEvent
 from app.idempotency.models import IdempotencyKey
-from app.matches.models import Match
+from app.matches.models import Match, Message
 from app.members.models import Member
 from app.needs.models import Need
-from app.notifications.models import Notification, NotificationCounter, NotificationSettings
+from app.notifications.models import AlertAllowance, Notification, NotificationCounter, NotificationSettings
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
 from app.safety.models import MemberBlock
@@ -16,6 +16,7 @@ from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 __all__ = [
     "Activity",
     "AdminAction",
+    "AlertAllowance",
     "ApiKey",
     "AuditEvent",
     "IdempotencyKey",
@@ -23,6 +24,7 @@ __all__ = [
     "Member",
     "MemberBlock",
     "Membership",
+    "Message",
     "Need",
     "Notification",
     "NotificationCounter",

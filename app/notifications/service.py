@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, insert, update
@@ -14,6 +15,7 @@ from app.core.errors import Invalid
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.timeutil import utcnow
 from app.notifications.models import (
+    AlertAllowance,
     Alerts,
     MarkRead,
     Notification,
@@ -73,6 +75,24 @@ async def _next_seq(session: AsyncSession, member_id: uuid.UUID, *, postgres: bo
         index_elements=["member_id"], set_={"last_seq": col(NotificationCounter.last_seq) + step}
     ).returning(col(NotificationCounter.last_seq))
     return int((await session.exec(stmt)).one()[0])
+
+
+async def take_alerts(
+    session: AsyncSession, *, members: Iterable[uuid.UUID], day: date, per_day: int
+) -> set[uuid.UUID]:
+    """Of `members`, those who may get one more alert on `day` (UTC), each counted now: one
+    conditional upsert (INSERT ... ON CONFLICT DO UPDATE ... WHERE sent < per_day RETURNING), so
+    the cap holds however many transactions alert the same member at once."""
+    wanted = sorted(set(members))  # one order, so two fan-outs cannot deadlock on these rows
+    if not wanted or per_day < 1:
+        return set()
+    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    upsert = builder(AlertAllowance).values([{"member_id": m, "day": day, "sent": 1} for m in wanted])
+    sent = col(AlertAllowance.sent)
+    stmt = upsert.on_conflict_do_update(
+        index_elements=["member_id", "day"], set_={"sent": sent + 1}, where=sent < per_day
+    ).returning(col(AlertAllowance.member_id))
+    return {row[0] for row in (await session.exec(stmt)).all()}
 
 
 async def hold(session: AsyncSession, *, members: Iterable[uuid.UUID | None]) -> None:

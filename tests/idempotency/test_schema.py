@@ -17,7 +17,7 @@ async def test_every_post_under_v1_documents_the_header(client: httpx.AsyncClien
     }
     posts = {("post", p) for p, item in spec["paths"].items() if "post" in item and p.startswith("/v1/")}
     assert documented == posts - {("post", "/v1/auth/token")}
-    assert len(documented) == 18  # webhook subscriptions, reports and suspensions included
+    assert len(documented) == 24  # webhooks, reports, suspensions, activities, notifications, messages
     create = spec["paths"]["/v1/needs"]["post"]
     header = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
     assert (header["in"], header["required"], header["schema"]["maxLength"]) == ("header", False, 255)
