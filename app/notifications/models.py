@@ -136,12 +136,16 @@ class NotificationSettings(SQLModel, table=True):
 
 class NotificationPublic(SQLModel):
     id: uuid.UUID = Field(description="Sorts by creation time (UUID v7); the stream's event id.")
-    type: str = Field(description="What happened: `match.proposed`, `match.accepted`, ...")
+    type: str = Field(
+        description="What happened: `match.proposed`, `match.accepted`, ..., `message.created`, `need.nearby`"
+    )
     created_at: datetime
     read_at: datetime | None
     data: dict[str, Any] = Field(
         description="Ids and public facts only (`match.*`: `match_id`, `need_id`, `offer_id`, "
-        "`status`); never an address, phone, exact location or message text."
+        "`status`; `message.created`: `match_id`, `need_id`, `message_id`; `need.nearby`: "
+        "`need_id`, `category`, `mode`, `urgency`, `approx_location`); never an address, phone, "
+        "exact location or message text."
     )
 
 

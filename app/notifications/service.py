@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import ARRAY, Text, bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -54,17 +54,34 @@ async def notify(
     members = sorted({r for r in recipients if r is not None and r != actor})
     if not members:
         return []
-    now, payload, ids = utcnow(), dict(data), []
+    now, payload = utcnow(), dict(data)
     postgres = session.get_bind().dialect.name == "postgresql"
     with session.no_autoflush:  # the caller's pending rows fail at its own flush, not here
-        for member_id in members:
-            seq = await _next_seq(session, member_id, postgres=postgres)
-            ids.append(uuid7())
-            row = {"id": ids[-1], "member_id": member_id, "seq": seq, "type": type, "data": payload}
-            await session.exec(insert(Notification).values(**row, created_at=now))
-            if postgres:
-                await session.exec(select(func.pg_notify(CHANNEL, str(member_id))))
+        # Three statements however many recipients (an alert's fan-out may name hundreds).
+        seqs = await _next_seqs(session, members, postgres=postgres)
+        ids = [uuid7() for _ in members]
+        rows = [
+            {"id": i, "member_id": m, "seq": seqs[m], "type": type, "data": payload, "created_at": now}
+            for i, m in zip(ids, members, strict=True)
+        ]
+        await session.exec(insert(Notification).values(rows))
+        if postgres:
+            woken = func.unnest(bindparam("woken", [str(m) for m in members], type_=ARRAY(Text())))
+            await session.exec(select(func.pg_notify(CHANNEL, woken.column_valued())))
     return ids
+
+
+async def _next_seqs(
+    session: AsyncSession, members: list[uuid.UUID], *, postgres: bool
+) -> dict[uuid.UUID, int]:
+    """Add 1 to each member's counter (creating it at 1), locking the rows in the given (id)
+    order, in one statement; each member's new value."""
+    builder = pg_insert if postgres else sqlite_insert
+    upsert = builder(NotificationCounter).values([{"member_id": m, "last_seq": 1} for m in members])
+    stmt = upsert.on_conflict_do_update(
+        index_elements=["member_id"], set_={"last_seq": col(NotificationCounter.last_seq) + 1}
+    ).returning(col(NotificationCounter.member_id), col(NotificationCounter.last_seq))
+    return {member: int(seq) for member, seq in (await session.exec(stmt)).all()}
 
 
 async def _next_seq(session: AsyncSession, member_id: uuid.UUID, *, postgres: bool, step: int = 1) -> int:
