@@ -7,12 +7,12 @@ is played over HTTP (as tests/safety/test_blocks_property.py explains).
 """
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 from anyio import from_thread, to_thread
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.factories import Member, join, member, need_body, offer_body, organization
@@ -44,6 +44,18 @@ people = st.builds(
     blocked=st.booleans(),
 )
 hoods = st.tuples(st.lists(people, min_size=1, max_size=PEOPLE), st.sampled_from(CATEGORIES))
+# Whatever Hypothesis draws, one neighbourhood where each way to be left out meets one alerted.
+NEAR = Person(["groceries"], 0.0, 5.0, enabled=True, categories=None, radius_km=None, blocked=False)
+EVERY_CASE = (
+    [
+        NEAR,
+        replace(NEAR, enabled=False),
+        replace(NEAR, blocked=True),
+        replace(NEAR, categories=["errands"]),
+        replace(NEAR, east_km=3.0, radius_km=0.5),
+    ],
+    "groceries",
+)
 
 
 def _east(here: dict[str, float], km: float) -> dict[str, float]:
@@ -119,11 +131,12 @@ async def test_the_alerted_are_exactly_the_opted_in_whose_opportunities_list_the
 
     @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(hoods)
+    @example(EVERY_CASE)
     def check(hood: tuple[list[Person], str]) -> None:
         from_thread.run(_play, client, hood, seen)
 
     await to_thread.run_sync(check)
-    assert seen.examples >= 25
+    assert seen.examples >= 26
     assert seen.alerted, "no example alerted anyone"
     assert seen.refused, "no example listed a need to someone who was not alerted"
 
