@@ -23,7 +23,7 @@ from app.core.errors import install_problem_handlers, problems
 from app.core.http import LimitBodies, SecurityHeaders, body_media_type
 from app.core.openapi import install_openapi
 from app.datarights.router import router as datarights_router
-from app.dispatch import pairs
+from app.dispatch import alerts, pairs
 from app.dispatch.router import router as dispatch_router
 from app.hsds.router import router as hsds_router
 from app.idempotency import deps as idempotency
@@ -114,7 +114,7 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def connect_domains() -> None:
+def connect_domains(settings: Settings) -> None:
     """A lower domain asks a higher one through a hook it declares; here each is filled in, so
     every import still points down (import-linter's contracts in pyproject.toml)."""
     match_hooks.connect(pairs.judge)
@@ -133,16 +133,19 @@ def connect_domains() -> None:
                 "need": need_moderation.find,
                 "offer": match_moderation.find_offer,
                 "match": match_moderation.find_match,
+                "message": match_moderation.find_message,
             },
             remove={
                 "need": need_moderation.remove,
                 "offer": offer_moderation.remove,
                 "match": match_moderation.remove_match,
+                "message": match_moderation.remove_message,
             },
             end_matches=match_moderation.end_for_member,
             resolved=(decisions.tell_parties,),
         )
     )
+    need_hooks.connect_published(alerts.listener(settings.alerts_per_day))
     safety_hooks.connect_parted(match_service.cancel_between, activity_service.part)
     activity_hooks.connect(
         activity_hooks.ActivityHooks(may_meet=activity_links.may_meet, tell=activity_links.tell)
@@ -151,7 +154,7 @@ def connect_domains() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    connect_domains()
+    connect_domains(settings)
     configure_logging(settings.log_level, json=settings.log_json)
 
     @asynccontextmanager

@@ -3,11 +3,11 @@
 from app.activities.models import Activity, Participant
 from app.audit.models import AdminAction, AuditEvent
 from app.idempotency.models import IdempotencyKey
-from app.matches.models import Match
+from app.matches.models import Match, Message
 from app.members.accounts import AccountToken, MemberSession, RefreshToken
 from app.members.models import Member
 from app.needs.models import Need
-from app.notifications.models import Notification, NotificationCounter, NotificationSettings
+from app.notifications.models import AlertAllowance, Notification, NotificationCounter, NotificationSettings
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
 from app.safety.models import MemberBlock
@@ -18,6 +18,7 @@ __all__ = [
     "AccountToken",
     "Activity",
     "AdminAction",
+    "AlertAllowance",
     "ApiKey",
     "AuditEvent",
     "IdempotencyKey",
@@ -27,6 +28,7 @@ __all__ = [
     "MemberBlock",
     "MemberSession",
     "Membership",
+    "Message",
     "Need",
     "Notification",
     "NotificationCounter",

@@ -208,11 +208,19 @@ async def new_pair(w: World) -> tuple[str, dict[str, Any]]:
     return "/v1/matches", {"json": {"need_id": await w.need(), "offer_id": await w.volunteer_offer()}}
 
 
-def on_match(suffix: str = "", accepted: bool = False) -> Request:
+def on_match(suffix: str = "", accepted: bool = False, **kwargs: Any) -> Request:
     async def build(w: World) -> tuple[str, dict[str, Any]]:
-        return f"/v1/matches/{await w.match(accepted)}{suffix}", {}
+        return f"/v1/matches/{await w.match(accepted)}{suffix}", kwargs
 
     return build
+
+
+async def a_message(w: World) -> tuple[str, dict[str, Any]]:
+    """A message the volunteer (the other member) wrote on a match, read by id."""
+    url = f"/v1/matches/{await w.match()}/messages"
+    r = await w.client.post(url, json={"body": "Hello"}, headers=w.other.headers)
+    assert r.status_code == 201, r.text
+    return f"{url}/{r.json()['id']}", {}
 
 
 async def org_run(w: World) -> tuple[str, dict[str, Any]]:
@@ -320,6 +328,7 @@ EVERYONE_200 = expect(200, 200, 200, 200, 200, 200, 200, 401)
 # Activities the coordinator hosts for the organisation: its coordinators and keys with
 # activities:write; any other member is told no (the activity itself is public).
 HOSTS_200 = expect(401, 403, 403, 200, 403, 200, 403, 401)
+CONVERSANTS_200 = expect(401, 200, 200, 404, 404, 404, 403, 401)
 
 MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("POST", "/v1/members"): (new_member_body, expect(201, 201, 201, 201, 201, 201, 201, 401)),
@@ -464,6 +473,15 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("POST", "/v1/matches/{match_id}/cancel"): (
         on_match("/cancel"),
         expect(401, 200, 200, 200, 404, 200, 403, 401),
+    ),
+    # Messages: the volunteer (other member) and the requester (owner) only; the need's
+    # organisation's coordinators and keys speak only for its needs filed for someone
+    # (tests/test_authorization_filed.py).
+    ("GET", "/v1/matches/{match_id}/messages"): (on_match("/messages"), CONVERSANTS_200),
+    ("GET", "/v1/matches/{match_id}/messages/{message_id}"): (a_message, CONVERSANTS_200),
+    ("POST", "/v1/matches/{match_id}/messages"): (
+        on_match("/messages", json={"body": "Hello"}),
+        expect(401, 201, 201, 404, 404, 404, 403, 401),
     ),
     ("GET", "/v1/needs/{need_id}/candidates"): (
         on_need("/candidates"),

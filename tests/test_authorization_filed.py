@@ -120,6 +120,20 @@ MATCH_SIDE_200 = expect(200, 404, 404, 200, 200, 200)
 # The second Saturday of `weekly_series` (a path segment: no braces for `format` to fill).
 SECOND = (first_saturday() + timedelta(days=7)).isoformat().replace("+00:00", "Z")
 
+
+async def a_message(t: Target) -> tuple[str, str, dict[str, Any]]:
+    """A message the volunteer wrote on the match, read by id."""
+    url = f"/v1/matches/{t.match}/messages"
+    written = await t.desk.ok(
+        await t.desk.client.post(url, json={"body": "Hello"}, headers=t.desk.volunteer.headers)
+    )
+    return "GET", f"{url}/{written['id']}", {}
+
+
+# An organisation's need filed for someone has no requester: its coordinators now are its side
+# of the conversation; a demoted or removed filer and a key are not (404).
+CONVERSANTS_200 = expect(200, 404, 404, 200, 404, 200)
+
 FILED_MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("GET", "/v1/needs/{need_id}"): (on("GET", "/v1/needs/{need}"), expect(200, 404, 404, 200, 200, 200)),
     ("PATCH", "/v1/needs/{need_id}"): (
@@ -152,6 +166,12 @@ FILED_MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ),
     ("POST", "/v1/matches/{match_id}/complete"): (on("POST", "/v1/matches/{match}/complete"), MATCH_SIDE_200),
     ("POST", "/v1/matches/{match_id}/cancel"): (on("POST", "/v1/matches/{match}/cancel"), MATCH_SIDE_200),
+    ("GET", "/v1/matches/{match_id}/messages"): (on("GET", "/v1/matches/{match}/messages"), CONVERSANTS_200),
+    ("GET", "/v1/matches/{match_id}/messages/{message_id}"): (a_message, CONVERSANTS_200),
+    ("POST", "/v1/matches/{match_id}/messages"): (
+        on("POST", "/v1/matches/{match}/messages", json={"body": "Hello"}),
+        expect(201, 404, 404, 201, 404, 201),
+    ),
     ("GET", "/v1/organizations/{organization_id}/audit"): (
         on("GET", "/v1/organizations/{org}/audit"),
         expect(200, 404, 404, 200, 403, 404),

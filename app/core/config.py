@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     trust_member: TrustLimits = TRUST_DEFAULTS["member"]
     trust_vetted: TrustLimits = TRUST_DEFAULTS["vetted"]
 
+    # Opt-in alerts of new public needs nearby (`need.nearby`): at most this many per volunteer
+    # per UTC day, kept by the database (docs/notifications.md, Alerts).
+    alerts_per_day: int = Field(default=10, ge=0, le=1000)
+
     # Logs are JSON lines on stderr; `LOG_JSON=false` prints them for a person instead.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True

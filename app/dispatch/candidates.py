@@ -68,7 +68,7 @@ def _no_active_pair(need_id: Any, offer_id: Any, volunteer_id: Any) -> ColumnEle
     )
 
 
-def _settled(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+def settled(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
     """The rules SQL tests only as supersets (a mask, a margin), exactly."""
     return all(rule.python(need, offer, ctx) for rule in SETTLED)
 
@@ -81,7 +81,7 @@ def _best(need: NeedFacts, rows: list[Any], limit: int) -> list[Ranked]:
     kept = []
     for row in rows:
         offer = loading.offer_facts(row, row.display_name)
-        if _settled(need, offer, ctx):
+        if settled(need, offer, ctx):
             d = distance_km(need, offer)
             parts = scoring.components(need, offer, ctx, d)
             kept.append((-scoring.total(parts), offer.id, offer, parts, d))

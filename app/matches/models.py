@@ -1,15 +1,19 @@
-"""Matches: a volunteer's offer joined to a need, from proposal or claim to completion."""
+"""Matches: a volunteer's offer joined to a need, from proposal or claim to completion, and the
+messages its two sides exchange."""
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
+from pydantic import StringConstraints
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import Instant, RequestBody, request_config
+from app.core.schema import PROSE, Instant, RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
+from app.safety.models import RESOURCES_DESCRIPTION, CrisisResource
 
 
 class MatchStatus(StrEnum):
@@ -122,3 +126,49 @@ class MatchView(SQLModel):
     updated_at: datetime
     accepted_at: datetime | None
     closed_at: datetime | None
+
+
+MESSAGE_MAX_CHARS = 2000
+
+
+class Message(SQLModel, table=True):
+    """A message between the two sides of a match. `body` is None once a moderator removed it."""
+
+    __tablename__ = "match_messages"
+    __table_args__ = (Index("ix_match_messages_match_created", "match_id", "created_at", "id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    match_id: uuid.UUID = Field(foreign_key="matches.id")
+    author_id: uuid.UUID = Field(foreign_key="members.id")
+    body: str | None = Field(default=None, max_length=MESSAGE_MAX_CHARS)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MessageCreate(RequestBody):
+    model_config = request_config({"body": "I can come by on Saturday morning, does that suit you?"})
+
+    body: Annotated[str, StringConstraints(min_length=1, max_length=MESSAGE_MAX_CHARS), PROSE] = Field(
+        description=f"The message, 1..{MESSAGE_MAX_CHARS} characters; line breaks allowed."
+    )
+
+
+class MessageSide(StrEnum):
+    volunteer = "volunteer"
+    need = "need"  # the requester, or the coordinators of an organisation's need
+
+
+class MessageView(SQLModel):
+    id: uuid.UUID
+    match_id: uuid.UUID
+    author_side: MessageSide = Field(description="Which side of the match wrote it.")
+    mine: bool = Field(description="Whether the caller wrote it.")
+    body: str | None = Field(description="The text; null once a moderator removed it.")
+    removed: bool
+    created_at: datetime
+
+
+class MessageWritten(MessageView):
+    """The new message as its author sees it, plus crisis resources for the author alone."""
+
+    resources: list[CrisisResource] = Field(default_factory=list, description=RESOURCES_DESCRIPTION)

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
 from app.core.errors import NotFound
-from app.matches import service
+from app.matches import messages, service
 from app.matches.models import ACTIVE, Match
 from app.members.models import Member
 from app.offers import moderation as offers
@@ -84,3 +84,16 @@ async def end_for_member(session: AsyncSession, *, member_id: uuid.UUID, now: da
     for match_id in (await session.exec(stmt.order_by(col(Match.id)))).all():
         ended += await service.end(session, match_id=match_id)
     return ended
+
+
+async def find_message(session: AsyncSession, *, caller: Caller, subject_id: uuid.UUID) -> Subject | None:
+    """A message its match's sides can read; it is about its author (who cannot report it)."""
+    found = await messages.visible_message(session, message_id=subject_id, caller=caller)
+    if found is None:
+        return None
+    message, match = found
+    return Subject("message", message.id, message.author_id, match.organization_id)
+
+
+async def remove_message(session: AsyncSession, *, subject_id: uuid.UUID, now: datetime) -> None:
+    await messages.remove(session, message_id=subject_id, now=now)

@@ -7,8 +7,8 @@ import uuid
 from app.core.errors import NotFound
 from app.core.etag import etag
 from app.idempotency.replays import Fresh, Replaying, Rerender, gone, rendered
-from app.matches import service, views
-from app.matches.models import Match, MatchStatus
+from app.matches import messages, service, views
+from app.matches.models import Match, MatchStatus, MessageWritten
 
 
 async def _current(replaying: Replaying, match_id: uuid.UUID) -> tuple[Match, str]:
@@ -40,3 +40,19 @@ def stepped(to: MatchStatus) -> Rerender:
         return await _render(replaying, match, side)
 
     return rerender
+
+
+async def message_posted(replaying: Replaying) -> Fresh:
+    """The message as it is now (a moderator may have removed its text), while the caller is
+    still a side of its match; the helplines of the first answer are public and kept."""
+    found = await messages.visible_message(
+        replaying.session, message_id=uuid.UUID(replaying.json()["id"]), caller=replaying.caller
+    )
+    if found is None:
+        raise gone("the conversation is no longer visible to you")
+    message, match = found
+    written = MessageWritten(
+        **messages.view(message, match, replaying.caller).model_dump(),
+        resources=replaying.json().get("resources", []),
+    )
+    return rendered(replaying, written)

@@ -13,9 +13,12 @@ from app.core.etag import IfMatch, etag, parse_if_match
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.idempotency.replays import replayed_by
-from app.matches import replays, service, views
-from app.matches.models import MatchCreate, MatchStatus, MatchView
+from app.matches import messages, replays, service, views
+from app.matches.models import MatchCreate, MatchStatus, MatchView, MessageCreate, MessageView, MessageWritten
+from app.needs.models import Need
 from app.organizations.models import Scope
+from app.safety import service as safety
+from app.safety.deps import CrisisCatalogue
 
 router = APIRouter(tags=["matching"])
 MatchWriter = Annotated[Caller, Depends(scoped(Scope.matches_write))]
@@ -163,3 +166,65 @@ async def cancel_match(
 ) -> MatchView:
     """Either side ends a proposed or accepted match; an accepted one gives its slot back."""
     return await _step(match_id, caller, session, response, if_match, "cancel")
+
+
+@router.get(
+    "/matches/{match_id:uuid}/messages",
+    response_model=Page[MessageView],
+    responses=problems(401, 403, 404, 422),
+)
+async def list_messages(
+    match_id: uuid.UUID, caller: MatchReader, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
+) -> Page[MessageView]:
+    """The match's messages, oldest first (`next_cursor` pages on to newer ones), for its two
+    sides only: the volunteer, and the requester (for an organisation's need filed for someone,
+    its coordinators, whose reads are audited). Anyone else gets 404. A removed message keeps
+    its place with `body: null`."""
+    items, next_cursor = await messages.page(
+        session, match_id=match_id, caller=caller, limit=limit, cursor=cursor
+    )
+    return Page[MessageView](items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/matches/{match_id:uuid}/messages/{message_id:uuid}",
+    response_model=MessageView,
+    responses=problems(401, 403, 404, 422),
+)
+async def get_message(
+    match_id: uuid.UUID, message_id: uuid.UUID, caller: MatchReader, session: SessionDep
+) -> MessageView:
+    """One message of the match, for its two sides only (as the list); 404 for anyone else."""
+    return await messages.one(session, match_id=match_id, message_id=message_id, caller=caller)
+
+
+@router.post(
+    "/matches/{match_id:uuid}/messages",
+    status_code=201,
+    response_model=MessageWritten,
+    responses=problems(401, 403, 404, 409, 422),
+)
+@replayed_by(replays.message_posted)
+async def post_message(
+    match_id: uuid.UUID,
+    data: MessageCreate,
+    caller: MatchWriter,
+    session: SessionDep,
+    response: Response,
+    catalogue: CrisisCatalogue,
+) -> MessageWritten:
+    """Write to the other side of a proposed or accepted match (409 once it has ended: the
+    messages stay readable). The other side is notified (`message.created`, ids only). When the
+    text reads as a crisis, `resources` lists helplines for the author alone."""
+    message, match = await messages.post(session, match_id=match_id, caller=caller, body=data.body)
+    response.headers["Location"] = f"/v1/matches/{match.id}/messages/{message.id}"
+    need = await session.get(Need, match.need_id)
+    languages = list(caller.member.languages) if caller.member is not None else []
+    resources = await safety.resources_for(
+        catalogue,
+        texts=[message.body],
+        lat=need.approx_lat if need is not None else None,
+        lon=need.approx_lon if need is not None else None,
+        languages=languages,
+    )
+    return MessageWritten(**messages.view(message, match, caller).model_dump(), resources=resources)

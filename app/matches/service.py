@@ -162,7 +162,7 @@ async def tell(
     an API key or the system acted). The need's side is its requester, or the coordinators of an
     organisation's need. Ids only: the match, its need and its offer."""
     matches = list(matches)
-    need_sides = {m.id: await _need_side_people(session, m) for m in matches}
+    need_sides = {m.id: await need_side_people(session, m) for m in matches}
     if len(matches) > 1:
         people = {p for m in matches for p in (m.volunteer_id, *need_sides[m.id]) if p != actor}
         await notifications.hold(session, members=people)
@@ -184,7 +184,7 @@ async def tell(
         )
 
 
-async def _need_side_people(session: AsyncSession, match: Match) -> list[uuid.UUID]:
+async def need_side_people(session: AsyncSession, match: Match) -> list[uuid.UUID]:
     """Who answers for the need: its requester, or for an organisation's need (filed for someone)
     its coordinators now, who accept or decline claims on it."""
     if match.requester_id is not None:

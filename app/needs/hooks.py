@@ -1,6 +1,7 @@
 """What needs ask of the matches made on them, which sit above them.
 
-A need's visibility depends on who was matched to it, and cancelling it ends its matches; needs
+A need's visibility depends on who was matched to it, cancelling it ends its matches, and a
+need opened to the public alerts the volunteers nearby (dispatch's fan-out); needs
 must not import matches (every arrow points down), so `app.main.create_app` connects the
 matches domain's answers here once.
 """
@@ -11,6 +12,8 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.needs.models import Need
 
 
 class Relation(Protocol):
@@ -51,3 +54,23 @@ def matches() -> MatchesOfNeed:
     if not _connected:
         raise RuntimeError("Matches are not connected to needs: app.main.create_app connects them.")
     return _connected[0]
+
+
+class Published(Protocol):
+    """A need became open to the public (created public, or made public by an edit): tell the
+    volunteers who asked to hear of such needs (`actor`, who acted, is never told)."""
+
+    async def __call__(self, session: AsyncSession, *, need: Need, actor: uuid.UUID | None) -> None: ...
+
+
+_published: list[Published] = []
+
+
+def connect_published(*listeners: Published) -> None:
+    _published[:] = list(listeners)
+
+
+async def published(session: AsyncSession, *, need: Need, actor: uuid.UUID | None) -> None:
+    """Called in the request's transaction, after the need's row is written."""
+    for listener in _published:
+        await listener(session, need=need, actor=actor)

@@ -189,6 +189,8 @@ async def create_need(
         if data.external_id in found:
             raise duplicate(found[data.external_id]) from None
         raise
+    if need.visibility == Visibility.public:
+        await hooks.published(session, need=need, actor=caller.member_id)
     return need
 
 
@@ -321,7 +323,10 @@ async def update_need(
         await session.refresh(need, attribute_names=["status"])
         await webhooks.emit(session, [need_event(EventType.need_updated, need, need.status)])
 
+    was_public = need.visibility == Visibility.public
     await versioned_update(session, need, values, if_match=if_match, noun="need", and_then=announce)
+    if not was_public and need.visibility == Visibility.public:
+        await hooks.published(session, need=need, actor=caller.member_id)
     await audit.record(session, caller=caller, needs=[need])
     return need
 

@@ -4,7 +4,7 @@ and views."""
 import os
 import time
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, StrictBool, StrictFloat, model_validator
@@ -54,6 +54,17 @@ class NotificationCounter(SQLModel, table=True):
 
     member_id: uuid.UUID = Field(foreign_key="members.id", primary_key=True, ondelete="CASCADE")
     last_seq: int = Field(default=0, sa_type=BigInteger)
+
+
+class AlertAllowance(SQLModel, table=True):
+    """How many `need.nearby` alerts a member has had on a UTC day: the daily cap is a conditional
+    upsert on this row, so two needs alerting at once cannot both take the last one."""
+
+    __tablename__ = "alert_allowances"
+
+    member_id: uuid.UUID = Field(foreign_key="members.id", primary_key=True, ondelete="CASCADE")
+    day: date = Field(primary_key=True)
+    sent: int = Field(default=0)
 
 
 class QuietHours(SQLModel):
@@ -125,12 +136,16 @@ class NotificationSettings(SQLModel, table=True):
 
 class NotificationPublic(SQLModel):
     id: uuid.UUID = Field(description="Sorts by creation time (UUID v7); the stream's event id.")
-    type: str = Field(description="What happened: `match.proposed`, `match.accepted`, ...")
+    type: str = Field(
+        description="What happened: `match.proposed`, `match.accepted`, ..., `message.created`, `need.nearby`"
+    )
     created_at: datetime
     read_at: datetime | None
     data: dict[str, Any] = Field(
         description="Ids and public facts only (`match.*`: `match_id`, `need_id`, `offer_id`, "
-        "`status`); never an address, phone, exact location or message text."
+        "`status`; `message.created`: `match_id`, `need_id`, `message_id`; `need.nearby`: "
+        "`need_id`, `category`, `mode`, `urgency`, `approx_location`); never an address, phone, "
+        "exact location or message text."
     )
 
 

@@ -2,9 +2,10 @@
 
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import ARRAY, Text, bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -14,6 +15,7 @@ from app.core.errors import Invalid
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.timeutil import utcnow
 from app.notifications.models import (
+    AlertAllowance,
     Alerts,
     MarkRead,
     Notification,
@@ -52,17 +54,34 @@ async def notify(
     members = sorted({r for r in recipients if r is not None and r != actor})
     if not members:
         return []
-    now, payload, ids = utcnow(), dict(data), []
+    now, payload = utcnow(), dict(data)
     postgres = session.get_bind().dialect.name == "postgresql"
     with session.no_autoflush:  # the caller's pending rows fail at its own flush, not here
-        for member_id in members:
-            seq = await _next_seq(session, member_id, postgres=postgres)
-            ids.append(uuid7())
-            row = {"id": ids[-1], "member_id": member_id, "seq": seq, "type": type, "data": payload}
-            await session.exec(insert(Notification).values(**row, created_at=now))
-            if postgres:
-                await session.exec(select(func.pg_notify(CHANNEL, str(member_id))))
+        # Three statements however many recipients (an alert's fan-out may name hundreds).
+        seqs = await _next_seqs(session, members, postgres=postgres)
+        ids = [uuid7() for _ in members]
+        rows = [
+            {"id": i, "member_id": m, "seq": seqs[m], "type": type, "data": payload, "created_at": now}
+            for i, m in zip(ids, members, strict=True)
+        ]
+        await session.exec(insert(Notification).values(rows))
+        if postgres:
+            woken = func.unnest(bindparam("woken", [str(m) for m in members], type_=ARRAY(Text())))
+            await session.exec(select(func.pg_notify(CHANNEL, woken.column_valued())))
     return ids
+
+
+async def _next_seqs(
+    session: AsyncSession, members: list[uuid.UUID], *, postgres: bool
+) -> dict[uuid.UUID, int]:
+    """Add 1 to each member's counter (creating it at 1), locking the rows in the given (id)
+    order, in one statement; each member's new value."""
+    builder = pg_insert if postgres else sqlite_insert
+    upsert = builder(NotificationCounter).values([{"member_id": m, "last_seq": 1} for m in members])
+    stmt = upsert.on_conflict_do_update(
+        index_elements=["member_id"], set_={"last_seq": col(NotificationCounter.last_seq) + 1}
+    ).returning(col(NotificationCounter.member_id), col(NotificationCounter.last_seq))
+    return {member: int(seq) for member, seq in (await session.exec(stmt)).all()}
 
 
 async def _next_seq(session: AsyncSession, member_id: uuid.UUID, *, postgres: bool, step: int = 1) -> int:
@@ -73,6 +92,24 @@ async def _next_seq(session: AsyncSession, member_id: uuid.UUID, *, postgres: bo
         index_elements=["member_id"], set_={"last_seq": col(NotificationCounter.last_seq) + step}
     ).returning(col(NotificationCounter.last_seq))
     return int((await session.exec(stmt)).one()[0])
+
+
+async def take_alerts(
+    session: AsyncSession, *, members: Iterable[uuid.UUID], day: date, per_day: int
+) -> set[uuid.UUID]:
+    """Of `members`, those who may get one more alert on `day` (UTC), each counted now: one
+    conditional upsert (INSERT ... ON CONFLICT DO UPDATE ... WHERE sent < per_day RETURNING), so
+    the cap holds however many transactions alert the same member at once."""
+    wanted = sorted(set(members))  # one order, so two fan-outs cannot deadlock on these rows
+    if not wanted or per_day < 1:
+        return set()
+    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    upsert = builder(AlertAllowance).values([{"member_id": m, "day": day, "sent": 1} for m in wanted])
+    sent = col(AlertAllowance.sent)
+    stmt = upsert.on_conflict_do_update(
+        index_elements=["member_id", "day"], set_={"sent": sent + 1}, where=sent < per_day
+    ).returning(col(AlertAllowance.member_id))
+    return {row[0] for row in (await session.exec(stmt)).all()}
 
 
 async def hold(session: AsyncSession, *, members: Iterable[uuid.UUID | None]) -> None:

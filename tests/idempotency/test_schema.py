@@ -26,6 +26,7 @@ async def test_every_post_under_v1_documents_the_header(client: httpx.AsyncClien
         ("post", "/v1/reports/{report_id}/resolve"),
         ("post", "/v1/activities/{activity_id}/join"),
         ("post", "/v1/auth/password-reset"),
+        ("post", "/v1/matches/{match_id}/messages"),
     } <= documented
     create = spec["paths"]["/v1/needs"]["post"]
     header = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")

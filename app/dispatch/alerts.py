@@ -1,0 +1,132 @@
+"""Nearby-need alerts (`need.nearby`): a public need, once open, told to the volunteers who opted in
+and whose active offer would list it among their opportunities.
+
+"Would list it" is the candidate search run once for the need: the same SQL (app.dispatch.pools:
+every rule of app.matching.rules in its SQL form, blocks and suspension included, over the
+offers' spatial index) and the same Python settling of the rules SQL keeps only as supersets.
+The opt-in is joined into that one statement, so the fan-out is one query however many
+volunteers there are; the members' own filters (categories, radius) are then read from the rows,
+and the daily cap is one conditional upsert (app.notifications.service.take_alerts).
+
+It runs in the request's transaction: the alerts commit with the need (a rollback sends none),
+and they reach open streams at commit, with no worker's delay. The price is request time, one
+query plus one inserted row per volunteer alerted (bench/alerts.py measures it).
+"""
+
+import uuid
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select, text
+from sqlalchemy import select as core_select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.timeutil import utcnow
+from app.dispatch import loading, pools
+from app.dispatch.candidates import settled
+from app.geo import within_reach_km
+from app.matching.facts import BACKGROUND_CHECKED, Context, NeedFacts, OfferFacts
+from app.matching.filters import distance_km
+from app.needs.hooks import Published
+from app.needs.models import Need, NeedStatus, Visibility
+from app.needs.views import effective_status
+from app.notifications import service as notifications
+from app.notifications.models import NotificationSettings
+
+NEED_NEARBY = "need.nearby"
+
+
+@lru_cache(maxsize=256)
+def _statement(shape: pools.Shape) -> Select[Any]:
+    """The candidate search's offers (up to pools.WALK), kept only where the volunteer has alerts
+    enabled, each with their alert settings."""
+    pool = pools.statement(shape).subquery("eligible")
+    alerts = col(NotificationSettings.alerts)
+    return (
+        core_select(pool, alerts.label("alerts"))
+        .join(NotificationSettings, col(NotificationSettings.member_id) == pool.c.volunteer_id)
+        .where(alerts["enabled"].as_boolean().is_(True))
+    )
+
+
+def wants(alerts: Mapping[str, Any], need: Need, facts: NeedFacts, offer: OfferFacts) -> bool:
+    """The member's own filters: their categories (all when absent), and for help in person their
+    radius from this offer's coarse point (any distance the offer reaches when absent)."""
+    categories = alerts.get("categories")
+    if categories is not None and need.category not in categories:
+        return False
+    radius = alerts.get("radius_km")
+    if radius is None or not facts.in_person:
+        return True
+    d = distance_km(facts, offer)
+    # Compared at the 0.5 km the volunteer's opportunities show, as every reach is.
+    return d is not None and within_reach_km(d, float(radius))
+
+
+async def eligible_volunteers(session: AsyncSession, *, need: Need) -> set[uuid.UUID]:
+    """The opted-in volunteers, among the candidate search's, whose filters take this need."""
+    if need.visibility != Visibility.public or effective_status(need) != NeedStatus.open:
+        return set()
+    facts = loading.need_facts(need)
+    if facts.in_person and (facts.lat is None or facts.lon is None):
+        return set()
+    if need.requirements_mask & BACKGROUND_CHECKED and need.organization_id is None:
+        return set()  # only the need's own organisation's vetting counts (as candidates)
+    dialect = session.get_bind().dialect.name
+    shape = pools.shape_of(need, facts, dialect)
+    connection = await session.connection()
+    if dialect == "postgresql" and facts.in_person:
+        # As the candidate search: the bit-mask filters defeat Postgres's estimates, and a sort
+        # of every matching row must never beat the index walk.
+        await connection.execute(text("SET LOCAL enable_sort = off"))
+    rows = (
+        await connection.execute(_statement(shape), pools.parameters(need, facts, shape, pools.WALK))
+    ).all()
+    ctx = Context(now=utcnow())
+    found = set()
+    for row in rows:
+        offer = loading.offer_facts(row)
+        if (
+            row.volunteer_id not in found
+            and settled(facts, offer, ctx)
+            and wants(row.alerts, need, facts, offer)
+        ):
+            found.add(row.volunteer_id)
+    return found
+
+
+def public_data(need: Need) -> dict[str, Any]:
+    """What an alert says: the need's public view's facts, never its exact point."""
+    approx = None if need.approx_lat is None else {"lat": need.approx_lat, "lon": need.approx_lon}
+    return {
+        "need_id": str(need.id),
+        "category": need.category,
+        "mode": need.mode,
+        "urgency": need.urgency,
+        "approx_location": approx,
+    }
+
+
+async def alert_nearby(
+    session: AsyncSession, *, need: Need, actor: uuid.UUID | None, per_day: int
+) -> set[uuid.UUID]:
+    """Alert the volunteers for `need` (the need's author, `actor`, never); those alerted. A
+    volunteer past `per_day` alerts today (UTC) is skipped, not queued."""
+    wanted = await eligible_volunteers(session, need=need)
+    wanted.discard(actor)
+    allowed = await notifications.take_alerts(session, members=wanted, day=utcnow().date(), per_day=per_day)
+    await notifications.notify(
+        session, recipients=allowed, type=NEED_NEARBY, data=public_data(need), actor=actor
+    )
+    return allowed
+
+
+def listener(per_day: int) -> Published:
+    """The needs domain's `published` hook, with the deployment's daily cap."""
+
+    async def published(session: AsyncSession, *, need: Need, actor: uuid.UUID | None) -> None:
+        await alert_nearby(session, need=need, actor=actor, per_day=per_day)
+
+    return published
