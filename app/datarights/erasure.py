@@ -21,6 +21,7 @@ from app.core.security import hash_password, verify_password
 from app.core.timeutil import utcnow
 from app.idempotency.models import IdempotencyKey
 from app.matches import moderation as matches
+from app.matches.models import Message
 from app.members.accounts import AccountToken, MemberSession
 from app.members.models import Member
 from app.needs import moderation as needs
@@ -131,6 +132,8 @@ async def _scrub_records(session: AsyncSession, me: uuid.UUID) -> None:
     # A report they made stays for moderation's record (its subject may still need protecting);
     # what they wrote in it goes.
     await session.exec(update(Report).where(col(Report.reporter_id) == me).values(detail=None))
+    # Their messages stay in the match's thread, as rows; the words are theirs, and go.
+    await session.exec(update(Message).where(col(Message.author_id) == me).values(body=None))
     await session.exec(
         update(AuditEvent).where(col(AuditEvent.actor_member_id) == me).values(actor_name=FORMER_MEMBER)
     )

@@ -20,7 +20,7 @@ from app.activities.views import HOST, PARTICIPANT, PUBLIC, render
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.callers import Caller
-from app.matches.models import Match
+from app.matches.models import Match, Message
 from app.matches.views import render_page
 from app.members.accounts import MemberSession
 from app.members.models import Member, MemberPrivate
@@ -141,6 +141,23 @@ async def _organizations(session: AsyncSession, caller: Caller) -> Any:
     ]
 
 
+async def _messages(session: AsyncSession, caller: Caller) -> Any:
+    """Every message of the member's matches, theirs (`mine`) and the other side's, oldest first."""
+    me = _me(caller)
+    theirs = select(Match.id).where(or_(col(Match.volunteer_id) == me, col(Match.requester_id) == me))
+    stmt = select(Message).where(col(Message.match_id).in_(theirs)).order_by(col(Message.created_at))
+    return [
+        {
+            "id": str(m.id),
+            "match_id": str(m.match_id),
+            "mine": m.author_id == me,
+            "body": m.body,
+            "created_at": m.created_at.isoformat(),
+        }
+        for m in (await session.exec(stmt)).all()
+    ]
+
+
 async def _sessions(session: AsyncSession, caller: Caller) -> Any:
     """Every login, live or ended: when, from what kind of device (never a token or an address)."""
     stmt = select(MemberSession).where(col(MemberSession.member_id) == _me(caller))
@@ -179,10 +196,15 @@ SECTIONS: dict[str, Section] = {
     "organizations": Section(_organizations, (("organization_members", "member_id"),)),
     "audit": Section(_audit, (("audit_events", "subject_member_id"),)),
     "sessions": Section(_sessions, (("member_sessions", "member_id"),)),
+    "messages": Section(_messages, (("match_messages", "author_id"),)),
 }
 
 # Columns naming a member that the export leaves out on purpose, and why.
 EXCLUDED: dict[tuple[str, str], str] = {
+    (
+        "alert_allowances",
+        "member_id",
+    ): "a count of the day's nearby-need alerts; the alerts are in notifications",
     (
         "account_tokens",
         "member_id",

@@ -21,6 +21,7 @@ from app.audit.models import AuditEvent
 from app.core.config import Settings
 from app.core.timeutil import utcnow
 from app.core.transactions import commit_own
+from app.matches.models import ACTIVE, Match, Message
 from app.needs.models import Need, NeedStatus
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -53,6 +54,12 @@ class Purge:
     values: dict[str, Any]  # what replaces them
 
 
+def _message_outlived(cutoff: datetime) -> ColumnElement[bool]:
+    """A message with text, of a match that ended before the cutoff."""
+    ended = select(Match.id).where(col(Match.closed_at) < cutoff, col(Match.status).not_in(ACTIVE))
+    return and_(col(Message.body).is_not(None), col(Message.match_id).in_(ended))
+
+
 PURGES = (
     # The exact point (and the finest cell, drawn from it), the address and the contact; the
     # coarse location and the need's own text stay, for the organisation's records and counts.
@@ -69,6 +76,8 @@ PURGES = (
             "contact_phone": None,
         },
     ),
+    # What the two sides wrote to each other: the row stays (the match's record), the text goes.
+    Purge("message_text", Message, _message_outlived, {"body": None}),
 )
 
 

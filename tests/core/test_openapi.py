@@ -157,6 +157,7 @@ async def test_every_schema_has_a_deliberate_name_a_client_can_use(client: httpx
         "ReportPage",
         "ReportQueuedPage",
         "SessionPage",
+        "MessagePage",
     }
     assert "LoginForm" in names
     refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))
@@ -213,7 +214,7 @@ async def test_the_headers_clients_rely_on_are_declared(client: httpx.AsyncClien
             stored = operation.get("x-idempotency-key") != "ignored"  # never a login's token
             if method == "POST" and path.startswith("/v1/") and status[0] == "2" and stored:
                 assert "Idempotent-Replayed" in _headers(operation, status), (method, path)
-    assert creates == 11  # with create_report, create_activity and join_activity
+    assert creates == 12  # with create_report, create_activity, join_activity and create_message
     by_id = {op["operationId"]: op for _m, _p, op in _operations(document)}
     etagged = {i for i, op in by_id.items() if any("ETag" in _headers(op, s) for s in op["responses"])}
     assert {"get_need", "get_offer", "get_match", "create_need", "update_need", "accept_match"} <= etagged

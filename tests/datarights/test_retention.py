@@ -1,6 +1,7 @@
 """Retention's purge: what has outlived RETENTION_DAYS goes, everything else stays, and a second
 run (or a dry run) changes nothing."""
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -11,8 +12,9 @@ from sqlmodel import col, select
 from app.audit.models import AuditEvent
 from app.core.timeutil import utcnow
 from app.datarights.retention import purge
+from app.matches.models import Match, Message
 from app.needs.models import Need
-from tests.factories import member, need_body
+from tests.factories import claim, member, need_body, offer_body
 
 
 async def _needs(client: httpx.AsyncClient) -> tuple[list[str], str]:
@@ -72,9 +74,13 @@ async def test_purge(client: httpx.AsyncClient, application: FastAPI) -> None:
             }
 
     before = await rows()
-    assert await purge(sessions, settings, dry_run=True) == {"need_details": 1, "audit_events": 2}
+    assert await purge(sessions, settings, dry_run=True) == {
+        "need_details": 1,
+        "message_text": 0,
+        "audit_events": 2,
+    }
     assert await rows() == before
-    assert await purge(sessions, settings) == {"need_details": 1, "audit_events": 2}
+    assert await purge(sessions, settings) == {"need_details": 1, "message_text": 0, "audit_events": 2}
     after = await rows()
     lat, address, name, phone, title, approx = after[ids[0]]
     assert (lat, address, name, phone) == (None, None, None, None)
@@ -82,5 +88,40 @@ async def test_purge(client: httpx.AsyncClient, application: FastAPI) -> None:
     assert after[ids[1]] == before[ids[1]]
     assert after[ids[2]] == before[ids[2]]
     assert after["audit"] == (2,)  # each _age added one old and one fresh row
-    assert await purge(sessions, settings) == {"need_details": 0, "audit_events": 0}
+    assert await purge(sessions, settings) == {"need_details": 0, "message_text": 0, "audit_events": 0}
     assert await rows() == after
+
+
+async def test_the_words_of_long_ended_matches_go_and_their_rows_stay(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    requester, volunteer = await member(client), await member(client)
+    here = {"lat": 51.5, "lon": -0.12}
+    body = offer_body(availability=[], location=here, capacity=3)
+    offer = await client.post("/v1/offers", json=body, headers=volunteer.headers)
+    assert offer.status_code == 201, offer.text
+    threads = []
+    for _ in range(3):  # ended 100 days ago, ended 10 days ago, still accepted
+        need = await client.post("/v1/needs", json=need_body(location=here), headers=requester.headers)
+        match = await claim(client, volunteer, need.json()["id"], offer.json()["id"], accept_as=requester)
+        said = await client.post(
+            f"/v1/matches/{match['id']}/messages", json={"body": "See you at ten."}, headers=volunteer.headers
+        )
+        assert said.status_code == 201, said.text
+        threads.append(match["id"])
+    for match_id in threads[:2]:
+        r = await client.post(f"/v1/matches/{match_id}/cancel", headers=requester.headers)
+        assert r.status_code == 200, r.text
+    sessions, settings = application.state.sessionmaker, application.state.settings
+    async with sessions() as session:
+        for match_id, days in ((threads[0], 100), (threads[1], 10)):
+            when = utcnow() - timedelta(days=days)
+            ended = update(Match).where(col(Match.id) == uuid.UUID(match_id)).values(closed_at=when)
+            await session.exec(ended)
+        await session.commit()
+    counts = await purge(sessions, settings)
+    assert counts["message_text"] == 1
+    async with sessions() as session:
+        bodies = {str(m.match_id): m.body for m in (await session.exec(select(Message))).all()}
+    assert bodies == {threads[0]: None, threads[1]: "See you at ten.", threads[2]: "See you at ten."}
+    assert (await purge(sessions, settings))["message_text"] == 0

@@ -20,6 +20,7 @@ CONTACT = "Zephyrine Contact"
 NOTE = "Zephyrine can drive"
 ACTIVITY_ADDRESS = "Zephyrine Hall, 3 Quince Lane"
 REPORT_DETAIL = "Zephyrine saw this spam twice"
+MESSAGE = "Zephyrine will leave the door on the latch"
 # Everything that must be gone from every table once the member is erased.
 SECRETS = (
     EMAIL,
@@ -32,6 +33,7 @@ SECRETS = (
     NOTE,
     ACTIVITY_ADDRESS,
     REPORT_DETAIL,
+    MESSAGE,
     str(NEED_POINT["lat"]),
     str(NEED_POINT["lon"]),
     str(OFFER_POINT["lat"]),
@@ -67,7 +69,8 @@ async def everything(client: httpx.AsyncClient) -> World:
         client, "/v1/offers", offer_body(location=OFFER_POINT, availability=[], note=NOTE), person
     )
     other_need = await _post(client, "/v1/needs", need_body(location=NEARBY), requester)
-    await claim(client, person, other_need["id"], mine["id"], accept_as=requester)
+    match = await claim(client, person, other_need["id"], mine["id"], accept_as=requester)
+    await _post(client, f"/v1/matches/{match['id']}/messages", {"body": MESSAGE}, person)
     # The volunteer reads the person's need: an audit row about the person.
     assert (await client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)).status_code == 200
     await activity(client, person, address=ACTIVITY_ADDRESS, location=NEED_POINT)
