@@ -14,9 +14,9 @@ with DELETE before each test: TRUNCATE rewrites every table's files and takes ~5
 When TEST_DATABASE_URL names a Postgres that does not answer, the run fails: a database pass that
 quietly skipped would prove nothing.
 
-Postgres allows 100 connections in all. Tests that open many at once (the `shared_client` ones
-and the *concurrency* and *race* files) share one xdist group, so they run one at a time on one
-worker; every other app pools at most DB_POOL_SIZE connections.
+Postgres allows 100 connections in all. Tests that open many at once (the `shared_client` ones,
+the *concurrency* and *race* files, and those marked `connection_heavy`) share one xdist group,
+so they run one at a time on one worker; every other app pools at most DB_POOL_SIZE connections.
 """
 
 import contextlib
@@ -107,7 +107,12 @@ def _reaches_the_database(item: pytest.Item) -> bool:
 def _connection_heavy(item: pytest.Item) -> bool:
     stem = item.path.stem
     fixtures: list[str] = getattr(item, "fixturenames", [])
-    return "shared_client" in fixtures or "concurrency" in stem or "race" in stem
+    return (
+        "shared_client" in fixtures
+        or "concurrency" in stem
+        or "race" in stem
+        or item.get_closest_marker("connection_heavy") is not None
+    )
 
 
 def _set_nodeid(item: pytest.Item, nodeid: str) -> None:

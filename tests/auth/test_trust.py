@@ -170,6 +170,7 @@ async def test_candidate_lists_per_day_then_429_but_not_for_the_organisation(
 
 @pytest.mark.postgres
 @pytest.mark.usefixtures("application")  # an empty database
+@pytest.mark.connection_heavy  # two apps of eight connections each
 async def test_two_workers_racing_one_member_s_needs_allow_exactly_the_limit(database_url: str) -> None:
     """Two apps (two worker processes' worth: their own engines and limiters) take 12 needs of one
     member at once: the count lives in the database, under a lock on the member's row."""

@@ -21,7 +21,8 @@ from tests.conftest import IS_POSTGRES
 from tests.factories import PASSWORD, need_body, offer_body
 from tests.observability.test_shutdown import _free_port
 
-pytestmark = pytest.mark.slow
+# A two-process server with its pools and listening connections: with the other heavy tests.
+pytestmark = [pytest.mark.slow, pytest.mark.connection_heavy]
 HERE = {"lat": 51.5, "lon": -0.12}
 GRACE_SECONDS = 20
 
