@@ -20,8 +20,17 @@ async def check_open_claims(session: AsyncSession, *, volunteer_id: uuid.UUID, l
     """409 once the volunteer holds their tier's number of open claims (matches they proposed
     themselves, still proposed or accepted). A state, not a rate: one frees when a claim ends, so
     waiting a set time would not help, and no Retry-After could be true. Counted in the table
-    under a lock on the member's row, so concurrent claims of one volunteer cannot overshoot."""
-    await trust.lock_member(session, member_id=volunteer_id)
+    under a lock of the volunteer's own, so concurrent claims of one volunteer cannot overshoot.
+
+    On Postgres that lock is a transaction advisory lock, not the member row: a claim already
+    holds the row FOR SHARE (app.safety.blocks.hold), and claims upgrading their shared locks to
+    FOR UPDATE all at once deadlock one another."""
+    bind = session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        key = volunteer_id.int & 0x7FFF_FFFF_FFFF_FFFF  # a bigint, the same for every claim of theirs
+        await session.exec(select(func.pg_advisory_xact_lock(key)))
+    else:
+        await trust.lock_member(session, member_id=volunteer_id)
     stmt = select(func.count()).where(
         col(Match.volunteer_id) == volunteer_id,
         col(Match.proposed_by_member_id) == volunteer_id,
