@@ -144,6 +144,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     twice = sorted(nodeid for nodeid, n in Counter(i.nodeid for i in items).items() if n > 1)
     if twice:
         raise pytest.UsageError(f"tests that share a node id would not all run under xdist: {twice}")
+    # Longest first: xdist hands tests out in this order, so the slow ones and the one-at-a-time
+    # group start at once and the short ones even out the workers at the end, instead of one
+    # worker finishing a minute-long test alone. A stable sort: modules stay together.
+    items.sort(key=lambda i: not (i.get_closest_marker("slow") or _connection_heavy(i)))
     only_database = config.getoption("database_tests_only")
     dropped = [
         i

@@ -23,6 +23,9 @@ from app.main import create_app
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, need_body, offer_body
 
+# Generating the client takes seconds: started early (tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 PACKAGE = "mutual_aid_client"
 
 

@@ -234,6 +234,7 @@ def _neighbourhood(client: asgi.ASGIClient, coordinator: str) -> None:
     assert client.post("/v1/offers", json=offer, headers={"Authorization": coordinator}).status_code == 201
 
 
+@pytest.mark.slow  # the longest single test: started early (tests/conftest.py)
 def test_linked_operations_chain_into_matches(fuzz_database: str) -> None:
     credentials: dict[str, str] = {}
     followed: collections.Counter[tuple[str, int]] = collections.Counter()

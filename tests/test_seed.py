@@ -14,6 +14,9 @@ from app.main import create_app
 from app.seed import PASSWORD, seed
 from tests.conftest import make_settings
 
+# A whole neighbourhood seeded through the API, three times: started early (tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 SIZES: dict[str, Any] = {"volunteers": 8, "requesters": 4, "needs": 12}
 
 

@@ -17,6 +17,9 @@ import pytest
 
 from app.core.docs import ASSETS
 
+# A real server and a headless browser: seconds each, started early (tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Only the server under test resolves; any other host name fails, and the proxy (which the
 # browser bypasses for loopback) is a closed port, so even a literal address goes nowhere.
