@@ -90,7 +90,13 @@ async def request_reset(session: AsyncSession, *, email: str, settings: Settings
     if not send:
         return
     await hooks.mail_queue()(
-        session, to=email, subject=mail.subject, text=mail.text, html=mail.html, kind="mail.password_reset"
+        session,
+        settings=settings,
+        to=email,
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        kind="mail.password_reset",
     )
 
 
@@ -138,6 +144,7 @@ async def send_verification(session: AsyncSession, *, member: Member, settings: 
     mail = render("verify_email", name=member.display_name, link=link, hours=ttl // 3600)
     await hooks.mail_queue()(
         session,
+        settings=settings,
         to=member.email,
         subject=mail.subject,
         text=mail.text,

@@ -5,6 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
+import sqlalchemy as sa
 from pydantic import StrictBool, StrictFloat, StringConstraints
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
@@ -39,6 +40,9 @@ class Organization(SQLModel, table=True):
     area_lat: float | None = None
     area_lon: float | None = None
     area_radius_km: float | None = None
+    # Its needs are claimed by, and proposed to, only volunteers who verified their address (the
+    # `email_unverified` rule of app.matching.rules). Its coordinators set it.
+    require_verified_email: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
