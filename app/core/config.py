@@ -169,7 +169,7 @@ class Settings(BaseSettings):
     data_encryption_key_file: Path = Path("mutual_aid.key")
 
     # `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>` when set (401 otherwise);
-    # open when unset, for a deployment that serves it only on an internal network (docs/operations.md).
+    # open when unset, for a deployment that serves it only on an internal network (README, Operating it).
     metrics_token: SecretStr | None = None
 
     @model_validator(mode="before")
