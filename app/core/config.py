@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # One-time links in mail: a password reset, an address to verify.
     password_reset_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
     email_verification_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=300, le=30 * 24 * 3600)
+    # A change of address waits at most this long for the new address's link (a day: the old
+    # address was told, and a pending change should not linger).
+    email_change_ttl_seconds: int = Field(default=24 * 3600, ge=300, le=7 * 24 * 3600)
 
     # Mail, sent by the worker: `smtp://host:port` (STARTTLS when offered), `smtps://host:port`
     # (TLS from the start); user:password in the URL when the relay needs them. Unset: mail is
