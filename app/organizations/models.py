@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import PROSE, TEXT, RequestBody, request_config
+from app.core.schema import PROSE, TEXT, PatchBody, RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 
 
@@ -100,11 +100,28 @@ class OrganizationCreate(RequestBody):
     service_area: ServiceArea | None = None
 
 
+class OrganizationUpdate(PatchBody):
+    model_config = request_config({"require_verified_email": True})
+    clearable = frozenset({"description", "service_area"})
+
+    name: Name | None = None
+    description: Annotated[str, StringConstraints(max_length=4000), PROSE] | None = None
+    service_area: ServiceArea | None = None
+    require_verified_email: StrictBool | None = Field(
+        default=None,
+        description="Only volunteers who verified their address may claim this organisation's "
+        "needs or be proposed for them.",
+    )
+
+
 class OrganizationPublic(SQLModel):
     id: uuid.UUID
     name: str
     description: str | None
     service_area: ServiceArea | None
+    require_verified_email: bool = Field(
+        description="Only volunteers who verified their address may claim its needs or be proposed for them."
+    )
     created_at: datetime
     updated_at: datetime
 
