@@ -1,5 +1,6 @@
 """`python -m app`: serve the API (migrating a SQLite database first), `migrate` only, `seed` a
-demo, run the `worker` (webhook delivery, retention), `purge` by retention now, or
+demo, run the `worker` (webhook delivery, retention), `purge` by retention now, `secrets rotate`
+(re-encrypt secrets at rest under the newest key) or `secrets new-key`, or
 `admin grant|revoke EMAIL` a platform admin."""
 
 import argparse
@@ -39,10 +40,24 @@ def main() -> None:
         "RETENTION_DAYS ago and audit rows older than AUDIT_RETENTION_DAYS; print counts per kind.",
     )
     purge.add_argument("--dry-run", action="store_true", help="only count what would be purged")
+    keys = sub.add_parser(
+        "secrets",
+        help="encryption of secrets at rest: re-seal under the newest key (rotate), or make a key (new-key)",
+        description="`rotate` re-encrypts every sealed value (webhook signing secrets, queued mail) "
+        "under the first DATA_ENCRYPTION_KEYS key, a batch per transaction; values already under it "
+        "are left alone, so running it again changes nothing. `new-key` prints a fresh key.",
+    )
+    keys.add_argument("action", choices=["rotate", "new-key"])
+    keys.add_argument("--batch-size", type=int, default=500, help="values per transaction (rotate)")
     admin = sub.add_parser("admin", help="make a member a platform admin (grant), or stop (revoke)")
     admin.add_argument("action", choices=["grant", "revoke"])
     admin.add_argument("email", help="the member's email address")
     args = parser.parse_args()
+    if args.command == "secrets" and args.action == "new-key":
+        from app.core.encryption import new_key
+
+        print(new_key())  # needs no settings nor database
+        return
 
     from app.core.config import get_settings
     from app.migrate import upgrade_head
@@ -66,6 +81,12 @@ def main() -> None:
     if settings.migrate_on_startup and settings.is_sqlite:
         # Once here, before any worker starts, so workers never race to migrate.
         upgrade_head(settings.database_url)
+    if args.command == "secrets":
+        import app.models  # noqa: F401  (every table, so every sealed column, in the metadata)
+        from app.core.metadata import metadata
+        from app.core.rekey import main as rotate
+
+        sys.exit(rotate(settings, metadata, batch_size=max(1, args.batch_size)))
     if args.command == "purge":
         from app.datarights.upkeep import main as purge_now
 

@@ -60,6 +60,9 @@ DATABASE_URL = (
 # worker, holds at most 55 + this; every other worker at most a few apps of this many each.
 DB_POOL_SIZE = 5
 CONNECTION_HEAVY = "connection-heavy"
+# Secrets at rest are sealed under this key in tests (app.core.encryption): a fixed one, so no
+# test writes a development key file, and a test can open what it finds in a table.
+TEST_DATA_KEY = "dGVzdC1rZXktZm9yLXNlY3JldHMtYXQtcmVzdC0wMTI="
 
 # Hypothesis: the full amounts under CI=true (Hypothesis's own `ci` profile: derandomised, no
 # deadline), fewer examples on a developer's run unless HYPOTHESIS_PROFILE=ci asks for them.
@@ -202,6 +205,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "environment": "test",
         "migrate_on_startup": False,
         "jwt_secret": "test-secret-that-is-long-enough-0123456789",
+        "data_encryption_keys": TEST_DATA_KEY,
         "db_pool_size": DB_POOL_SIZE,
         # Generous unless a test is about rate limits, so suites never trip over them.
         "rate_limit_member": "100000/minute",

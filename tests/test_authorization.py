@@ -379,6 +379,12 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
         ),
         expect(422, 422, 422, 422, 422, 422, 422, 401),
     ),
+    ("POST", "/v1/members/me/email"): (
+        fixed(
+            "/v1/members/me/email", json={"password": "correct horse battery", "new_email": "new@example.org"}
+        ),
+        expect(401, 202, 202, 202, 202, 403, 403, 401),
+    ),
     ("POST", "/v1/members/me/email-verification"): (
         fixed("/v1/members/me/email-verification"),
         expect(401, 202, 202, 202, 202, 403, 403, 401),
@@ -398,6 +404,10 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ("GET", "/v1/organizations/{organization_id}"): (
         fixed("/v1/organizations/{org}"),
         expect(200, 200, 200, 200, 200, 200, 200, 401),
+    ),
+    ("PATCH", "/v1/organizations/{organization_id}"): (
+        fixed("/v1/organizations/{org}", json={"require_verified_email": True}),
+        expect(401, 403, 403, 200, 403, 403, 403, 401),
     ),
     ("PUT", "/v1/organizations/{organization_id}/members/{member_id}"): (
         fixed("/v1/organizations/{org}/members/{other}", json={"role": "volunteer"}),

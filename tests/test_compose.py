@@ -88,3 +88,9 @@ def test_commands_name_real_entry_points(args: list[str]) -> None:
     assert result.returncode == 0, result.stderr
     for flag in (arg for arg in args if arg.startswith("--")):
         assert flag in result.stdout
+
+
+def test_every_service_shares_the_data_keys(services: dict[str, Any]) -> None:
+    """What the API seals the worker must open: one required setting, shared by all three."""
+    for name in ("migrate", "api", "worker"):
+        assert services[name]["environment"]["DATA_ENCRYPTION_KEYS"].startswith("${DATA_ENCRYPTION_KEYS:?")

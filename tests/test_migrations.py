@@ -12,10 +12,12 @@ from sqlalchemy import create_engine, inspect
 
 from alembic import command
 from app.bit_numbers import CATEGORY
+from app.core.config import get_settings
 from app.core.db import sync_url
+from app.core.encryption import ring_of
 from app.matching.masks import FLEXIBLE
 from app.migrate import alembic_config, upgrade_head
-from tests.conftest import DATABASE_URL, libpq_url
+from tests.conftest import DATABASE_URL, TEST_DATA_KEY, libpq_url
 
 
 def _upgrade_and_check(url: str) -> set[str]:
@@ -240,3 +242,82 @@ def test_sqlite_emails_become_canonical_and_duplicates_are_kept_flagged(tmp_path
 @pytest.mark.postgres
 def test_postgres_emails_become_canonical_and_duplicates_are_kept_flagged(scratch_postgres: str) -> None:
     _emails_canonicalised(scratch_postgres)
+
+
+def _secrets_sealed(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhook secrets and mail bodies written in the clear are sealed by 0021, and opened again
+    by its downgrade; a blanked body stays blank."""
+    monkeypatch.setenv("DATA_ENCRYPTION_KEYS", TEST_DATA_KEY)
+    get_settings.cache_clear()
+    keys = ring_of([TEST_DATA_KEY])
+    org, hook, mail, blank = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    secret = "whsec_" + "A" * 43 + "="
+    organizations = sa.table(
+        "organizations",
+        sa.column("id", sa.Uuid()),
+        *(sa.column(c) for c in ("name", "created_at", "updated_at")),
+    )
+    endpoints = sa.table(
+        "webhook_endpoints",
+        *(sa.column(c, sa.Uuid()) for c in ("id", "organization_id")),
+        sa.column("events", sa.JSON()),
+        *(sa.column(c) for c in ("url", "secret", "status", "created_at", "updated_at")),
+    )
+    mails = sa.table(
+        "mail_messages",
+        sa.column("id", sa.Uuid()),
+        *(sa.column(c) for c in ("to_address", "subject", "text_body", "html_body", "created_at")),
+    )
+    engine = create_engine(sync_url(url))
+    try:
+        command.upgrade(alembic_config(url), "0017")
+        with engine.begin() as conn:
+            conn.execute(
+                organizations.insert().values(id=org, name="Old Group", created_at=NOW, updated_at=NOW)
+            )
+            conn.execute(
+                endpoints.insert().values(
+                    id=hook,
+                    organization_id=org,
+                    url="https://partner.example.org/hooks",
+                    events=["need.created"],
+                    secret=secret,
+                    status="active",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            common = {"to_address": "someone@example.org", "subject": "Reset", "created_at": NOW}
+            conn.execute(
+                mails.insert().values(id=mail, text_body="token=abc", html_body="<a>abc</a>", **common)
+            )
+            conn.execute(mails.insert().values(id=blank, text_body="", html_body="", **common))
+        upgrade_head(url)
+        with engine.connect() as conn:
+            sealed_secret = conn.execute(sa.select(endpoints.c.secret)).scalar_one()
+            bodies = {r.id: (r.text_body, r.html_body) for r in conn.execute(sa.select(mails))}
+        assert secret not in sealed_secret
+        assert keys.open(sealed_secret) == secret
+        assert [keys.open(b) for b in bodies[mail]] == ["token=abc", "<a>abc</a>"]
+        assert bodies[blank] == ("", "")
+        command.downgrade(alembic_config(url), "0017")
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(endpoints.c.secret)).scalar_one() == secret
+            assert (
+                conn.execute(sa.select(mails.c.text_body).where(mails.c.id == mail)).scalar_one()
+                == "token=abc"
+            )
+    finally:
+        engine.dispose()
+        get_settings.cache_clear()
+
+
+def test_sqlite_secrets_are_sealed_when_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _secrets_sealed(f"sqlite+aiosqlite:///{tmp_path / 'secrets.db'}", monkeypatch)
+
+
+@pytest.mark.postgres
+def test_postgres_secrets_are_sealed_when_migrated(
+    scratch_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _secrets_sealed(scratch_postgres, monkeypatch)

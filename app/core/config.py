@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import limits
-from pydantic import BaseModel, Field, field_validator, model_validator
+from cryptography.fernet import Fernet
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -41,7 +42,10 @@ TRUST_DEFAULTS = {
 
 class Settings(BaseSettings):
     # `TRUST_NEW__NEEDS_PER_DAY=2` sets one limit of one tier.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
+    # Errors name the setting and what is wrong, never its value: several hold secrets.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", env_nested_delimiter="__", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./mutual_aid.db"
@@ -64,6 +68,9 @@ class Settings(BaseSettings):
     # One-time links in mail: a password reset, an address to verify.
     password_reset_ttl_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
     email_verification_ttl_seconds: int = Field(default=2 * 24 * 3600, ge=300, le=30 * 24 * 3600)
+    # A change of address waits at most this long for the new address's link (a day: the old
+    # address was told, and a pending change should not linger).
+    email_change_ttl_seconds: int = Field(default=24 * 3600, ge=300, le=7 * 24 * 3600)
 
     # Mail, sent by the worker: `smtp://host:port` (STARTTLS when offered), `smtps://host:port`
     # (TLS from the start); user:password in the URL when the relay needs them. Unset: mail is
@@ -156,6 +163,18 @@ class Settings(BaseSettings):
     # Comma-separated list of frontend origins allowed by CORS.
     cors_origins: Annotated[list[str], NoDecode] = []
 
+    # Secrets the service reads back (webhook signing secrets, queued mail) are encrypted at rest
+    # (app.core.encryption): comma-separated Fernet keys (`python -m app secrets new-key`), newest
+    # first; the first seals, any opens; `python -m app secrets rotate` re-seals under the first.
+    # Required in production. Elsewhere, when unset, one key is made and kept in
+    # DATA_ENCRYPTION_KEY_FILE, for a development machine only (docs/data-rights.md).
+    data_encryption_keys: Annotated[list[SecretStr], NoDecode] = []
+    data_encryption_key_file: Path = Path("mutual_aid.key")
+
+    # `/metrics` answers only `Authorization: Bearer <METRICS_TOKEN>` when set (401 otherwise);
+    # open when unset, for a deployment that serves it only on an internal network (README, Operating it).
+    metrics_token: SecretStr | None = None
+
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: dict[str, object]) -> dict[str, object]:
@@ -163,6 +182,40 @@ class Settings(BaseSettings):
         if isinstance(raw, str):
             data["cors_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_keys(cls, data: dict[str, object]) -> dict[str, object]:
+        raw = data.get("data_encryption_keys") if isinstance(data, dict) else None
+        if isinstance(raw, str):
+            data["data_encryption_keys"] = [k.strip() for k in raw.split(",") if k.strip()]
+        return data
+
+    @field_validator("data_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key.get_secret_value())
+            except ValueError:
+                # By position, never the key: this message reaches logs.
+                raise ValueError(
+                    f"DATA_ENCRYPTION_KEYS: key {position} is not a Fernet key (32 URL-safe base64 bytes; "
+                    "`python -m app secrets new-key` makes one)"
+                ) from None
+        return keys
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, token: object) -> object:
+        return None if token == "" else token
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError("METRICS_TOKEN must be at least 16 characters")
+        return token
 
     @model_validator(mode="before")
     @classmethod
@@ -207,6 +260,11 @@ class Settings(BaseSettings):
                 raise ValueError("JWT_SECRET must be set in production")
             if len(self.jwt_secret) < 32:
                 raise ValueError("JWT_SECRET must be at least 32 characters in production")
+            if not self.data_encryption_keys:
+                # A key made on the spot would be lost with the machine, and every secret with it.
+                raise ValueError(
+                    "DATA_ENCRYPTION_KEYS must be set in production (`python -m app secrets new-key`)"
+                )
         return self
 
     @property

@@ -22,7 +22,7 @@ from app.core.timeutil import utcnow
 from app.idempotency.models import IdempotencyKey
 from app.matches import moderation as matches
 from app.matches.models import Message
-from app.members.accounts import AccountToken, MemberSession
+from app.members.accounts import AccountToken, MemberSession, TokenPurpose
 from app.members.models import Member
 from app.needs import moderation as needs
 from app.needs.models import Need
@@ -76,8 +76,14 @@ async def erase(session: AsyncSession, *, member: Member) -> bool:
         return False
     await _withdraw(session, member.id, now)
     await _scrub_records(session, member.id)
+    # A change of address mailed its link to the new address: that mail names them too.
+    asked = select(AccountToken.email).where(
+        col(AccountToken.member_id) == member.id, col(AccountToken.purpose) == TokenPurpose.change_email
+    )
+    addresses = {member.email, *(await session.exec(asked)).all()}
     await _forget_own(session, member.id)
-    await _unsend_mail(session, member.email)
+    for address in sorted(addresses):
+        await _unsend_mail(session, address)
     await _scrub_identity(session, member.id, now)
     return True
 

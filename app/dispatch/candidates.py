@@ -129,6 +129,8 @@ async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> l
         _no_active_pair(Need.id, offer.id, offer.volunteer_id),
         # The `blocked` rule, in SQL too: so no blocked requester's needs use up the look-ahead.
         blocks.not_blocked_with(col(Need.requester_id), offer.volunteer_id),
+        # Likewise `email_unverified`: needs of organisations this volunteer may not yet help.
+        pools.email_verified(col(Need.organization_id), offer.volunteer_id),
     ]
     found: list[Need] = []
     if Mode.in_person in offer.modes:

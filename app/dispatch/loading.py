@@ -12,11 +12,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.timeutil import utcnow
 from app.matches.models import ACTIVE, Match, MatchStatus
 from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit, slots_from
+from app.members.models import Member
 from app.members.suspension import suspended_now
 from app.needs import occurrences
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
-from app.organizations.models import Membership
+from app.organizations.models import Membership, Organization
 from app.safety import blocks
 
 
@@ -92,9 +93,24 @@ async def context(
         ).all()
         ctx.active_pairs = {(n, o) for n, o, _ in pairs}
         ctx.active_volunteers = {(n, v) for n, _, v in pairs}
+    ctx.verifying = await verifying_organizations(session)
     await add_people(session, ctx, volunteer_ids=volunteer_ids)
     ctx.suspended = await suspended_now(session, now=now)
     return ctx
+
+
+async def verifying_organizations(session: AsyncSession) -> frozenset[uuid.UUID]:
+    """Organisations that take only volunteers with a verified address (few: read whole)."""
+    rows = await session.exec(select(Organization.id).where(col(Organization.require_verified_email)))
+    return frozenset(rows.all())
+
+
+async def _verified(session: AsyncSession, volunteers: Any) -> set[uuid.UUID]:
+    """Of `volunteers` (ids, or a subquery of them), those who verified their address."""
+    rows = await session.exec(
+        select(Member.id).where(col(Member.id).in_(volunteers), col(Member.email_verified_at).is_not(None))
+    )
+    return set(rows.all())
 
 
 async def add_people(
@@ -105,6 +121,8 @@ async def add_people(
     if not volunteers:
         return
     ctx.known_volunteers |= set(volunteers)
+    if ctx.verifying:
+        ctx.verified |= await _verified(session, volunteers)
     if vetting:
         vetted = await session.exec(
             select(Membership.member_id, Membership.organization_id).where(
@@ -169,6 +187,11 @@ async def run_context(
     )
     ctx.history = {(v, r): n for v, r, n in history.all() if r is not None}
     ctx.suspended = await suspended_now(session, now=now)
+    if organization_id in (verifying := await verifying_organizations(session)):
+        ctx.verifying = verifying
+        ctx.verified = await _verified(
+            session, offers.with_only_columns(col(Offer.volunteer_id)).scalar_subquery()
+        )
     ctx.blocked = await blocks.blocked_pairs(
         session,
         needs.with_only_columns(col(Need.requester_id)).scalar_subquery(),

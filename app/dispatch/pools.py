@@ -31,7 +31,7 @@ from app.members.models import Member
 from app.members.suspension import member_suspended
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
-from app.organizations.models import Membership
+from app.organizations.models import Membership, Organization
 from app.safety import blocks
 from app.spatial import geog, haversine_sql
 from app.vocab import Mode
@@ -184,6 +184,16 @@ def _not_suspended(shape: Shape, c: Columns) -> ColumnElement[bool]:
     return and_(~member_suspended(c("volunteer_id"), now), ~member_suspended(bindparam("requester_id"), now))
 
 
+def email_verified(organization_id: Any, volunteer_id: Any) -> ColumnElement[bool]:
+    """The `email_unverified` rule in SQL: the need's organisation takes anyone, or the
+    volunteer verified their address."""
+    verifying = exists().where(
+        col(Organization.id) == organization_id, col(Organization.require_verified_email)
+    )
+    verified = exists().where(col(Member.id) == volunteer_id, col(Member.email_verified_at).is_not(None))
+    return or_(~verifying, verified)
+
+
 @dataclass(frozen=True)
 class SqlForm:
     """A rule of app.matching.rules in SQL, for the candidate pools' pre-filter."""
@@ -212,6 +222,9 @@ SQL_FORMS: dict[str, SqlForm] = {
     "requirements": SqlForm(False, _meets_requirements),
     "availability": SqlForm(False, _window_fits),
     "suspended": SqlForm(False, _not_suspended),
+    "email_unverified": SqlForm(
+        False, lambda shape, c: email_verified(bindparam("organization_id"), c("volunteer_id"))
+    ),
     "blocked": SqlForm(
         False, lambda shape, c: blocks.not_blocked_with(c("volunteer_id"), bindparam("requester_id"))
     ),

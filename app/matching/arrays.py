@@ -139,6 +139,11 @@ def not_suspended(p: Pairs) -> Bools:
     return out
 
 
+def email_verified(p: Pairs) -> Bools:
+    out: Bools = ~p.lookups.verifying_need[p.n] | p.lookups.verified_volunteer[p.volunteer]
+    return out
+
+
 def not_blocked(p: Pairs) -> Bools:
     return p.lookups.not_blocked(p.n, p.volunteer)
 

@@ -82,6 +82,10 @@ class Context:
     # (member, member) pairs of whom one blocked the other, each pair in both orders, among the
     # requesters and volunteers at hand (app.safety.blocks): such a pair never meets.
     blocked: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)
+    # Organisations whose needs only volunteers with a verified address may take, and the
+    # volunteers at hand who verified theirs (loaded only when some organisation asks).
+    verifying: frozenset[uuid.UUID] = frozenset()
+    verified: set[uuid.UUID] = field(default_factory=set)
     # Bookkeeping for loading the above a pool at a time.
     requesters: frozenset[uuid.UUID] = frozenset()
     known_volunteers: set[uuid.UUID] = field(default_factory=set)

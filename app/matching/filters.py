@@ -104,6 +104,12 @@ def not_suspended(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
     return offer.volunteer_id not in ctx.suspended and need.requester_id not in ctx.suspended
 
 
+def email_verified(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
+    """The need's organisation does not require verified volunteers, or this one verified
+    their address."""
+    return need.organization_id not in ctx.verifying or offer.volunteer_id in ctx.verified
+
+
 def not_blocked(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
     """Neither the requester nor the volunteer blocked the other (a need for no member: never)."""
     return need.requester_id is None or (need.requester_id, offer.volunteer_id) not in ctx.blocked

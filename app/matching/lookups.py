@@ -6,6 +6,7 @@ over need, offer and volunteer positions, so a block of pairs is answered with o
 
 import uuid
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ def _among(keys: Ints, sorted_keys: Ints) -> Bools:
     return out
 
 
-def _members_in(ids: Sequence[uuid.UUID | None], chosen: frozenset[uuid.UUID]) -> Bools:
+def _members_in(ids: Sequence[uuid.UUID | None], chosen: AbstractSet[uuid.UUID]) -> Bools:
     """Which of `ids` are in `chosen`; nobody is, at no cost, when it is empty (most runs)."""
     if not chosen:
         return np.zeros(len(ids), dtype=np.bool_)
@@ -66,6 +67,8 @@ class Lookups:
     suspended_volunteer: Bools  # per volunteer position
     suspended_requester: Bools  # per need
     blocked: Ints  # need x volunteers + volunteer, where the need's requester and volunteer are blocked
+    verifying_need: Bools  # per need: its organisation takes only verified volunteers
+    verified_volunteer: Bools  # per volunteer position: verified their address (read when some need asks)
 
     @classmethod
     def of(cls, needs: list[NeedFacts], nc: NeedColumns, oc: OfferColumns, ctx: Context) -> "Lookups":
@@ -122,6 +125,8 @@ class Lookups:
             suspended_volunteer=_members_in(oc.volunteer_ids, ctx.suspended),
             suspended_requester=_members_in([n.requester_id for n in needs], ctx.suspended),
             blocked=_sorted(_blocked_keys(needs, volunteer_at, volunteers, ctx)),
+            verifying_need=_members_in([n.organization_id for n in needs], ctx.verifying),
+            verified_volunteer=_members_in(oc.volunteer_ids, ctx.verified if ctx.verifying else frozenset()),
         )
 
     def vetted_for(self, n: Ints, volunteer: Ints) -> Bools:

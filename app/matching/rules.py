@@ -52,6 +52,9 @@ RULES = (
     Rule("availability", filters.window_fits, arrays.window_fits, sql_exact=False, heavy=True),
     # A suspended member's offers leave every search, and so do the needs they asked for.
     Rule("suspended", filters.not_suspended, arrays.not_suspended, sql_exact=True),
+    # An organisation may take only volunteers who verified their address
+    # (`require_verified_email`): its needs are neither claimed by nor proposed to the others.
+    Rule("email_unverified", filters.email_verified, arrays.email_verified, sql_exact=True),
     # A block between requester and volunteer (app.safety.blocks): last, so a claim refused for
     # another reason is answered as before; a claim or proposal failing it is a 404, never a
     # reason anyone reads (app.matches.service.HIDDEN_PAIR).

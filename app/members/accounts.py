@@ -42,6 +42,8 @@ class RefreshToken(SQLModel, table=True):
 class TokenPurpose(StrEnum):
     password_reset = "password_reset"  # noqa: S105  (a purpose, not a secret)
     verify_email = "verify_email"
+    # A new address to verify: the account takes it when the link is followed.
+    change_email = "change_email"
 
 
 class AccountToken(SQLModel, table=True):
@@ -87,6 +89,13 @@ class PasswordResetConfirm(RequestBody):
 
     token: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=1, max_length=128)
+
+
+class EmailChange(RequestBody):
+    model_config = request_config({"password": "your current password", "new_email": "new@example.org"})
+
+    password: str = Field(min_length=1, max_length=128, description="The account's current password.")
+    new_email: Email = Field(description="Normalised as at sign-up; it must be no other account's.")
 
 
 class EmailVerification(RequestBody):

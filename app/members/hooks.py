@@ -10,10 +10,20 @@ from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.config import Settings
+
 
 class MailQueue(Protocol):
     async def __call__(
-        self, session: AsyncSession, *, to: str, subject: str, text: str, html: str, kind: str
+        self,
+        session: AsyncSession,
+        *,
+        settings: Settings,
+        to: str,
+        subject: str,
+        text: str,
+        html: str,
+        kind: str,
     ) -> uuid.UUID: ...
 
 

@@ -1,4 +1,5 @@
-"""Passwords and addresses: changing a password, resetting a forgotten one, verifying an email.
+"""Passwords and addresses: changing a password, resetting a forgotten one, verifying an email,
+changing it (the new address verified first, the old one told).
 
 One-time tokens are 256 random bits, kept only as their sha256, spent by a conditional UPDATE
 (so two uses at once cannot both win), and they expire. Their mail is queued in the outbox in
@@ -8,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,13 +17,15 @@ from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, Invalid
 from app.core.security import hash_password, hash_token, new_secret_token, verify_password
 from app.core.timeutil import utcnow
+from app.core.transactions import savepoint
 from app.members import hooks, sessions
 from app.members.accounts import AccountToken, TokenPurpose
-from app.members.mail import render
+from app.members.mail import Rendered, masked, render
 from app.members.models import Member
 from app.members.passwords import check_new_password
 
 _SPENT = "This link is invalid, already used or expired; ask for a new one."
+TAKEN = "An account with this email already exists."
 
 
 async def change_password(
@@ -46,6 +50,21 @@ async def _set_password(session: AsyncSession, *, member_id: uuid.UUID, new: str
     digest = await hash_password(new)
     await session.exec(
         update(Member).where(col(Member.id) == member_id).values(password_hash=digest, updated_at=utcnow())
+    )
+    # Whoever held the old password may have asked to move the account to their own address.
+    await _retire(session, member_id=member_id, purposes=(TokenPurpose.change_email,))
+
+
+async def _retire(session: AsyncSession, *, member_id: uuid.UUID, purposes: tuple[TokenPurpose, ...]) -> None:
+    """The member's live links of these purposes stop working (marked used)."""
+    await session.exec(
+        update(AccountToken)
+        .where(
+            col(AccountToken.member_id) == member_id,
+            col(AccountToken.purpose).in_(purposes),
+            col(AccountToken.used_at).is_(None),
+        )
+        .values(used_at=utcnow())
     )
 
 
@@ -89,38 +108,44 @@ async def request_reset(session: AsyncSession, *, email: str, settings: Settings
         mail = render("password_reset_unknown")
     if not send:
         return
+    await _mail(session, settings, to=email, mail=mail, kind="mail.password_reset")
+
+
+async def _mail(session: AsyncSession, settings: Settings, *, to: str, mail: Rendered, kind: str) -> None:
     await hooks.mail_queue()(
-        session, to=email, subject=mail.subject, text=mail.text, html=mail.html, kind="mail.password_reset"
+        session, settings=settings, to=to, subject=mail.subject, text=mail.text, html=mail.html, kind=kind
     )
 
 
-async def _spend(session: AsyncSession, *, token: str, purpose: TokenPurpose) -> tuple[uuid.UUID, str]:
-    """Mark the token used, if it is live and names a member: (member id, address it was sent
-    to). Invalid otherwise."""
+async def _spend(
+    session: AsyncSession, *, token: str, purposes: tuple[TokenPurpose, ...]
+) -> tuple[uuid.UUID, str, str]:
+    """Mark the token used, if it is live, of one of these purposes, and names a member:
+    (member id, address it was sent to, purpose). Invalid otherwise."""
     now = utcnow()
     spent = await session.exec(
         update(AccountToken)
         .where(
             col(AccountToken.token_hash) == hash_token(token),
-            col(AccountToken.purpose) == purpose,
+            col(AccountToken.purpose).in_(purposes),
             col(AccountToken.used_at).is_(None),
             col(AccountToken.expires_at) > now,
             col(AccountToken.member_id).is_not(None),
         )
         .values(used_at=now)
-        .returning(col(AccountToken.member_id), col(AccountToken.email))
+        .returning(col(AccountToken.member_id), col(AccountToken.email), col(AccountToken.purpose))
     )
     row = spent.first()
     if row is None or row[0] is None:
         raise Invalid(_SPENT, loc=["body", "token"])
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
 async def confirm_reset(session: AsyncSession, *, token: str, new: str, settings: Settings) -> None:
     """Set the new password and end every session of the member's (whoever had the old password
     may hold one). Invalid for a spent, expired or unknown token, or a refused password."""
     check_new_password(new, min_length=settings.password_min_length, field="new_password")
-    member_id, email = await _spend(session, token=token, purpose=TokenPurpose.password_reset)
+    member_id, email, _ = await _spend(session, token=token, purposes=(TokenPurpose.password_reset,))
     await _set_password(session, member_id=member_id, new=new, settings=settings)
     await sessions.revoke_all(session, member_id=member_id)
     # Following the emailed link proved the address too.
@@ -136,19 +161,65 @@ async def send_verification(session: AsyncSession, *, member: Member, settings: 
     )
     link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
     mail = render("verify_email", name=member.display_name, link=link, hours=ttl // 3600)
-    await hooks.mail_queue()(
-        session,
-        to=member.email,
-        subject=mail.subject,
-        text=mail.text,
-        html=mail.html,
-        kind="mail.verify_email",
+    await _mail(session, settings, to=member.email, mail=mail, kind="mail.verify_email")
+
+
+async def request_email_change(
+    session: AsyncSession, *, member: Member, password: str, new_email: str, settings: Settings
+) -> None:
+    """Mail a one-time link to `new_email` (canonical already) and tell the account's address.
+    The account keeps its address until the link is followed (`verify_email`).
+
+    Forbidden when the password is wrong; Invalid when `new_email` is the account's already;
+    Conflict when another account has it (what sign-up says too, no more). A newer request
+    voids an older one's link."""
+    if "\x00" in password or not await verify_password(password, member.password_hash):
+        raise Forbidden("The password is not correct.")
+    if new_email == member.email:
+        raise Invalid("This is the account's address already.", loc=["body", "new_email"])
+    if (await session.exec(select(Member.id).where(col(Member.email) == new_email))).first() is not None:
+        raise Conflict(TAKEN)
+    await _retire(session, member_id=member.id, purposes=(TokenPurpose.change_email,))
+    ttl = settings.email_change_ttl_seconds
+    token = await _mint(
+        session, member_id=member.id, purpose=TokenPurpose.change_email, email=new_email, ttl=ttl
     )
+    link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
+    hours = max(1, ttl // 3600)
+    confirm = render("email_change", name=member.display_name, link=link, hours=hours)
+    await _mail(session, settings, to=new_email, mail=confirm, kind="mail.email_change")
+    notice = render("email_change_notice", name=member.display_name, masked=masked(new_email), hours=hours)
+    await _mail(session, settings, to=member.email, mail=notice, kind="mail.email_change_notice")
 
 
 async def verify_email(session: AsyncSession, *, token: str) -> None:
-    member_id, email = await _spend(session, token=token, purpose=TokenPurpose.verify_email)
-    await _mark_verified(session, member_id=member_id, email=email)
+    """Follow a verification link: the address it was sent to is verified, or, for a change of
+    address, becomes the account's (verified). Invalid for a spent, expired or unknown token;
+    Conflict when the new address was taken meanwhile (the token stays unspent)."""
+    purposes = (TokenPurpose.verify_email, TokenPurpose.change_email)
+    member_id, email, purpose = await _spend(session, token=token, purposes=purposes)
+    if purpose == TokenPurpose.change_email:
+        await _take_address(session, member_id=member_id, email=email)
+    else:
+        await _mark_verified(session, member_id=member_id, email=email)
+
+
+async def _take_address(session: AsyncSession, *, member_id: uuid.UUID, email: str) -> None:
+    now = utcnow()
+    try:
+        async with savepoint(session):
+            changed = await session.exec(
+                update(Member)
+                .where(col(Member.id) == member_id, col(Member.erased_at).is_(None))
+                .values(email=email, email_verified_at=now, updated_at=now)
+            )
+    except IntegrityError:
+        # Another account took it between the request and the link (addresses are unique).
+        raise Conflict(TAKEN) from None
+    if changed.rowcount != 1:
+        raise Invalid(_SPENT, loc=["body", "token"])
+    # Links mailed to the old address (a reset, a verification) no longer reach the account's owner.
+    await _retire(session, member_id=member_id, purposes=tuple(TokenPurpose))
 
 
 async def _mark_verified(session: AsyncSession, *, member_id: uuid.UUID, email: str) -> None:

@@ -16,6 +16,7 @@ from app.idempotency.openapi import NOT_STORED
 from app.idempotency.replays import replayed_by, verbatim
 from app.members import recovery, service, sessions
 from app.members.accounts import (
+    EmailChange,
     EmailVerification,
     PasswordChange,
     PasswordResetConfirm,
@@ -246,14 +247,48 @@ async def send_email_verification(
 
 
 @router.post(
+    "/members/me/email",
+    status_code=202,
+    response_class=Response,
+    responses=problems(401, 403, 409, 422, 429),
+)
+@replayed_by(verbatim)  # no body, or one that names no one
+async def change_email(
+    data: EmailChange, caller: MemberCaller, session: SessionDep, settings: SettingsDep, request: Request
+) -> Response:
+    """Change your address: `password` is your current one (403 if wrong), `new_email` is
+    normalised as at sign-up (409 if another account has it). A one-time link goes to the new
+    address (`/verify-email?token=`, valid `EMAIL_CHANGE_TTL_SECONDS`); the change happens when
+    `POST /v1/auth/verify-email` takes its token, and the new address is then verified. Your
+    current address is told, with the new one masked. Until then nothing changes; a newer
+    request, or a password change, voids the link."""
+    assert caller.member is not None
+    rl, failures = limiter(request), f"auth-failure:{client_address(request)}"
+    await rl.check(rl.auth_failures, failures)
+    # Mail to any one address is budgeted as resets are: no one floods a mailbox through this.
+    await rl.check(rl.reset_mail, f"reset-mail:{hash_token(data.new_email)}")
+    try:
+        await recovery.request_email_change(
+            session, member=caller.member, password=data.password, new_email=data.new_email, settings=settings
+        )
+    except Forbidden:
+        await rl.hit(rl.auth_failures, failures)
+        raise
+    await rl.hit(rl.reset_mail, f"reset-mail:{hash_token(data.new_email)}")
+    return Response(status_code=202)
+
+
+@router.post(
     "/auth/verify-email",
     status_code=204,
     tags=["auth"],
-    responses=problems(422, 429),
+    responses=problems(409, 422, 429),
     openapi_extra=ANONYMOUS_WELCOME,
 )
 @replayed_by(verbatim)  # no body, or one that names no one
 async def verify_email(data: EmailVerification, session: SessionDep) -> Response:
-    """Mark the address verified with the mailed link's `token` (422 if used, expired or unknown)."""
+    """Mark the address verified with the mailed link's `token` (422 if used, expired or unknown).
+    For a link sent by a change of address, the account takes that address now, verified (409
+    if another account took it meanwhile)."""
     await recovery.verify_email(session, token=data.token)
     return Response(status_code=204)

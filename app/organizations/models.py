@@ -5,12 +5,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
+import sqlalchemy as sa
 from pydantic import StrictBool, StrictFloat, StringConstraints
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import PROSE, TEXT, RequestBody, request_config
+from app.core.schema import PROSE, TEXT, PatchBody, RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 
 
@@ -39,6 +40,9 @@ class Organization(SQLModel, table=True):
     area_lat: float | None = None
     area_lon: float | None = None
     area_radius_km: float | None = None
+    # Its needs are claimed by, and proposed to, only volunteers who verified their address (the
+    # `email_unverified` rule of app.matching.rules). Its coordinators set it.
+    require_verified_email: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -96,11 +100,28 @@ class OrganizationCreate(RequestBody):
     service_area: ServiceArea | None = None
 
 
+class OrganizationUpdate(PatchBody):
+    model_config = request_config({"require_verified_email": True})
+    clearable = frozenset({"description", "service_area"})
+
+    name: Name | None = None
+    description: Annotated[str, StringConstraints(max_length=4000), PROSE] | None = None
+    service_area: ServiceArea | None = None
+    require_verified_email: StrictBool | None = Field(
+        default=None,
+        description="Only volunteers who verified their address may claim this organisation's "
+        "needs or be proposed for them.",
+    )
+
+
 class OrganizationPublic(SQLModel):
     id: uuid.UUID
     name: str
     description: str | None
     service_area: ServiceArea | None
+    require_verified_email: bool = Field(
+        description="Only volunteers who verified their address may claim its needs or be proposed for them."
+    )
     created_at: datetime
     updated_at: datetime
 

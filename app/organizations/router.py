@@ -20,6 +20,7 @@ from app.organizations.models import (
     Organization,
     OrganizationCreate,
     OrganizationPublic,
+    OrganizationUpdate,
 )
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])
@@ -84,6 +85,24 @@ async def get_organization(
     organization_id: uuid.UUID, session: SessionDep, _caller: AnyCaller
 ) -> OrganizationPublic:
     return render(await service.get_organization(session, organization_id=organization_id))
+
+
+@router.patch(
+    "/{organization_id:uuid}",
+    response_model=OrganizationPublic,
+    responses=problems(401, 403, 404, 422),
+)
+async def update_organization(
+    organization_id: uuid.UUID, data: OrganizationUpdate, caller: MemberCaller, session: SessionDep
+) -> OrganizationPublic:
+    """Change the organisation (its coordinators only): name, description, service area, and
+    `require_verified_email`: when true, only volunteers who verified their address may claim
+    its needs or be proposed for them, and candidate lists, opportunities, batch runs and
+    alerts leave the others out (a refused claim says `email_unverified`)."""
+    organization = await service.get_organization(session, organization_id=organization_id)
+    if organization_id not in caller.coordinator_of:
+        raise Forbidden("Only this organization's coordinators can change it.")
+    return render(await service.update_organization(session, organization=organization, data=data))
 
 
 @router.put(

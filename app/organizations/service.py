@@ -22,6 +22,7 @@ from app.organizations.models import (
     MembershipSet,
     Organization,
     OrganizationCreate,
+    OrganizationUpdate,
     Role,
 )
 
@@ -45,6 +46,25 @@ async def create_organization(
     session.add(Membership(organization_id=org.id, member_id=creator.id, role=Role.coordinator))
     await session.flush()
     return org
+
+
+async def update_organization(
+    session: AsyncSession, *, organization: Organization, data: OrganizationUpdate
+) -> Organization:
+    """Apply the fields sent; null clears the description or the service area."""
+    changes = data.model_dump(exclude_unset=True)
+    if "service_area" in changes:
+        area = changes.pop("service_area")
+        changes |= {
+            "area_lat": area["lat"] if area else None,
+            "area_lon": area["lon"] if area else None,
+            "area_radius_km": area["radius_km"] if area else None,
+        }
+    if changes:
+        organization.sqlmodel_update({**changes, "updated_at": utcnow()})
+        session.add(organization)
+        await session.flush()
+    return organization
 
 
 async def get_organization(session: AsyncSession, *, organization_id: uuid.UUID) -> Organization:

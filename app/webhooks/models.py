@@ -10,6 +10,7 @@ from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core.encryption import SEALED
 from app.core.schema import RequestBody, request_config
 from app.core.timeutil import UTCDateTime, utcnow
 
@@ -54,8 +55,9 @@ class WebhookEndpoint(SQLModel, table=True):
     organization_id: uuid.UUID = Field(foreign_key="organizations.id")
     url: str = Field(max_length=MAX_URL_LENGTH)
     events: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    # Signing needs the secret itself, so unlike an API key it cannot be stored as a hash.
-    secret: str = Field(max_length=100)
+    # Signing needs the secret itself, so unlike an API key it cannot be stored as a hash: it is
+    # kept sealed (app.core.encryption), and only the worker opens it, to sign.
+    secret: str = Field(sa_type=Text, sa_column_kwargs={"info": SEALED})
     status: str = Field(default=EndpointStatus.active, max_length=16)
     disabled_reason: str | None = Field(default=None, max_length=200)
     disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -84,15 +86,16 @@ class Channel(StrEnum):
 
 class MailMessage(SQLModel, table=True):
     """A message waiting in the outbox, rendered when it was queued. Its bodies may hold a
-    one-time link, so they are blanked once the delivery ends, sent or failed."""
+    one-time link, so they are kept sealed (app.core.encryption) and blanked once the delivery
+    ends, sent or failed."""
 
     __tablename__ = "mail_messages"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     to_address: str = Field(max_length=320)
     subject: str = Field(max_length=200)
-    text_body: str = Field(sa_type=Text, nullable=False)
-    html_body: str = Field(sa_type=Text, nullable=False)
+    text_body: str = Field(sa_type=Text, nullable=False, sa_column_kwargs={"info": SEALED})
+    html_body: str = Field(sa_type=Text, nullable=False, sa_column_kwargs={"info": SEALED})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

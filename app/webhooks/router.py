@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from app.auth.deps import AnyCaller, organization_agent
 from app.core.deps import SessionDep, SettingsDep
+from app.core.encryption import key_ring
 from app.core.errors import problems
 from app.core.pagination import Cursor, Limit, Page
 from app.idempotency.replays import replayed_by, while_organization_agent
@@ -55,6 +56,7 @@ async def create_webhook(
         caller=caller,
         data=data,
         allow_private=settings.webhook_allow_private_targets,
+        keys=key_ring(settings),
     )
     response.headers["Location"] = f"/v1/organizations/{organization_id}/webhooks/{endpoint.id}"
     return WebhookCreated.model_validate({**_public(endpoint).model_dump(), "secret": secret})

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
 from app.core.crud import newest_first, page_of
+from app.core.encryption import KeyRing
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.organizations import service as organizations
@@ -60,7 +61,10 @@ async def create_endpoint(
     caller: Caller,
     data: WebhookCreate,
     allow_private: bool,
+    keys: KeyRing,
 ) -> tuple[WebhookEndpoint, str]:
+    """The endpoint, and its signing secret in the clear (for this response only: the row
+    holds it sealed under `keys`' newest key)."""
     _check_url(data, allow_private=allow_private)
     # Serialise creates per organisation, so two at once cannot pass the limit together.
     await organizations.lock_organization(session, organization_id=organization_id)
@@ -76,7 +80,7 @@ async def create_endpoint(
         organization_id=organization_id,
         url=str(data.url),
         events=list(dict.fromkeys(str(e) for e in data.events)),
-        secret=secret,
+        secret=keys.seal(secret),
         created_by_member_id=caller.member_id,
         created_by_key_id=caller.key_id,
     )

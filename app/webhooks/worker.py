@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
+from app.core.encryption import KeyRing, Unreadable, key_ring
 from app.core.timeutil import utcnow
 from app.core.transactions import commit_own
 from app.webhooks.delivery import Outcome, attempt, backoff_seconds, signed_headers
@@ -62,11 +63,29 @@ class Claimed:
     attempts: int
     attempt_log: list[dict[str, Any]]
     mail: Mail | None = None
+    # Its sealed secret or body opened with no configured key: not sent, retried later (an
+    # operator may restore the key), and the log says why.
+    unreadable: bool = False
+
+
+UNREADABLE = "Its secret is sealed under a key DATA_ENCRYPTION_KEYS no longer holds; not sent."
 
 
 def _claimed(
-    token: uuid.UUID, d: WebhookDelivery, e: WebhookEndpoint | None, payload: Any, m: MailMessage | None
+    token: uuid.UUID,
+    d: WebhookDelivery,
+    e: WebhookEndpoint | None,
+    payload: Any,
+    m: MailMessage | None,
+    keys: KeyRing,
 ) -> Claimed:
+    secret, mail, unreadable = "", None, False
+    try:
+        secret = keys.open(e.secret) if e else ""
+        if m is not None:
+            mail = Mail(m.id, m.to_address, m.subject, keys.open(m.text_body), keys.open(m.html_body))
+    except Unreadable:
+        unreadable = True
     return Claimed(
         delivery_id=d.id,
         token=token,
@@ -74,12 +93,13 @@ def _claimed(
         # A mail has no endpoint to be disabled: it is always sent.
         endpoint_active=e is None or e.status == EndpointStatus.active,
         url=e.url if e else "",
-        secret=e.secret if e else "",
+        secret=secret,
         event_id=d.event_id,
         payload=dict(payload or {}),
         attempts=d.attempts,
         attempt_log=list(d.attempt_log),
-        mail=Mail(m.id, m.to_address, m.subject, m.text_body, m.html_body) if m else None,
+        mail=mail,
+        unreadable=unreadable,
     )
 
 
@@ -121,7 +141,8 @@ async def claim(sessions: Sessions, settings: Settings, now: datetime) -> list[C
             .outerjoin(MailMessage, col(MailMessage.id) == col(WebhookDelivery.mail_id))
             .where(col(WebhookDelivery.claim_token) == token)
         )
-        return [_claimed(token, d, e, payload, m) for d, e, payload, m in rows.all()]
+        keys = key_ring(settings)
+        return [_claimed(token, d, e, payload, m, keys) for d, e, payload, m in rows.all()]
 
 
 def _next_state(
@@ -246,6 +267,9 @@ async def _cancel_one(sessions: Sessions, claimed: Claimed) -> None:
 
 
 async def send(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) -> Outcome:
+    if claimed.unreadable:
+        log.error("delivery %s: %s", claimed.delivery_id, UNREADABLE)
+        return Outcome(status_code=None, error=UNREADABLE, duration_ms=0.0)
     if claimed.mail is not None:
         return await _send_mail(claimed, claimed.mail, settings)
     body = orjson.dumps(claimed.payload)

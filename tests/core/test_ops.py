@@ -5,8 +5,9 @@ import pytest
 from fastapi import FastAPI
 
 from app.core.config import Settings
+from app.core.encryption import new_key
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import TEST_DATA_KEY, make_settings
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
@@ -51,7 +52,11 @@ def test_production_refuses_the_default_or_a_short_secret() -> None:
         Settings(environment="production")
     with pytest.raises(ValueError, match="at least 32"):
         Settings(environment="production", jwt_secret="short")
-    assert Settings(environment="production", jwt_secret="x" * 32).environment == "production"
+    with pytest.raises(ValueError, match="DATA_ENCRYPTION_KEYS must be set"):
+        Settings(environment="production", jwt_secret="x" * 32)
+    keys = f"{TEST_DATA_KEY},{new_key()}"
+    settings = Settings(environment="production", jwt_secret="x" * 32, data_encryption_keys=keys)
+    assert len(settings.data_encryption_keys) == 2
 
 
 async def test_cors_allows_configured_origins_with_credentials(database_url: str) -> None:

@@ -89,6 +89,9 @@ def _random_world(rng: random.Random) -> tuple[list[NeedFacts], list[OfferFacts]
     # Blocks among the people, each pair in both orders as app.dispatch.loading reads them.
     parted = [tuple(rng.sample(people, 2)) for _ in range(30)]
     ctx.blocked = {pair for a, b in parted for pair in ((a, b), (b, a))}
+    # One organisation takes only volunteers who verified their address; about half did.
+    ctx.verifying = frozenset(orgs[:1])
+    ctx.verified = {p for p in people if rng.random() < 0.5}
     return needs, offers, ctx
 
 

@@ -189,8 +189,12 @@ async def _seed(session: AsyncSession, rng: random.Random) -> tuple[list[Need], 
         people[-3:], [None, NOW + timedelta(days=1), NOW - timedelta(hours=1)], strict=True
     ):
         person.suspended_at, person.suspended_until = NOW - timedelta(days=2), until
+    # Half the people verified their address; the second organisation takes only such volunteers.
+    for person in people[::2]:
+        person.email_verified_at = NOW - timedelta(days=1)
     org = Organization(name=f"Group {uuid.uuid4().hex[:8]}")
-    session.add_all([*people, org])
+    strict = Organization(name=f"Strict {uuid.uuid4().hex[:8]}", require_verified_email=True)
+    session.add_all([*people, org, strict])
     await session.flush()
     session.add_all(
         Membership(organization_id=org.id, member_id=p.id, role="member", vetted=rng.random() < 0.5)
@@ -236,7 +240,7 @@ async def _seed(session: AsyncSession, rng: random.Random) -> tuple[list[Need], 
         needs.append(
             Need(
                 requester_id=rng.choice(people).id,
-                organization_id=org.id,
+                organization_id=rng.choice([org, strict]).id,
                 category=rng.choice(cats),
                 mode=rng.choice(["in_person", "in_person", "remote"]),
                 title="Help",
@@ -262,7 +266,7 @@ async def _seed(session: AsyncSession, rng: random.Random) -> tuple[list[Need], 
                     offer_id=offer.id,
                     volunteer_id=offer.volunteer_id,
                     requester_id=need.requester_id,
-                    organization_id=org.id,
+                    organization_id=need.organization_id,
                     status=rng.choice([MatchStatus.proposed, MatchStatus.accepted, MatchStatus.completed]),
                 )
             )

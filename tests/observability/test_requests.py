@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import app_for_test, make_settings
 from tests.factories import assert_problem, member, need_body
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
@@ -189,3 +189,33 @@ async def test_an_unhandled_error_logs_its_frames_but_never_its_message(
     rendered = json.dumps(line)
     for private in ("Failing row", "51.50731", "Quiet Row", "input_value"):
         assert private not in rendered
+
+
+async def test_metrics_can_ask_for_a_bearer_token(database_url: str) -> None:
+    token = "scrape-" + "t" * 24
+    async with app_for_test(database_url, metrics_token=token) as app:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            for headers in (
+                {},
+                {"Authorization": f"Bearer {token[:-1]}"},
+                {"Authorization": f"Basic {token}"},
+                {"Authorization": "Bearer"},
+                {"Authorization": f"Bearer {token}x"},
+            ):
+                refused = await c.get("/metrics", headers=headers)
+                problem = assert_problem(refused, 401)
+                assert refused.headers["www-authenticate"] == "Bearer"
+                assert token not in refused.text
+                assert "METRICS_TOKEN" in problem["detail"]
+            scrape = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert scrape.status_code == 200
+            assert "mutual_aid_http_requests_total" in scrape.text
+            # The probes stay open: an orchestrator has no token.
+            assert (await c.get("/healthz")).status_code == 200
+
+
+def test_a_short_or_blank_metrics_token() -> None:
+    with pytest.raises(ValueError, match="at least 16"):
+        make_settings("sqlite+aiosqlite://", metrics_token="short")
+    assert make_settings("sqlite+aiosqlite://", metrics_token="").metrics_token is None

@@ -19,7 +19,16 @@ async def test_creator_becomes_coordinator_and_the_organisation_is_public(client
     r = await client.post("/v1/organizations", json=body, headers=c.headers)
     assert r.status_code == 201
     org = r.json()
-    assert set(org) == {"id", "name", "description", "service_area", "created_at", "updated_at"}
+    assert set(org) == {
+        "id",
+        "name",
+        "description",
+        "service_area",
+        "require_verified_email",
+        "created_at",
+        "updated_at",
+    }
+    assert org["require_verified_email"] is False
     assert org["service_area"] == {"lat": 51.5, "lon": -0.1, "radius_km": 4}
     assert (await client.get(f"/v1/organizations/{org['id']}")).json() == org
     assert [o["id"] for o in (await client.get("/v1/organizations")).json()["items"]] == [org["id"]]

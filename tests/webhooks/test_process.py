@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from app.main import create_app
 from app.migrate import upgrade_head
-from tests.conftest import make_settings
+from tests.conftest import TEST_DATA_KEY, make_settings
 from tests.factories import member, need_body
 from tests.webhooks.support import Receiver, Reply, deliveries, org_with_webhook
 
@@ -50,6 +50,8 @@ async def test_a_signal_lets_the_delivery_in_flight_finish(
         "MIGRATE_ON_STARTUP": "false",
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "WEBHOOK_POLL_SECONDS": "0.1",
+        # The API sealed the signing secret under this key: the worker must hold it too.
+        "DATA_ENCRYPTION_KEYS": TEST_DATA_KEY,
     }
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", "worker", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
