@@ -228,8 +228,11 @@ def _member_of_link(token: str, settings: Settings) -> uuid.UUID:
     return member_id
 
 
-def _answer(request: Request, state: UnsubscribeState, token: str) -> UnsubscribeState | HTMLResponse:
+def _answer(
+    request: Request, response: Response, state: UnsubscribeState, token: str
+) -> UnsubscribeState | HTMLResponse:
     if "text/html" not in request.headers.get("accept", ""):
+        response.headers["Cache-Control"] = "no-store"  # the link is a credential; keep no copy
         return state
     form = _FORM.format(token=html.escape(token, quote=True)) if state.email else ""
     return HTMLResponse(
@@ -244,7 +247,7 @@ def _answer(request: Request, state: UnsubscribeState, token: str) -> Unsubscrib
     openapi_extra=ANONYMOUS_WELCOME,
 )
 async def read_unsubscribe(
-    token: UnsubscribeToken, request: Request, session: SessionDep, settings: SettingsDep
+    token: UnsubscribeToken, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> Any:
     """Where a notification mail's unsubscribe link leads: says whether the mail is on, and
     changes nothing (RFC 8058: only the POST does; a link scanner's GET must not)."""
@@ -255,7 +258,7 @@ async def read_unsubscribe(
         if email
         else "Notification mail is off."
     )
-    return _answer(request, UnsubscribeState(email=email, detail=detail), token)
+    return _answer(request, response, UnsubscribeState(email=email, detail=detail), token)
 
 
 @router.post(
@@ -266,7 +269,7 @@ async def read_unsubscribe(
 )
 @replayed_by(verbatim)
 async def unsubscribe_from_mail(
-    token: UnsubscribeToken, request: Request, session: SessionDep, settings: SettingsDep
+    token: UnsubscribeToken, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> Any:
     """RFC 8058 one-click unsubscribe: turns the link's member's notification mail off (their
     other settings stay). No credential; the body (`List-Unsubscribe=One-Click`) is not read.
@@ -275,4 +278,4 @@ async def unsubscribe_from_mail(
     state = UnsubscribeState(
         email=False, detail="Notification mail is off. Turn it on again in your settings."
     )
-    return _answer(request, state, token)
+    return _answer(request, response, state, token)

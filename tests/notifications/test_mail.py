@@ -139,7 +139,7 @@ async def test_one_click_unsubscribe(
 
     # A GET (a link scanner, a person opening the link) changes nothing.
     seen = await mail_client.get(path)
-    assert (seen.status_code, seen.json()["email"]) == (200, True)
+    assert (seen.status_code, seen.json()["email"], seen.headers["Cache-Control"]) == (200, True, "no-store")
     page = await mail_client.get(path, headers={"Accept": "text/html"})
     assert page.headers["content-type"].startswith("text/html")
     assert '<form method="post"' in page.text
