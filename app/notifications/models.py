@@ -72,8 +72,9 @@ class AlertAllowance(SQLModel, table=True):
 
 
 class QuietHours(SQLModel):
-    """No alert is pushed or mailed between `start` and `end` (local time in the settings'
-    `timezone`); a window may span midnight (22:00 to 07:00)."""
+    """No notification (an alert or any other) is pushed or mailed between `start` and `end`
+    (local time in the settings' `timezone`): those wait for the end; the inbox and the stream
+    never wait. A window may span midnight (22:00 to 07:00)."""
 
     model_config = request_config({"start": "22:00", "end": "07:00"})
 
