@@ -55,6 +55,7 @@ from app.safety.router import router as safety_router
 from app.webhooks import outbox
 from app.webhooks.docs import document_webhooks
 from app.webhooks.router import router as webhooks_router
+from app.webhooks.vapid import check_configured as check_vapid_key
 
 DESCRIPTION = """
 The open backend that mutual aid groups, food banks and community organisations run to connect
@@ -154,6 +155,7 @@ def connect_domains(settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    check_vapid_key(settings)
     connect_domains(settings)
     configure_logging(settings.log_level, json=settings.log_json)
 
@@ -184,7 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = make_engine(settings)
-    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine, settings)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.notification_wakeups = Wakeups(settings, NOTIFICATION_CHANNEL)
     app.state.crisis_catalogue = load_catalogue(settings.crisis_resources_file)

@@ -12,7 +12,15 @@ from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
 from app.safety.models import MemberBlock
 from app.safety.reporting import Report
-from app.webhooks.models import MailMessage, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.models import (
+    MailMessage,
+    PushMessage,
+    PushSubscription,
+    ServerKey,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 __all__ = [
     "AccountToken",
@@ -36,8 +44,11 @@ __all__ = [
     "Offer",
     "Organization",
     "Participant",
+    "PushMessage",
+    "PushSubscription",
     "RefreshToken",
     "Report",
+    "ServerKey",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

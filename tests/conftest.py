@@ -286,7 +286,7 @@ async def app_for_test(database_url: str, **overrides: object) -> AsyncIterator[
     limiter = RateLimiter(settings)
     try:
         await empty_database(engine)
-        state.update(engine=engine, sessionmaker=make_sessionmaker(engine), rate_limiter=limiter)
+        state.update(engine=engine, sessionmaker=make_sessionmaker(engine, settings), rate_limiter=limiter)
         yield application
     finally:
         await limiter.aclose()

@@ -7,6 +7,7 @@ tests/test_authorization_filed.py (which fails while an operation on needs or ma
 """
 
 import itertools
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.notifications.unsubscribe import token_for
+from tests.conftest import make_settings
 from tests.factories import (
     ALL_SCOPES,
     Member,
@@ -301,6 +304,29 @@ async def on_stranger(w: World) -> tuple[str, dict[str, Any]]:
     return f"/v1/members/me/blocks/{(await member(w.client)).id}", {}
 
 
+PUSH_SUBSCRIPTION = {
+    "endpoint": "https://push.example.net/wpush/v2/matrix",
+    "keys": {
+        "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+        "auth": "tBHItJI5svbpez7KI4CCXg",
+    },
+}
+
+
+async def owners_subscription(w: World) -> tuple[str, dict[str, Any]]:
+    """A browser subscription of the owner's (a new endpoint each time)."""
+    body = {**PUSH_SUBSCRIPTION, "endpoint": f"{PUSH_SUBSCRIPTION['endpoint']}/{next(_emails)}"}
+    r = await w.client.post("/v1/members/me/push-subscriptions", json=body, headers=w.owner.headers)
+    assert r.status_code == 201, r.text
+    return f"/v1/members/me/push-subscriptions/{r.json()['id']}", {}
+
+
+async def unsubscribe_link(w: World) -> tuple[str, dict[str, Any]]:
+    """The owner's one-click unsubscribe link, as their notification mail carries it."""
+    token = token_for(uuid.UUID(w.owner.id), make_settings("sqlite://").jwt_secret)
+    return "/v1/notifications/unsubscribe", {"params": {"token": token}}
+
+
 def expect(
     anonymous: int,
     owner: int,
@@ -540,6 +566,23 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
         fixed("/v1/members/me/notification-settings", json={"push": True}),
         MEMBER_ONLY_200,
     ),
+    ("GET", "/v1/push/public-key"): (fixed("/v1/push/public-key"), EVERYONE_200),
+    ("GET", "/v1/members/me/push-subscriptions"): (
+        fixed("/v1/members/me/push-subscriptions"),
+        MEMBER_ONLY_200,
+    ),
+    ("POST", "/v1/members/me/push-subscriptions"): (
+        fixed("/v1/members/me/push-subscriptions", json=PUSH_SUBSCRIPTION),
+        expect(401, 201, 201, 201, 201, 403, 403, 401),
+    ),
+    # Only the owner's own: anyone else's id is as unknown as a made-up one.
+    ("DELETE", "/v1/members/me/push-subscriptions/{subscription_id}"): (
+        owners_subscription,
+        expect(401, 204, 404, 404, 404, 403, 403, 401),
+    ),
+    # The link is the credential (RFC 8058): whoever holds it, with or without a login.
+    ("GET", "/v1/notifications/unsubscribe"): (unsubscribe_link, EVERYONE_200),
+    ("POST", "/v1/notifications/unsubscribe"): (unsubscribe_link, EVERYONE_200),
     ("POST", "/v1/reports"): (new_report, expect(401, 201, 201, 201, 201, 403, 403, 401)),
     ("GET", "/v1/reports"): (fixed("/v1/reports"), MEMBER_ONLY_200),
     ("GET", "/v1/reports/{report_id}"): (on_report(), expect(401, 200, 404, 200, 404, 403, 403, 401)),

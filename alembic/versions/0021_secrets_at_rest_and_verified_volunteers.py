@@ -25,7 +25,7 @@ from app.core.config import get_settings
 from app.core.encryption import KeyRing, Unreadable, key_ring
 
 revision: str = "0021"
-down_revision: str | None = "0017"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -79,7 +79,19 @@ class Settings(BaseSettings):
     email_from: str = "Mutual Aid <no-reply@example.org>"
     # Where links in mail point: the web front end that takes `?token=` and calls the API.
     public_base_url: str = "http://localhost:8000"
+    # Where this API is reached from outside (the one-click unsubscribe link in notification
+    # mail points here, RFC 8058); PUBLIC_BASE_URL when unset.
+    api_base_url: str | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    # Web Push (RFC 8030, 8291, 8292). The VAPID private key (P-256) as PEM, or base64url of its
+    # raw 32 bytes or DER; unset, one is made on first use and kept in the database, so every
+    # process signs with the same key. The subject is how a push service reaches the operator
+    # (`mailto:` or `https:`); unset, `mailto:` and EMAIL_FROM's address.
+    vapid_private_key: str | None = None
+    vapid_subject: str | None = None
+    # How long a push service keeps a message for a browser that is offline (the TTL header).
+    push_ttl_seconds: int = Field(default=24 * 3600, ge=0, le=28 * 24 * 3600)
 
     # Shared rate-limit storage for several workers; in-process memory when unset.
     redis_url: str | None = None
@@ -246,6 +258,26 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("smtp://", "smtps://")):
             raise ValueError("SMTP_URL must start with smtp:// (STARTTLS when offered) or smtps:// (TLS)")
         return value
+
+    @field_validator("vapid_subject")
+    @classmethod
+    def _vapid_subject(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("mailto:", "https://")):
+            raise ValueError("VAPID_SUBJECT must be a mailto: or https:// URI (RFC 8292 2.1)")
+        return value
+
+    @property
+    def push_subject(self) -> str:
+        """VAPID's `sub` claim: VAPID_SUBJECT, else `mailto:` and EMAIL_FROM's address."""
+        if self.vapid_subject:
+            return self.vapid_subject
+        address = self.email_from.rpartition("<")[2].rstrip("> ").strip()
+        return f"mailto:{address}"
+
+    @property
+    def api_url(self) -> str:
+        """API_BASE_URL (else PUBLIC_BASE_URL), without a trailing slash."""
+        return (self.api_base_url or self.public_base_url).rstrip("/")
 
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> "Settings":

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.config import Settings
+from app.core.config import Settings, get_settings
 from app.geo import haversine_km
 
 
@@ -85,5 +85,17 @@ def make_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine, settings: Settings | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; each carries `settings` (see `settings_of`) when given."""
+    info = {"settings": settings} if settings is not None else None
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)
+
+
+def settings_of(session: AsyncSession) -> Settings:
+    """The settings of the app (or worker) whose sessionmaker made `session`: what a service
+    deep in a request needs (links in mail, signing keys) without every caller passing it on.
+    A session made without them (a command of its own) gets the environment's."""
+    settings = session.info.get("settings")
+    return settings if isinstance(settings, Settings) else get_settings()

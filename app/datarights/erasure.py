@@ -34,7 +34,7 @@ from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
 from app.safety.models import MemberBlock
 from app.safety.reporting import Report
-from app.webhooks.models import MailMessage, WebhookDelivery
+from app.webhooks.models import MailMessage, PushSubscription, WebhookDelivery
 
 FORMER_MEMBER = "Former member"  # the display name an erased member leaves behind
 ERASED_TEXT = "Erased at the member's request"  # what stands in for free text they wrote
@@ -146,7 +146,8 @@ async def _scrub_records(session: AsyncSession, me: uuid.UUID) -> None:
 
 
 async def _forget_own(session: AsyncSession, me: uuid.UUID) -> None:
-    """Rows that exist only for the member: their inbox and settings, logins and one-time links,
+    """Rows that exist only for the member: their inbox and settings, browsers' push
+    subscriptions (the pushes waiting for them go too), logins and one-time links,
     the blocks they made (who
     someone feared is about them, and a block protects a person who is gone), memberships, and
     their stored idempotent answers. Blocks made against them stay: those protect others."""
@@ -154,6 +155,7 @@ async def _forget_own(session: AsyncSession, me: uuid.UUID) -> None:
         (Notification, Notification.member_id),
         (NotificationSettings, NotificationSettings.member_id),
         (NotificationCounter, NotificationCounter.member_id),
+        (PushSubscription, PushSubscription.member_id),
         (MemberBlock, MemberBlock.blocker_id),
         (Membership, Membership.member_id),
         # Their logins (refresh tokens go with them) and one-time links, which name their address.

@@ -27,7 +27,8 @@ from app.members.models import Member, MemberPrivate
 from app.needs.models import Need
 from app.needs.views import render_owner
 from app.notifications import service as notifications
-from app.notifications.models import Notification, NotificationPublic
+from app.notifications import subscriptions
+from app.notifications.models import Notification, NotificationPublic, PushSubscriptionPublic
 from app.offers.models import Offer
 from app.offers.service import render_owner as render_offer
 from app.organizations.models import Membership
@@ -174,6 +175,13 @@ async def _sessions(session: AsyncSession, caller: Caller) -> Any:
     ]
 
 
+async def _push_subscriptions(session: AsyncSession, caller: Caller) -> Any:
+    """The browsers that take the member's push: where (the push service's URL) and since when.
+    Never their keys: the browser's own secrets, which it holds already (as sessions show no token)."""
+    rows = await subscriptions.list_own(session, member_id=_me(caller))
+    return [_dump(PushSubscriptionPublic.model_validate(r, from_attributes=True)) for r in rows]
+
+
 async def _audit(session: AsyncSession, caller: Caller) -> Any:
     stmt = (
         select(AuditEvent)
@@ -190,6 +198,7 @@ SECTIONS: dict[str, Section] = {
     "matches": Section(_matches, (("matches", "volunteer_id"), ("matches", "requester_id"))),
     "notifications": Section(_notifications, (("notifications", "member_id"),)),
     "notification_settings": Section(_notification_settings, (("notification_settings", "member_id"),)),
+    "push_subscriptions": Section(_push_subscriptions, (("push_subscriptions", "member_id"),)),
     "blocks": Section(_blocks, (("member_blocks", "blocker_id"),)),
     "reports": Section(_reports, (("reports", "reporter_id"),)),
     "activities": Section(_activities, (("activities", "host_id"), ("activity_participants", "member_id"))),

@@ -14,7 +14,7 @@ query plus one inserted row per volunteer alerted (bench/alerts.py measures it).
 """
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -114,19 +114,46 @@ async def alert_nearby(
 ) -> set[uuid.UUID]:
     """Alert the volunteers for `need` (the need's author, `actor`, never); those alerted. A
     volunteer past `per_day` alerts today (UTC) is skipped, not queued."""
-    wanted = await eligible_volunteers(session, need=need)
-    wanted.discard(actor)
-    allowed = await notifications.take_alerts(session, members=wanted, day=utcnow().date(), per_day=per_day)
-    await notifications.notify(
-        session, recipients=allowed, type=NEED_NEARBY, data=public_data(need), actor=actor
-    )
-    return allowed
+    alerted = await alert_all(session, needs=[need], actor=actor, per_day=per_day)
+    return alerted.get(need.id, set())
+
+
+async def alert_all(
+    session: AsyncSession, *, needs: Sequence[Need], actor: uuid.UUID | None, per_day: int
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """Alert the volunteers for each of `needs` (one created, or a partner's batch), each need
+    as if alone: a volunteer eligible for three needs takes three of the day's alerts (up to
+    the cap). Those alerted, by need id.
+
+    Locks: one need takes its volunteers' allowance rows, then their inbox counters, each in id
+    order. Several needs in one transaction would take those in several rounds, and two such
+    transactions could wait on each other; so with more than one need every volunteer's
+    allowance row and counter are taken first, in the same two steps and orders."""
+    wanted: list[tuple[Need, set[uuid.UUID]]] = []
+    for need in needs:
+        found = await eligible_volunteers(session, need=need)
+        found.discard(actor)
+        if found:
+            wanted.append((need, found))
+    day = utcnow().date()
+    if len(wanted) > 1:
+        everyone = set().union(*(found for _, found in wanted))
+        await notifications.hold_allowances(session, members=everyone, day=day)
+        await notifications.hold(session, members=everyone)
+    alerted: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for need, found in wanted:
+        allowed = await notifications.take_alerts(session, members=found, day=day, per_day=per_day)
+        await notifications.notify(
+            session, recipients=allowed, type=NEED_NEARBY, data=public_data(need), actor=actor
+        )
+        alerted[need.id] = allowed
+    return alerted
 
 
 def listener(per_day: int) -> Published:
     """The needs domain's `published` hook, with the deployment's daily cap."""
 
-    async def published(session: AsyncSession, *, need: Need, actor: uuid.UUID | None) -> None:
-        await alert_nearby(session, need=need, actor=actor, per_day=per_day)
+    async def published(session: AsyncSession, *, needs: Sequence[Need], actor: uuid.UUID | None) -> None:
+        await alert_all(session, needs=needs, actor=actor, per_day=per_day)
 
     return published

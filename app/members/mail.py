@@ -1,12 +1,10 @@
 """Account mail: plain text and HTML rendered from templates, one folder per language."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from app.core.mailtemplates import DEFAULT_LANGUAGE, MailTemplates, Rendered
 
-TEMPLATES = Path(__file__).parent / "templates"
-DEFAULT_LANGUAGE = "en"
+TEMPLATES = MailTemplates(Path(__file__).parent / "templates")
 # Subjects beside the templates' language: a new language adds a folder and a line here.
 SUBJECTS = {
     "en": {
@@ -18,19 +16,7 @@ SUBJECTS = {
     }
 }
 
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,  # a missing value is an error, never an empty gap in a mail
-    keep_trailing_newline=True,
-)
-
-
-@dataclass(frozen=True)
-class Rendered:
-    subject: str
-    text: str
-    html: str
+__all__ = ["DEFAULT_LANGUAGE", "SUBJECTS", "Rendered", "render"]
 
 
 def render(kind: str, *, language: str = DEFAULT_LANGUAGE, **context: object) -> Rendered:
@@ -40,11 +26,7 @@ def render(kind: str, *, language: str = DEFAULT_LANGUAGE, **context: object) ->
     notice of a change of address that address masked (`masked`)."""
     if language not in SUBJECTS:
         language = DEFAULT_LANGUAGE
-    return Rendered(
-        subject=SUBJECTS[language][kind],
-        text=_env.get_template(f"{language}/{kind}.txt").render(**context),
-        html=_env.get_template(f"{language}/{kind}.html").render(**context),
-    )
+    return TEMPLATES.render(kind, language=language, subject=SUBJECTS[language][kind], **context)
 
 
 def masked(address: str) -> str:

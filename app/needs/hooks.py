@@ -7,6 +7,7 @@ matches domain's answers here once.
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -57,10 +58,13 @@ def matches() -> MatchesOfNeed:
 
 
 class Published(Protocol):
-    """A need became open to the public (created public, or made public by an edit): tell the
-    volunteers who asked to hear of such needs (`actor`, who acted, is never told)."""
+    """Needs became open to the public (created public, one by one or in a partner's batch, or
+    made public by an edit): tell the volunteers who asked to hear of such needs (`actor`, who
+    acted, is never told)."""
 
-    async def __call__(self, session: AsyncSession, *, need: Need, actor: uuid.UUID | None) -> None: ...
+    async def __call__(
+        self, session: AsyncSession, *, needs: Sequence[Need], actor: uuid.UUID | None
+    ) -> None: ...
 
 
 _published: list[Published] = []
@@ -70,7 +74,9 @@ def connect_published(*listeners: Published) -> None:
     _published[:] = list(listeners)
 
 
-async def published(session: AsyncSession, *, need: Need, actor: uuid.UUID | None) -> None:
-    """Called in the request's transaction, after the need's row is written."""
+async def published(session: AsyncSession, *, needs: Sequence[Need], actor: uuid.UUID | None) -> None:
+    """Called in the request's transaction, after the needs' rows are written (none: nothing)."""
+    if not needs:
+        return
     for listener in _published:
-        await listener(session, need=need, actor=actor)
+        await listener(session, needs=needs, actor=actor)

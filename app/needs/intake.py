@@ -137,6 +137,9 @@ async def create_batch(
                 )
             except DomainError as exc:
                 results[index] = _failure(index, exc)
+    else:
+        # As one need's creation does (create_need did it for each one settled above).
+        await service.announce_created(session, needs=[need for _, need in fresh], caller=caller)
     return [results[i] for i in range(len(items))]
 
 

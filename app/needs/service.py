@@ -1,6 +1,7 @@
 """Need rules: create, read with the right view, update, cancel."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -189,9 +190,16 @@ async def create_need(
         if data.external_id in found:
             raise duplicate(found[data.external_id]) from None
         raise
-    if need.visibility == Visibility.public:
-        await hooks.published(session, need=need, actor=caller.member_id)
+    await announce_created(session, needs=[need], caller=caller)
     return need
+
+
+async def announce_created(session: AsyncSession, *, needs: Sequence[Need], caller: Caller) -> None:
+    """What every creation of needs, one (`create_need`) or a partner's batch (app.needs.intake),
+    tells beyond its webhooks: the public ones reach the volunteers nearby who asked to hear
+    (the `published` hook: app.dispatch.alerts)."""
+    public = [n for n in needs if n.visibility == Visibility.public]
+    await hooks.published(session, needs=public, actor=caller.member_id)
 
 
 def role_of(need: Need, caller: Caller) -> str | None:
@@ -326,7 +334,7 @@ async def update_need(
     was_public = need.visibility == Visibility.public
     await versioned_update(session, need, values, if_match=if_match, noun="need", and_then=announce)
     if not was_public and need.visibility == Visibility.public:
-        await hooks.published(session, need=need, actor=caller.member_id)
+        await hooks.published(session, needs=[need], actor=caller.member_id)
     await audit.record(session, caller=caller, needs=[need])
     return need
 

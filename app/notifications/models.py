@@ -1,13 +1,16 @@
 """Notifications: the inbox rows, each member's delivery order, settings, and their request bodies
 and views."""
 
+import binascii
 import os
 import time
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, StrictBool, StrictFloat, model_validator
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import AfterValidator, StrictBool, StrictFloat, StringConstraints, model_validator
 from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
@@ -16,6 +19,7 @@ from app.core.schema import RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.core.types import HHMM, Timezone
 from app.vocab import Category, unique
+from app.webhooks.vapid import b64url_decode
 
 # Types the service writes today; later domains add theirs (message.created, need.nearby, ...).
 MATCH_TYPES = ("match.proposed", "match.accepted", "match.declined", "match.cancelled", "match.completed")
@@ -68,8 +72,9 @@ class AlertAllowance(SQLModel, table=True):
 
 
 class QuietHours(SQLModel):
-    """No alert is pushed or mailed between `start` and `end` (local time in the settings'
-    `timezone`); a window may span midnight (22:00 to 07:00)."""
+    """No notification (an alert or any other) is pushed or mailed between `start` and `end`
+    (local time in the settings' `timezone`): those wait for the end; the inbox and the stream
+    never wait. A window may span midnight (22:00 to 07:00)."""
 
     model_config = request_config({"start": "22:00", "end": "07:00"})
 
@@ -162,3 +167,103 @@ class MarkRead(RequestBody):
         if (self.ids is None) == (self.all is None):
             raise rule_broken("give either `ids` or `all: true`")
         return self
+
+
+def _b64url(value: str, *, size: int, what: str) -> bytes:
+    try:
+        raw = b64url_decode(value)
+    except (binascii.Error, ValueError):
+        raise rule_broken(f"{what} must be base64url (RFC 4648 5)") from None
+    if len(raw) != size:
+        raise rule_broken(f"{what} must decode to {size} bytes, not {len(raw)}")
+    return raw
+
+
+def _p256dh(value: str) -> str:
+    """The browser's ECDH public key: an uncompressed point on P-256 (RFC 8291 3.1)."""
+    raw = _b64url(value, size=65, what="p256dh")
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError:
+        raise rule_broken("p256dh must be an uncompressed point on the P-256 curve") from None
+    return value
+
+
+def _auth(value: str) -> str:
+    """The browser's authentication secret: 16 random bytes (RFC 8291 3.2)."""
+    _b64url(value, size=16, what="auth")
+    return value
+
+
+def _endpoint(value: str) -> str:
+    """An absolute https URL without credentials or fragment, kept exactly as the browser gave it
+    (push services read their own URLs byte for byte)."""
+    parts = urlsplit(value)
+    if parts.scheme != "https":
+        raise rule_broken("the endpoint must be an https URL (RFC 8030 5)")
+    if not parts.hostname or parts.username is not None or parts.password is not None or parts.fragment:
+        raise rule_broken("the endpoint must name a host, with no user:password and no #fragment")
+    try:
+        parts.port  # noqa: B018  (raises for a port that is not one)
+    except ValueError:
+        raise rule_broken("the endpoint's port is not a port") from None
+    return value
+
+
+Base64Url = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+={0,2}$")]
+
+
+class PushKeys(SQLModel):
+    model_config = request_config()
+
+    p256dh: Annotated[
+        Base64Url, StringConstraints(min_length=80, max_length=100), AfterValidator(_p256dh)
+    ] = Field(description="The browser's P-256 public key, uncompressed (65 bytes), base64url.")
+    auth: Annotated[Base64Url, StringConstraints(min_length=20, max_length=40), AfterValidator(_auth)] = (
+        Field(description="The browser's 16-byte authentication secret, base64url.")
+    )
+
+
+class PushSubscriptionCreate(RequestBody):
+    """A browser's `PushSubscription.toJSON()` (W3C Push API), as the browser gives it."""
+
+    model_config = request_config(
+        {
+            "endpoint": "https://push.example.net/wpush/v2/gAAAAABh",
+            "expirationTime": None,
+            "keys": {
+                "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0"
+                "VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                "auth": "tBHItJI5svbpez7KI4CCXg",
+            },
+        }
+    )
+
+    endpoint: Annotated[
+        str,
+        StringConstraints(min_length=9, max_length=2000, pattern=r"^https://[!-~]+$"),
+        AfterValidator(_endpoint),
+    ] = Field(description="The push service's URL for this browser: https, on a public address.")
+    expirationTime: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Milliseconds since the epoch when the browser will end it; not used."
+    )
+    keys: PushKeys
+
+
+class PushSubscriptionPublic(SQLModel):
+    id: uuid.UUID
+    endpoint: str
+    created_at: datetime
+    updated_at: datetime = Field(description="When the browser last sent it (a repeat refreshes its keys).")
+
+
+class PushPublicKey(SQLModel):
+    public_key: str = Field(
+        description="The VAPID application server key (RFC 8292 3.2): the uncompressed P-256 point, "
+        "base64url without padding; pass it as `applicationServerKey` to `pushManager.subscribe()`."
+    )
+
+
+class UnsubscribeState(SQLModel):
+    email: bool = Field(description="Whether notification mail is on for the member the link names.")
+    detail: str

@@ -14,6 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core.errors import Invalid
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.timeutil import utcnow
+from app.members.models import Member
+from app.notifications import channels
 from app.notifications.models import (
     AlertAllowance,
     Alerts,
@@ -47,6 +49,9 @@ async def notify(
     - `data`: JSON-able ids and public facts only: never an address, phone, exact location or
       message text, since it reaches mail, push and lock screens.
 
+    Each recipient's mail and push (by their settings: app.notifications.channels) are queued
+    in the outbox in the same transaction; quiet hours delay those, never the inbox row.
+
     Returns the new notifications' ids. Each recipient's counter row stays locked until the
     transaction ends, so one member's notifications commit in `seq` order; rows are taken in id
     order, so two transactions notifying the same people cannot deadlock. On Postgres, open
@@ -65,6 +70,9 @@ async def notify(
             for i, m in zip(ids, members, strict=True)
         ]
         await session.exec(insert(Notification).values(rows))
+        # Mail and push, by each recipient's settings, into the outbox in this same transaction.
+        created = [channels.Created(id=i, member_id=m) for i, m in zip(ids, members, strict=True)]
+        await channels.deliver(session, created=created, type=type, data=payload, now=now)
         if postgres:
             woken = func.unnest(bindparam("woken", [str(m) for m in members], type_=ARRAY(Text())))
             await session.exec(select(func.pg_notify(CHANNEL, woken.column_valued())))
@@ -110,6 +118,19 @@ async def take_alerts(
         index_elements=["member_id", "day"], set_={"sent": sent + 1}, where=sent < per_day
     ).returning(col(AlertAllowance.member_id))
     return {row[0] for row in (await session.exec(stmt)).all()}
+
+
+async def hold_allowances(session: AsyncSession, *, members: Iterable[uuid.UUID], day: date) -> None:
+    """Lock these members' alert allowance rows for `day` (made at 0 if absent), in id order,
+    until the transaction ends, taking none of the day's alerts: what a fan-out over several
+    needs takes first, so its later `take_alerts` calls wait on nobody (app.dispatch.alerts)."""
+    wanted = sorted(set(members))
+    if not wanted:
+        return
+    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    upsert = builder(AlertAllowance).values([{"member_id": m, "day": day, "sent": 0} for m in wanted])
+    sent = col(AlertAllowance.sent)
+    await session.exec(upsert.on_conflict_do_update(index_elements=["member_id", "day"], set_={"sent": sent}))
 
 
 async def hold(session: AsyncSession, *, members: Iterable[uuid.UUID | None]) -> None:
@@ -217,3 +238,26 @@ async def put_settings(
     stmt = builder(NotificationSettings).values(member_id=member_id, **values)
     await session.exec(stmt.on_conflict_do_update(index_elements=["member_id"], set_=values))
     return _view(await session.get(NotificationSettings, member_id, populate_existing=True))
+
+
+async def turn_off_mail(session: AsyncSession, *, member_id: uuid.UUID) -> bool:
+    """Notification mail off for the member (a one-click unsubscribe), their other settings
+    kept; False, changing nothing, when the member is gone (erased or unknown)."""
+    member = await session.get(Member, member_id)
+    if member is None or member.erased_at is not None:
+        return False
+    now = utcnow()
+    defaults = NotificationSettingsBody()
+    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = builder(NotificationSettings).values(
+        member_id=member_id,
+        email=False,
+        push=defaults.push,
+        alerts=defaults.alerts.model_dump(mode="json", exclude_none=True),
+        timezone=defaults.timezone,
+        updated_at=now,
+    )
+    await session.exec(
+        stmt.on_conflict_do_update(index_elements=["member_id"], set_={"email": False, "updated_at": now})
+    )
+    return True

@@ -1,6 +1,7 @@
 """One mail attempt over SMTP (aiosmtplib), classified like a webhook attempt."""
 
 import time
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
@@ -11,12 +12,16 @@ from app.core.config import Settings
 from app.webhooks.delivery import Outcome
 
 
-def compose(*, sender: str, to: str, subject: str, text: str, html: str) -> EmailMessage:
+def compose(
+    *, sender: str, to: str, subject: str, text: str, html: str, headers: Sequence[Sequence[str]] = ()
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
+    for name, value in headers:
+        message[name] = value
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

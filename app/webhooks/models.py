@@ -82,6 +82,7 @@ class WebhookEvent(SQLModel, table=True):
 class Channel(StrEnum):
     webhook = "webhook"  # an event to an endpoint
     mail = "mail"  # a message to an address
+    push = "push"  # a Web Push message to a browser's subscription
 
 
 class MailMessage(SQLModel, table=True):
@@ -96,14 +97,68 @@ class MailMessage(SQLModel, table=True):
     subject: str = Field(max_length=200)
     text_body: str = Field(sa_type=Text, nullable=False, sa_column_kwargs={"info": SEALED})
     html_body: str = Field(sa_type=Text, nullable=False, sa_column_kwargs={"info": SEALED})
+    # Header fields beyond From/To/Subject, as [name, value] pairs (List-Unsubscribe, RFC 8058).
+    headers: list[list[str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class PushSubscription(SQLModel, table=True):
+    """A browser's Web Push subscription (the W3C Push API's `PushSubscription.toJSON()`): where
+    its push service takes messages for it, and the keys they are encrypted to (RFC 8291).
+
+    The endpoint is a capability URL (whoever knows it may post to that browser), so it is
+    unique: the same browser subscribing again, under any account, moves the row to that account.
+    Like an endpoint for webhooks, it is the push channel's target: the worker removes it when
+    the push service answers 404 or 410 (RFC 8030 8.3: the subscription has expired)."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    member_id: uuid.UUID = Field(foreign_key="members.id", ondelete="CASCADE", index=True)
+    endpoint: str = Field(max_length=MAX_URL_LENGTH, unique=True)
+    # The browser's P-256 public key (65 bytes, uncompressed) and 16-byte auth secret, base64url.
+    p256dh: str = Field(max_length=100)
+    auth: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class PushMessage(SQLModel, table=True):
+    """A push waiting in the outbox for one subscription: the plaintext JSON (a notification's
+    ids and public facts only), encrypted to the subscription's keys at each attempt. It goes
+    with its subscription (a removed subscription is never pushed to)."""
+
+    __tablename__ = "push_messages"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    subscription_id: uuid.UUID = Field(foreign_key="push_subscriptions.id", ondelete="CASCADE", index=True)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ServerKey(SQLModel, table=True):
+    """A key the service made for itself because none was configured (the VAPID key pair): made
+    once by whichever process needs it first, then read by every process. `secret` is sealed
+    (app.core.encryption), so `python -m app secrets rotate` re-seals it with the rest."""
+
+    __tablename__ = "server_keys"
+
+    name: str = Field(primary_key=True, max_length=32)
+    secret: str = Field(sa_type=Text, nullable=False, sa_column_kwargs={"info": SEALED})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 _PENDING_SQL = "status = 'pending'"
-# Each delivery is a webhook (an event to an endpoint) or a mail, never a mix.
+# Each delivery is a webhook (an event to an endpoint), a mail or a push, never a mix.
 ONE_CHANNEL_SQL = (
-    "(channel = 'webhook' AND event_id IS NOT NULL AND endpoint_id IS NOT NULL AND mail_id IS NULL)"
-    " OR (channel = 'mail' AND mail_id IS NOT NULL AND event_id IS NULL AND endpoint_id IS NULL)"
+    "(channel = 'webhook' AND event_id IS NOT NULL AND endpoint_id IS NOT NULL AND mail_id IS NULL"
+    " AND push_id IS NULL)"
+    " OR (channel = 'mail' AND mail_id IS NOT NULL AND event_id IS NULL AND endpoint_id IS NULL"
+    " AND push_id IS NULL)"
+    " OR (channel = 'push' AND push_id IS NOT NULL AND event_id IS NULL AND endpoint_id IS NULL"
+    " AND mail_id IS NULL)"
 )
 
 
@@ -137,8 +192,12 @@ class WebhookDelivery(SQLModel, table=True):
     mail_id: uuid.UUID | None = Field(
         default=None, foreign_key="mail_messages.id", ondelete="CASCADE", index=True
     )
-    # The event's type, or for a mail what it is about (`mail.password_reset`).
-    event_type: str = Field(max_length=32)
+    push_id: uuid.UUID | None = Field(
+        default=None, foreign_key="push_messages.id", ondelete="CASCADE", index=True
+    )
+    # The event's type, or for a mail or push what it is about (`mail.password_reset`,
+    # `mail.match.proposed`, `push.match.proposed`).
+    event_type: str = Field(max_length=48)
     status: str = Field(default=DeliveryStatus.pending, max_length=16)
     attempts: int = 0
     # While an attempt is in flight this is its lease: if the worker dies, the row is due again then.

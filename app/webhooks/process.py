@@ -19,6 +19,7 @@ from app.core.db import make_engine, make_sessionmaker
 from app.core.timeutil import utcnow
 from app.observability.logs import configure_logging
 from app.webhooks.delivery import make_client
+from app.webhooks.vapid import check_configured
 from app.webhooks.worker import purge_finished, run_once
 
 # The delivery log is kept for `webhook_retention_days`; sweeping it hourly is plenty.
@@ -45,7 +46,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     engine = make_engine(settings)
-    sessions = make_sessionmaker(engine)
+    sessions = make_sessionmaker(engine, settings)
     log.info("webhook worker started")
     next_purge = 0.0
     next_upkeep = [0.0] * len(periodic)
@@ -91,5 +92,6 @@ def quiet_http_client_logs() -> None:
 def main(settings: Settings, periodic: Sequence[Periodic] = ()) -> None:
     # The same JSON lines as the API's, so one log pipeline reads both processes.
     configure_logging(settings.log_level, json=settings.log_json)
+    check_configured(settings)
     quiet_http_client_logs()
     asyncio.run(serve(settings, periodic=periodic))

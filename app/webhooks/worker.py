@@ -1,4 +1,5 @@
-"""The delivery worker: claim due deliveries (webhooks, mail), attempt them, record each, retry with backoff.
+"""The delivery worker: claim due deliveries (webhooks, mail, push), attempt them, record each, retry
+with backoff.
 
 Several workers can run against Postgres: a claim skips rows another worker has locked
 (`FOR UPDATE SKIP LOCKED`) and leases what it takes by moving `next_attempt_at` ahead. SQLite
@@ -30,10 +31,14 @@ from app.webhooks.models import (
     DeliveryStatus,
     EndpointStatus,
     MailMessage,
+    PushMessage,
+    PushSubscription,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
+from app.webhooks.push import GONE, Push, send_push
+from app.webhooks.vapid import VapidKeys, vapid_keys
 
 log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
@@ -46,11 +51,12 @@ class Mail:
     subject: str
     text: str
     html: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A webhook (endpoint and event set) or a mail (`mail` set)."""
+    """A webhook (endpoint and event set), a mail (`mail` set) or a push (`push` set)."""
 
     delivery_id: uuid.UUID
     token: uuid.UUID
@@ -63,6 +69,7 @@ class Claimed:
     attempts: int
     attempt_log: list[dict[str, Any]]
     mail: Mail | None = None
+    push: Push | None = None
     # Its sealed secret or body opened with no configured key: not sent, retried later (an
     # operator may restore the key), and the log says why.
     unreadable: bool = False
@@ -77,13 +84,21 @@ def _claimed(
     e: WebhookEndpoint | None,
     payload: Any,
     m: MailMessage | None,
+    push: Push | None,
     keys: KeyRing,
 ) -> Claimed:
     secret, mail, unreadable = "", None, False
     try:
         secret = keys.open(e.secret) if e else ""
         if m is not None:
-            mail = Mail(m.id, m.to_address, m.subject, keys.open(m.text_body), keys.open(m.html_body))
+            mail = Mail(
+                m.id,
+                m.to_address,
+                m.subject,
+                keys.open(m.text_body),
+                keys.open(m.html_body),
+                tuple((k, v) for k, v in m.headers),
+            )
     except Unreadable:
         unreadable = True
     return Claimed(
@@ -99,6 +114,7 @@ def _claimed(
         attempts=d.attempts,
         attempt_log=list(d.attempt_log),
         mail=mail,
+        push=push,
         unreadable=unreadable,
     )
 
@@ -141,8 +157,26 @@ async def claim(sessions: Sessions, settings: Settings, now: datetime) -> list[C
             .outerjoin(MailMessage, col(MailMessage.id) == col(WebhookDelivery.mail_id))
             .where(col(WebhookDelivery.claim_token) == token)
         )
+        claimed = rows.all()
+        pushes = await _pushes(session, token) if any(d.push_id for d, *_ in claimed) else {}
         keys = key_ring(settings)
-        return [_claimed(token, d, e, payload, m, keys) for d, e, payload, m in rows.all()]
+        return [_claimed(token, d, e, payload, m, pushes.get(d.id), keys) for d, e, payload, m in claimed]
+
+
+async def _pushes(session: AsyncSession, token: uuid.UUID) -> dict[uuid.UUID, Push]:
+    """The pushes among this claim's deliveries, with their subscriptions, by delivery id."""
+    rows = await session.exec(
+        select(WebhookDelivery.id, PushMessage, PushSubscription)
+        .join(PushMessage, col(PushMessage.id) == col(WebhookDelivery.push_id))
+        .join(PushSubscription, col(PushSubscription.id) == col(PushMessage.subscription_id))
+        .where(col(WebhookDelivery.claim_token) == token)
+    )
+    return {
+        delivery_id: Push(
+            subscription_id=s.id, endpoint=s.endpoint, p256dh=s.p256dh, auth=s.auth, payload=dict(p.payload)
+        )
+        for delivery_id, p, s in rows.all()
+    }
 
 
 def _next_state(
@@ -237,14 +271,22 @@ async def record(
             await _cancel_pending(session, claimed.endpoint_id, now)
         if claimed.mail is not None and values["next_attempt_at"] is None:
             await _blank(session, claimed.mail.id)
+        if claimed.push is not None and outcome.status_code in GONE:
+            # Expired (RFC 8030 8.3): the subscription goes, and with it (cascade) every push
+            # queued for it, this delivery's record included.
+            await session.exec(
+                delete(PushSubscription).where(col(PushSubscription.id) == claimed.push.subscription_id)
+            )
         await commit_own(session)
     return True
 
 
 async def _blank(session: AsyncSession, mail_id: uuid.UUID) -> None:
-    """The delivery ended: its one-time link need not be kept at rest any longer."""
+    """The delivery ended: its one-time link (or unsubscribe link) need not be kept at rest any longer."""
     await session.exec(
-        update(MailMessage).where(col(MailMessage.id) == mail_id).values(text_body="", html_body="")
+        update(MailMessage)
+        .where(col(MailMessage.id) == mail_id)
+        .values(text_body="", html_body="", headers=[])
     )
 
 
@@ -266,12 +308,19 @@ async def _cancel_one(sessions: Sessions, claimed: Claimed) -> None:
         await commit_own(session)
 
 
-async def send(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) -> Outcome:
+async def send(
+    client: httpx.AsyncClient, claimed: Claimed, settings: Settings, vapid: VapidKeys | None = None
+) -> Outcome:
     if claimed.unreadable:
         log.error("delivery %s: %s", claimed.delivery_id, UNREADABLE)
         return Outcome(status_code=None, error=UNREADABLE, duration_ms=0.0)
     if claimed.mail is not None:
         return await _send_mail(claimed, claimed.mail, settings)
+    if claimed.push is not None:
+        if vapid is None:  # run_once read them for a batch holding a push, but none opened
+            log.error("delivery %s: %s", claimed.delivery_id, UNREADABLE)
+            return Outcome(status_code=None, error=UNREADABLE, duration_ms=0.0)
+        return await _send_push(client, claimed, claimed.push, vapid, settings)
     body = orjson.dumps(claimed.payload)
     headers = signed_headers(secret=claimed.secret, message_id=str(claimed.event_id), body=body, at=utcnow())
     outcome = await attempt(client, url=claimed.url, headers=headers, body=body, settings=settings)
@@ -288,7 +337,12 @@ async def send(client: httpx.AsyncClient, claimed: Claimed, settings: Settings) 
 
 async def _send_mail(claimed: Claimed, mail: Mail, settings: Settings) -> Outcome:
     message = compose(
-        sender=settings.email_from, to=mail.to, subject=mail.subject, text=mail.text, html=mail.html
+        sender=settings.email_from,
+        to=mail.to,
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        headers=mail.headers,
     )
     outcome = await send_mail(message, settings)
     # Never the address or the body: the id says which; the body holds a one-time link.
@@ -301,6 +355,33 @@ async def _send_mail(claimed: Claimed, mail: Mail, settings: Settings) -> Outcom
     return outcome
 
 
+async def _send_push(
+    client: httpx.AsyncClient, claimed: Claimed, push: Push, keys: VapidKeys, settings: Settings
+) -> Outcome:
+    outcome = await send_push(client, push, keys, settings)
+    # Never the endpoint (a capability URL) nor the payload.
+    log.info(
+        "push delivery %s to subscription %s, attempt %d: %s",
+        claimed.delivery_id,
+        push.subscription_id,
+        claimed.attempts + 1,
+        "delivered" if outcome.delivered else outcome.error,
+    )
+    return outcome
+
+
+async def _keys_for(sessions: Sessions, settings: Settings, batch: list[Claimed]) -> VapidKeys | None:
+    if not any(c.push is not None for c in batch):
+        return None
+    async with sessions() as session:
+        try:
+            keys = await vapid_keys(session, settings)
+        except Unreadable:  # the stored key is sealed under a key no longer configured
+            return None
+        await commit_own(session)  # a key made now is kept
+    return keys
+
+
 async def run_once(
     sessions: Sessions, settings: Settings, client: httpx.AsyncClient, *, rng: random.Random | None = None
 ) -> int:
@@ -311,9 +392,10 @@ async def run_once(
     batch = await claim(sessions, settings, utcnow())
     chooser = rng or random.Random()  # noqa: S311  (spreads retries; nothing to guess)
     outcomes: dict[uuid.UUID, Outcome] = {}
+    keys = await _keys_for(sessions, settings, batch)
 
     async def send_into(claimed: Claimed) -> None:
-        outcomes[claimed.delivery_id] = await send(client, claimed, settings)
+        outcomes[claimed.delivery_id] = await send(client, claimed, settings, keys)
 
     async with anyio.create_task_group() as group:
         for claimed in batch:
@@ -344,9 +426,13 @@ async def purge_finished(sessions: Sessions, *, older_than: datetime) -> tuple[i
                 ~exists().where(col(WebhookDelivery.event_id) == col(WebhookEvent.id)),
             )
         )
-        # A mail is its delivery's alone: it goes with it (bodies were blanked when it ended).
+        # A mail or push is its delivery's alone: it goes with it (mail bodies were blanked when
+        # it ended).
         await session.exec(
             delete(MailMessage).where(~exists().where(col(WebhookDelivery.mail_id) == col(MailMessage.id)))
+        )
+        await session.exec(
+            delete(PushMessage).where(~exists().where(col(WebhookDelivery.push_id) == col(PushMessage.id)))
         )
         await commit_own(session)
         return int(finished.rowcount), int(orphaned.rowcount)
