@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlmodel import col, func, select
 
 from app.core.config import Settings
+from app.core.encryption import key_ring
 from app.core.timeutil import utcnow
 from app.main import create_app
 from app.webhooks.models import PushMessage, ServerKey, WebhookDelivery
@@ -76,7 +77,10 @@ async def test_the_public_key_is_made_once_and_kept(client: httpx.AsyncClient, a
     async with application.state.sessionmaker() as session:
         stored = (await session.exec(select(ServerKey))).all()
     assert [k.name for k in stored] == ["vapid"]
-    assert parse_private_key(stored[0].secret).public_key == key
+    # Kept sealed under DATA_ENCRYPTION_KEYS, like every secret the service reads back.
+    assert "PRIVATE KEY" not in stored[0].secret
+    pem = key_ring(application.state.settings).open(stored[0].secret)
+    assert parse_private_key(pem).public_key == key
 
 
 async def test_a_configured_key_is_used_and_nothing_stored(database_url: str) -> None:

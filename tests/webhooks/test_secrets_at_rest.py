@@ -3,6 +3,7 @@
 The dump reads every table the database has (not only the models'), every column, as the
 database returns it: what a stolen backup would hold."""
 
+import base64
 import json
 import re
 import uuid
@@ -25,6 +26,7 @@ from app.core.rekey import main as rotate_command
 from app.core.rekey import rotate, sealed_columns
 from app.core.timeutil import utcnow
 from app.webhooks.models import MailMessage, WebhookDelivery, WebhookEndpoint
+from app.webhooks.vapid import vapid_keys
 from app.webhooks.worker import UNREADABLE
 from tests.conftest import TEST_DATA_KEY, make_settings
 from tests.factories import api_key, member, need_body
@@ -78,8 +80,15 @@ async def test_no_table_holds_a_secret_in_the_clear(
     assert r.status_code == 202
     [mail] = await mails(hook_app)
     token = reset_token(mail)
+    # The Web Push signing key the service made for itself (none is configured here).
+    assert (await hook_client.get("/v1/push/public-key")).status_code == 200
+    async with hook_app.state.sessionmaker() as session:
+        vapid = await vapid_keys(session, hook_app.state.settings)
+    scalar = vapid.private_key.private_numbers().private_value.to_bytes(32, "big")
 
     secrets = {
+        "VAPID private key (PEM)": vapid.pem().splitlines()[1],
+        "VAPID private key (scalar)": base64.urlsafe_b64encode(scalar).rstrip(b"=").decode(),
         "webhook secret": hook["secret"],
         "webhook key bytes": hook["secret"].removeprefix("whsec_"),
         "second webhook secret": again.json()["secret"],
@@ -101,7 +110,12 @@ async def test_no_table_holds_a_secret_in_the_clear(
 def test_every_secret_column_is_marked_sealed() -> None:
     """What rotation walks: a column added without the mark would be neither sealed nor rotated."""
     found = {f"{t.name}.{c.name}" for t, columns in sealed_columns(metadata) for c in columns}
-    assert found >= {"webhook_endpoints.secret", "mail_messages.text_body", "mail_messages.html_body"}
+    assert found >= {
+        "webhook_endpoints.secret",
+        "mail_messages.text_body",
+        "mail_messages.html_body",
+        "server_keys.secret",
+    }
 
 
 async def _sealed_values(app: FastAPI) -> list[str]:
