@@ -10,12 +10,12 @@ from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import AfterValidator, StrictBool, StrictFloat, StringConstraints, model_validator
+from pydantic import AfterValidator, Strict, StrictBool, StrictFloat, StringConstraints, model_validator
 from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
-from app.core.schema import RequestBody, request_config, rule_broken
+from app.core.schema import WHOLE_NUMBER, RequestBody, request_config, rule_broken
 from app.core.timeutil import UTCDateTime, utcnow
 from app.core.types import HHMM, Timezone
 from app.vocab import Category, unique
@@ -198,7 +198,10 @@ def _auth(value: str) -> str:
 def _endpoint(value: str) -> str:
     """An absolute https URL without credentials or fragment, kept exactly as the browser gave it
     (push services read their own URLs byte for byte)."""
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unbalanced IPv6 bracket (`https://host]`), and the like
+        raise rule_broken("the endpoint is not a URL (RFC 3986)") from None
     if parts.scheme != "https":
         raise rule_broken("the endpoint must be an https URL (RFC 8030 5)")
     if not parts.hostname or parts.username is not None or parts.password is not None or parts.fragment:
@@ -244,7 +247,7 @@ class PushSubscriptionCreate(RequestBody):
         StringConstraints(min_length=9, max_length=2000, pattern=r"^https://[!-~]+$"),
         AfterValidator(_endpoint),
     ] = Field(description="The push service's URL for this browser: https, on a public address.")
-    expirationTime: Annotated[int, Field(ge=0)] | None = Field(
+    expirationTime: Annotated[int, Strict(), Field(ge=0), WHOLE_NUMBER] | None = Field(
         default=None, description="Milliseconds since the epoch when the browser will end it; not used."
     )
     keys: PushKeys

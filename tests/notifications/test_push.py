@@ -152,17 +152,22 @@ async def test_a_bad_subscription_is_422_and_changes_nothing(
         "private": {**good, "endpoint": "https://10.1.2.3/wpush"},
         "credentials": {**good, "endpoint": "https://user:pw@push.example.net/wpush"},
         "not a url": {**good, "endpoint": "https://"},
+        "unbalanced bracket": {**good, "endpoint": "https://N+.F]"},  # found by the fuzzer
         "off the curve": _with(good, p256dh=not_on_curve),
         "not an uncompressed point": _with(good, p256dh=wrong_prefix),
         "auth of 17 bytes": _with(good, auth=seventeen),
         "auth not base64url": _with(good, auth="tBHItJI5svbpez7KI4CC+g"),
         "no keys": {"endpoint": good["endpoint"]},
         "unknown field": {**good, "extra": 1},
+        "expirationTime not a number": {**good, "expirationTime": False},
     }
     for name, body in bad.items():
         r = await client.post("/v1/members/me/push-subscriptions", json=body, headers=who.headers)
         assert r.status_code == 422, (name, r.text)
         assert_problem(r, 422)
+        # What no schema can say is a `rule` (a schema-valid body the fuzzer may send).
+        if name in ("unbalanced bracket", "off the curve", "loopback"):
+            assert {e["type"] for e in r.json()["errors"]} == {"rule"}, (name, r.text)
     assert await subscriptions(application) == []
 
 
