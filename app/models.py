@@ -6,7 +6,7 @@ from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match, Message
 from app.members.accounts import AccountToken, MemberSession, RefreshToken
 from app.members.models import Member
-from app.needs.models import Need
+from app.needs.models import Need, OccurrenceSlots
 from app.notifications.models import AlertAllowance, Notification, NotificationCounter, NotificationSettings
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
@@ -33,6 +33,7 @@ __all__ = [
     "Notification",
     "NotificationCounter",
     "NotificationSettings",
+    "OccurrenceSlots",
     "Offer",
     "Organization",
     "Participant",
