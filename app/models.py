@@ -2,6 +2,7 @@
 
 from app.activities.models import Activity, Participant
 from app.audit.models import AdminAction, AuditEvent
+from app.calendars.models import CalendarFeed, OccurrenceReminder
 from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match, Message
 from app.members.accounts import AccountToken, MemberSession, RefreshToken
@@ -21,6 +22,7 @@ __all__ = [
     "AlertAllowance",
     "ApiKey",
     "AuditEvent",
+    "CalendarFeed",
     "IdempotencyKey",
     "MailMessage",
     "Match",
@@ -33,6 +35,7 @@ __all__ = [
     "Notification",
     "NotificationCounter",
     "NotificationSettings",
+    "OccurrenceReminder",
     "OccurrenceSlots",
     "Offer",
     "Organization",

@@ -1,9 +1,12 @@
-"""Slots counted per occurrence
+"""Calendar feeds, occurrence reminders, and slots counted per occurrence
 
 Revision ID: 0022
 Revises: 0017
 Create Date: 2026-11-30 13:29:35.203998
 
+`calendar_feeds` holds one secret-URL feed per member, by the sha256 of its token (unique, the
+lookup of every fetch). `occurrence_reminders` records each reminder sent: its primary key makes a
+reminder once per (member, need or activity, occurrence start), whichever worker inserts first.
 `need_occurrence_slots` counts the slots that matches naming one occurrence of a recurring need
 hold in it (matches for the whole series stay counted on the need). Accepted or completed
 matches naming an occurrence were counted on the series until now: their slots move to their
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
 
 from alembic import op
 
@@ -26,6 +30,41 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "calendar_feeds",
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_calendar_feeds_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("member_id", name=op.f("pk_calendar_feeds")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_feeds_token_hash")),
+    )
+    op.create_table(
+        "occurrence_reminders",
+        sa.Column("member_id", sa.Uuid(), nullable=False),
+        sa.Column("subject_type", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("subject_id", sa.Uuid(), nullable=False),
+        sa.Column("occurrence_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_occurrence_reminders_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "member_id",
+            "subject_type",
+            "subject_id",
+            "occurrence_start",
+            name=op.f("pk_occurrence_reminders"),
+        ),
+    )
     op.create_table(
         "need_occurrence_slots",
         sa.Column("need_id", sa.Uuid(), nullable=False),
@@ -115,3 +154,5 @@ def downgrade() -> None:
     # The occurrences' counts go with their table; they are not put back on the series, which
     # per-occurrence slots may have filled beyond `volunteers_needed` across different dates.
     op.drop_table("need_occurrence_slots")
+    op.drop_table("occurrence_reminders")
+    op.drop_table("calendar_feeds")
