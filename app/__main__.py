@@ -31,7 +31,8 @@ def main() -> None:
     seed.add_argument("--verbose", action="store_true", help="log every request the seeder makes")
     sub.add_parser(
         "worker",
-        help="deliver webhooks and mail (with retries) and purge by retention, until SIGTERM or SIGINT",
+        help="deliver webhooks and mail (with retries), purge by retention and send occurrence "
+        "reminders, until SIGTERM or SIGINT",
     )
     purge = sub.add_parser(
         "purge",
@@ -93,10 +94,11 @@ def main() -> None:
         purge_now(settings, dry_run=args.dry_run)
         return
     if args.command == "worker":
-        from app.datarights.upkeep import periodic
+        from app.calendars.upkeep import periodic as reminders
+        from app.datarights.upkeep import periodic as retention
         from app.webhooks.process import main as worker
 
-        worker(settings, periodic=[periodic(settings)])
+        worker(settings, periodic=[retention(settings), reminders(settings)])
         return
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", 8000)

@@ -16,6 +16,7 @@ from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
 from app.auth.deps import rate_limit
 from app.auth.ratelimit import RateLimiter
+from app.calendars.router import router as calendars_router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.docs import install_docs
@@ -96,6 +97,10 @@ TAGS = [
     {
         "name": "activities",
         "description": "Group gatherings (walks, support groups, shifts): join, waitlist, calendar.",
+    },
+    {
+        "name": "calendar",
+        "description": "A member's personal calendar feed: a secret URL for calendar apps, revocable.",
     },
     {
         "name": "hsds",
@@ -234,6 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         blocks_router,
         safety_router,
         activities_router,
+        calendars_router,
         hsds_router,
     ):
         v1.include_router(router)

@@ -2,11 +2,12 @@
 
 from app.activities.models import Activity, Participant
 from app.audit.models import AdminAction, AuditEvent
+from app.calendars.models import CalendarFeed, OccurrenceReminder
 from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match, Message
 from app.members.accounts import AccountToken, MemberSession, RefreshToken
 from app.members.models import Member
-from app.needs.models import Need
+from app.needs.models import Need, OccurrenceSlots
 from app.notifications.models import AlertAllowance, Notification, NotificationCounter, NotificationSettings
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
@@ -29,6 +30,7 @@ __all__ = [
     "AlertAllowance",
     "ApiKey",
     "AuditEvent",
+    "CalendarFeed",
     "IdempotencyKey",
     "MailMessage",
     "Match",
@@ -41,6 +43,8 @@ __all__ = [
     "Notification",
     "NotificationCounter",
     "NotificationSettings",
+    "OccurrenceReminder",
+    "OccurrenceSlots",
     "Offer",
     "Organization",
     "Participant",

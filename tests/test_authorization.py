@@ -226,6 +226,18 @@ async def a_message(w: World) -> tuple[str, dict[str, Any]]:
     return f"{url}/{r.json()['id']}", {}
 
 
+async def owners_feed(w: World) -> tuple[str, dict[str, Any]]:
+    """The owner's calendar feed made for this call; its URL, made relative."""
+    r = await w.client.post("/v1/members/me/calendar-feed", headers=w.owner.headers)
+    assert r.status_code == 201, r.text
+    return "/v1/" + str(r.json()["url"]).split("/v1/", 1)[1], {}
+
+
+async def with_owners_feed(w: World) -> tuple[str, dict[str, Any]]:
+    await owners_feed(w)
+    return "/v1/members/me/calendar-feed", {}
+
+
 async def org_run(w: World) -> tuple[str, dict[str, Any]]:
     return "/v1/matching/runs", {"json": {"organization_id": w.org}}
 
@@ -630,6 +642,20 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
         on_activity("/calendar.ics", joined=True),
         expect(401, 200, 403, 200, 403, 200, 200, 401),
     ),
+    # A calendar feed is a person's own; its URL is its own credential, whoever holds it.
+    ("POST", "/v1/members/me/calendar-feed"): (
+        fixed("/v1/members/me/calendar-feed"),
+        expect(401, 201, 201, 201, 201, 403, 403, 401),
+    ),
+    ("GET", "/v1/members/me/calendar-feed"): (
+        with_owners_feed,
+        expect(401, 200, 404, 404, 404, 403, 403, 401),
+    ),
+    ("DELETE", "/v1/members/me/calendar-feed"): (
+        fixed("/v1/members/me/calendar-feed"),
+        expect(401, 204, 204, 204, 204, 403, 403, 401),
+    ),
+    ("GET", "/v1/calendar/{token}.ics"): (owners_feed, EVERYONE_200),
     ("GET", "/v1/hsds/organizations"): (fixed("/v1/hsds/organizations"), EVERYONE_200),
     ("GET", "/v1/hsds/services"): (fixed("/v1/hsds/services"), EVERYONE_200),
     ("GET", "/healthz"): (fixed("/healthz"), expect(200, 200, 200, 200, 200, 200, 200, 200)),

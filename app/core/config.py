@@ -168,6 +168,12 @@ class Settings(BaseSettings):
     recurrence_max_occurrences: int = Field(default=366, ge=1, le=5000)
     recurrence_horizon_days: int = Field(default=731, ge=1, le=3660)
 
+    # Reminders of occurrences (`occurrence.reminder`): sent this long before each occurrence of an
+    # accepted match's need and of an activity a member is confirmed on; the worker looks for
+    # due ones every REMINDER_INTERVAL_SECONDS.
+    reminder_lead_minutes: int = Field(default=24 * 60, ge=1, le=14 * 24 * 60)
+    reminder_interval_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)
+
     # Crisis resources: a JSON catalogue replacing the shipped default (schema in
     # app/safety/catalogue.py); a bad file stops start-up with a message naming it.
     crisis_resources_file: Path | None = None

@@ -135,8 +135,9 @@ async def body_media_type(request: Request) -> None:
 
 
 # Paths whose answer is private whoever asks, with or without a credential.
-# Sign-up answers with the new member's private view before any credential exists.
-_PRIVATE_PATHS = ("/v1/auth/", "/v1/members")
+# Sign-up answers with the new member's private view before any credential exists; a calendar
+# feed's URL is its own credential.
+_PRIVATE_PATHS = ("/v1/auth/", "/v1/members", "/v1/calendar/")
 
 
 class SecurityHeaders:

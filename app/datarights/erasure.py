@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.activities import service as activities
 from app.activities.models import Activity, ActivityStatus, Participant
 from app.audit.models import AuditEvent
+from app.calendars.models import CalendarFeed, OccurrenceReminder
 from app.core.errors import Forbidden
 from app.core.security import hash_password, verify_password
 from app.core.timeutil import utcnow
@@ -147,10 +148,10 @@ async def _scrub_records(session: AsyncSession, me: uuid.UUID) -> None:
 
 async def _forget_own(session: AsyncSession, me: uuid.UUID) -> None:
     """Rows that exist only for the member: their inbox and settings, browsers' push
-    subscriptions (the pushes waiting for them go too), logins and one-time links,
-    the blocks they made (who
-    someone feared is about them, and a block protects a person who is gone), memberships, and
-    their stored idempotent answers. Blocks made against them stay: those protect others."""
+    subscriptions (the pushes waiting for them go too), logins and one-time links, their
+    calendar feed and reminders sent, the blocks they made (who someone feared is about them,
+    and a block protects a person who is gone), memberships, and their stored idempotent
+    answers. Blocks made against them stay: those protect others."""
     for table, column in (
         (Notification, Notification.member_id),
         (NotificationSettings, NotificationSettings.member_id),
@@ -161,6 +162,9 @@ async def _forget_own(session: AsyncSession, me: uuid.UUID) -> None:
         # Their logins (refresh tokens go with them) and one-time links, which name their address.
         (MemberSession, MemberSession.member_id),
         (AccountToken, AccountToken.member_id),
+        # Their calendar feed (its URL stops at once) and the record of reminders they were sent.
+        (CalendarFeed, CalendarFeed.member_id),
+        (OccurrenceReminder, OccurrenceReminder.member_id),
     ):
         await session.exec(delete(table).where(col(column) == me))
     await session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.scope) == f"member:{me}"))

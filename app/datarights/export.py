@@ -20,6 +20,7 @@ from app.activities.views import HOST, PARTICIPANT, PUBLIC, render
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.callers import Caller
+from app.calendars import service as calendars
 from app.matches.models import Match, Message
 from app.matches.views import render_page
 from app.members.accounts import MemberSession
@@ -129,6 +130,13 @@ async def _activities(session: AsyncSession, caller: Caller) -> Any:
     }
 
 
+async def _calendar_feed(session: AsyncSession, caller: Caller) -> Any:
+    """Whether the member has a calendar feed, and since when: never its URL, whose token is kept
+    only as a hash (the member makes a new one to see a URL again)."""
+    feed = await calendars.current_feed(session, member_id=_me(caller))
+    return {"created_at": feed.created_at.isoformat()} if feed is not None else None
+
+
 async def _organizations(session: AsyncSession, caller: Caller) -> Any:
     rows = (await session.exec(select(Membership).where(col(Membership.member_id) == _me(caller)))).all()
     return [
@@ -202,6 +210,7 @@ SECTIONS: dict[str, Section] = {
     "blocks": Section(_blocks, (("member_blocks", "blocker_id"),)),
     "reports": Section(_reports, (("reports", "reporter_id"),)),
     "activities": Section(_activities, (("activities", "host_id"), ("activity_participants", "member_id"))),
+    "calendar_feed": Section(_calendar_feed, (("calendar_feeds", "member_id"),)),
     "organizations": Section(_organizations, (("organization_members", "member_id"),)),
     "audit": Section(_audit, (("audit_events", "subject_member_id"),)),
     "sessions": Section(_sessions, (("member_sessions", "member_id"),)),
@@ -251,6 +260,10 @@ EXCLUDED: dict[tuple[str, str], str] = {
         "created_by_member_id",
     ): "an organisation's subscription; the member is only named as who made it",
     ("notification_counters", "member_id"): "a sequence number, the notifications themselves are exported",
+    (
+        "occurrence_reminders",
+        "member_id",
+    ): "which occurrences the member was reminded of; the reminders are in notifications",
 }
 
 

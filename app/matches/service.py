@@ -36,9 +36,10 @@ NEED_SIDE, VOLUNTEER_SIDE = "need", "volunteer"
 
 
 async def _take(session: AsyncSession, match: Match, now: datetime, events: list[webhooks.Event]) -> bool:
-    """The need's slot, then the offer's capacity: False when either is gone (the caller rolls back)."""
+    """The need's slot (the series', or the one occurrence's the match names), then the offer's
+    capacity: False when either is gone (the caller rolls back)."""
     return await slots.take_slot(
-        session, need_id=match.need_id, now=now, events=events
+        session, need_id=match.need_id, now=now, events=events, occurrence_start=match.occurrence_start
     ) and await capacity.take_capacity(session, offer_id=match.offer_id, now=now)
 
 
@@ -46,7 +47,14 @@ async def _release(
     session: AsyncSession, match: Match, now: datetime, events: list[webhooks.Event], *, completed: bool
 ) -> None:
     """Give back what an accepted match held: the offer's capacity, and the need's slot unless done."""
-    await slots.release_slot(session, need_id=match.need_id, now=now, events=events, completed=completed)
+    await slots.release_slot(
+        session,
+        need_id=match.need_id,
+        now=now,
+        events=events,
+        completed=completed,
+        occurrence_start=match.occurrence_start,
+    )
     await capacity.release_capacity(session, offer_ids=[match.offer_id], now=now)
 
 

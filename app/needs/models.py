@@ -128,6 +128,24 @@ class Need(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+class OccurrenceSlots(SQLModel, table=True):
+    """Slots of one occurrence of a recurring need taken by matches naming that occurrence.
+
+    A match for the whole series takes a slot in every occurrence (`Need.volunteers_accepted`);
+    one naming an occurrence takes a slot in that one alone, counted here. Both counts move only
+    under the need's row lock (app/needs/slots.py), by conditional UPDATEs that keep series plus
+    occurrence within `volunteers_needed`. `occurrence_end` lets the series' check skip ended ones.
+    """
+
+    __tablename__ = "need_occurrence_slots"
+    __table_args__ = (CheckConstraint("accepted >= 0", name="accepted"),)
+
+    need_id: uuid.UUID = Field(foreign_key="needs.id", primary_key=True, ondelete="CASCADE")
+    occurrence_start: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    occurrence_end: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    accepted: int = Field(default=0, nullable=False)
+
+
 def closes_at(need: Need) -> datetime | None:
     """When the need stops being open by the clock: its last occurrence's end, or its window's."""
     return need.last_ends_at if need.last_ends_at is not None else need.window_end

@@ -21,7 +21,7 @@ from app.core.transactions import savepoint
 from app.core.types import Point
 from app.geo import located
 from app.members.suspension import suspended_among
-from app.needs import hooks, occurrences, quota
+from app.needs import hooks, occurrences, quota, slots
 from app.needs.models import Approval, Need, NeedCreate, NeedStatus, NeedUpdate, OccurrenceStatus, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
 from app.organizations import service as organizations
@@ -333,6 +333,8 @@ async def update_need(
 
     was_public = need.visibility == Visibility.public
     await versioned_update(session, need, values, if_match=if_match, noun="need", and_then=announce)
+    if "volunteers_needed" in changes:
+        await slots.check_room(session, need_id=need.id, now=utcnow())
     if not was_public and need.visibility == Visibility.public:
         await hooks.published(session, needs=[need], actor=caller.member_id)
     await audit.record(session, caller=caller, needs=[need])
@@ -392,6 +394,7 @@ async def cancel_occurrence(session: AsyncSession, *, need: Need, start: datetim
     # A change like any edit: a new version and updated_at, and need.updated to the organisation.
     # Not an exposure row: the answer shows no private field.
     await versioned_update(session, need, values, if_match=None, noun="need", and_then=announce)
+    await slots.forget_occurrence(session, need_id=need.id, start=found.start)
     return occurrences.Occurrence(found.start, found.end, OccurrenceStatus.cancelled)
 
 

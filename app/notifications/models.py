@@ -142,15 +142,17 @@ class NotificationSettings(SQLModel, table=True):
 class NotificationPublic(SQLModel):
     id: uuid.UUID = Field(description="Sorts by creation time (UUID v7); the stream's event id.")
     type: str = Field(
-        description="What happened: `match.proposed`, `match.accepted`, ..., `message.created`, `need.nearby`"
+        description="What happened: `match.proposed`, `match.accepted`, ..., `message.created`, "
+        "`need.nearby`, `occurrence.reminder`, `activity.updated`"
     )
     created_at: datetime
     read_at: datetime | None
     data: dict[str, Any] = Field(
         description="Ids and public facts only (`match.*`: `match_id`, `need_id`, `offer_id`, "
         "`status`; `message.created`: `match_id`, `need_id`, `message_id`; `need.nearby`: "
-        "`need_id`, `category`, `mode`, `urgency`, `approx_location`); never an address, phone, "
-        "exact location or message text."
+        "`need_id`, `category`, `mode`, `urgency`, `approx_location`; `occurrence.reminder`: "
+        "`need_id` and `match_ids`, or `activity_id`, with `occurrence_start`, `occurrence_end`); "
+        "never an address, phone, exact location or message text."
     )
 
 
