@@ -2,42 +2,20 @@
 
 import httpx
 
-from tests.factories import Member, join, member, need_body, offer_body, organization
-
-HERE = {"lat": 51.5, "lon": -0.12}
-MATCH_KEYS = {"match_id", "need_id", "offer_id", "status"}
-
-
-async def _pair(client: httpx.AsyncClient, requester: Member, volunteer: Member) -> tuple[str, str]:
-    need = await client.post("/v1/needs", json=need_body(location=HERE), headers=requester.headers)
-    offer = await client.post(
-        "/v1/offers", json=offer_body(location=HERE, availability=[]), headers=volunteer.headers
-    )
-    assert need.status_code == offer.status_code == 201, (need.text, offer.text)
-    return need.json()["id"], offer.json()["id"]
-
-
-async def _inbox(client: httpx.AsyncClient, who: Member, query: str = "") -> list[dict]:
-    r = await client.get(f"/v1/notifications{query}", headers=who.headers)
-    assert r.status_code == 200, r.text
-    items: list[dict] = r.json()["items"]
-    return items
-
-
-async def _types(client: httpx.AsyncClient, who: Member) -> list[str]:
-    return [n["type"] for n in await _inbox(client, who)]
+from tests.factories import join, member, need_body, offer_body, organization
+from tests.notifications.support import HERE, MATCH_KEYS, inbox, pair, types
 
 
 async def test_each_match_step_reaches_the_other_side_only(client: httpx.AsyncClient) -> None:
     requester, volunteer = await member(client), await member(client)
-    need_id, offer_id = await _pair(client, requester, volunteer)
+    need_id, offer_id = await pair(client, requester, volunteer)
     body = {"need_id": need_id, "offer_id": offer_id}
     proposed = await client.post("/v1/matches", json=body, headers=requester.headers)
     assert proposed.status_code == 201, proposed.text
     assert proposed.json()["status"] == "proposed"
     match_id = proposed.json()["id"]
 
-    [told] = await _inbox(client, volunteer)
+    [told] = await inbox(client, volunteer)
     assert told["type"] == "match.proposed"
     assert told["read_at"] is None
     assert told["data"] == {
@@ -46,38 +24,38 @@ async def test_each_match_step_reaches_the_other_side_only(client: httpx.AsyncCl
         "offer_id": offer_id,
         "status": "proposed",
     }
-    assert await _types(client, requester) == []  # nobody is told of their own action
+    assert await types(client, requester) == []  # nobody is told of their own action
 
     assert (await client.post(f"/v1/matches/{match_id}/accept", headers=volunteer.headers)).status_code == 200
-    assert await _types(client, requester) == ["match.accepted"]
+    assert await types(client, requester) == ["match.accepted"]
     assert (
         await client.post(f"/v1/matches/{match_id}/complete", headers=requester.headers)
     ).status_code == 200
-    assert await _types(client, volunteer) == ["match.completed", "match.proposed"]  # newest first
-    assert await _types(client, requester) == ["match.accepted"]
+    assert await types(client, volunteer) == ["match.completed", "match.proposed"]  # newest first
+    assert await types(client, requester) == ["match.accepted"]
 
 
 async def test_declines_cancels_and_claims(client: httpx.AsyncClient) -> None:
     requester, volunteer = await member(client), await member(client)
-    need_id, offer_id = await _pair(client, requester, volunteer)
+    need_id, offer_id = await pair(client, requester, volunteer)
     body = {"need_id": need_id, "offer_id": offer_id}
     first = (await client.post("/v1/matches", json=body, headers=requester.headers)).json()["id"]
     assert (await client.post(f"/v1/matches/{first}/decline", headers=volunteer.headers)).status_code == 200
-    assert await _types(client, requester) == ["match.declined"]
+    assert await types(client, requester) == ["match.declined"]
 
     # A claim waits for the need's owner, who is told; the volunteer claimed it, so is not.
     claim = await client.post("/v1/matches", json=body, headers=volunteer.headers)
     assert claim.status_code == 201, claim.text
     assert claim.json()["status"] == "proposed"
-    assert await _types(client, requester) == ["match.proposed", "match.declined"]
+    assert await types(client, requester) == ["match.proposed", "match.declined"]
     accepted = await client.post(f"/v1/matches/{claim.json()['id']}/accept", headers=requester.headers)
     assert accepted.status_code == 200, accepted.text
-    assert await _types(client, volunteer) == ["match.accepted", "match.proposed"]
+    assert await types(client, volunteer) == ["match.accepted", "match.proposed"]
     # Cancelling the need ends the match: the volunteer is told, the owner who cancelled is not.
     assert (await client.post(f"/v1/needs/{need_id}/cancel", headers=requester.headers)).status_code == 200
-    assert await _types(client, volunteer) == ["match.cancelled", "match.accepted", "match.proposed"]
-    assert (await _inbox(client, volunteer))[0]["data"]["match_id"] == claim.json()["id"]
-    assert await _types(client, requester) == ["match.proposed", "match.declined"]
+    assert await types(client, volunteer) == ["match.cancelled", "match.accepted", "match.proposed"]
+    assert (await inbox(client, volunteer))[0]["data"]["match_id"] == claim.json()["id"]
+    assert await types(client, requester) == ["match.proposed", "match.declined"]
 
 
 async def test_a_claim_on_an_organisation_s_need_reaches_its_coordinators_now(
@@ -90,27 +68,27 @@ async def test_a_claim_on_an_organisation_s_need_reaches_its_coordinators_now(
         "/v1/needs", json=need_body(location=HERE, organization_id=org), headers=coordinator.headers
     )
     assert need.status_code == 201, need.text
-    _, offer_id = await _pair(client, await member(client), volunteer)
+    _, offer_id = await pair(client, await member(client), volunteer)
     # One coordinator steps down: the claim reaches only those who can answer it now.
     await join(client, other, org, coordinator, role="volunteer")
     claim = await client.post(
         "/v1/matches", json={"need_id": need.json()["id"], "offer_id": offer_id}, headers=volunteer.headers
     )
     assert claim.status_code == 201, claim.text
-    assert await _types(client, other) == ["match.proposed"]
-    assert await _types(client, coordinator) == []
-    assert await _types(client, volunteer) == []
+    assert await types(client, other) == ["match.proposed"]
+    assert await types(client, coordinator) == []
+    assert await types(client, volunteer) == []
 
 
 async def test_data_never_carries_private_fields(client: httpx.AsyncClient) -> None:
     requester, volunteer = await member(client), await member(client)
-    need_id, offer_id = await _pair(client, requester, volunteer)
+    need_id, offer_id = await pair(client, requester, volunteer)
     match = await client.post(
         "/v1/matches", json={"need_id": need_id, "offer_id": offer_id}, headers=requester.headers
     )
     await client.post(f"/v1/matches/{match.json()['id']}/accept", headers=volunteer.headers)
     for who in (requester, volunteer):
-        for item in await _inbox(client, who):
+        for item in await inbox(client, who):
             assert set(item) == {"id", "type", "created_at", "read_at", "data"}
             assert set(item["data"]) == MATCH_KEYS
             text = str(item)
@@ -133,5 +111,5 @@ async def test_cancelling_a_need_tells_every_volunteer_it_ends(client: httpx.Asy
     # Two matches end in one transaction: both volunteers' counters are held first, in one order.
     assert (await client.post(f"/v1/needs/{need_id}/cancel", headers=requester.headers)).status_code == 200
     for volunteer in (first, second):
-        assert await _types(client, volunteer) == ["match.cancelled", "match.proposed"]
-    assert await _types(client, requester) == []
+        assert await types(client, volunteer) == ["match.cancelled", "match.proposed"]
+    assert await types(client, requester) == []

@@ -6,30 +6,8 @@ import httpx
 from fastapi import FastAPI
 
 from app.notifications import service
-from tests.factories import Member, assert_problem, member, need_body, offer_body
-
-HERE = {"lat": 51.5, "lon": -0.12}
-MATCH_KEYS = {"match_id", "need_id", "offer_id", "status"}
-
-
-async def _pair(client: httpx.AsyncClient, requester: Member, volunteer: Member) -> tuple[str, str]:
-    need = await client.post("/v1/needs", json=need_body(location=HERE), headers=requester.headers)
-    offer = await client.post(
-        "/v1/offers", json=offer_body(location=HERE, availability=[]), headers=volunteer.headers
-    )
-    assert need.status_code == offer.status_code == 201, (need.text, offer.text)
-    return need.json()["id"], offer.json()["id"]
-
-
-async def _inbox(client: httpx.AsyncClient, who: Member, query: str = "") -> list[dict]:
-    r = await client.get(f"/v1/notifications{query}", headers=who.headers)
-    assert r.status_code == 200, r.text
-    items: list[dict] = r.json()["items"]
-    return items
-
-
-async def _types(client: httpx.AsyncClient, who: Member) -> list[str]:
-    return [n["type"] for n in await _inbox(client, who)]
+from tests.factories import assert_problem, member
+from tests.notifications.support import inbox
 
 
 async def _seed(application: FastAPI, member_id: str, count: int) -> list[uuid.UUID]:
@@ -59,8 +37,8 @@ async def test_pages_newest_first_and_filters_unread(client: httpx.AsyncClient, 
 
     r = await client.post("/v1/notifications/read", json={"ids": ids[:2]}, headers=someone.headers)
     assert r.status_code == 204
-    assert [n["id"] for n in await _inbox(client, someone, "?unread=true")] == ids[:1:-1]
-    read = await _inbox(client, someone, "?unread=false")
+    assert [n["id"] for n in await inbox(client, someone, "?unread=true")] == ids[:1:-1]
+    read = await inbox(client, someone, "?unread=false")
     assert [n["id"] for n in read] == ids[1::-1]
     assert all(n["read_at"] for n in read)
     assert_problem(await client.get("/v1/notifications?cursor=bm9wZQ", headers=someone.headers), 422)
@@ -76,18 +54,18 @@ async def test_marking_read_touches_only_the_callers_own(
         "/v1/notifications/read", json={"ids": [str(theirs[0]), str(mine[0])]}, headers=one.headers
     )
     assert r.status_code == 204
-    assert [n["read_at"] is None for n in await _inbox(client, other)] == [True]
-    first_read = {n["id"]: n["read_at"] for n in await _inbox(client, one)}
+    assert [n["read_at"] is None for n in await inbox(client, other)] == [True]
+    first_read = {n["id"]: n["read_at"] for n in await inbox(client, one)}
     assert first_read[str(mine[1])] is None
     assert first_read[str(mine[0])] is not None
 
     assert (
         await client.post("/v1/notifications/read", json={"all": True}, headers=one.headers)
     ).status_code == 204
-    after = {n["id"]: n["read_at"] for n in await _inbox(client, one)}
+    after = {n["id"]: n["read_at"] for n in await inbox(client, one)}
     assert after[str(mine[0])] == first_read[str(mine[0])]  # the first read time is kept
     assert after[str(mine[1])] is not None
-    assert [n["read_at"] is None for n in await _inbox(client, other)] == [True]
+    assert [n["read_at"] is None for n in await inbox(client, other)] == [True]
 
 
 async def test_bad_read_bodies_are_422_and_change_nothing(
@@ -100,4 +78,4 @@ async def test_bad_read_bodies_are_422_and_change_nothing(
         assert_problem(await client.post("/v1/notifications/read", json=body, headers=one.headers), 422)
     both = {"ids": [str(uuid.uuid4())], "all": True}
     assert_problem(await client.post("/v1/notifications/read", json=both, headers=one.headers), 422)
-    assert [n["read_at"] for n in await _inbox(client, one)] == [None]
+    assert [n["read_at"] for n in await inbox(client, one)] == [None]
