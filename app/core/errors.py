@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.encryption import Unreadable
 from app.observability.logs import get_logger
 from app.observability.metrics import DATABASE_UNAVAILABLE
 from app.observability.middleware import HEADER as REQUEST_ID_HEADER
@@ -275,6 +276,20 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _sealed_unreadable(request: Request, exc: Exception) -> JSONResponse:
+    # A secret the service keeps (app.core.encryption) opens with none of DATA_ENCRYPTION_KEYS:
+    # a key was dropped before `secrets rotate` re-sealed under the newest. The operator's to
+    # mend; the caller is told the service cannot answer, not that it broke.
+    log.error("a stored secret opens with no configured key", method=request.method, path=request.url.path)
+    return problem_response(
+        request,
+        503,
+        "The service cannot read a key it keeps; its operator has been told.",
+        slug="unavailable",
+        headers={"Retry-After": "300"},
+    )
+
+
 UNHANDLED_DETAIL = "Something went wrong on our side; it has been logged."
 
 
@@ -296,4 +311,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(DBAPIError, _database_down)
     app.add_exception_handler(SQLAlchemyTimeoutError, _database_down)
+    app.add_exception_handler(Unreadable, _sealed_unreadable)
     app.add_exception_handler(Exception, _unhandled)

@@ -12,10 +12,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from sqlalchemy import update
 from sqlmodel import col, func, select
 
 from app.core.config import Settings
-from app.core.encryption import key_ring
+from app.core.encryption import key_ring, new_key, ring_of
 from app.core.timeutil import utcnow
 from app.main import create_app
 from app.webhooks.models import PushMessage, ServerKey, WebhookDelivery
@@ -81,6 +82,19 @@ async def test_the_public_key_is_made_once_and_kept(client: httpx.AsyncClient, a
     assert "PRIVATE KEY" not in stored[0].secret
     pem = key_ring(application.state.settings).open(stored[0].secret)
     assert parse_private_key(pem).public_key == key
+
+
+async def test_a_kept_key_no_data_key_opens_is_a_503_not_a_500(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    assert (await client.get("/v1/push/public-key")).status_code == 200
+    async with application.state.sessionmaker() as session:
+        # As if DATA_ENCRYPTION_KEYS had lost the key it was sealed under.
+        await session.exec(update(ServerKey).values(secret=ring_of([new_key()]).seal("lost")))
+        await session.commit()
+    r = await client.get("/v1/push/public-key")
+    assert_problem(r, 503)
+    assert "lost" not in r.text
 
 
 async def test_a_configured_key_is_used_and_nothing_stored(database_url: str) -> None:
