@@ -31,8 +31,8 @@ def main() -> None:
     seed.add_argument("--verbose", action="store_true", help="log every request the seeder makes")
     sub.add_parser(
         "worker",
-        help="deliver webhooks and mail (with retries), purge by retention and send occurrence "
-        "reminders, until SIGTERM or SIGINT",
+        help="deliver webhooks and mail (with retries), purge by retention, send occurrence "
+        "reminders and daily alert digests, until SIGTERM or SIGINT",
     )
     purge = sub.add_parser(
         "purge",
@@ -96,9 +96,10 @@ def main() -> None:
     if args.command == "worker":
         from app.calendars.upkeep import periodic as reminders
         from app.datarights.upkeep import periodic as retention
+        from app.dispatch.digest import periodic as digests
         from app.webhooks.process import main as worker
 
-        worker(settings, periodic=[retention(settings), reminders(settings)])
+        worker(settings, periodic=[retention(settings), reminders(settings), digests(settings)])
         return
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", 8000)

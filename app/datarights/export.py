@@ -224,6 +224,10 @@ EXCLUDED: dict[tuple[str, str], str] = {
         "member_id",
     ): "a count of the day's nearby-need alerts; the alerts are in notifications",
     (
+        "alert_digests",
+        "member_id",
+    ): "the days a digest of the member's alerts was sent, kept three days; the alerts are in notifications",
+    (
         "account_tokens",
         "member_id",
     ): "one-time links' tokens, kept only as hashes: a secret's hash tells the member nothing",

@@ -7,7 +7,9 @@ backoff. Per recipient, from their settings (defaults when none are stored):
 - mail when `email` is on and the member has verified their address (a mail never goes to an
   address nobody proved they read: anyone may sign up with anyone's address);
 - push to each of their browser subscriptions when `push` is on;
-- both due at the end of their quiet hours when the notification comes inside them.
+- both due at the end of their quiet hours when the notification comes inside them;
+- neither for a `need.nearby` alert when the member chose a daily digest of alerts
+  (`alerts.digest: daily`): the worker mails and pushes those once a day (app.notifications.digest).
 
 Erased members get neither. A fan-out of any size is a few statements: one read of the
 recipients' settings, one of their subscriptions, and two inserts per channel.
@@ -37,6 +39,8 @@ from app.webhooks.outbox import OutgoingMail, OutgoingPush, queue_mails, queue_p
 # A push message is at most 4096 bytes once encrypted (RFC 8291 4: 86 of them overhead); past
 # this, the push carries the notification's id and type only, and the app reads the rest.
 PUSH_PLAINTEXT_LIMIT = 3000
+# The type whose mail and push a member may take as a daily digest instead.
+DIGESTED = "need.nearby"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Recipient:
     push: bool
     quiet_hours: Mapping[str, Any] | None
     timezone: str
+    digest: bool = False  # `alerts.digest: daily`: alerts are mailed and pushed once a day
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ async def recipients(session: AsyncSession, members: Sequence[uuid.UUID]) -> dic
             push=bool(push),
             quiet_hours=(alerts or {}).get("quiet_hours"),
             timezone=timezone or "UTC",
+            digest=(alerts or {}).get("digest") == "daily",
         )
     return found
 
@@ -158,6 +164,8 @@ async def deliver(
         who = found.get(row.member_id)
         if who is None or not (who.push or (who.email and who.address)):
             continue
+        if type == DIGESTED and who.digest:
+            continue  # the inbox and stream have it now; the daily digest mails and pushes it
         due = due_at(now, who.quiet_hours, who.timezone)
         if who.email and who.address:
             mails.append(_mail(settings, row, who, type, data, due))

@@ -5,7 +5,7 @@ urgency, a mode), never from the other side's records, so no name, address, phon
 location or message text can reach it. English now; a language adds a folder under templates/
 and its entry in PHRASES."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,5 +75,53 @@ def render_notification(
         facts=facts,
         link=link,
         reference=reference,
+        unsubscribe=unsubscribe,
+    )
+
+
+# Per language: the digest's subject (by how many alerts it lists) and first line.
+DIGEST_PHRASES: dict[str, tuple[str, str, str]] = {
+    "en": (
+        "A request for help near you",
+        "{count} requests for help near you",
+        "Requests for help posted near you on {day} that are still open:",
+    ),
+}
+
+
+def render_digest(
+    *,
+    day: str,
+    alerts: Sequence[tuple[Mapping[str, Any], str]],
+    languages: list[str],
+    link: str,
+    unsubscribe: str,
+) -> Rendered:
+    """The daily digest of `need.nearby` alerts: per alert (its `data`, its link) the public facts
+    the single alert's mail names (category, urgency, mode) and nothing else; `day` is the local
+    date (ISO 8601) they were posted on, `link` the inbox."""
+    language = TEMPLATES.language_for(languages)
+    if language not in DIGEST_PHRASES:
+        language = DEFAULT_LANGUAGE
+    one, many, headline = DIGEST_PHRASES[language]
+    labels = LABELS[language]
+    items = [
+        (
+            [
+                (label, _readable(str(data[key])))
+                for key, label in labels.items()
+                if isinstance(data.get(key), str)
+            ],
+            item_link,
+        )
+        for data, item_link in alerts
+    ]
+    return TEMPLATES.render(
+        "digest",
+        language=language,
+        subject=one if len(items) == 1 else many.format(count=len(items)),
+        headline=headline.format(day=day),
+        items=items,
+        link=link,
         unsubscribe=unsubscribe,
     )

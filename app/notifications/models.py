@@ -71,6 +71,20 @@ class AlertAllowance(SQLModel, table=True):
     sent: int = Field(default=0)
 
 
+class AlertDigest(SQLModel, table=True):
+    """A member's daily digest of `need.nearby` alerts, for one local `day`: the primary key makes
+    it once per member per day, whichever worker inserts it first (INSERT ... ON CONFLICT DO
+    NOTHING in the transaction that queues its mail and push). `alerts` is how many it listed
+    (0: there was nothing to send)."""
+
+    __tablename__ = "alert_digests"
+
+    member_id: uuid.UUID = Field(foreign_key="members.id", primary_key=True, ondelete="CASCADE")
+    day: date = Field(primary_key=True)
+    alerts: int = Field(default=0)
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
 class QuietHours(SQLModel):
     """No notification (an alert or any other) is pushed or mailed between `start` and `end`
     (local time in the settings' `timezone`): those wait for the end; the inbox and the stream
@@ -106,6 +120,12 @@ class Alerts(SQLModel):
         default=None, description="How far from the member's offers, in km (0 < r <= 50)."
     )
     quiet_hours: QuietHours | None = None
+    digest: Literal["off", "daily"] = Field(
+        default="off",
+        description="`off`: each alert is mailed and pushed as it comes. `daily`: alerts reach the "
+        "inbox and stream at once, but mail and push get one digest a day of the previous local "
+        "day's alerts still unread and open, after midnight in `timezone` and outside quiet hours.",
+    )
 
 
 class NotificationSettingsBody(RequestBody):

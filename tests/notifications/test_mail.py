@@ -162,7 +162,13 @@ async def test_one_click_unsubscribe(
     assert settings == {
         "email": False,
         "push": False,
-        "alerts": {"enabled": True, "categories": None, "radius_km": 3.0, "quiet_hours": None},
+        "alerts": {
+            "enabled": True,
+            "categories": None,
+            "radius_km": 3.0,
+            "quiet_hours": None,
+            "digest": "off",
+        },
         "timezone": "Europe/Paris",
     }
     assert (await mail_client.post(path)).status_code == 200  # again: nothing more to do

@@ -9,7 +9,7 @@ URL = "/v1/members/me/notification-settings"
 DEFAULTS = {
     "email": True,
     "push": False,
-    "alerts": {"enabled": False, "categories": None, "radius_km": None, "quiet_hours": None},
+    "alerts": {"enabled": False, "categories": None, "radius_km": None, "quiet_hours": None, "digest": "off"},
     "timezone": "UTC",
 }
 
@@ -25,6 +25,7 @@ async def test_defaults_then_replace_whole(client: httpx.AsyncClient) -> None:
             "categories": ["meals", "groceries"],
             "radius_km": 2.5,
             "quiet_hours": {"start": "22:00", "end": "07:00"},
+            "digest": "daily",
         },
         "timezone": "Europe/Berlin",
     }
@@ -53,6 +54,9 @@ async def test_defaults_then_replace_whole(client: httpx.AsyncClient) -> None:
         {"alerts": {"enabled": True, "quiet_hours": {"start": "25:00", "end": "07:00"}}},
         {"alerts": {"enabled": True, "quiet_hours": {"start": "22:00"}}},
         {"alerts": {"enabled": True, "sound": "loud"}},
+        {"alerts": {"enabled": True, "digest": "weekly"}},
+        {"alerts": {"enabled": True, "digest": True}},
+        {"alerts": {"enabled": True, "digest": None}},
         {"timezone": "Mars/Olympus_Mons"},
         {"colour": "blue"},
         [],

@@ -1,0 +1,33 @@
+"""The worker's daily digest of nearby-need alerts (app.notifications.digest), with the one fact
+the notifications domain cannot read itself: which alerted needs are still open."""
+
+import logging
+import uuid
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.config import Settings
+from app.needs.models import Need, NeedStatus
+from app.notifications.digest import send_digests
+from app.webhooks.process import Periodic
+
+log = logging.getLogger("app.dispatch.digest")
+
+
+async def open_needs(session: AsyncSession, need_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Of `need_ids`, those still open (not matched, fulfilled, cancelled or expired)."""
+    stmt = select(Need.id).where(col(Need.id).in_(need_ids), col(Need.status) == NeedStatus.open)
+    return set((await session.exec(stmt)).all())
+
+
+async def _in_worker(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+    sent = await send_digests(sessions, settings, open_needs=open_needs)
+    if sent:
+        log.info("alert digests: %d queued", sent)
+
+
+def periodic(settings: Settings) -> Periodic:
+    """The worker's digest job (the first at start-up), every ALERT_DIGEST_INTERVAL_SECONDS."""
+    return Periodic(settings.alert_digest_interval_seconds, _in_worker)
