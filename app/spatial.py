@@ -6,13 +6,16 @@ exactly with a brute-force reference; the index only narrows the rows looked at.
 
 import math
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import ColumnElement, Float, bindparam, func, literal, literal_column
+from sqlalchemy import ColumnElement, Float, and_, bindparam, func, literal, literal_column, or_, select
 from sqlalchemy.types import UserDefinedType
+from sqlmodel import select as select_rows
+from sqlmodel.sql.expression import Select
 
 from app.bit_numbers import CATEGORY
 from app.core.errors import Invalid
@@ -88,18 +91,60 @@ def within_sql(model: Any, q: RadiusQuery, dialect: str) -> tuple[ColumnElement[
     """
     distance = haversine_sql(model.approx_lat, model.approx_lon, q.lat, q.lon, dialect)
     if dialect == "postgresql":
-        # Index-assisted prefilter; the margin covers sphere-vs-spheroid differences (< 0.5 %).
-        prefilter = func.ST_DWithin(
-            geog(model.approx_lon, model.approx_lat),
-            geog(_f(q.lon), _f(q.lat)),
-            _f(q.radius_km * 1000 * 1.01 + 100),
-        )
+        prefilter = _dwithin(model, q, _f(q.radius_km * 1000 * 1.01 + 100))
     else:
         res = resolution_for(q.radius_km)
         cells = covering_cells(q.lat, q.lon, q.radius_km, res)
         column = getattr(model, f"h3_r{res}")
         prefilter = column.in_(bindparam(f"cells_r{res}", cells, expanding=True))
     return prefilter & (distance <= _f(q.radius_km)), distance
+
+
+def _dwithin(model: Any, q: RadiusQuery, metres: ColumnElement[float]) -> ColumnElement[bool]:
+    """Index-assisted prefilter (Postgres): `metres` is a haversine distance in km times 1.01
+    plus 100 m, a margin that covers sphere-vs-spheroid differences (< 0.5 %)."""
+    return func.ST_DWithin(geog(model.approx_lon, model.approx_lat), geog(_f(q.lon), _f(q.lat)), metres)
+
+
+def nearest_first(
+    model: Any,
+    q: RadiusQuery,
+    dialect: str,
+    conditions: Sequence[ColumnElement[bool]],
+    after: tuple[float, uuid.UUID] | None,
+    limit: int,
+) -> Select[Any, float]:
+    """Rows `(model row, d)` within the radius meeting `conditions`, nearest first: by `d`, the
+    haversine distance in km (`app.geo.haversine_km`), then by id; at most `limit` of them, those
+    after `after` = (d, id) of the previous page's last row (the keyset cursor, exact under ties).
+
+    `model` is as for `within_sql` and has an `id` column. On Postgres the order is found without
+    sorting every row within the radius: the GiST index's nearest-first (KNN, `<->`) scan yields
+    `limit` matching rows, the farthest of them by haversine bounds the page, and only the rows
+    within that bound are sorted by (d, id). Any `limit` matching rows prove that the page lies
+    within the bound, so the KNN order (sphere distance, not haversine) only makes it tight: the
+    result is exactly that of sorting all of them. SQLite sorts the H3 covering's rows."""
+    within, distance = within_sql(model, q, dialect)
+    where = list(conditions)
+    if after is not None:
+        d, last_id = after
+        where.append(or_(distance > _f(d), and_(distance == _f(d), model.id > last_id)))
+    if dialect == "postgresql":
+        here = geog(_f(q.lon), _f(q.lat))
+        there = geog(model.approx_lon, model.approx_lat)
+        # The first rows may be any within the radius prefilter's box (a superset of the disk):
+        # if the bound then exceeds the radius, the radius filter below still applies. The box
+        # test is ST_DWithin's own index condition; ST_DWithin itself, estimated to keep a few
+        # rows of thousands, would make the planner sort every row in the box instead.
+        box = there.op("&&")(func._ST_Expand(here, _f(q.radius_km * 1000 * 1.01 + 100)))
+        first = select(distance.label("km")).where(*where, box).order_by(there.op("<->")(here)).limit(limit)
+        bound = select(func.max(first.subquery().c.km)).cte("bound")
+        km = select(bound.c[0]).scalar_subquery()
+        where += [within, _dwithin(model, q, km * _f(1000 * 1.01) + _f(100.0)), distance <= km]
+    else:
+        where.append(within)
+    rows = select_rows(model, distance.label("d"))
+    return rows.where(*where).order_by(distance, model.id).limit(limit)
 
 
 # Two JSON numbers: what the documentation shows is exactly what is accepted (float() alone would

@@ -21,7 +21,7 @@ from app.core.pagination import (
 )
 from app.core.timeutil import utcnow
 from app.safety import blocks
-from app.spatial import RadiusQuery, within_sql
+from app.spatial import RadiusQuery, nearest_first
 from app.vocab import Accessibility, mask
 
 
@@ -80,14 +80,10 @@ async def list_activities(
         conditions.append(blocks.not_blocked_with(col(Activity.host_id), caller.member_id))
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     if filters.near is not None:
-        within, distance = within_sql(Activity, filters.near, dialect)
-        conditions.append(within)
-        if cursor:
-            d, last_id = decode_distance_cursor(cursor)
-            conditions.append(or_(distance > d, and_(distance == d, col(Activity.id) > last_id)))
-        stmt = select(Activity, distance.label("d")).where(*conditions).order_by(distance, col(Activity.id))
+        after = decode_distance_cursor(cursor) if cursor else None
+        stmt = nearest_first(Activity, filters.near, dialect, conditions, after, limit + 1)
         rows: list[tuple[Activity, float | None]] = [
-            (a, float(d)) for a, d in (await session.exec(stmt.limit(limit + 1))).all()
+            (a, float(d)) for a, d in (await session.exec(stmt)).all()
         ]
     else:
         if cursor:

@@ -17,7 +17,7 @@ from app.needs.models import Need, NeedStatus, Visibility, closes_at_sql
 from app.needs.service import role_of
 from app.needs.views import PUBLIC
 from app.safety import blocks
-from app.spatial import RadiusQuery, within_sql
+from app.spatial import RadiusQuery, nearest_first
 
 
 @dataclass(frozen=True)
@@ -71,15 +71,9 @@ async def list_needs(
 
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     if filters.near is not None:
-        within, distance = within_sql(Need, filters.near, dialect)
-        conditions.append(within)
-        if cursor:
-            d, last_id = decode_distance_cursor(cursor)
-            conditions.append(or_(distance > d, and_(distance == d, col(Need.id) > last_id)))
-        stmt = select(Need, distance.label("d")).where(*conditions).order_by(distance, col(Need.id))
-        rows: list[tuple[Need, float | None]] = [
-            (n, d) for n, d in (await session.exec(stmt.limit(limit + 1))).all()
-        ]
+        after = decode_distance_cursor(cursor) if cursor else None
+        stmt = nearest_first(Need, filters.near, dialect, conditions, after, limit + 1)
+        rows: list[tuple[Need, float | None]] = [(n, d) for n, d in (await session.exec(stmt)).all()]
     else:
         by_time = newest_first(select(Need).where(*conditions), Need, cursor, limit)
         rows = [(n, None) for n in (await session.exec(by_time)).all()]
