@@ -17,6 +17,7 @@ from app.audit.router import router as audit_router
 from app.auth.deps import rate_limit
 from app.auth.ratelimit import RateLimiter
 from app.calendars.router import router as calendars_router
+from app.core import routing
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.docs import install_docs
@@ -161,6 +162,7 @@ def connect_domains(settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     check_vapid_key(settings)
+    routing.install()  # route matching that skips the routers a path cannot be under
     connect_domains(settings)
     configure_logging(settings.log_level, json=settings.log_json)
 

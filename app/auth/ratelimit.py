@@ -1,6 +1,7 @@
 """Rate limits per caller with the `limits` library: Redis when configured, memory otherwise."""
 
 import asyncio
+import bisect
 import contextlib
 import math
 import time
@@ -17,6 +18,50 @@ class TooManyRequests(DomainError):
     status, slug = 429, "rate-limited"
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """`limits`' in-process storage, swept of expired entries at most once a second, in the
+    event loop.
+
+    The library's own sweep starts again on every hit once the last one has finished, and hands
+    each caller's list to a worker thread to bisect: a thread hand-off (and the GIL's ping-pong
+    with it) on nearly every request, which cost an anonymous read more than its own work. A
+    sweep only frees memory, as limits are decided from the entries' times: entries older than
+    the window are ignored whether or not they are gone yet, so sweeping less often changes no
+    answer. One pass over every caller's list is a bisect each, microseconds, without awaiting:
+    no other coroutine can touch a list meanwhile, so it needs none of the per-key locks."""
+
+    SWEEP_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._swept = 0.0
+
+    # Replaces the private scheduler that MemoryStorage's methods call on every hit.
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now - self._swept < self.SWEEP_SECONDS:
+            return
+        self._swept = now
+        self.sweep()
+
+    def sweep(self) -> None:
+        """Drop expired entries and counters, and the keys left empty."""
+        now = time.time()
+        for key, entries in list(self.events.items()):
+            # Newest first: the entries still alive are a prefix.
+            kept = entries[: bisect.bisect_left(entries, -now, key=lambda entry: -entry.expiry)]
+            if kept:
+                self.events[key] = kept
+            else:
+                self.events.pop(key, None)
+                self.locks.pop(key, None)
+        for key, expires in list(self.expirations.items()):
+            if expires <= now:
+                self.storage.pop(key, None)
+                self.expirations.pop(key, None)
+                self.locks.pop(key, None)
+
+
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         storage: Storage
@@ -24,7 +69,7 @@ class RateLimiter:
             uri = settings.redis_url.replace("redis://", "async+redis://", 1)
             storage = RedisStorage(uri, key_prefix=settings.rate_limit_prefix)
         else:
-            storage = MemoryStorage()
+            storage = SweptMemoryStorage()
         self.storage = storage
         self._strategy = MovingWindowRateLimiter(storage)
         self._prefix = settings.rate_limit_prefix

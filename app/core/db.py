@@ -1,9 +1,12 @@
 """Database engine and sessions: async everywhere, one engine per app."""
 
+import select
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,15 +77,40 @@ def make_engine(settings: Settings) -> AsyncEngine:
         }
         kwargs["pool_size"] = settings.db_pool_size
         kwargs["max_overflow"] = 0
-        # A connection the server dropped (restart, idle kill) is replaced at checkout, so the
-        # service recovers by itself once the database is back.
-        kwargs["pool_pre_ping"] = True
         kwargs["pool_timeout"] = settings.db_pool_timeout_seconds
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint)
+    else:
+        event.listen(engine.sync_engine, "checkout", _refuse_closed)
     return engine
+
+
+def server_closed(dbapi_connection: Any) -> bool:
+    """Whether the server has ended this idle pooled connection: it is broken, or its socket
+    has something to read. Between requests the server sends nothing unless it is going away
+    (a restart, `pg_terminate_backend`, an idle timeout: an error, then the end of the
+    stream); the rare report of a changed setting is taken for the same, which costs one
+    reconnection. One non-blocking poll, no round trip."""
+    conn = dbapi_connection.driver_connection  # psycopg's AsyncConnection
+    if conn.closed or conn.broken:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(conn.pgconn.socket, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, psycopg.OperationalError):  # no socket left
+        return True
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # A connection the server dropped is replaced at checkout (the pool tries again with a new
+    # one), so the service recovers by itself once the database is back. SQLAlchemy's
+    # `pool_pre_ping` did this with a round trip per checkout, an empty statement costing as
+    # much of a short read's time as its own query; the server's closing arrives by itself.
+    if server_closed(dbapi_connection):
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def make_sessionmaker(

@@ -11,7 +11,9 @@ from app.core.transactions import discard, release
 from app.observability.middleware import response_started
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    # Async, as every dependency here: FastAPI runs a plain `def` dependency on a worker thread,
+    # a hand-off that cost more than the rest of an anonymous read's Python.
     settings: Settings = request.app.state.settings
     return settings
 

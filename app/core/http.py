@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi import params as fastapi_params
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,7 +61,9 @@ class LimitBodies:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
+        declared = (
+            next((v for k, v in scope["headers"] if k == b"content-length"), b"").decode("latin-1") or None
+        )
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _problem(scope, send, 413, TOO_LARGE)
             return
@@ -153,7 +155,9 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        private = "authorization" in Headers(scope=scope) or scope["path"].startswith(_PRIVATE_PATHS)
+        private = any(k == b"authorization" for k, _ in scope["headers"]) or scope["path"].startswith(
+            _PRIVATE_PATHS
+        )
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -20,7 +20,7 @@ from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.core.types import Point
 from app.geo import located
-from app.members.suspension import suspended_among
+from app.members.suspension import member_suspended
 from app.needs import hooks, occurrences, quota, slots
 from app.needs.models import Approval, Need, NeedCreate, NeedStatus, NeedUpdate, OccurrenceStatus, Visibility
 from app.needs.views import OWNER, PARTICIPANT, PUBLIC, effective_status
@@ -223,7 +223,14 @@ async def get_visible_need(session: AsyncSession, *, need_id: uuid.UUID, caller:
 
     404 when the caller may not see it, or when the caller and its requester are blocked
     either way (app.safety.blocks), whatever role the caller holds."""
-    need = await session.get(Need, need_id)
+    # The need and whether its requester is suspended now, in one statement: a suspended
+    # member's needs leave public view (their organisation still sees them).
+    found = (
+        await session.exec(
+            select(Need, member_suspended(col(Need.requester_id), utcnow())).where(col(Need.id) == need_id)
+        )
+    ).first()
+    need, suspended = found if found is not None else (None, False)
     if need is not None and await blocks.hides(session, viewer=caller.member_id, owner=need.requester_id):
         need = None
     role = role_of(need, caller) if need is not None else None
@@ -234,15 +241,9 @@ async def get_visible_need(session: AsyncSession, *, need_id: uuid.UUID, caller:
             role = PARTICIPANT
         elif tie == "proposed":
             role = role or PUBLIC
-    if need is None or role is None or (role == PUBLIC and await _requester_suspended(session, need)):
+    if need is None or role is None or (role == PUBLIC and suspended):
         raise NotFound("No such need.")
     return need, role
-
-
-async def _requester_suspended(session: AsyncSession, need: Need) -> bool:
-    """A suspended member's needs leave public view (their organisation still sees them)."""
-    found = await suspended_among(session, member_ids=[need.requester_id], now=utcnow())
-    return bool(found)
 
 
 async def read_need(session: AsyncSession, *, need_id: uuid.UUID, caller: Caller) -> tuple[Need, str]:

@@ -7,6 +7,7 @@ processes, `PROMETHEUS_MULTIPROC_DIR` makes each process write its samples to fi
 """
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -42,6 +43,34 @@ DATABASE_UNAVAILABLE = Counter(
     " pool_timeout, statement_timeout, or contention (deadlock, serialisation failure).",
     ["reason"],
 )
+
+
+# Each labelled child, looked up once: `labels()` validates and locks on every call, which cost
+# more than the sample itself. The keys are bounded as the series are (methods, route templates,
+# status codes).
+_counted: dict[tuple[str, str, int], Any] = {}
+_timed: dict[tuple[str, str], Any] = {}
+_running: dict[str, Any] = {}
+
+
+def requests_in_progress(method: str) -> Any:
+    """The gauge of requests being served for `method` (inc when one starts, dec when it ends)."""
+    child = _running.get(method)
+    if child is None:
+        child = _running[method] = IN_PROGRESS.labels(method)
+    return child
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request and its duration, by route template."""
+    counted = _counted.get((method, route, status))
+    if counted is None:
+        counted = _counted[(method, route, status)] = REQUESTS.labels(method, route, str(status))
+    counted.inc()
+    timed = _timed.get((method, route))
+    if timed is None:
+        timed = _timed[(method, route)] = LATENCY.labels(method, route)
+    timed.observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

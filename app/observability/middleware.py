@@ -11,16 +11,16 @@ import uuid
 from typing import Any
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.observability.logs import get_logger
-from app.observability.metrics import IN_PROGRESS, LATENCY, REQUESTS
+from app.observability.logs import log_request
+from app.observability.metrics import observe_request, requests_in_progress
 
 # A caller's own id is kept when it is safe to echo and to log; anything else is replaced.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 HEADER = "X-Request-ID"
-log = get_logger("app.requests")
+_HEADER_KEY = HEADER.lower().encode()
 
 
 def request_id_of(scope: Scope) -> str | None:
@@ -57,7 +57,8 @@ class ObserveRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get(HEADER, "")
+        # Header names arrive lower-cased (ASGI): a scan of the raw list, not a Headers object.
+        incoming = next((v for k, v in scope["headers"] if k == _HEADER_KEY), b"").decode("latin-1")
         rid = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
         method = scope["method"]
@@ -72,19 +73,18 @@ class ObserveRequests:
             await send(message)
 
         started = time.perf_counter()
-        IN_PROGRESS.labels(method).inc()
+        running = requests_in_progress(method)
+        running.inc()
         try:
             with structlog.contextvars.bound_contextvars(request_id=rid):
                 await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            IN_PROGRESS.labels(method).dec()
+            running.dec()
             route = _route_template(scope)
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(elapsed)
+            observe_request(method, route, status, elapsed)
             # The template, not the path: no ids, and never the query string (near=lat,lon).
-            log.info(
-                "request",
+            log_request(
                 request_id=rid,
                 method=method,
                 route=route,

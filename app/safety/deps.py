@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from app.safety.catalogue import Catalogue
 
 
-def get_catalogue(request: Request) -> Catalogue:
+async def get_catalogue(request: Request) -> Catalogue:
     catalogue: Catalogue = request.app.state.crisis_catalogue
     return catalogue
 

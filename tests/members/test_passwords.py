@@ -75,3 +75,10 @@ def test_the_common_list_holds_ten_thousand_lowercase_entries() -> None:
     common = common_passwords()
     assert len(common) == 10_000
     assert {"123456", "password", "qwerty", "iloveyou"} <= common
+
+
+def test_the_shipped_common_list_is_zxcvbns_first_ten_thousand() -> None:
+    from app.members.passwords import COMMON_FILE, common_passwords, zxcvbn_common
+
+    assert COMMON_FILE.read_text(encoding="ascii").splitlines() == zxcvbn_common()
+    assert len(common_passwords()) == 10_000

@@ -14,9 +14,12 @@ pytestmark = pytest.mark.postgres
 
 
 def _kill_app_connections() -> int:
+    """Terminate every other connection to the test database and wait (up to 5 s each) until
+    each backend is gone, as a restart or an idle timeout leaves them: the server has told each
+    client and closed its end by then."""
     with psycopg.connect(libpq_url(DATABASE_URL), autocommit=True) as admin:
         row = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchone()
     return int(row[0]) if row else 0

