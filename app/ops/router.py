@@ -34,7 +34,7 @@ async def readyz(session: SessionDep) -> Health:
     return Health(status="ok")
 
 
-def _scraper(request: Request, settings: SettingsDep) -> None:
+async def _scraper(request: Request, settings: SettingsDep) -> None:
     """When METRICS_TOKEN is set, only `Authorization: Bearer <METRICS_TOKEN>` may read the
     metrics (RFC 6750); compared in constant time, so the answer's timing tells nothing of it."""
     if settings.metrics_token is None:
