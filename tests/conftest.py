@@ -45,6 +45,7 @@ from app.core.db import make_engine, make_sessionmaker, sync_url
 from app.main import create_app
 from app.migrate import upgrade_head
 from app.seed import UNLIMITED_TRUST
+from tests.mailbox import MAIL_SETTINGS, Mailbox
 
 CI = os.environ.get("CI") == "true"
 # The database named by TEST_DATABASE_URL: migrated once, and on xdist the workers' template.
@@ -334,3 +335,27 @@ async def shared_client(
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
     await app.state.engine.dispose()
+
+
+# Mail: a real SMTP server a test module, and an app whose worker sends to it.
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
+
+
+@pytest.fixture
+async def mail_app(database_url: str, mailbox: Mailbox) -> AsyncIterator[FastAPI]:
+    mailbox.messages.clear()
+    mailbox.refuse, mailbox.defer = False, 0
+    async with app_for_test(database_url, smtp_url=mailbox.url, **MAIL_SETTINGS) as app:
+        yield app
+
+
+@pytest.fixture
+async def mail_client(mail_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=mail_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c

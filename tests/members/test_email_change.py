@@ -13,7 +13,7 @@ from app.members.accounts import AccountToken
 from app.members.mail import masked
 from app.webhooks.models import MailMessage
 from tests.factories import PASSWORD, assert_problem, member
-from tests.members.mailbox import Mailbox, bodies, link_token
+from tests.mailbox import Mailbox, bodies, link_token
 from tests.members.test_recovery import deliver, login_with
 
 

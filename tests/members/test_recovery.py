@@ -14,7 +14,7 @@ from app.webhooks.delivery import make_client
 from app.webhooks.models import DeliveryStatus, MailMessage, WebhookDelivery
 from app.webhooks.worker import purge_finished, run_once
 from tests.factories import PASSWORD, assert_problem, member
-from tests.members.mailbox import Mailbox, bodies, free_port, link_token
+from tests.mailbox import Mailbox, bodies, free_port, link_token
 from tests.members.test_sessions import bearer, login
 
 NEW = "a brand new passphrase"

@@ -4,7 +4,6 @@ aiosmtpd on loopback) of the day's alerts still unread and open; none when none 
 member and day however many workers run; due after the member's quiet hours."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,9 +18,8 @@ from app.core.timeutil import utcnow
 from app.dispatch.digest import open_needs, periodic
 from app.notifications.digest import send_digests, window
 from app.webhooks.models import MailMessage, WebhookDelivery
-from tests.conftest import app_for_test
 from tests.factories import Member, member, need_body, offer_body
-from tests.members.mailbox import Mailbox, bodies
+from tests.mailbox import Mailbox, bodies
 from tests.notifications.channels import (
     HERE,
     NEED_AT,
@@ -32,29 +30,6 @@ from tests.notifications.channels import (
     settings_put,
     verify_address,
 )
-from tests.notifications.test_mail import MAIL_SETTINGS
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()
-    box.controller.start()
-    yield box
-    box.controller.stop()
-
-
-@pytest.fixture
-async def mail_app(database_url: str, mailbox: Mailbox) -> AsyncIterator[FastAPI]:
-    mailbox.messages.clear()
-    async with app_for_test(database_url, smtp_url=mailbox.url, **MAIL_SETTINGS) as app:
-        yield app
-
-
-@pytest.fixture
-async def mail_client(mail_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=mail_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-        yield c
 
 
 async def _volunteer(app: FastAPI, client: httpx.AsyncClient, **alerts: Any) -> Member:

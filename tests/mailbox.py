@@ -1,4 +1,6 @@
-"""A real SMTP server (aiosmtpd) on a free loopback port, keeping every message it receives."""
+"""A real SMTP server (aiosmtpd) on a free loopback port, keeping every message it receives, and
+the settings of every test that mails (tests/conftest.py has their fixtures: `mailbox`, one server
+a test module; `mail_app`, an app whose worker sends to it; `mail_client`)."""
 
 import re
 import socket
@@ -9,6 +11,18 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+# The worker's settings in mail tests: links to made-up public addresses, retries within
+# milliseconds. The SMTP timeout is generous: the server is a thread of the test's own process,
+# which a loaded machine can starve for seconds, and no test waits on it running out.
+MAIL_SETTINGS: dict[str, object] = {
+    "public_base_url": "https://app.example.org",
+    "api_base_url": "https://api.example.org",
+    "email_from": "Mutual Aid <no-reply@example.org>",
+    "webhook_backoff_base_seconds": 0.01,
+    "webhook_backoff_cap_seconds": 0.05,
+    "smtp_timeout_seconds": 30.0,
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -18,11 +32,13 @@ def free_port() -> int:
 
 
 class Mailbox:
-    """Messages as received; `refuse` makes the server answer every RCPT with a permanent 550."""
+    """Messages as received; `refuse` makes the server answer every RCPT with a permanent 550,
+    and it answers the next `defer` recipients with a temporary 451, as a greylisting server does."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.refuse = False
+        self.defer = 0
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
@@ -31,6 +47,9 @@ class Mailbox:
     ) -> str:
         if self.refuse:
             return "550 No such user here"
+        if self.defer > 0:
+            self.defer -= 1
+            return "451 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
