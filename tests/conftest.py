@@ -312,10 +312,15 @@ async def application(database_url: str, request: pytest.FixtureRequest) -> Asyn
         yield shared
 
 
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    """A client calling `app` in process; an exception in the app is its 500 answer, as a server's."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
 @pytest.fixture
 async def client(application: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with asgi_client(application) as c:
         yield c
 
 
@@ -356,6 +361,5 @@ async def mail_app(database_url: str, mailbox: Mailbox) -> AsyncIterator[FastAPI
 
 @pytest.fixture
 async def mail_client(mail_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=mail_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with asgi_client(mail_app) as c:
         yield c

@@ -21,7 +21,7 @@ from app.core.timeutil import utcnow
 from app.main import create_app
 from app.webhooks.models import PushMessage, ServerKey, WebhookDelivery
 from app.webhooks.vapid import parse_private_key, vapid_keys
-from tests.conftest import app_for_test
+from tests.conftest import app_for_test, asgi_client
 from tests.factories import PASSWORD, assert_problem, member
 from tests.notifications.channels import (
     Browser,
@@ -58,8 +58,7 @@ async def push_app(database_url: str) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def push_client(push_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=push_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with asgi_client(push_app) as c:
         yield c
 
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import app_for_test
+from tests.conftest import app_for_test, asgi_client
 from tests.webhooks.support import Receiver
 
 # Loopback is where the test receiver listens; every other setting is as in production but faster.
@@ -36,6 +36,5 @@ async def hook_app(database_url: str) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def hook_client(hook_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=hook_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with asgi_client(hook_app) as c:
         yield c
