@@ -3,13 +3,17 @@ long-lived stream's wake-up, so a rule that shuts a member out (suspension, a cl
 is added here once and holds on both paths."""
 
 import uuid
+from collections.abc import Collection
 
+from sqlalchemy import ColumnElement, and_, not_
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import usable
 from app.core.timeutil import utcnow
 from app.members import service as members
 from app.members.models import Member
+from app.members.suspension import Instant, suspended_sql
 
 
 def allowed(member: Member) -> bool:
@@ -20,8 +24,23 @@ def allowed(member: Member) -> bool:
     return member.erased_at is None and usable(member, utcnow())
 
 
+def allowed_sql(now: Instant) -> ColumnElement[bool]:
+    """`allowed` over the members table's columns."""
+    return and_(col(Member.erased_at).is_(None), not_(suspended_sql(now)))
+
+
+async def shut_out(session: AsyncSession, *, member_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Of `member_ids`, those who may no longer act (or no longer exist), in one query: how a
+    process checks all its open streams at once, instead of a query per stream."""
+    ids = set(member_ids)
+    if not ids:
+        return set()
+    found = await session.exec(select(Member.id).where(col(Member.id).in_(ids), allowed_sql(utcnow())))
+    return ids - set(found.all())
+
+
 async def still_allowed(session: AsyncSession, *, member_id: uuid.UUID) -> bool:
     """The member exists and `allowed` holds: what an open notification stream asks at each
-    wake-up (at least every heartbeat), so it ends soon after its member is shut out."""
+    wake-up; `shut_out` asks it of all a process's streams every heartbeat."""
     member = await members.get_member(session, member_id=member_id)
     return member is not None and allowed(member)

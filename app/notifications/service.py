@@ -1,11 +1,11 @@
 """The one trigger every domain calls (`notify`), the inbox, and members' notification settings."""
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, bindparam, func, insert, update
+from sqlalchemy import ARRAY, Text, Uuid, any_, bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -186,6 +186,31 @@ async def after(session: AsyncSession, *, member_id: uuid.UUID, seq: int, limit:
         .limit(limit)
     )
     return list((await session.exec(stmt)).all())
+
+
+# SQLite binds at most a few thousand values per statement: longer lists go in chunks of this many.
+_SQLITE_CHUNK = 500
+
+
+async def latest_seqs(session: AsyncSession, *, members: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each of `members`' newest `seq` (its counter, which commits with the notification that
+    takes it), for those ever notified: how one query tells which of a process's open streams
+    have something new. Postgres: one statement whatever the number; SQLite: one per chunk."""
+    ids = sorted(members)
+    member = col(NotificationCounter.member_id)
+    base = select(member, col(NotificationCounter.last_seq))
+    if not ids:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        statements = [base.where(member == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))]
+    else:
+        statements = [
+            base.where(member.in_(ids[i : i + _SQLITE_CHUNK])) for i in range(0, len(ids), _SQLITE_CHUNK)
+        ]
+    found: dict[uuid.UUID, int] = {}
+    for statement in statements:
+        found.update((m, int(seq)) for m, seq in (await session.exec(statement)).all())
+    return found
 
 
 async def resume_point(session: AsyncSession, *, member_id: uuid.UUID, last_event_id: str | None) -> int:
