@@ -19,7 +19,7 @@ from app.members.suspension import Instant, suspended_sql
 def allowed(member: Member) -> bool:
     """A loaded member row still lets its holder in: not suspended now (`callers.usable`). A
     suspended member's tokens, and the keys they created, get 401 from the next request, and
-    their open streams end at the next wake-up. An erased account (`erased_at`) is shut out for
+    their open streams end within a heartbeat. An erased account (`erased_at`) is shut out for
     good, from the request after the erasure commits."""
     return member.erased_at is None and usable(member, utcnow())
 
