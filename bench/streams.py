@@ -226,6 +226,14 @@ async def sample_connections(database_url: str, until: float, peak: list[int]) -
         await asyncio.sleep(1)
 
 
+async def lag_probe(lags: list[float]) -> None:
+    """How late this process's own event loop wakes up: arrival times include it."""
+    while True:
+        asked = time.monotonic()
+        await asyncio.sleep(0.05)
+        lags.append(time.monotonic() - asked - 0.05)
+
+
 async def fire(database_url: str, run: Run, events: int, gap: float, rng: random.Random) -> dict[str, float]:
     """Commit `events` notifications for random members with a stream open; when each commit ended."""
     engine = create_async_engine(
@@ -280,19 +288,23 @@ async def scenario(args: argparse.Namespace) -> None:
         rss_all = rss_mib(process.pid)
 
         peak: list[int] = []
+        beats = sum(c.heartbeats for c in run.streams.values())
         cpu_before, hold_started = cpu_seconds(process.pid), time.monotonic()
         await sample_connections(args.db, hold_started + args.hold, peak)
         idle_cpu = (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - hold_started)
-        beats = sum(c.heartbeats for c in run.streams.values())
+        beats = sum(c.heartbeats for c in run.streams.values()) - beats
         cut_idle = sum(c.lost for c in run.streams.values())
 
         sampler = asyncio.create_task(sample_connections(args.db, time.monotonic() + 3600, peak))
+        lags: list[float] = []
+        probe = asyncio.create_task(lag_probe(lags))
         committed = await fire(args.db, run, args.events, args.gap, rng)
         for _ in range(int(args.wait * 10)):  # the last events' time to arrive
             if all(e in run.arrived for e in committed):
                 break
             await asyncio.sleep(0.1)
         sampler.cancel()
+        probe.cancel()
         latencies = [max(0.0, run.arrived[e] - t) for e, t in committed.items() if e in run.arrived]
         lost = len(committed) - len(latencies)
         cut = sum(c.lost for c in run.streams.values())
@@ -303,12 +315,16 @@ async def scenario(args: argparse.Namespace) -> None:
         print(f"server RSS: {rss_one:.0f} MiB with 1 stream, {rss_all:.0f} MiB with {opened} ", end="")
         print(f"({(rss_all - rss_one) * 1024 / max(1, opened - 1):.0f} KiB a stream)")
         print(f"database connections held by the server: at most {max(peak, default=0)}")
-        print(f"idle CPU over {args.hold:.0f} s: {idle_cpu * 100:.1f}% of a core; heartbeats seen: {beats}")
+        print(
+            f"idle CPU over {args.hold:.0f} s: {idle_cpu * 100:.1f}% of a core; "
+            f"heartbeats received meanwhile: {beats}"
+        )
         print(f"streams cut: {cut_idle} while idle, {cut} in all")
         ms = [s * 1000 for s in latencies]
         print(f"events: {len(committed)} committed, {len(latencies)} received, {lost} lost")
         p50, p99, top = percentile(ms, 50), percentile(ms, 99), max(ms, default=0)
         print(f"latency from commit to arrival: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {top:.0f} ms")
+        print(f"this client's own loop lag meanwhile: max {max(lags, default=0) * 1000:.0f} ms")
         print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         for client in run.streams.values():
             client.close()
