@@ -234,6 +234,16 @@ async def lag_probe(lags: list[float]) -> None:
         lags.append(time.monotonic() - asked - 0.05)
 
 
+async def health_probe(base: str, seconds: list[float]) -> None:
+    """How long the server takes to answer `GET /healthz` (no database): its own loop's lag."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        while True:
+            asked = time.monotonic()
+            await client.get("/healthz")
+            seconds.append(time.monotonic() - asked)
+            await asyncio.sleep(0.5)
+
+
 async def fire(database_url: str, run: Run, events: int, gap: float, rng: random.Random) -> dict[str, float]:
     """Commit `events` notifications for random members with a stream open; when each commit ended."""
     engine = create_async_engine(
@@ -298,6 +308,8 @@ async def scenario(args: argparse.Namespace) -> None:
         sampler = asyncio.create_task(sample_connections(args.db, time.monotonic() + 3600, peak))
         lags: list[float] = []
         probe = asyncio.create_task(lag_probe(lags))
+        health: list[float] = []
+        health_task = asyncio.create_task(health_probe(base, health))
         committed = await fire(args.db, run, args.events, args.gap, rng)
         for _ in range(int(args.wait * 10)):  # the last events' time to arrive
             if all(e in run.arrived for e in committed):
@@ -305,6 +317,7 @@ async def scenario(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.1)
         sampler.cancel()
         probe.cancel()
+        health_task.cancel()
         latencies = [max(0.0, run.arrived[e] - t) for e, t in committed.items() if e in run.arrived]
         lost = len(committed) - len(latencies)
         cut = sum(c.lost for c in run.streams.values())
@@ -325,6 +338,8 @@ async def scenario(args: argparse.Namespace) -> None:
         p50, p99, top = percentile(ms, 50), percentile(ms, 99), max(ms, default=0)
         print(f"latency from commit to arrival: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {top:.0f} ms")
         print(f"this client's own loop lag meanwhile: max {max(lags, default=0) * 1000:.0f} ms")
+        hp50, htop = percentile(health, 50) * 1000, max(health, default=0) * 1000
+        print(f"GET /healthz meanwhile (the server's loop): p50 {hp50:.0f} ms, max {htop:.0f} ms")
         print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
         for client in run.streams.values():
             client.close()
