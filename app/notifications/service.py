@@ -5,12 +5,13 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, Uuid, any_, bindparam, func, insert, update
+from sqlalchemy import ARRAY, Text, bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.among import among
 from app.core.errors import Invalid
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.timeutil import utcnow
@@ -188,28 +189,15 @@ async def after(session: AsyncSession, *, member_id: uuid.UUID, seq: int, limit:
     return list((await session.exec(stmt)).all())
 
 
-# SQLite binds at most a few thousand values per statement: longer lists go in chunks of this many.
-_SQLITE_CHUNK = 500
-
-
 async def latest_seqs(session: AsyncSession, *, members: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Each of `members`' newest `seq` (its counter, which commits with the notification that
     takes it), for those ever notified: how one query tells which of a process's open streams
-    have something new. Postgres: one statement whatever the number; SQLite: one per chunk."""
-    ids = sorted(members)
+    have something new."""
     member = col(NotificationCounter.member_id)
-    base = select(member, col(NotificationCounter.last_seq))
-    if not ids:
-        return {}
-    if session.get_bind().dialect.name == "postgresql":
-        statements = [base.where(member == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))]
-    else:
-        statements = [
-            base.where(member.in_(ids[i : i + _SQLITE_CHUNK])) for i in range(0, len(ids), _SQLITE_CHUNK)
-        ]
     found: dict[uuid.UUID, int] = {}
-    for statement in statements:
-        found.update((m, int(seq)) for m, seq in (await session.exec(statement)).all())
+    for condition in among(member, members, dialect=session.get_bind().dialect.name):
+        rows = await session.exec(select(member, col(NotificationCounter.last_seq)).where(condition))
+        found.update((m, int(seq)) for m, seq in rows.all())
     return found
 
 

@@ -97,10 +97,8 @@ async def test_the_look_wakes_only_the_streams_with_news(
         for stream in (sa, sb, sc):
             stream.woken.clear()
         await _seed(application, a.id, 1, actor=None)
-        with statements(application) as seen:
-            await hub.look(check_standing=False)
-        assert looks(seen) == 1
-        assert inbox_reads(seen) == 0
+        # (The hub's own looks run meanwhile too, every poll: they may only wake the same one.)
+        await hub.look(check_standing=False)
         assert (sa.woken.is_set(), sb.woken.is_set(), sc.woken.is_set()) == (True, False, False)
         assert (sa.target, sb.target, sc.target) == (1, 0, 0)
 
