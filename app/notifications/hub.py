@@ -90,6 +90,7 @@ class StreamHub:
 
     @property
     def retry_seconds(self) -> float:
+        """How long a stream whose read failed waits before reading again (a second at least)."""
         return max(self._settings.notification_poll_seconds, 1.0)
 
     @contextlib.asynccontextmanager
