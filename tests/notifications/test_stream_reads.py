@@ -165,3 +165,14 @@ async def test_shut_out_agrees_with_allowed(client: httpx.AsyncClient, applicati
         await session.commit()
         gone = await shut_out(session, member_ids=[fine, suspended, lapsed, erased, unknown])
     assert gone == {suspended, erased, unknown}
+
+
+async def test_latest_seqs_over_more_members_than_one_sqlite_statement_binds(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    someone = await member(client)
+    await _seed(application, someone.id, 2, actor=None)
+    # Never-notified members have no counter; 1,200 of them take three SQLite chunks.
+    members = [uuid.uuid4() for _ in range(1200)] + [uuid.UUID(someone.id)]
+    async with application.state.sessionmaker() as session:
+        assert await service.latest_seqs(session, members=members) == {uuid.UUID(someone.id): 2}
