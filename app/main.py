@@ -38,6 +38,7 @@ from app.members.router import router as members_router
 from app.needs import hooks as need_hooks
 from app.needs import moderation as need_moderation
 from app.needs.router import router as needs_router
+from app.notifications.hub import StreamHub
 from app.notifications.router import router as notifications_router
 from app.notifications.service import CHANNEL as NOTIFICATION_CHANNEL
 from app.notifications.wakeups import Wakeups
@@ -196,6 +197,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(app.state.engine, settings)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.notification_wakeups = Wakeups(settings, NOTIFICATION_CHANNEL)
+    app.state.notification_streams = StreamHub(
+        sessions=lambda: app.state.sessionmaker, wakeups=app.state.notification_wakeups, settings=settings
+    )
     app.state.crisis_catalogue = load_catalogue(settings.crisis_resources_file)
 
     install_problem_handlers(app)

@@ -160,7 +160,8 @@ class Settings(BaseSettings):
 
     # Notification streams: a comment line at least this often keeps proxies from closing an idle
     # stream (the contract allows at most 15 s); on SQLite, which cannot announce a commit to
-    # other processes, each stream looks for new rows this often; and a stream ends after at most
+    # other processes, each process looks for new rows for all its streams this often (one query,
+    # app.notifications.hub); and a stream ends after at most
     # this long (or when its token expires, if sooner), the client resuming with Last-Event-ID.
     notification_heartbeat_seconds: float = Field(default=15.0, gt=0, le=15)
     notification_poll_seconds: float = Field(default=0.5, gt=0, le=15)

@@ -17,6 +17,7 @@ from app.core.pagination import Cursor, Limit, Page
 from app.core.timeutil import utcnow
 from app.idempotency.replays import replayed_by, verbatim
 from app.notifications import service, subscriptions, unsubscribe
+from app.notifications.hub import StreamHub
 from app.notifications.models import (
     MarkRead,
     NotificationPublic,
@@ -27,7 +28,6 @@ from app.notifications.models import (
     UnsubscribeState,
 )
 from app.notifications.stream import notification_events
-from app.notifications.wakeups import Wakeups
 from app.webhooks.models import PushSubscription
 
 router = APIRouter(tags=["notifications"])
@@ -93,15 +93,8 @@ async def stream_notifications(
     ends_at = min(expires, utcnow() + timedelta(seconds=settings.notification_stream_max_seconds))
     # Read before the answer starts: whatever commits after the client has the headers is sent.
     seq = await service.resume_point(session, member_id=member.id, last_event_id=last_event_id)
-    wakeups: Wakeups = request.app.state.notification_wakeups
-    events = notification_events(
-        sessions=request.app.state.sessionmaker,
-        wakeups=wakeups,
-        settings=settings,
-        member_id=member.id,
-        after_seq=seq,
-        ends_at=ends_at,
-    )
+    hub: StreamHub = request.app.state.notification_streams
+    events = notification_events(hub=hub, member_id=member.id, after_seq=seq, ends_at=ends_at)
     return EventSourceResponse(
         events,
         ping=settings.notification_heartbeat_seconds,

@@ -1,7 +1,7 @@
 """The one trigger every domain calls (`notify`), the inbox, and members' notification settings."""
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.among import among
 from app.core.errors import Invalid
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.timeutil import utcnow
@@ -186,6 +187,18 @@ async def after(session: AsyncSession, *, member_id: uuid.UUID, seq: int, limit:
         .limit(limit)
     )
     return list((await session.exec(stmt)).all())
+
+
+async def latest_seqs(session: AsyncSession, *, members: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Each of `members`' newest `seq` (its counter, which commits with the notification that
+    takes it), for those ever notified: how one query tells which of a process's open streams
+    have something new."""
+    member = col(NotificationCounter.member_id)
+    found: dict[uuid.UUID, int] = {}
+    for condition in among(member, members, dialect=session.get_bind().dialect.name):
+        rows = await session.exec(select(member, col(NotificationCounter.last_seq)).where(condition))
+        found.update((m, int(seq)) for m, seq in rows.all())
+    return found
 
 
 async def resume_point(session: AsyncSession, *, member_id: uuid.UUID, last_event_id: str | None) -> int:

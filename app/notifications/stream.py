@@ -1,5 +1,5 @@
-"""A member's live notification stream: Server-Sent Events read from the inbox, woken by
-app.notifications.wakeups, resumable with Last-Event-ID without loss or repeats."""
+"""A member's live notification stream: Server-Sent Events read from the inbox when woken
+(app.notifications.hub), resumable with Last-Event-ID without loss or repeats."""
 
 import asyncio
 import contextlib
@@ -7,16 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sse_starlette import ServerSentEvent
 
-from app.auth.standing import still_allowed
-from app.core.config import Settings
 from app.core.timeutil import utcnow
-from app.notifications import service
+from app.notifications.hub import StreamHub
 from app.notifications.models import Notification, NotificationPublic
-from app.notifications.wakeups import Wakeups
 
 # Rows read per query: a stream resuming far back sends its backlog in pages of this many.
 BATCH = 100
@@ -29,42 +24,42 @@ def event_of(row: Notification) -> ServerSentEvent:
 
 
 async def notification_events(
-    *,
-    sessions: async_sessionmaker[AsyncSession],
-    wakeups: Wakeups,
-    settings: Settings,
-    member_id: uuid.UUID,
-    after_seq: int,
-    ends_at: datetime,
+    *, hub: StreamHub, member_id: uuid.UUID, after_seq: int, ends_at: datetime
 ) -> AsyncIterator[ServerSentEvent]:
     """Every notification of the member's after `after_seq` (service.resume_point), oldest
     first, until `ends_at` or until the member may no longer act.
 
-    Each pass reads the inbox in its own short transaction (no connection is held between
-    passes), after the member's `seq`: since a member's notifications commit in `seq` order,
-    nothing committed later can carry a smaller one, so none is skipped and none sent twice."""
-    seq = after_seq
-    async with wakeups.subscribe(member_id) as woken:
-        while True:
-            woken.clear()  # before reading: a wake-up during the read is kept for the next pass
-            async with sessions() as session:
-                if not await still_allowed(session, member_id=member_id):
-                    return
-                rows = await service.after(session, member_id=member_id, seq=seq, limit=BATCH)
-            for row in rows:
-                yield event_of(row)
-                seq = row.seq
-            if len(rows) == BATCH:
-                continue
+    The stream reads its inbox when it opens and whenever it is woken (app.notifications.hub),
+    each time in its own short transaction, after the last `seq` it sent: since a member's
+    notifications commit in `seq` order, nothing committed later can carry a smaller one, so
+    none is skipped and none sent twice. A failed read is tried again; the stream stays open."""
+    async with hub.open(member_id, after_seq=after_seq) as stream:
+        while not stream.ended:
+            if stream.woken.is_set():
+                # Cleared before reading: a wake-up during the read is kept for the next pass.
+                stream.woken.clear()
+                target = stream.target
+                rows = await hub.read(stream, limit=BATCH)
+                if rows is None:
+                    await _sleep_until(ends_at, hub.retry_seconds)
+                    stream.woken.set()
+                    if utcnow() >= ends_at:
+                        return
+                    continue
+                for row in rows:
+                    yield event_of(row)
+                    stream.seq = row.seq
+                if len(rows) == BATCH:
+                    stream.woken.set()
+                    continue
+                # Everything the look that woke it had seen is now sent, or was deleted.
+                stream.covered = max(stream.covered, stream.seq, target)
             left = (ends_at - utcnow()).total_seconds()
             if left <= 0:
                 return
-            # Listening, a wake-up comes with each commit and the heartbeat's pass is a backstop;
-            # polling (SQLite, or the listener reconnecting), each pass is a look.
-            wait = (
-                settings.notification_heartbeat_seconds
-                if wakeups.listening
-                else settings.notification_poll_seconds
-            )
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), min(left, wait))
+                await asyncio.wait_for(stream.woken.wait(), left)
+
+
+async def _sleep_until(ends_at: datetime, seconds: float) -> None:
+    await asyncio.sleep(max(0.0, min(seconds, (ends_at - utcnow()).total_seconds())))

@@ -2,7 +2,9 @@
 nothing (streams poll) on SQLite.
 
 The inbox is the source of truth: a wake-up only says "look again", so a lost or repeated one
-costs a query, never an event. On Postgres, `notify` sends NOTIFY inside the writing
+costs a query, never an event. When the listener connects or is lost, it calls `on_resync`:
+the streams' hub (app.notifications.hub) then looks at every open stream in one query, rather than
+each stream reading its inbox at once. On Postgres, `notify` sends NOTIFY inside the writing
 transaction, which Postgres delivers at commit and drops on rollback, to every process that
 listens: whichever worker holds a member's stream hears of it. One listening connection per
 process, opened while at least one stream is open and closed with the last.
@@ -11,7 +13,7 @@ process, opened while at least one stream is open and closed with the last.
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import psycopg
 import structlog
@@ -36,6 +38,8 @@ class Wakeups:
         )
         self._task: asyncio.Task[None] | None = None
         self.listening = False  # True while NOTIFYs reach this process; else streams poll
+        # Called when wake-ups may have been missed (the listener connected or was lost).
+        self.on_resync: Callable[[], None] = self.wake
 
     @contextlib.asynccontextmanager
     async def subscribe(self, member_id: uuid.UUID) -> AsyncIterator[asyncio.Event]:
@@ -73,14 +77,14 @@ class Wakeups:
                     await conn.execute(f'LISTEN "{self._channel}"')
                     self.listening = True
                     # Anything committed before LISTEN took effect was not heard: look again.
-                    self.wake()
+                    self.on_resync()
                     async for note in conn.notifies():
                         self._wake_payload(note.payload)
             except psycopg.Error as exc:
                 log.warning("notification_listener_lost", error=type(exc).__name__)
             finally:
                 self.listening = False
-            self.wake()  # streams go back to polling until the connection returns
+            self.on_resync()  # streams go back to polling until the connection returns
             await asyncio.sleep(RETRY_SECONDS)
 
     def _wake_payload(self, payload: str) -> None:
