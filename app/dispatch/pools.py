@@ -18,7 +18,19 @@ from functools import lru_cache
 from typing import Any
 
 from psycopg.types.numeric import Int8
-from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, Select, Subquery, and_, bindparam, func, or_
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+)
 from sqlalchemy import select as core_select
 from sqlmodel import col, exists, literal_column, select
 
@@ -33,7 +45,7 @@ from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership, Organization
 from app.safety import blocks
-from app.spatial import geog, haversine_sql
+from app.spatial import WALK_COLUMNS, chord, haversine_sql, sphere_point
 from app.vocab import Mode
 
 MAX_REACH_KM = 200.0  # the furthest any offer may reach (OfferCreate.max_distance_km)
@@ -64,7 +76,6 @@ FACTS = (
 )
 _ZERO: ColumnElement[int] = literal_column("0")
 _INTEGERS = ("plain", "languages", "week_0", "week_1", "week_2", "size")
-_MASKS = ("languages_mask", "availability_mask_0", "availability_mask_1", "availability_mask_2")
 
 
 @dataclass(frozen=True)
@@ -242,7 +253,8 @@ def offer_column(name: str) -> Any:
 
 
 def _nearest(shape: Shape) -> Subquery:
-    """The WALK nearest offers that pass the walk's rules (their kind, their reach), nearest first."""
+    """The WALK nearest offers that pass the walk's rules (their kind, their reach), nearest first:
+    on Postgres an index-only scan of the category's covering walk index (app.spatial)."""
     where = conditions(shape, offer_column, walk=True)
     order: tuple[Any, ...] = (col(Offer.active_matches), col(Offer.id))
     if shape.mode == Mode.in_person:
@@ -250,20 +262,22 @@ def _nearest(shape: Shape) -> Subquery:
         if shape.dialect == "postgresql":
             # Never wider than the furthest any active offer reaches: the index walk ends there.
             longest = select(func.max(Offer.max_distance_km)).where(col(Offer.status) == OfferStatus.active)
-            here, there = geog(lon, lat), geog(Offer.approx_lon, Offer.approx_lat)
-            radius = (
-                func.least(bindparam("reach", type_=Float()), longest.scalar_subquery() + REACH_MARGIN_KM)
-                * 1010
-                + 100
+            here, there = sphere_point(lat, lon), sphere_point(Offer.approx_lat, Offer.approx_lon)
+            radius_km = func.least(
+                bindparam("reach", type_=Float()), longest.scalar_subquery() + REACH_MARGIN_KM
             )
-            where.append(func.ST_DWithin(there, here, radius))
+            # A box around the chord's ball, with the margin ST_DWithin had (a superset: the reach
+            # test is exact).
+            margin = radius_km * literal(1.01, Float()) + literal(0.1, Float())
+            box = func.cube_enlarge(here, chord(margin), literal_column("3"))
+            where.append(there.op("<@")(box))
             # The KNN index yields rows in `<->` order only when that is the whole ORDER BY.
             order = (there.op("<->")(here),)
         else:
             cells = col(getattr(Offer, f"h3_r{shape.resolution}"))
             where.append(cells.in_(bindparam("cells", expanding=True)))
             order = (_distance(shape, offer_column), col(Offer.id))
-    columns = (col(getattr(Offer, name)) for name in (*FACTS, *_MASKS))
+    columns = (col(getattr(Offer, name)) for name in WALK_COLUMNS)
     return core_select(*columns).where(*where).order_by(*order).limit(WALK).subquery("nearest")
 
 
@@ -274,12 +288,13 @@ def _personal(shape: Shape, near: Subquery) -> list[ColumnElement[bool]]:
 
 @lru_cache(maxsize=256)
 def statement(shape: Shape) -> Select[Any]:
-    """The first `size` offers the walk yields that pass every SQL test, with the volunteer's name
-    and the completed matches they share with the requester (read once, not once per row)."""
+    """The first `size` offers the walk yields that pass every SQL test, with their facts (read
+    from the table for these rows only), the volunteer's name, and the completed matches they
+    share with the requester (read once, not once per row)."""
     near = _nearest(shape)
-    volunteer = select(Member.display_name).where(col(Member.id) == near.c.volunteer_id)
-    columns = [*(near.c[name] for name in FACTS), volunteer.scalar_subquery().label("display_name")]
-    pool = core_select(*columns).where(*_personal(shape, near)).limit(bindparam("size")).subquery("pool")
+    pool = core_select(near.c.id).where(*_personal(shape, near)).limit(bindparam("size")).subquery("pool")
+    volunteer = select(Member.display_name).where(col(Member.id) == col(Offer.volunteer_id))
+    columns = [offer_column(name) for name in FACTS]
     history = (
         select(col(Match.volunteer_id).label("volunteer_id"), func.count().label("helped"))
         .where(col(Match.requester_id) == bindparam("requester_id"))
@@ -287,5 +302,9 @@ def statement(shape: Shape) -> Select[Any]:
         .group_by(col(Match.volunteer_id))
         .subquery("history")
     )
-    shared = history.c.volunteer_id == pool.c.volunteer_id
-    return core_select(pool, history.c.helped).outerjoin(history, shared)
+    return (
+        core_select(*columns, volunteer.scalar_subquery().label("display_name"), history.c.helped)
+        .select_from(pool)
+        .join(Offer, col(Offer.id) == pool.c.id)
+        .outerjoin(history, history.c.volunteer_id == col(Offer.volunteer_id))
+    )
