@@ -51,7 +51,7 @@ from app.vocab import Mode
 MAX_REACH_KM = 200.0  # the furthest any offer may reach (OfferCreate.max_distance_km)
 # Nearest offers of the need's kind a search looks at, at most: this bounds the index walk for
 # needs that few volunteers can meet (a rare language and a narrow window, say).
-WALK = 1500
+WALK = 10_000
 # Reaches compare the rounded distance (app.geo.within_reach_km), and SQL's haversine may differ
 # from Python's in the last bit: SQL keeps everything within reach + this, Python settles it.
 REACH_MARGIN_KM = ROUNDING_SLACK_KM + 0.001
@@ -302,8 +302,11 @@ def statement(shape: Shape) -> Select[Any]:
         .group_by(col(Match.volunteer_id))
         .subquery("history")
     )
+    # The most any one volunteer helped the requester: what bounds continuity past the pool.
+    most_helped = select(func.max(history.c.helped)).correlate(None).scalar_subquery()
+    name = volunteer.scalar_subquery().label("display_name")
     return (
-        core_select(*columns, volunteer.scalar_subquery().label("display_name"), history.c.helped)
+        core_select(*columns, name, history.c.helped, most_helped.label("most_helped"))
         .select_from(pool)
         .join(Offer, col(Offer.id) == pool.c.id)
         .outerjoin(history, history.c.volunteer_id == col(Offer.volunteer_id))
