@@ -32,7 +32,7 @@ from app.vocab import Mode
 # at most: a search looks further, doubling its pool, while an offer further away could still
 # outscore its last candidate (docs/matching.md, docs/benchmarks.md).
 POOL = 30
-MAX_POOL = 120
+MAX_POOL = 60
 OPPORTUNITIES_LOOKED_AT = 300
 
 
@@ -125,17 +125,23 @@ async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[R
         # Postgres cannot estimate bit-mask filters, so it may guess that sorting every matching
         # row beats the index walk; for this transaction, it never does.
         await connection.execute(text("SET LOCAL enable_sort = off"))
-    size = max(POOL, limit)
+    # Without a window every offer is as available as can be, so the nearest `limit` usually
+    # meet the ceiling; with one, few offers cover it completely, so the pool starts larger.
+    size = limit if facts.window_start is None else max(POOL, limit)
+    most = max(MAX_POOL, limit)
     while True:
         params = pools.parameters(need, facts, shape, size)
         rows = list((await connection.execute(pools.statement(shape), params)).all())
         pool = _best(facts, rows, limit)
         # Fewer rows than asked: the walk has nothing more within its bounds. Otherwise look further
-        # while a candidate further away could still outscore the last of the best `limit`, up to
-        # a pool of MAX_POOL (a mask also passes a few rows the exact filters refuse).
-        if len(rows) < size or size >= MAX_POOL or _enough(facts, pool, limit):
+        # while the pool holds fewer than `limit` candidates (a mask passes a few rows the exact
+        # filters refuse), or, up to a pool of MAX_POOL, while an offer further away could still
+        # outscore the last of them.
+        if len(rows) < size or size >= pools.WALK or _enough(facts, pool, limit):
             return pool.ranked
-        size = min(MAX_POOL, 2 * size)
+        if len(pool.ranked) >= limit and size >= most:
+            return pool.ranked
+        size = min(pools.WALK, most if len(pool.ranked) >= limit else 2 * size)
 
 
 async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> list[Ranked]:

@@ -237,7 +237,7 @@ SQL_FORMS: dict[str, SqlForm] = {
         False, lambda shape, c: email_verified(bindparam("organization_id"), c("volunteer_id"))
     ),
     "blocked": SqlForm(
-        False, lambda shape, c: blocks.not_blocked_with(c("volunteer_id"), bindparam("requester_id"))
+        False, lambda shape, c: blocks.not_among_blocked_with(c("volunteer_id"), bindparam("requester_id"))
     ),
 }
 
