@@ -32,7 +32,7 @@ from app.vocab import Mode
 # at most: a search looks further, doubling its pool, while an offer further away could still
 # outscore its last candidate (docs/matching.md, docs/benchmarks.md).
 POOL = 30
-MAX_POOL = 60
+MAX_POOL = 30
 OPPORTUNITIES_LOOKED_AT = 300
 
 

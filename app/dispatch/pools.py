@@ -1,12 +1,13 @@
 """The SQL of a candidate search: one statement per kind of need, built once, run with parameters.
 
-SQL walks offers nearest first (PostGIS KNN over a per-category partial index on Postgres, an
-H3 covering on SQLite) and looks at the WALK nearest active offers of the need's category and
-mode that reach it. Of those it keeps the first that pass every other filter: exactly where a
-column says it all (capabilities, vetting, pairs already joined), as a superset through bit
-masks for languages and weekly slots (app.matching.masks), which Python then settles. Each row
-carries the volunteer's name and their completed matches with the requester, so a search is
-one round trip.
+SQL walks offers nearest first (KNN over a per-category partial covering index of unit vectors
+on Postgres, an index-only scan; an H3 covering on SQLite) and looks at the `walk` (WALK for a
+candidate search) nearest active offers of the need's category and mode that reach it. Of
+those it keeps the first that pass every other filter: exactly where a column says it all
+(capabilities, vetting, pairs already joined), as a superset through bit masks for languages
+and weekly slots (app.matching.masks), which Python then settles. Only those are read from the
+table. Each row carries the volunteer's name and their completed matches with
+the requester, so a pool is one round trip.
 
 Statements are cached by shape (category, mode, dialect, covering resolution, vetting), so
 building and compiling them, which costs more than running them, happens once per shape.
@@ -75,7 +76,7 @@ FACTS = (
     "status",
 )
 _ZERO: ColumnElement[int] = literal_column("0")
-_INTEGERS = ("plain", "languages", "week_0", "week_1", "week_2", "size")
+_INTEGERS = ("plain", "languages", "week_0", "week_1", "week_2", "size", "walk")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,11 @@ def shape_of(need: Need, facts: NeedFacts, dialect: str) -> Shape:
     )
 
 
-def parameters(need: Need, facts: NeedFacts, shape: Shape, size: int) -> dict[str, Any]:
+def parameters(
+    need: Need, facts: NeedFacts, shape: Shape, size: int, walk: int | None = None
+) -> dict[str, Any]:
+    """The statement's parameters: `size` offers that pass every SQL test, among the `walk`
+    (default WALK) nearest of the kind."""
     week = FLEXIBLE
     if facts.window_start is not None and facts.window_end is not None:
         week = need_week(facts.window_start, facts.window_end)
@@ -116,6 +121,7 @@ def parameters(need: Need, facts: NeedFacts, shape: Shape, size: int) -> dict[st
         "languages": language_mask(facts.languages),
         **{f"week_{i}": word for i, word in enumerate(week)},
         "size": size,
+        "walk": WALK if walk is None else walk,
         "now": utcnow(),  # suspensions lapse by the clock
     }
     if shape.dialect == "postgresql":
@@ -253,7 +259,7 @@ def offer_column(name: str) -> Any:
 
 
 def _nearest(shape: Shape) -> Subquery:
-    """The WALK nearest offers that pass the walk's rules (their kind, their reach), nearest first:
+    """The `walk` nearest offers that pass the walk's rules (their kind, their reach), nearest first:
     on Postgres an index-only scan of the category's covering walk index (app.spatial)."""
     where = conditions(shape, offer_column, walk=True)
     order: tuple[Any, ...] = (col(Offer.active_matches), col(Offer.id))
@@ -278,7 +284,7 @@ def _nearest(shape: Shape) -> Subquery:
             where.append(cells.in_(bindparam("cells", expanding=True)))
             order = (_distance(shape, offer_column), col(Offer.id))
     columns = (col(getattr(Offer, name)) for name in WALK_COLUMNS)
-    return core_select(*columns).where(*where).order_by(*order).limit(WALK).subquery("nearest")
+    return core_select(*columns).where(*where).order_by(*order).limit(bindparam("walk")).subquery("nearest")
 
 
 def _personal(shape: Shape, near: Subquery) -> list[ColumnElement[bool]]:
