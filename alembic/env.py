@@ -22,7 +22,7 @@ FOREIGN_TABLES = {"spatial_ref_sys", "geography_columns", "geometry_columns"}
 
 # PostGIS expression indexes exist on Postgres only, so they live in the migration, not the models.
 POSTGIS_INDEXES = {"ix_needs_approx_geog", "ix_offers_approx_geog", "ix_activities_approx_geog"}
-POSTGIS_INDEX_PREFIXES = ("ix_offers_geog_category_",)
+POSTGIS_INDEX_PREFIXES = ("ix_offers_geog_category_", "ix_offers_walk_category_")
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

@@ -7,7 +7,8 @@ who match. So each number is written here once and for all, not taken from a wor
 an enum or a sorted list:
 
 - a new word takes the next number no word has had (and, for categories, a migration that runs
-  `app.spatial.category_index_sql()` so existing databases get its index, as 0007 does);
+  `app.spatial.category_index_sql()` and `walk_index_sql()` so existing databases get its
+  indexes, as 0007 and 0024 do);
 - a word taken out of a vocabulary moves to its RETIRED table with its number, which is never
   given again (rows may still hold it).
 

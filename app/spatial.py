@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import ColumnElement, Float, and_, bindparam, func, literal, literal_column, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import select as select_rows
 from sqlmodel.sql.expression import Select
@@ -46,6 +47,65 @@ def category_index_sql(numbers: Mapping[str, int] = CATEGORY) -> list[str]:
     return [
         f"CREATE INDEX IF NOT EXISTS ix_offers_geog_category_{bit} ON offers USING gist "
         "((ST_SetSRID(ST_MakePoint(approx_lon, approx_lat), 4326)::geography)) "
+        f"WHERE status = 'active' AND (categories_mask & {1 << bit}) <> 0"
+        for bit in sorted(numbers.values())
+    ]
+
+
+# The columns a candidate search reads while it walks offers nearest first (app.dispatch.pools):
+# every walk filter and every mask, so the walk reads index pages only and visits the table for
+# the few offers that pass.
+WALK_COLUMNS = (
+    "id",
+    "volunteer_id",
+    "approx_lat",
+    "approx_lon",
+    "max_distance_km",
+    "active_matches",
+    "capacity",
+    "modes_mask",
+    "capabilities_mask",
+    "languages_mask",
+    "availability_mask_0",
+    "availability_mask_1",
+    "availability_mask_2",
+)
+_SPHERE_SQL = (
+    "cube(ARRAY[cos(radians(approx_lat)) * cos(radians(approx_lon)), "
+    "cos(radians(approx_lat)) * sin(radians(approx_lon)), sin(radians(approx_lat))])"
+)
+
+
+def sphere_point(lat: Any, lon: Any) -> ColumnElement[Any]:
+    """A point as a unit vector (a `cube` of three coordinates), the expression the walk indexes
+    are built on; queries must use it verbatim.
+
+    Between two such points `<->` is the chord, which grows with the great-circle distance, so the
+    index's nearest-first order is the haversine's. Unlike geography's `<->` it is exact, which
+    lets the walk be an index-only scan (Postgres refuses lossy distances in those)."""
+    return func.cube(
+        postgresql.array(
+            [
+                func.cos(func.radians(lat)) * func.cos(func.radians(lon)),
+                func.cos(func.radians(lat)) * func.sin(func.radians(lon)),
+                func.sin(func.radians(lat)),
+            ]
+        )
+    )
+
+
+def chord(km: Any) -> ColumnElement[float]:
+    """The chord between two points of the unit sphere `km` apart on the earth (haversine's radius)."""
+    out: ColumnElement[float] = _f(2.0) * func.sin(km / _f(2 * EARTH_RADIUS_KM))
+    return out
+
+
+def walk_index_sql(numbers: Mapping[str, int] = CATEGORY) -> list[str]:
+    """DDL for the per-category covering walk indexes on active offers (Postgres, `cube`
+    extension), named by the category's permanent bit number like `category_index_sql`'s."""
+    return [
+        f"CREATE INDEX IF NOT EXISTS ix_offers_walk_category_{bit} ON offers USING gist "
+        f"(({_SPHERE_SQL})) INCLUDE ({', '.join(WALK_COLUMNS)}) "
         f"WHERE status = 'active' AND (categories_mask & {1 << bit}) <> 0"
         for bit in sorted(numbers.values())
     ]

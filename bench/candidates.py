@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
-from app.dispatch.candidates import POOL, candidates
+from app.dispatch.candidates import MAX_POOL, POOL, candidates
 from app.dispatch.pools import WALK
 from app.geo import cell_ids, coarse_point
 from app.matching.masks import offer_columns
@@ -166,6 +166,11 @@ def _percentiles(samples: list[float]) -> str:
     return f"p50 {statistics.median(ordered):7.2f} ms  p99 {p99:7.2f} ms"
 
 
+def _quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return statistics.median(ordered) if q == 0.5 else ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -255,11 +260,19 @@ async def measure(url: str, needs: list[Need], full_scan_needs: int) -> None:
         count = (await session.exec(select(func.count()).select_from(Offer))).one()
         version = (await session.exec(text("SELECT version()"))).one()  # type: ignore[call-overload]
     await engine.dispose()
-    print(f"offers: {count}; {version[0].split(',')[0]}; pool {POOL}, walk {WALK}")
+    print(f"offers: {count}; {version[0].split(',')[0]}; pool {POOL} to {MAX_POOL}, walk {WALK}")
     returned = statistics.mean(found)
-    print(f"{service.line('candidates service')}  mean candidates returned {returned:.1f}")
+    print(f"{service.line('candidates service')}  mean candidates returned {returned:.2f}")
+    # Needs asking for a language few offers speak (in this city, anything but English).
+    rare = [i for i, n in enumerate(needs) if set(n.languages) - {"en"}]
+    picked = Series([service.wall[i] for i in rare], [service.cpu[i] for i in rare if service.cpu])
+    print(picked.line("  of which rare lang."))
     print(scan.line("full scan, same SQL", cpu=False))  # parallel workers' CPU is not the backend's
     print(floor.line("PostGIS nearest-20"))
+    for name, ours, base in (("wall", service.wall, floor.wall), ("on CPU", service.cpu, floor.cpu)):
+        if ours and base:
+            p50, p99 = (_quantile(ours, q) / _quantile(base, q) for q in (0.5, 0.99))
+            print(f"service / nearest-20, {name}: p50 {p50:.1f}x, p99 {p99:.1f}x")
     print(f"peak RSS of this process: {rss1:.0f} MiB (grew {rss1 - rss0:.0f} MiB during the service runs)")
 
 

@@ -36,11 +36,14 @@ from app.notifications import service as notifications
 from app.notifications.models import NotificationSettings
 
 NEED_NEARBY = "need.nearby"
+# The nearest offers of the need's kind an alert fan-out looks at, and may alert: fewer than a
+# candidate search may walk (pools.WALK), which stops at its first few candidates.
+WALK = 1_500
 
 
 @lru_cache(maxsize=256)
 def _statement(shape: pools.Shape) -> Select[Any]:
-    """The candidate search's offers (up to pools.WALK), kept only where the volunteer has alerts
+    """The candidate search's offers (up to WALK), kept only where the volunteer has alerts
     enabled, each with their alert settings."""
     pool = pools.statement(shape).subquery("eligible")
     alerts = col(NotificationSettings.alerts)
@@ -82,7 +85,7 @@ async def eligible_volunteers(session: AsyncSession, *, need: Need) -> set[uuid.
         # of every matching row must never beat the index walk.
         await connection.execute(text("SET LOCAL enable_sort = off"))
     rows = (
-        await connection.execute(_statement(shape), pools.parameters(need, facts, shape, pools.WALK))
+        await connection.execute(_statement(shape), pools.parameters(need, facts, shape, WALK, walk=WALK))
     ).all()
     ctx = Context(now=utcnow())
     found = set()

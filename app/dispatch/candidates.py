@@ -28,10 +28,11 @@ from app.safety import blocks
 from app.spatial import geog, haversine_sql
 from app.vocab import Mode
 
-# Offers that pass every SQL test scored for a need (the limit, when that is more). A pool costs a
-# walk in proportion for needs few volunteers meet; measured against pools of 100, 30 keeps the
-# top candidate's score within 0.1% and the top 20's within 1.2% (docs/benchmarks.md).
+# Offers that pass every SQL test scored for a need at first (the limit, when that is more), and
+# at most: a search looks further, doubling its pool, while an offer further away could still
+# outscore its last candidate (docs/matching.md, docs/benchmarks.md).
 POOL = 30
+MAX_POOL = 30
 OPPORTUNITIES_LOOKED_AT = 300
 
 
@@ -73,24 +74,46 @@ def settled(need: NeedFacts, offer: OfferFacts, ctx: Context) -> bool:
     return all(rule.python(need, offer, ctx) for rule in SETTLED)
 
 
-def _best(need: NeedFacts, rows: list[Any], limit: int) -> list[Ranked]:
+@dataclass(frozen=True)
+class Pool:
+    """A pool settled and scored: the best `limit`, and what bounds the offers past it."""
+
+    ranked: list[Ranked]
+    farthest_km: float | None  # the trip to the last offer the pool holds (None: remote help)
+    most_helped: int  # the requester's completed matches with any one volunteer, at most
+
+
+def _best(need: NeedFacts, rows: list[Any], limit: int) -> Pool:
     """Settle and score a pool; only the best `limit` get a rounded breakdown."""
     ctx = Context(now=utcnow())
     if need.requester_id is not None:
         ctx.history = {(r.volunteer_id, need.requester_id): r.helped for r in rows if r.helped}
-    kept = []
+    kept, farthest = [], None
     for row in rows:
         offer = loading.offer_facts(row, row.display_name)
+        d = distance_km(need, offer)
+        if d is not None:
+            farthest = d if farthest is None else max(farthest, d)
         if settled(need, offer, ctx):
-            d = distance_km(need, offer)
             parts = scoring.components(need, offer, ctx, d)
             kept.append((-scoring.total(parts), offer.id, offer, parts, d))
     kept.sort(key=lambda k: (k[0], k[1]))
-    return [Ranked(offer, scoring.scored(parts, d)) for _, _, offer, parts, d in kept[:limit]]
+    ranked = [Ranked(offer, scoring.scored(parts, d)) for _, _, offer, parts, d in kept[:limit]]
+    return Pool(ranked, farthest, max((r.most_helped or 0 for r in rows), default=0))
+
+
+def _enough(need: NeedFacts, pool: Pool, limit: int) -> bool:
+    """Has the pool the best `limit` scores among every eligible offer? It has when it holds
+    `limit` candidates none further could outscore (scoring.ceiling)."""
+    if len(pool.ranked) < limit:
+        return False
+    ceiling = scoring.ceiling(need, Context(now=utcnow()), pool.farthest_km, pool.most_helped)
+    return pool.ranked[limit - 1].scored.score >= ceiling
 
 
 async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[Ranked]:
-    """The best eligible offers among the first that pass every SQL test, best first."""
+    """The best eligible offers, best first: exactly the best scores there are when the walk
+    finds them within its bounds (docs/matching.md), else the best of what it found."""
     facts = loading.need_facts(need)
     if facts.in_person and (facts.lat is None or facts.lon is None):
         return []
@@ -102,15 +125,23 @@ async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[R
         # Postgres cannot estimate bit-mask filters, so it may guess that sorting every matching
         # row beats the index walk; for this transaction, it never does.
         await connection.execute(text("SET LOCAL enable_sort = off"))
-    size = max(POOL, limit)
+    # Without a window every offer is as available as can be, so the nearest `limit` usually
+    # meet the ceiling; with one, few offers cover it completely, so the pool starts larger.
+    size = limit if facts.window_start is None else max(POOL, limit)
+    most = max(MAX_POOL, limit)
     while True:
         params = pools.parameters(need, facts, shape, size)
         rows = list((await connection.execute(pools.statement(shape), params)).all())
-        ranked = _best(facts, rows, limit)
-        # A mask passes a few rows the exact filters refuse: look further only if that left too few.
-        if len(rows) < size or len(ranked) >= limit or size >= pools.WALK:
-            return ranked
-        size = min(pools.WALK, 2 * size)
+        pool = _best(facts, rows, limit)
+        # Fewer rows than asked: the walk has nothing more within its bounds. Otherwise look further
+        # while the pool holds fewer than `limit` candidates (a mask passes a few rows the exact
+        # filters refuse), or, up to a pool of MAX_POOL, while an offer further away could still
+        # outscore the last of them.
+        if len(rows) < size or size >= pools.WALK or _enough(facts, pool, limit):
+            return pool.ranked
+        if len(pool.ranked) >= limit and size >= most:
+            return pool.ranked
+        size = min(pools.WALK, most if len(pool.ranked) >= limit else 2 * size)
 
 
 async def opportunities(session: AsyncSession, *, offer: Offer, limit: int) -> list[Ranked]:

@@ -1,12 +1,13 @@
 """The SQL of a candidate search: one statement per kind of need, built once, run with parameters.
 
-SQL walks offers nearest first (PostGIS KNN over a per-category partial index on Postgres, an
-H3 covering on SQLite) and looks at the WALK nearest active offers of the need's category and
-mode that reach it. Of those it keeps the first that pass every other filter: exactly where a
-column says it all (capabilities, vetting, pairs already joined), as a superset through bit
-masks for languages and weekly slots (app.matching.masks), which Python then settles. Each row
-carries the volunteer's name and their completed matches with the requester, so a search is
-one round trip.
+SQL walks offers nearest first (KNN over a per-category partial covering index of unit vectors
+on Postgres, an index-only scan; an H3 covering on SQLite) and looks at the `walk` (WALK for a
+candidate search) nearest active offers of the need's category and mode that reach it. Of
+those it keeps the first that pass every other filter: exactly where a column says it all
+(capabilities, vetting, pairs already joined), as a superset through bit masks for languages
+and weekly slots (app.matching.masks), which Python then settles. Only those are read from the
+table. Each row carries the volunteer's name and their completed matches with
+the requester, so a pool is one round trip.
 
 Statements are cached by shape (category, mode, dialect, covering resolution, vetting), so
 building and compiling them, which costs more than running them, happens once per shape.
@@ -18,7 +19,19 @@ from functools import lru_cache
 from typing import Any
 
 from psycopg.types.numeric import Int8
-from sqlalchemy import BigInteger, Boolean, ColumnElement, Float, Select, Subquery, and_, bindparam, func, or_
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+)
 from sqlalchemy import select as core_select
 from sqlmodel import col, exists, literal_column, select
 
@@ -33,13 +46,13 @@ from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership, Organization
 from app.safety import blocks
-from app.spatial import geog, haversine_sql
+from app.spatial import WALK_COLUMNS, chord, haversine_sql, sphere_point
 from app.vocab import Mode
 
 MAX_REACH_KM = 200.0  # the furthest any offer may reach (OfferCreate.max_distance_km)
 # Nearest offers of the need's kind a search looks at, at most: this bounds the index walk for
 # needs that few volunteers can meet (a rare language and a narrow window, say).
-WALK = 1500
+WALK = 10_000
 # Reaches compare the rounded distance (app.geo.within_reach_km), and SQL's haversine may differ
 # from Python's in the last bit: SQL keeps everything within reach + this, Python settles it.
 REACH_MARGIN_KM = ROUNDING_SLACK_KM + 0.001
@@ -63,8 +76,7 @@ FACTS = (
     "status",
 )
 _ZERO: ColumnElement[int] = literal_column("0")
-_INTEGERS = ("plain", "languages", "week_0", "week_1", "week_2", "size")
-_MASKS = ("languages_mask", "availability_mask_0", "availability_mask_1", "availability_mask_2")
+_INTEGERS = ("plain", "languages", "week_0", "week_1", "week_2", "size", "walk")
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,11 @@ def shape_of(need: Need, facts: NeedFacts, dialect: str) -> Shape:
     )
 
 
-def parameters(need: Need, facts: NeedFacts, shape: Shape, size: int) -> dict[str, Any]:
+def parameters(
+    need: Need, facts: NeedFacts, shape: Shape, size: int, walk: int | None = None
+) -> dict[str, Any]:
+    """The statement's parameters: `size` offers that pass every SQL test, among the `walk`
+    (default WALK) nearest of the kind."""
     week = FLEXIBLE
     if facts.window_start is not None and facts.window_end is not None:
         week = need_week(facts.window_start, facts.window_end)
@@ -105,6 +121,7 @@ def parameters(need: Need, facts: NeedFacts, shape: Shape, size: int) -> dict[st
         "languages": language_mask(facts.languages),
         **{f"week_{i}": word for i, word in enumerate(week)},
         "size": size,
+        "walk": WALK if walk is None else walk,
         "now": utcnow(),  # suspensions lapse by the clock
     }
     if shape.dialect == "postgresql":
@@ -226,7 +243,7 @@ SQL_FORMS: dict[str, SqlForm] = {
         False, lambda shape, c: email_verified(bindparam("organization_id"), c("volunteer_id"))
     ),
     "blocked": SqlForm(
-        False, lambda shape, c: blocks.not_blocked_with(c("volunteer_id"), bindparam("requester_id"))
+        False, lambda shape, c: blocks.not_among_blocked_with(c("volunteer_id"), bindparam("requester_id"))
     ),
 }
 
@@ -242,7 +259,8 @@ def offer_column(name: str) -> Any:
 
 
 def _nearest(shape: Shape) -> Subquery:
-    """The WALK nearest offers that pass the walk's rules (their kind, their reach), nearest first."""
+    """The `walk` nearest offers that pass the walk's rules (their kind, their reach), nearest first:
+    on Postgres an index-only scan of the category's covering walk index (app.spatial)."""
     where = conditions(shape, offer_column, walk=True)
     order: tuple[Any, ...] = (col(Offer.active_matches), col(Offer.id))
     if shape.mode == Mode.in_person:
@@ -250,21 +268,23 @@ def _nearest(shape: Shape) -> Subquery:
         if shape.dialect == "postgresql":
             # Never wider than the furthest any active offer reaches: the index walk ends there.
             longest = select(func.max(Offer.max_distance_km)).where(col(Offer.status) == OfferStatus.active)
-            here, there = geog(lon, lat), geog(Offer.approx_lon, Offer.approx_lat)
-            radius = (
-                func.least(bindparam("reach", type_=Float()), longest.scalar_subquery() + REACH_MARGIN_KM)
-                * 1010
-                + 100
+            here, there = sphere_point(lat, lon), sphere_point(Offer.approx_lat, Offer.approx_lon)
+            radius_km = func.least(
+                bindparam("reach", type_=Float()), longest.scalar_subquery() + REACH_MARGIN_KM
             )
-            where.append(func.ST_DWithin(there, here, radius))
+            # A box around the chord's ball, with the margin ST_DWithin had (a superset: the reach
+            # test is exact).
+            margin = radius_km * literal(1.01, Float()) + literal(0.1, Float())
+            box = func.cube_enlarge(here, chord(margin), literal_column("3"))
+            where.append(there.op("<@")(box))
             # The KNN index yields rows in `<->` order only when that is the whole ORDER BY.
             order = (there.op("<->")(here),)
         else:
             cells = col(getattr(Offer, f"h3_r{shape.resolution}"))
             where.append(cells.in_(bindparam("cells", expanding=True)))
             order = (_distance(shape, offer_column), col(Offer.id))
-    columns = (col(getattr(Offer, name)) for name in (*FACTS, *_MASKS))
-    return core_select(*columns).where(*where).order_by(*order).limit(WALK).subquery("nearest")
+    columns = (col(getattr(Offer, name)) for name in WALK_COLUMNS)
+    return core_select(*columns).where(*where).order_by(*order).limit(bindparam("walk")).subquery("nearest")
 
 
 def _personal(shape: Shape, near: Subquery) -> list[ColumnElement[bool]]:
@@ -274,12 +294,13 @@ def _personal(shape: Shape, near: Subquery) -> list[ColumnElement[bool]]:
 
 @lru_cache(maxsize=256)
 def statement(shape: Shape) -> Select[Any]:
-    """The first `size` offers the walk yields that pass every SQL test, with the volunteer's name
-    and the completed matches they share with the requester (read once, not once per row)."""
+    """The first `size` offers the walk yields that pass every SQL test, with their facts (read
+    from the table for these rows only), the volunteer's name, and the completed matches they
+    share with the requester (read once, not once per row)."""
     near = _nearest(shape)
-    volunteer = select(Member.display_name).where(col(Member.id) == near.c.volunteer_id)
-    columns = [*(near.c[name] for name in FACTS), volunteer.scalar_subquery().label("display_name")]
-    pool = core_select(*columns).where(*_personal(shape, near)).limit(bindparam("size")).subquery("pool")
+    pool = core_select(near.c.id).where(*_personal(shape, near)).limit(bindparam("size")).subquery("pool")
+    volunteer = select(Member.display_name).where(col(Member.id) == col(Offer.volunteer_id))
+    columns = [offer_column(name) for name in FACTS]
     history = (
         select(col(Match.volunteer_id).label("volunteer_id"), func.count().label("helped"))
         .where(col(Match.requester_id) == bindparam("requester_id"))
@@ -287,5 +308,12 @@ def statement(shape: Shape) -> Select[Any]:
         .group_by(col(Match.volunteer_id))
         .subquery("history")
     )
-    shared = history.c.volunteer_id == pool.c.volunteer_id
-    return core_select(pool, history.c.helped).outerjoin(history, shared)
+    # The most any one volunteer helped the requester: what bounds continuity past the pool.
+    most_helped = select(func.max(history.c.helped)).correlate(None).scalar_subquery()
+    name = volunteer.scalar_subquery().label("display_name")
+    return (
+        core_select(*columns, name, history.c.helped, most_helped.label("most_helped"))
+        .select_from(pool)
+        .join(Offer, col(Offer.id) == pool.c.id)
+        .outerjoin(history, history.c.volunteer_id == col(Offer.volunteer_id))
+    )

@@ -69,6 +69,24 @@ def components(need: NeedFacts, offer: OfferFacts, ctx: Context, d: float | None
     }
 
 
+def ceiling(need: NeedFacts, ctx: Context, d: float | None, helped: int) -> float:
+    """The highest score any eligible offer `d` km or more away could have, for a requester who
+    completed at most `helped` matches with any one volunteer: proximity at `d` (it only falls
+    with the trip), the waiting time (the need's own), and every other component at the most it
+    can be. A search that has `limit` candidates scoring at least this has the best scores there
+    are, whatever lies further (docs/matching.md)."""
+    waited = (ctx.now - need.created_at).total_seconds() / 3600
+    parts = {
+        "proximity": proximity(d),
+        "availability": 1.0,
+        "continuity": min(1.0, helped / CONTINUITY_SATURATION),
+        "load": 1.0,
+        "language": 1.0,
+        "waiting": min(1.0, max(0.0, waited) / WAIT_SATURATION_HOURS),
+    }
+    return total(parts)
+
+
 def round_score(value: float) -> float:
     """To 6 decimals, half to even on the scaled value: the same IEEE steps as the array form's
     `np.round(x, 6)` (rint of x * 1e6, then / 1e6), so a pair scores the same in every path.

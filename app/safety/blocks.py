@@ -6,7 +6,8 @@ Every path that could bring two members together asks here, in one of three form
 - `hides(session, viewer=, owner=)`: a single read (a need, an offer, a match) is 404 to the
   viewer when it is the owner's and either blocked the other.
 - `not_blocked_with(column, member)`: the same as a SQL condition on a column of member ids,
-  for lists and searches (`Need.requester_id`, `Offer.volunteer_id`, `Match.volunteer_id`, ...).
+  for lists and searches (`Need.requester_id`, `Offer.volunteer_id`, `Match.volunteer_id`, ...);
+  `not_among_blocked_with` likewise, reading the one member's blocks once (candidate searches).
 - `blocked_with(session, member_id)` and `blocked_pairs(session, left, right)`: the members
   blocked either way with one member, or among two groups, for code that filters in Python
   (the matching context, app/dispatch/loading.py; rosters and alerts later).
@@ -47,6 +48,15 @@ def not_blocked_with(column: Any, member: Any) -> ColumnElement[bool]:
     """SQL: the member id in `column` and `member` (an id, a bound parameter or another column)
     are not blocked either way. True where either is NULL (a need filed for no member)."""
     return ~exists().where(_either_way(column, member))
+
+
+def not_among_blocked_with(column: Any, member: Any) -> ColumnElement[bool]:
+    """`not_blocked_with` for many rows against one `member` (a parameter): the member's blocks,
+    either way, read once as a set rather than probed per row, for a search's many candidates."""
+    blocker, blocked = col(MemberBlock.blocker_id), col(MemberBlock.blocked_id)
+    theirs = select(blocked).where(blocker == member).union_all(select(blocker).where(blocked == member))
+    out: ColumnElement[bool] = column.not_in(theirs)
+    return out
 
 
 async def are_blocked(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> bool:

@@ -1,6 +1,7 @@
 """What SQL narrows in a candidate search and what Python settles, on both databases."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import update
 
 from app.dispatch import candidates, pools
 from app.offers.models import Offer
-from tests.factories import Member, member, need_body, offer_body
+from tests.factories import Member, first_saturday, member, need_body, offer_body
 
 HERE = {"lat": 51.5, "lon": -0.12}
 # Two codes that share a mask bit (bit 0 in app.bit_numbers.LANGUAGE): SQL cannot tell them apart.
@@ -89,3 +90,62 @@ async def test_the_search_looks_at_the_nearest_walk_offers_of_the_kind_only(
     monkeypatch.setattr(pools, "WALK", 2)
     pools.statement.cache_clear()
     assert await _candidates(client, requester, ["es"], limit=10) == []
+
+
+@pytest.mark.usefixtures("statements")
+async def test_the_walk_passes_offers_that_fail_the_need_until_it_has_the_limit(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rare language: the nearest offers all fail it, and the walk goes on past them within
+    WALK offers, in one statement, until it has `limit` speakers."""
+    monkeypatch.setattr(candidates, "POOL", 2)
+    monkeypatch.setattr(candidates, "MAX_POOL", 2)
+    *_, first, second = await _offers_eastwards(client, [["pl"]] * 5 + [["es"], ["es"]])
+    requester = await member(client)
+    monkeypatch.setattr(pools, "WALK", 7)
+    assert await _candidates(client, requester, ["es"], limit=2) == [first, second]
+    monkeypatch.setattr(pools, "WALK", 6)  # the bound: the walk stops after six offers
+    pools.statement.cache_clear()
+    assert await _candidates(client, requester, ["es"], limit=2) == [first]
+
+
+@pytest.mark.usefixtures("statements")
+async def test_the_search_looks_further_while_a_further_offer_could_score_more(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nearest offer promises no hours (availability 0.5), the next is free all the window
+    (1.0) a step further: 0.15 * 0.5 of availability outweighs 1.4 km of proximity."""
+    volunteers = [await member(client) for _ in range(2)]
+    ids = []
+    for i, (v, hours) in enumerate(
+        zip(volunteers, [[], [{"day": "sat", "start": "08:00", "end": "14:00"}]], strict=True)
+    ):
+        body = offer_body(
+            location={"lat": HERE["lat"], "lon": HERE["lon"] + 0.02 * (i + 1)},
+            max_distance_km=20,
+            availability=hours,
+        )
+        r = await client.post("/v1/offers", json=body, headers=v.headers)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    nearest, free = ids
+    requester = await member(client)
+    start = first_saturday()
+    need = await client.post(
+        "/v1/needs",
+        json=need_body(
+            location=HERE,
+            window_start=start.isoformat(),
+            window_end=(start + timedelta(hours=1)).isoformat(),
+        ),
+        headers=requester.headers,
+    )
+    assert need.status_code == 201, need.text
+    url = f"/v1/needs/{need.json()['id']}/candidates?limit=1"
+    monkeypatch.setattr(candidates, "POOL", 1)
+    monkeypatch.setattr(candidates, "MAX_POOL", 1)  # no further than the first offer
+    r = await client.get(url, headers=requester.headers)
+    assert [c["offer_id"] for c in r.json()["items"]] == [nearest]
+    monkeypatch.setattr(candidates, "MAX_POOL", 4)
+    r = await client.get(url, headers=requester.headers)
+    assert [c["offer_id"] for c in r.json()["items"]] == [free]

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from app.geo import EARTH_RADIUS_KM, round_half_km
 from app.matching.batch import batch_pairs
-from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit
+from app.matching.facts import Context, NeedFacts, OfferFacts, Slot, category_bit, mode_bit
 from app.matching.filters import distance_km
 from app.matching.rules import eligible
-from app.matching.scoring import score
+from app.matching.scoring import ceiling, score
 from app.vocab import Category, Mode, mask
 
 NOW = datetime(2030, 3, 20, 12, 0, tzinfo=UTC)
@@ -193,3 +193,30 @@ def test_nearer_scores_more_in_the_batch_arrays_too(
     assert sorted(by_offer) == [0, 1]
     _ordered(need, offers, [by_offer[0], by_offer[1]])
     assert [by_offer[0], by_offer[1]] == [score(need, o, ctx).score for o in offers]
+
+
+_WINDOW_H = st.one_of(st.none(), st.integers(1, 72))
+_SLOTS = st.lists(
+    st.tuples(st.integers(0, 6), st.integers(0, 23), st.integers(1, 6)).map(
+        lambda t: Slot(day=t[0], start=t[1] * 60, end=min(24 * 60, (t[1] + t[2]) * 60))
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(shared, km, st.floats(0.0, 50.0), reach, _WINDOW_H, _SLOTS)
+def test_no_offer_as_far_or_further_outscores_the_ceiling(
+    facts: Shared, d: float, beyond: float, r: float, window_h: int | None, slots: list[Slot]
+) -> None:
+    """What lets a candidate search stop walking (app.dispatch.candidates): an eligible offer at
+    least `d` km away scores at most `ceiling(d)`, given the most the requester's history holds."""
+    need, offers, ctx = _pair(facts, min(199.0, d + beyond), d, r, r)
+    if window_h is not None:
+        start = NOW + timedelta(hours=3)
+        need = replace(need, window_start=start, window_end=start + timedelta(hours=window_h))
+    far = replace(offers[0], slots=tuple(slots))
+    if not eligible(need, far, ctx):
+        return  # the window fits none of the slots: not a candidate at all
+    most = max(ctx.history.values(), default=0)
+    assert score(need, far, ctx).score <= ceiling(need, ctx, distance_km(need, offers[1]), most)
