@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from cryptography.fernet import Fernet
 
 from app.migrate import upgrade_head
 from app.seed import unlimited_trust_environment
@@ -66,6 +67,8 @@ def start_server(database_url: str, *, workers: int, pool_size: int, **env: str)
         "JWT_SECRET": "live-benchmark-secret-0123456789abcdef",
         "DB_POOL_SIZE": str(pool_size),
         "LOG_LEVEL": "WARNING",
+        # Production seals secrets at rest: a key made for this run (its database is thrown away).
+        "DATA_ENCRYPTION_KEYS": os.environ.get("DATA_ENCRYPTION_KEYS") or Fernet.generate_key().decode(),
         # The benchmark measures the service, not its rate limits.
         "RATE_LIMIT_MEMBER": UNLIMITED,
         "RATE_LIMIT_KEY": UNLIMITED,
@@ -150,7 +153,7 @@ class Tally:
     def report(self, title: str, elapsed: float) -> str:
         rows = [
             f"{title}: {elapsed:.1f} s",
-            f"{'operation':<22}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  statuses",
+            f"{'operation':<30}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  statuses",
         ]
         total = 0
         for op, values in sorted(self.latencies.items()):
@@ -158,10 +161,10 @@ class Tally:
             p50, p99 = percentile(values, 50), percentile(values, 99)
             statuses = ", ".join(f"{s}: {c}" for s, c in sorted(self.statuses[op].items()))
             rows.append(
-                f"{op:<22}{len(values):>9}{len(values) / elapsed:>9.1f}{p50 * 1000:>9.1f}"
+                f"{op:<30}{len(values):>9}{len(values) / elapsed:>9.1f}{p50 * 1000:>9.1f}"
                 f"{p99 * 1000:>9.1f}{self.errors[op]:>8}  {statuses}"
             )
-        rows.append(f"{'all':<22}{total:>9}{total / elapsed:>9.1f}   errors: {sum(self.errors.values())}")
+        rows.append(f"{'all':<30}{total:>9}{total / elapsed:>9.1f}   errors: {sum(self.errors.values())}")
         return "\n".join(rows)
 
 

@@ -102,7 +102,10 @@ class OfferColumns:
         """From rows of active offers with the OfferFacts column names, `lat` and `lon` being the
         coarse point and `availability` and `languages` their JSON text (runs.gather): no
         OfferFacts, no Slot, for the tens of thousands of offers a run may read."""
-        spoken = [orjson.loads(r.languages) for r in rows]
+        # Few offers speak a combination no other does: each distinct list is parsed once.
+        texts = [r.languages for r in rows]
+        parsed = {text: orjson.loads(text) for text in set(texts)}
+        spoken = [parsed[text] for text in texts]
         weeks = [week_minutes(orjson.loads(r.availability)) for r in rows]
         return cls._build(rows, spoken, weeks, words, active=[True] * len(rows))
 
