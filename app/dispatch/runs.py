@@ -306,6 +306,11 @@ def _computer() -> ProcessPoolExecutor:
     return _pool
 
 
+def computing_pids() -> list[int]:
+    """The computing process, when started (for measuring it)."""
+    return [] if _pool is None else [p.pid for p in getattr(_pool, "_processes", {}).values()]
+
+
 async def off_the_loop(work: Callable[..., Outcome], *args: Any) -> Outcome:
     """`work(*args)` in the computing process: seconds of computing that neither hold the event
     loop nor take the web worker's CPU. A process that died is replaced and asked once more."""
