@@ -3,6 +3,8 @@
 import asyncio
 import gc
 import multiprocessing
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -302,8 +304,26 @@ def _computer() -> ProcessPoolExecutor:
     worker has threads and a running loop, which a fork would copy half-way)."""
     global _pool
     if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_follow,
+            initargs=(os.getpid(),),
+        )
     return _pool
+
+
+def _follow(parent: int) -> None:
+    """In the computing process: end with the web worker that started it, however that one ends
+    (a server's workers leave without running the executor's exit hooks, which would otherwise
+    leave this process behind, holding its descriptors)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-web-worker", daemon=True).start()
 
 
 def computing_pids() -> list[int]:
