@@ -13,19 +13,21 @@ CPU time (all threads: pairs are found on every core).
 
 import argparse
 import asyncio
+import os
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import psycopg
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from app.dispatch import runs
 from app.dispatch.models import RunRequest
-from app.matching.assignment import assign_arrays
+from app.matching.assignment import assign_arrays, flows, network
 from app.matching.batch import BatchPairs, batch_pairs
 from app.matching.columns import OfferColumns
 from app.matching.facts import Context, NeedFacts, OfferFacts
@@ -103,20 +105,73 @@ def in_memory(w: batch_rows.World, top_k: int | None) -> None:
     print(f"  peak traced memory {peak / 2**20:.0f} MiB")
 
 
+def bare_read(libpq_url: str, statements: list[tuple[str, dict[str, Any]]]) -> int:
+    """The run's row queries through a bare psycopg connection, every row fetched: the floor
+    any reading code stands on."""
+    rows = 0
+    with psycopg.connect(libpq_url) as conn:
+        for sql, params in statements:
+            rows += len(conn.execute(sql, params).fetchall())
+    return rows
+
+
 async def from_postgres(url: str, w: batch_rows.World, top_k: int | None) -> None:
-    engine = make_engine(Settings(database_url=url, environment="test", migrate_on_startup=False))
+    settings = Settings(database_url=url, environment="test", migrate_on_startup=False)
+    engine = make_engine(settings)
     body = RunRequest(organization_id=w.organization, candidates_per_need=top_k)
     async with make_sessionmaker(engine)() as session:
         await runs.gather(session, organization_id=w.organization, body=body, now=city.NOW)  # warm up
         w0, c0 = time.perf_counter(), time.process_time()
         batch = await runs.gather(session, organization_id=w.organization, body=body, now=city.NOW)
         load = Timed(1000 * (time.perf_counter() - w0), 1000 * (time.process_time() - c0))
+    compiled = [
+        q.compile(dialect=engine.dialect)
+        for q in runs.row_queries(organization_id=w.organization, body=body, now=city.NOW)
+    ]
+    statements = [(str(c), c.params) for c in compiled]
     await engine.dispose()
-    report(
-        f"from Postgres ({len(batch.needs)} needs, {len(batch.offers.ids)} offers)",
-        stages(batch.needs, batch.offers, batch.ctx, batch.slots, batch.capacity, top_k),
-        load,
+    s = stages(batch.needs, batch.offers, batch.ctx, batch.slots, batch.capacity, top_k)
+    report(f"from Postgres ({len(batch.needs)} needs, {len(batch.offers.ids)} offers)", s, load)
+    # As `POST /v1/matching/runs` runs it: read and computed in the computing process (started
+    # and warmed first, as a server's is after its first run), the request only waiting.
+    args = (settings, w.organization, body, city.NOW)
+    await runs.off_the_loop(runs.read_and_compute, *args)
+    computing = _computing_cpu_ms()
+    found, end_to_end = await _timed_async(runs.off_the_loop(runs.read_and_compute, *args))
+    computing = _computing_cpu_ms() - computing
+    # The same run's floor: a bare psycopg read of the same rows, and the solver alone on the
+    # same network (built beforehand), one right after the other.
+    libpq = url.replace("postgresql+psycopg://", "postgresql://")
+    rows, bare = timed(lambda: bare_read(libpq, statements))
+    net = network(s.pairs.need, s.pairs.offer, s.weight, batch.slots, batch.capacity, s.pairs.volunteer)
+    assert net is not None
+    _, solver = timed(lambda: flows(net))
+    floor, floor_cpu = bare.wall_ms + solver.wall_ms, bare.cpu_ms + solver.cpu_ms
+    cpu = end_to_end.cpu_ms + computing
+    print(
+        f"end to end (as the endpoint runs it): {end_to_end.wall_ms:,.0f} ms (CPU {cpu:,.0f} ms: "
+        f"web worker {end_to_end.cpu_ms:,.0f}, computing process {computing:,.0f}), "
+        f"objective={found.objective:.3f} assigned={len(found.assignments)}\n"
+        f"  bare psycopg read of the {rows} rows {bare} + solver alone {solver} = {floor:,.0f} ms "
+        f"(CPU {floor_cpu:,.0f} ms)\n"
+        f"  end to end / that: {end_to_end.wall_ms / floor:.2f}x wall, {cpu / floor_cpu:.2f}x CPU"
     )
+
+
+def _computing_cpu_ms() -> float:
+    """CPU time the computing process has used (user + system, all its threads; Linux)."""
+    total = 0.0
+    for pid in runs.computing_pids():
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+async def _timed_async(work: Awaitable[Any]) -> tuple[Any, Timed]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    out = await work
+    return out, Timed(1000 * (time.perf_counter() - w0), 1000 * (time.process_time() - c0))
 
 
 def main() -> None:

@@ -6,13 +6,17 @@ Creates its own database (dropped and made again on each run), starts `python -m
 with that many worker processes, signs up synthetic volunteers (each with an offer) and
 people asking for help (each with open needs) through the API, then measures, with the same
 number of concurrent clients: first `GET /healthz` alone (the baseline: HTTP, middleware and
-JSON, no database), then a mix of reads, creates, candidate queries and claims. It prints
-requests per second and p50/p99 per operation. An error is a 5xx, a failed connection, or any
-status the operation cannot legitimately return (a claim may lose a race: 409 is expected).
+JSON, no database), then a mix of reads, creates, candidate queries, claims, inbox reads and
+match messages. Half the volunteers opt in to alerts of new needs nearby, so creating a need
+fans out to them (`need.nearby`), and some pairs are matched before the mix so that messages
+have matches to go to from its first second. It prints requests per second and p50/p99 per
+operation. An error is a 5xx, a failed connection, or any status the operation cannot
+legitimately return (a claim may lose a race: 409 is expected).
 """
 
 import argparse
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -34,15 +38,33 @@ class World:
         self.offer_owner: dict[str, dict[str, str]] = {}
         self.open_needs: list[tuple[str, dict[str, str]]] = []
         self.claimable: list[tuple[str, str]] = []
+        self.matches: list[tuple[str, dict[str, str], dict[str, str]]] = []  # (id, volunteer, requester)
+        self.people: list[dict[str, str]] = []  # everyone, for inbox reads
+
+
+ALERTS = {"email": False, "push": False, "alerts": {"enabled": True, "radius_km": 5.0}}
 
 
 async def populate(
-    client: httpx.AsyncClient, world: World, volunteers: int, requesters: int, needs: int
+    client: httpx.AsyncClient,
+    world: World,
+    volunteers: int,
+    requesters: int,
+    needs: int,
+    matches: int = 0,
+    alerts: bool = False,
 ) -> None:
+    """Members, offers and needs through the API; with `alerts`, half the volunteers opted in to
+    alerts of new needs nearby; `matches` pairs claimed and accepted."""
     for n in range(volunteers):
         volunteer = await sign_up(client, "volunteer", n)
         offer = await client.post("/v1/offers", json=offer_body(world.rng), headers=_auth(volunteer))
         offer.raise_for_status()
+        if alerts and n % 2 == 0:
+            opted = await client.put(
+                "/v1/members/me/notification-settings", json=ALERTS, headers=_auth(volunteer)
+            )
+            opted.raise_for_status()
         world.volunteers.append(volunteer)
         world.offer_owner[offer.json()["id"]] = volunteer
     for n in range(requesters):
@@ -52,6 +74,16 @@ async def populate(
             created = await client.post("/v1/needs", json=need_body(world.rng), headers=_auth(requester))
             created.raise_for_status()
             world.open_needs.append((created.json()["id"], requester))
+    world.people = [*world.volunteers, *world.requesters]
+    # Matches for messages to go to from the start: the best candidate claims, the requester accepts.
+    quiet = Tally()
+    for _ in range(4 * matches):
+        if len(world.matches) >= matches:
+            break
+        await candidates(client, world, quiet)
+        await claim(client, world, quiet)
+    if sum(quiet.errors.values()):
+        raise RuntimeError(f"populating matches failed: {dict(quiet.statuses)}")
 
 
 def _auth(actor: dict[str, str]) -> dict[str, str]:
@@ -121,23 +153,60 @@ async def claim(client: httpx.AsyncClient, world: World, tally: Tally) -> None:
     )
     if response is None or response.status_code != 201:
         return
+    match_id = response.json()["id"]
     # A claim waits for the requester (approval `requester`, the default): they accept it, which
     # is where the slot is taken; 409 when another claim took the need's last slot first.
     requester = next((r for n, r in world.open_needs if n == need_id), None)
     if requester is None:
         return
-    accept = client.post(f"/v1/matches/{response.json()['id']}/accept", headers=_auth(requester))
+    world.matches.append((match_id, volunteer, requester))
+    accept = client.post(f"/v1/matches/{match_id}/accept", headers=_auth(requester))
     accepted = await _timed(tally, "POST /matches/{id}/accept", {200, 409}, accept)
     if accepted is not None and accepted.status_code == 200:
         world.open_needs = [(n, r) for n, r in world.open_needs if n != need_id]
 
 
+async def read_inbox(client: httpx.AsyncClient, world: World, tally: Tally) -> None:
+    reader = world.rng.choice(world.people)
+    call = client.get("/v1/notifications", params={"limit": 20}, headers=_auth(reader))
+    await _timed(tally, "GET /notifications", {200}, call)
+
+
+def _side(world: World) -> tuple[str, dict[str, str]] | None:
+    if not world.matches:
+        return None
+    match_id, volunteer, requester = world.rng.choice(world.matches)
+    return match_id, world.rng.choice([volunteer, requester])
+
+
+async def read_messages(client: httpx.AsyncClient, world: World, tally: Tally) -> None:
+    if (side := _side(world)) is None:
+        await claim(client, world, tally)
+        return
+    match_id, who = side
+    call = client.get(f"/v1/matches/{match_id}/messages", params={"limit": 20}, headers=_auth(who))
+    await _timed(tally, "GET /matches/{id}/messages", {200}, call)
+
+
+async def post_message(client: httpx.AsyncClient, world: World, tally: Tally) -> None:
+    if (side := _side(world)) is None:
+        await claim(client, world, tally)
+        return
+    match_id, who = side
+    body = {"body": "I can come by on Saturday morning, does that suit you?"}
+    call = client.post(f"/v1/matches/{match_id}/messages", json=body, headers=_auth(who))
+    await _timed(tally, "POST /matches/{id}/messages", {201}, call)
+
+
 MIX: list[tuple[Operation, int]] = [
-    (read_need, 30),
-    (search_near, 20),
-    (create_need, 15),
-    (candidates, 20),
-    (claim, 15),
+    (read_need, 20),
+    (search_near, 14),
+    (create_need, 12),
+    (candidates, 14),
+    (claim, 10),
+    (read_inbox, 14),
+    (read_messages, 8),
+    (post_message, 8),
 ]
 
 
@@ -165,15 +234,25 @@ async def run_phase(
 
 async def main_async(args: argparse.Namespace) -> None:
     world = World(random.Random(args.seed))
-    server = start_server(args.db, workers=args.workers, pool_size=args.pool_size)
+    # Alerts capped only far above what the mix creates, so every need fans out as designed.
+    server = start_server(args.db, workers=args.workers, pool_size=args.pool_size, ALERTS_PER_DAY="1000")
     try:
         async with httpx.AsyncClient(base_url=server.base, timeout=30) as client:
             started = time.perf_counter()
-            await populate(client, world, args.volunteers, args.requesters, args.needs_per_requester)
+            await populate(
+                client,
+                world,
+                args.volunteers,
+                args.requesters,
+                args.needs_per_requester,
+                matches=args.matches,
+                alerts=True,
+            )
             print(
                 f"populated through the API in {time.perf_counter() - started:.1f} s: "
-                f"{len(world.volunteers)} volunteers with an offer each, "
-                f"{len(world.requesters)} requesters, {len(world.open_needs)} open needs"
+                f"{len(world.volunteers)} volunteers with an offer each (half opted in to alerts), "
+                f"{len(world.requesters)} requesters, {len(world.open_needs)} open needs, "
+                f"{len(world.matches)} matches"
             )
         baseline, elapsed = await run_phase(
             server.base, world, args.concurrency, args.baseline_seconds, [(healthz, 1)]
@@ -186,6 +265,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the figures
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -198,6 +278,7 @@ def main() -> None:
     parser.add_argument("--volunteers", type=int, default=100)
     parser.add_argument("--requesters", type=int, default=100)
     parser.add_argument("--needs-per-requester", type=int, default=5)
+    parser.add_argument("--matches", type=int, default=50, help="pairs matched before the mix")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     print(f"database {args.db.rsplit('/', 1)[1]}: created fresh and migrated")

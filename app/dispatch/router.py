@@ -140,8 +140,8 @@ async def offer_opportunities(
 @router.post("/matching/runs", response_model=RunResult, responses=problems(401, 403, 404, 409, 422))
 # Ids, scores and rounded distances, never a contact or a location; and a replay must not run again.
 @replayed_by(verbatim)
-async def run_matching(body: RunRequest, caller: Runner, session: SessionDep) -> RunResult:
+async def run_matching(body: RunRequest, caller: Runner, session: SessionDep, request: Request) -> RunResult:
     """An optimal assignment of the organisation's open needs to its volunteers' active offers,
     maximising the sum of score x urgency weight x (1 + waiting). `dry_run` (the default)
     changes nothing; otherwise each assignment becomes a `proposed` match."""
-    return await runs.run(session, caller=caller, body=body)
+    return await runs.run(session, caller=caller, body=body, settings=request.app.state.settings)

@@ -2,9 +2,14 @@
 
 import asyncio
 import gc
+import multiprocessing
+import os
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +24,8 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.callers import Caller
+from app.core.config import Settings
+from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
@@ -128,11 +135,10 @@ class Batch:
     ctx: Context
 
 
-async def gather(
-    session: AsyncSession, *, organization_id: uuid.UUID, body: RunRequest, now: datetime
-) -> Batch:
-    """The organisation's open needs with free slots and its active offers with free capacity,
-    within the run's area and categories: two row queries and three for the context."""
+def row_queries(
+    *, organization_id: uuid.UUID, body: RunRequest, now: datetime
+) -> tuple[Select[Any], Select[Any]]:
+    """The run's two row queries: open needs with free slots, active offers with free capacity."""
     needs = core_select(*_NEED_COLUMNS).where(
         col(Need.organization_id) == organization_id,
         col(Need.status) == NeedStatus.open,
@@ -146,6 +152,15 @@ async def gather(
         col(Offer.status) == OfferStatus.active,
         col(Offer.active_matches) < col(Offer.capacity),
     )
+    return needs, offers
+
+
+async def gather(
+    session: AsyncSession, *, organization_id: uuid.UUID, body: RunRequest, now: datetime
+) -> Batch:
+    """The organisation's open needs with free slots and its active offers with free capacity,
+    within the run's area and categories: two row queries and three for the context."""
+    needs, offers = row_queries(organization_id=organization_id, body=body, now=now)
     with _collector_paused():
         return await _read(session, organization_id, body, needs, offers, now)
 
@@ -203,7 +218,132 @@ def solve(batch: Batch, *, top_k: int | None) -> Plan:
     return Plan(pairs, weight, chosen)
 
 
-async def run(session: AsyncSession, *, caller: Caller, body: RunRequest) -> RunResult:
+@dataclass(frozen=True)
+class Outcome:
+    """A run's answer, as plain values: what the computing process sends back to the request."""
+
+    assignments: list[tuple[uuid.UUID, uuid.UUID, float, float | None]]  # need, offer, score, km
+    unmatched_need_ids: list[uuid.UUID]
+    needs: int
+    offers: int
+    candidate_pairs: int
+    objective: float
+    # What proposing copies (only when the run proposes): the assigned needs' facts and the
+    # assigned offers' volunteers.
+    assigned_needs: dict[uuid.UUID, NeedFacts]
+    volunteer_of: dict[uuid.UUID, uuid.UUID]
+
+
+def outcome(batch: Batch, plan: Plan, *, proposing: bool) -> Outcome:
+    found, chosen = plan.pairs, plan.chosen
+    need_at, offer_at = found.need[chosen], found.offer[chosen]
+    assignments = [
+        (
+            batch.needs[n].id,
+            batch.offers.ids[o],
+            round(float(sc), 4),
+            None if np.isnan(d) else round_half_km(float(d)),
+        )
+        for n, o, sc, d in zip(
+            need_at.tolist(), offer_at.tolist(), found.score[chosen], found.distance_km[chosen], strict=True
+        )
+    ]
+    taken = np.zeros(len(batch.needs), dtype=bool)
+    taken[need_at] = True
+    offers = batch.offers
+    return Outcome(
+        assignments=assignments,
+        unmatched_need_ids=[batch.needs[i].id for i in np.flatnonzero(~taken).tolist()],
+        needs=len(batch.needs),
+        offers=len(offers.ids),
+        candidate_pairs=int(found.need.size),
+        objective=round(float(plan.weight[chosen].sum()), 6),
+        assigned_needs={batch.needs[i].id: batch.needs[i] for i in np.flatnonzero(taken).tolist()}
+        if proposing
+        else {},
+        volunteer_of={
+            offers.ids[o]: offers.volunteer_ids[offers.volunteer[o]] for o in set(offer_at.tolist())
+        }
+        if proposing
+        else {},
+    )
+
+
+def compute(batch: Batch, top_k: int | None, proposing: bool) -> Outcome:
+    """Pairs, assignment and answer of a batch already read (in the computing process)."""
+    with _collector_paused():
+        return outcome(batch, solve(batch, top_k=top_k), proposing=proposing)
+
+
+def read_and_compute(
+    settings: Settings, organization_id: uuid.UUID, body: RunRequest, now: datetime
+) -> Outcome:
+    """The whole run in the computing process, reading through its own connection: the rows
+    become objects there, not in the web worker. Under READ COMMITTED each of the request's
+    statements saw its own snapshot anyway, and proposing checks blocks and pairs again."""
+    return asyncio.run(_read_and_compute(settings, organization_id, body, now))
+
+
+async def _read_and_compute(
+    settings: Settings, organization_id: uuid.UUID, body: RunRequest, now: datetime
+) -> Outcome:
+    engine = make_engine(settings.model_copy(update={"db_pool_size": 1}))
+    try:
+        async with make_sessionmaker(engine, settings)() as session:
+            batch = await gather(session, organization_id=organization_id, body=body, now=now)
+    finally:
+        await engine.dispose()
+    return compute(batch, body.candidates_per_need, not body.dry_run)
+
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _computer() -> ProcessPoolExecutor:
+    """One computing process per web worker, started on the first run (spawned: the web
+    worker has threads and a running loop, which a fork would copy half-way)."""
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_follow,
+            initargs=(os.getpid(),),
+        )
+    return _pool
+
+
+def _follow(parent: int) -> None:
+    """In the computing process: end with the web worker that started it, however that one ends
+    (a server's workers leave without running the executor's exit hooks, which would otherwise
+    leave this process behind, holding its descriptors)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-web-worker", daemon=True).start()
+
+
+def computing_pids() -> list[int]:
+    """The computing process, when started (for measuring it)."""
+    return [] if _pool is None else [p.pid for p in getattr(_pool, "_processes", {}).values()]
+
+
+async def off_the_loop(work: Callable[..., Outcome], *args: Any) -> Outcome:
+    """`work(*args)` in the computing process: seconds of computing that neither hold the event
+    loop nor take the web worker's CPU. A process that died is replaced and asked once more."""
+    global _pool
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_computer(), work, *args)
+    except BrokenProcessPool:
+        _pool = None
+        return await loop.run_in_executor(_computer(), work, *args)
+
+
+async def run(session: AsyncSession, *, caller: Caller, body: RunRequest, settings: Settings) -> RunResult:
     started = time.perf_counter()
     org = _organization(caller, body.organization_id)
     if not body.dry_run and not caller.has_scope(Scope.matches_write):
@@ -211,58 +351,46 @@ async def run(session: AsyncSession, *, caller: Caller, body: RunRequest) -> Run
     if caller.key_id is None and org not in caller.coordinator_of:
         raise Forbidden("Only the organization's coordinators can run matching.")
     await organizations.get_organization(session, organization_id=org)
+    now = utcnow()
     try:
-        batch = await gather(session, organization_id=org, body=body, now=utcnow())
+        if settings.is_sqlite:  # development: the computing process could not open this database
+            batch = await gather(session, organization_id=org, body=body, now=now)
+            found = await off_the_loop(compute, batch, body.candidates_per_need, not body.dry_run)
+        else:
+            found = await off_the_loop(read_and_compute, settings, org, body, now)
     except TooManyLanguages as exc:
         raise Invalid(str(exc), loc=["body"]) from None
-    # Seconds of computing: off the event loop, so the worker keeps serving other requests.
-    plan = await asyncio.to_thread(solve, batch, top_k=body.candidates_per_need)
-    found, chosen = plan.pairs, plan.chosen
     assignments = [
-        RunAssignment(
-            need_id=batch.needs[n].id,
-            offer_id=batch.offers.ids[o],
-            score=round(float(sc), 4),
-            distance_km=None if np.isnan(d) else round_half_km(float(d)),
-        )
-        for n, o, sc, d in zip(
-            found.need[chosen],
-            found.offer[chosen],
-            found.score[chosen],
-            found.distance_km[chosen],
-            strict=True,
-        )
+        RunAssignment(need_id=n, offer_id=o, score=sc, distance_km=d) for n, o, sc, d in found.assignments
     ]
     if not body.dry_run:
-        await _propose(session, caller, batch, assignments)
-    assigned = {a.need_id for a in assignments}
+        await _propose(session, caller, found)
     return RunResult(
         assignments=assignments,
-        unmatched_need_ids=[n.id for n in batch.needs if n.id not in assigned],
+        unmatched_need_ids=found.unmatched_need_ids,
         stats=RunStats(
-            needs=len(batch.needs),
-            offers=len(batch.offers.ids),
-            candidate_pairs=int(found.need.size),
-            objective=round(float(plan.weight[chosen].sum()), 6),
+            needs=found.needs,
+            offers=found.offers,
+            candidate_pairs=found.candidate_pairs,
+            objective=found.objective,
             elapsed_ms=round((time.perf_counter() - started) * 1000, 1),
         ),
         dry_run=body.dry_run,
     )
 
 
-async def _propose(
-    session: AsyncSession, caller: Caller, batch: Batch, assignments: list[RunAssignment]
-) -> None:
-    need_by_id = {n.id: n for n in batch.needs}
-    offers = batch.offers
-    volunteers = [offers.volunteer_ids[v] for v in offers.volunteer]
-    offer_by_id = {oid: _Offered(oid, v) for oid, v in zip(offers.ids, volunteers, strict=True)}
+async def _propose(session: AsyncSession, caller: Caller, found: Outcome) -> None:
     now = utcnow()
     created = [
         new_match(
-            need_by_id[a.need_id], offer_by_id[a.offer_id], caller, accepted=False, score=a.score, now=now
+            found.assigned_needs[n],
+            _Offered(o, found.volunteer_of[o]),
+            caller,
+            accepted=False,
+            score=sc,
+            now=now,
         )
-        for a in assignments
+        for n, o, sc, _ in found.assignments
     ]
     # The run read blocks before it computed: hold everyone it pairs, then ask again, so a
     # block made meanwhile either is seen here or sees (and ends) these matches.

@@ -30,23 +30,31 @@ class Assignment:
     objective: float
 
 
-def assign_arrays(
+@dataclass(frozen=True)
+class Network:
+    """The flow network of a b-matching, as the arc arrays OR-Tools takes in one call."""
+
+    tails: NDArray[np.int64]
+    heads: NDArray[np.int64]
+    capacities: NDArray[np.int64]
+    costs: NDArray[np.int64]
+    supply: int
+    pair_arcs: NDArray[np.int64]  # the arcs that carry a pair, in the order of `pairs`
+    pairs: NDArray[np.int64]  # positions, among the caller's pairs, of those in the network
+
+
+def network(
     need: NDArray[np.int64],
     offer: NDArray[np.int64],
     weight: NDArray[np.float64],
     slots: NDArray[np.int64],
     capacity: NDArray[np.int64],
     group: NDArray[np.int64] | None = None,
-) -> NDArray[np.bool_]:
-    """Which pairs to take. Pair i joins need[i] (row of `slots`) to offer[i] (row of `capacity`).
-
-    With `group` (the offer's volunteer), a need takes at most one pair per group: where a need
-    has several pairs in one group, they pass through a gate node of capacity 1; a pair alone
-    in its group goes straight from need to offer, keeping the network small."""
+) -> Network | None:
+    """The network for `assign_arrays`, or None when no pair could be worth taking."""
     usable = (weight > 0) & (slots[need] > 0) & (capacity[offer] > 0)
-    chosen = np.zeros(need.size, dtype=bool)
     if not usable.any():
-        return chosen
+        return None
     pick = np.flatnonzero(usable)
     n_needs, n_offers = slots.size, capacity.size
     source, sink, need_node = 0, 1, 2
@@ -91,16 +99,42 @@ def assign_arrays(
     costs = np.concatenate(
         [np.zeros(n_needs, np.int64), cost[direct], cost[gated], np.zeros(n_gates + n_offers + 1, np.int64)]
     )
+    pair_arcs = np.arange(n_needs, n_needs + direct.size + gated.size)
+    return Network(tails, heads, caps, costs, supply, pair_arcs, np.concatenate([direct, gated]))
+
+
+def flows(net: Network) -> NDArray[np.int64]:
+    """The optimal flow on each pair arc: the solver alone, on arrays built beforehand."""
+    source, sink = 0, 1
     flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    flow.set_node_supply(source, supply)
-    flow.set_node_supply(sink, -supply)
+    flow.add_arcs_with_capacity_and_unit_cost(net.tails, net.heads, net.capacities, net.costs)
+    flow.set_node_supply(source, net.supply)
+    flow.set_node_supply(sink, -net.supply)
     status = flow.solve()
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow did not solve: {status}")
-    pair_arcs = np.arange(n_needs, n_needs + direct.size + gated.size)
-    flows = np.asarray(flow.flows(pair_arcs))
-    chosen[np.concatenate([direct, gated])[flows > 0]] = True
+    out: NDArray[np.int64] = np.asarray(flow.flows(net.pair_arcs))
+    return out
+
+
+def assign_arrays(
+    need: NDArray[np.int64],
+    offer: NDArray[np.int64],
+    weight: NDArray[np.float64],
+    slots: NDArray[np.int64],
+    capacity: NDArray[np.int64],
+    group: NDArray[np.int64] | None = None,
+) -> NDArray[np.bool_]:
+    """Which pairs to take. Pair i joins need[i] (row of `slots`) to offer[i] (row of `capacity`).
+
+    With `group` (the offer's volunteer), a need takes at most one pair per group: where a need
+    has several pairs in one group, they pass through a gate node of capacity 1; a pair alone
+    in its group goes straight from need to offer, keeping the network small."""
+    chosen = np.zeros(need.size, dtype=bool)
+    net = network(need, offer, weight, slots, capacity, group)
+    if net is None:
+        return chosen
+    chosen[net.pairs[flows(net) > 0]] = True
     return chosen
 
 

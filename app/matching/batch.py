@@ -35,6 +35,7 @@ from app.vocab import Category, mask
 BLOCK = 256
 CATEGORY_BITS = [mask([c], Category) for c in Category]
 _POINTS = 1_000_000
+_BANDS = 512  # score bands a need's pairs are counted in before its best are sorted
 _MIX_NEED, _MIX_OFFER = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 REACH_CLASSES = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 25.0, 50.0, 100.0, 200.0])
 
@@ -183,15 +184,24 @@ def _best(needs: Ints, n: Ints, o: Ints, score: F, k: int) -> Ints:
 
     One sort of one integer key: the need, then the score, best first, then a hash of the pair,
     so that ties (common: scores step with the rounded distance) spread over many offers rather
-    than all landing on the same few, which the assignment would then have to share."""
-    spread = ((n.astype(np.uint64) * _MIX_NEED) ^ (o.astype(np.uint64) * _MIX_OFFER)) >> np.uint64(44)
+    than all landing on the same few, which the assignment would then have to share. Only the
+    pairs that can be among their need's k best are sorted: a count of each need's pairs by
+    score band finds the lowest band that still holds its k best, and pairs below it (most of
+    them) cannot be."""
     points = np.rint(score * 1e6).astype(np.int64)  # scores are rounded to 6 decimals
     local = np.searchsorted(needs, n)
+    band = np.clip(points, 0, _POINTS) * _BANDS // (_POINTS + 1)
+    counts = np.bincount(local * _BANDS + band, minlength=needs.size * _BANDS).reshape(needs.size, _BANDS)
+    at_or_above = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # pairs in each band or a better one
+    lowest = np.maximum((at_or_above >= k).sum(axis=1) - 1, 0)
+    maybe = np.flatnonzero(band >= lowest[local])
+    n, o, points, local = n[maybe], o[maybe], points[maybe], local[maybe]
+    spread = ((n.astype(np.uint64) * _MIX_NEED) ^ (o.astype(np.uint64) * _MIX_OFFER)) >> np.uint64(44)
     key = (local * (_POINTS + 1) + (_POINTS - points)) * (1 << 20) + spread.astype(np.int64)
     order = np.argsort(key)
     # Where each need's run of pairs starts in that order: its place = position - start.
     starts = np.concatenate([[0], np.cumsum(np.bincount(local, minlength=needs.size))[:-1]])
-    out: Ints = order[np.arange(order.size) - starts[local[order]] < k]
+    out: Ints = maybe[order[np.arange(order.size) - starts[local[order]] < k]]
     return out
 
 

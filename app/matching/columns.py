@@ -8,7 +8,7 @@ every pair be computed in a few array operations rather than day by day.
 
 import math
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,49 +95,69 @@ class OfferColumns:
     def of(cls, offers: list[OfferFacts], words: dict[str, int]) -> "OfferColumns":
         weeks = [[(s.day * 1440 + s.start, s.day * 1440 + s.end) for s in o.slots] for o in offers]
         spoken = [o.languages for o in offers]
-        return cls._build(offers, spoken, weeks, words, active=[o.active for o in offers])
+
+        def column(name: str) -> Sequence[Any]:
+            return [getattr(o, name) for o in offers]
+
+        return cls._build(column, spoken, weeks, words, active=[o.active for o in offers])
 
     @classmethod
     def from_rows(cls, rows: Sequence[Any], words: dict[str, int]) -> "OfferColumns":
         """From rows of active offers with the OfferFacts column names, `lat` and `lon` being the
         coarse point and `availability` and `languages` their JSON text (runs.gather): no
-        OfferFacts, no Slot, for the tens of thousands of offers a run may read."""
-        spoken = [orjson.loads(r.languages) for r in rows]
-        weeks = [week_minutes(orjson.loads(r.availability)) for r in rows]
-        return cls._build(rows, spoken, weeks, words, active=[True] * len(rows))
+        OfferFacts, no Slot, for the tens of thousands of offers a run may read. The rows are
+        turned into columns in one step rather than read a field at a time."""
+        names: list[str] = list(getattr(rows[0], "_fields", ())) if rows else []
+        columns: dict[str, Sequence[Any]] = (
+            dict(zip(names, zip(*rows, strict=True), strict=True)) if names else {}
+        )
+
+        def column(name: str) -> Sequence[Any]:
+            if name in columns:
+                return columns[name]
+            return [getattr(r, name) for r in rows]  # rows that are not tuples
+
+        # Few offers speak a combination no other does: each distinct list is parsed once.
+        texts = column("languages")
+        parsed = {text: orjson.loads(text) for text in set(texts)}
+        spoken = [parsed[text] for text in texts]
+        weeks = [week_minutes(orjson.loads(text)) for text in column("availability")]
+        return cls._build(column, spoken, weeks, words, active=[True] * len(rows))
 
     @classmethod
     def _build(
         cls,
-        offers: Sequence[Any],
+        column: Callable[[str], Sequence[Any]],
         spoken: Sequence[Iterable[str]],
         weeks: list[list[tuple[int, int]]],
         words: dict[str, int],
         active: list[bool],
     ) -> "OfferColumns":
         # In the offers' order, not sorted: comparing UUIDs is slow, and the order changes nothing.
-        volunteers = {o.volunteer_id.int: o.volunteer_id for o in offers}
+        volunteer_ids = column("volunteer_id")
+        volunteers = {v.int: v for v in volunteer_ids}
         volunteer_index = {v: i for i, v in enumerate(volunteers)}
-        timezones = sorted({o.timezone for o in offers})
+        zones = column("timezone")
+        timezones = sorted(set(zones))
         zone_index = {z: i for i, z in enumerate(timezones)}
         start, end = _slot_arrays(weeks)
-        capacity, taken = _ints([o.capacity for o in offers]), _ints([o.active_matches for o in offers])
+        capacity, taken = _ints(list(column("capacity"))), _ints(list(column("active_matches")))
         return cls(
-            ids=[o.id for o in offers],
-            lat=_floats([o.lat for o in offers]),
-            lon=_floats([o.lon for o in offers]),
-            reach=_floats([o.max_distance_km for o in offers]),
+            ids=list(column("id")),
+            lat=_floats(list(column("lat"))),
+            lon=_floats(list(column("lon"))),
+            reach=_floats(list(column("max_distance_km"))),
             free=_bools(active) & (taken < capacity),
             load=1.0 - taken / capacity,
-            categories=_ints([o.categories_mask for o in offers]),
-            modes=_ints([o.modes_mask for o in offers]),
-            capabilities=_ints([o.capabilities_mask for o in offers]),
+            categories=_ints(list(column("categories_mask"))),
+            modes=_ints(list(column("modes_mask"))),
+            capabilities=_ints(list(column("capabilities_mask"))),
             languages=_ints(_language_columns(spoken, words)),
             words=words,
-            volunteer=_ints([volunteer_index[o.volunteer_id.int] for o in offers]),
+            volunteer=_ints([volunteer_index[v.int] for v in volunteer_ids]),
             volunteer_ids=list(volunteers.values()),
             volunteer_index=volunteer_index,
-            timezone=_ints([zone_index[o.timezone] for o in offers]),
+            timezone=_ints([zone_index[z] for z in zones]),
             timezones=timezones,
             slot_start=start,
             slot_end=end,

@@ -3,6 +3,7 @@
 import json
 import random
 import uuid
+from collections import namedtuple
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -140,8 +141,12 @@ def test_offer_columns_read_from_rows_equal_those_from_facts() -> None:
     active = [o for o in offers if o.active]
     words = words_of(needs)
     from_facts = OfferColumns.of(active, words)
-    from_rows = OfferColumns.from_rows([_row(o) for o in active], words)
-    for name, value in vars(from_facts).items():
-        other = getattr(from_rows, name)
-        assert np.array_equal(value, other) if isinstance(value, np.ndarray) else value == other, name
+    rows = [_row(o) for o in active]
+    # As attributes, and as the named tuples a database returns (read a column at a time).
+    Row = namedtuple("Row", list(vars(rows[0])))  # type: ignore[misc]
+    for read in (rows, [Row(**vars(r)) for r in rows]):
+        from_rows = OfferColumns.from_rows(read, words)
+        for name, value in vars(from_facts).items():
+            other = getattr(from_rows, name)
+            assert np.array_equal(value, other) if isinstance(value, np.ndarray) else value == other, name
     assert from_facts.has_slots.sum() > 50

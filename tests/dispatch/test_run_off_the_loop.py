@@ -1,0 +1,92 @@
+"""A matching run computes in another process: while it works, the web worker's event loop keeps
+serving and its CPU stays free, and the answer is the one computed in place."""
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.dispatch import runs
+from app.dispatch.runs import compute as compute_here
+from app.dispatch.runs import read_and_compute as read_and_compute_here
+from tests.factories import join, member, need_body, offer_body, organization
+
+BUSY_CPU_SECONDS = 1.5
+
+
+def _burn() -> int:
+    """Seconds of pure Python on one core, as a large run's computing is, holding the GIL."""
+    end = time.process_time() + BUSY_CPU_SECONDS
+    spins = 0
+    while time.process_time() < end:
+        spins += 1
+    return spins
+
+
+def busy_compute(*args: Any) -> runs.Outcome:
+    _burn()
+    return compute_here(*args)
+
+
+def busy_read_and_compute(*args: Any) -> runs.Outcome:
+    _burn()
+    return read_and_compute_here(*args)
+
+
+async def test_a_run_leaves_the_event_loop_and_the_web_workers_cpu_free(
+    client: httpx.AsyncClient, application: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coordinator, volunteer = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, volunteer)
+    offer = await client.post(
+        "/v1/offers",
+        json=offer_body(location={"lat": 51.5, "lon": -0.12}, availability=[], organization_id=org),
+        headers=volunteer.headers,
+    )
+    assert offer.status_code == 201, offer.text
+    need = await client.post(
+        "/v1/needs",
+        json=need_body(organization_id=org, location={"lat": 51.501, "lon": -0.121}),
+        headers=coordinator.headers,
+    )
+    assert need.status_code == 201, need.text
+    body = {"organization_id": org, "dry_run": True}
+    # The computing process is started and warm, as on a server after its first run.
+    warm = await client.post("/v1/matching/runs", json=body, headers=coordinator.headers)
+    assert warm.status_code == 200, warm.text
+    monkeypatch.setattr(runs, "compute", busy_compute)
+    monkeypatch.setattr(runs, "read_and_compute", busy_read_and_compute)
+
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    async def timed_run() -> httpx.Response:
+        try:
+            return await client.post("/v1/matching/runs", json=body, headers=coordinator.headers)
+        finally:
+            done.set()
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    r, _ = await asyncio.gather(timed_run(), ticker())
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    assert r.status_code == 200, r.text
+    assert r.json()["assignments"] == warm.json()["assignments"] != []
+    # The burning happened (the answer waited for it), yet not on this process's CPU, and the
+    # loop went on ticking every few milliseconds meanwhile.
+    assert wall >= BUSY_CPU_SECONDS
+    assert cpu < BUSY_CPU_SECONDS / 2, (cpu, os.cpu_count())
+    assert len(gaps) > 10
+    assert max(gaps) < 0.5, max(gaps)
