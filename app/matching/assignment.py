@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from ortools.graph.python import min_cost_flow
 
 SCALE = 1_000_000
 
@@ -91,6 +90,9 @@ def assign_arrays(
     costs = np.concatenate(
         [np.zeros(n_needs, np.int64), cost[direct], cost[gated], np.zeros(n_gates + n_offers + 1, np.int64)]
     )
+    # OR-Tools here, not at import: ~20 MB in every server process, for batch runs only.
+    from ortools.graph.python import min_cost_flow
+
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     flow.set_node_supply(source, supply)
