@@ -45,6 +45,7 @@ from app.observability.metrics import forget_this_process
 from app.observability.middleware import ObserveRequests
 from app.offers import moderation as offer_moderation
 from app.offers.router import router as offers_router
+from app.ops.probes import FastHealthz
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
 from app.safety import decisions
@@ -198,6 +199,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outside idempotency, which reads the body for its fingerprint; inside CORS, so a browser
     # can read the 413.
     app.add_middleware(LimitBodies)
+    # GET /healthz answered here, inside CORS, the request id and the metrics (app/ops/probes.py).
+    app.add_middleware(FastHealthz, routes=app.router.routes)
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
         app.add_middleware(

@@ -82,3 +82,29 @@ async def test_cors_wildcard_never_comes_with_credentials(database_url: str) -> 
     assert r.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in r.headers
     await app.state.engine.dispose()
+
+
+async def test_the_quick_healthz_answers_as_the_route_does(client: httpx.AsyncClient) -> None:
+    """A plain GET /healthz is answered before route matching (app/ops/probes.py); one that
+    announces a body takes the route. Both answers are the same but for the request id, and
+    both are counted and named by the route's template."""
+    scrape = 'mutual_aid_http_requests_total{method="GET",route="/healthz",status="200"}'
+
+    def counted(text: str) -> float:
+        return next(
+            (float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(scrape)), 0.0
+        )
+
+    before = counted((await client.get("/metrics")).text)
+    quick = await client.get("/healthz", headers={"X-Request-ID": "quick"})
+    routed = await client.get("/healthz", headers={"X-Request-ID": "routed", "Content-Length": "0"})
+    after = counted((await client.get("/metrics")).text)
+    assert (
+        (quick.status_code, quick.content)
+        == (routed.status_code, routed.content)
+        == (200, b'{"status":"ok"}')
+    )
+    assert {**quick.headers, "x-request-id": "routed"} == dict(routed.headers)
+    assert quick.headers["x-request-id"] == "quick"
+    assert after - before == 2
+    assert (await client.post("/healthz")).status_code == 405  # other methods: the route's answer
