@@ -200,7 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # can read the 413.
     app.add_middleware(LimitBodies)
     # GET /healthz answered here, inside CORS, the request id and the metrics (app/ops/probes.py).
-    app.add_middleware(FastHealthz, routes=app.router.routes)
+    app.add_middleware(FastHealthz)
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
         app.add_middleware(

@@ -2,7 +2,8 @@
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.encryption import new_key
@@ -84,27 +85,39 @@ async def test_cors_wildcard_never_comes_with_credentials(database_url: str) -> 
     await app.state.engine.dispose()
 
 
-async def test_the_quick_healthz_answers_as_the_route_does(client: httpx.AsyncClient) -> None:
-    """A plain GET /healthz is answered before route matching (app/ops/probes.py); one that
-    announces a body takes the route. Both answers are the same but for the request id, and
-    both are counted and named by the route's template."""
+@pytest.mark.own_app  # the quick path learns its route from the app's first probe
+async def test_the_quick_healthz_answers_as_the_route_does(
+    application: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain GET /healthz is answered before route matching (app/ops/probes.py), once the
+    first has shown it the route; one that announces a body takes the route. Both answers are
+    the same but for the request id, and both are counted under the route's template."""
     scrape = 'mutual_aid_http_requests_total{method="GET",route="/healthz",status="200"}'
 
     def counted(text: str) -> float:
-        return next(
-            (float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(scrape)), 0.0
-        )
+        lines = [line for line in text.splitlines() if line.startswith(scrape)]
+        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
 
-    before = counted((await client.get("/metrics")).text)
-    quick = await client.get("/healthz", headers={"X-Request-ID": "quick"})
-    routed = await client.get("/healthz", headers={"X-Request-ID": "routed", "Content-Length": "0"})
-    after = counted((await client.get("/metrics")).text)
-    assert (
-        (quick.status_code, quick.content)
-        == (routed.status_code, routed.content)
-        == (200, b'{"status":"ok"}')
-    )
+    routed_paths: list[str] = []
+    original = APIRouter.__call__
+
+    async def routing(self: APIRouter, scope: Scope, receive: Receive, send: Send) -> None:
+        routed_paths.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRouter, "__call__", routing)
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        first = await c.get("/healthz")
+        before = counted((await c.get("/metrics")).text)
+        routed_paths.clear()
+        quick = await c.get("/healthz", headers={"X-Request-ID": "quick"})
+        routed = await c.get("/healthz", headers={"X-Request-ID": "routed", "Content-Length": "0"})
+        assert routed_paths == ["/healthz"]  # the second only
+        after = counted((await c.get("/metrics")).text)
+        assert (await c.post("/healthz")).status_code == 405  # other methods: the route's answer
+    assert (first.status_code, quick.status_code, quick.content) == (200, 200, b'{"status":"ok"}')
+    assert (routed.status_code, routed.content) == (200, quick.content)
     assert {**quick.headers, "x-request-id": "routed"} == dict(routed.headers)
     assert quick.headers["x-request-id"] == "quick"
     assert after - before == 2
-    assert (await client.post("/healthz")).status_code == 405  # other methods: the route's answer
