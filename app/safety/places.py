@@ -9,7 +9,7 @@ very float the source's JSON held) and a country number into the list of codes. 
 two arrays of floats, it is ~3 MB and loads in a few milliseconds.
 
 The package finds the nearest place with a k-d tree over plain degrees of latitude and
-longitude; here the same measure is taken to every place at once with NumPy (a millisecond per
+longitude; here the same measure is taken to every place at once with NumPy (milliseconds per
 lookup, and lookups are rare: a need that reads as a crisis), so the server needs neither SciPy
 (~30 MB per process) nor a tree. The nearest place is the package's nearest place:
 tests/safety/test_places.py checks the table against the package's data and answers.
