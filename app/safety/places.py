@@ -6,13 +6,14 @@ package keeps each place as a dictionary with its name, region and population, ~
 server process; the lookup needs three numbers per place, so `places.npz` holds just those:
 coordinates as integers of 1e-5 degree (the source's precision: dividing by 1e5 gives back the
 very float the source's JSON held) and a country number into the list of codes. Loaded, as
-two arrays of floats, it is ~3 MB and loads in a few milliseconds.
+two arrays of floats, it is ~3 MB and loads in a fraction of a second.
 
 The package finds the nearest place with a k-d tree over plain degrees of latitude and
 longitude; here the same measure is taken to every place at once with NumPy (milliseconds per
 lookup, and lookups are rare: a need that reads as a crisis), so the server needs neither SciPy
-(~30 MB per process) nor a tree. The nearest place is the package's nearest place:
-tests/safety/test_places.py checks the table against the package's data and answers.
+(~30 MB per process) nor a tree. The nearest place is the package's nearest place (at an exact
+tie, the first of the tied places in the package's order, which the package's tree need not
+pick): tests/safety/test_places.py checks the table against the package's data and answers.
 
 `python -m app.safety.places` writes the table again from the installed package (a development
 dependency); run it after upgrading that package.
