@@ -1,6 +1,5 @@
 """The application factory: settings, database, middleware, routers and error handlers."""
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,11 +46,11 @@ from app.observability.metrics import forget_this_process
 from app.observability.middleware import ObserveRequests
 from app.offers import moderation as offer_moderation
 from app.offers.router import router as offers_router
+from app.ops.probes import FastHealthz
 from app.ops.router import router as ops_router
 from app.organizations.router import router as organizations_router
 from app.safety import decisions
 from app.safety import hooks as safety_hooks
-from app.safety import regions as crisis_regions
 from app.safety.blocks_router import router as blocks_router
 from app.safety.catalogue import load_catalogue
 from app.safety.router import router as safety_router
@@ -173,9 +172,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from app.migrate import upgrade_head
 
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
-        # The crisis region lookup builds its table once (seconds): in the background once the
-        # schema is ready, so start-up is not slower and no one's crisis waits for it.
-        threading.Thread(target=crisis_regions.warm, name="crisis-regions", daemon=True).start()
         yield
         await app.state.rate_limiter.aclose()
         await app.state.engine.dispose()
@@ -207,6 +203,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outside idempotency, which reads the body for its fingerprint; inside CORS, so a browser
     # can read the 413.
     app.add_middleware(LimitBodies)
+    # GET /healthz answered here, inside CORS, the request id and the metrics (app/ops/probes.py).
+    app.add_middleware(FastHealthz)
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
         app.add_middleware(

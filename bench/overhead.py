@@ -47,6 +47,8 @@ DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/mutual_aid_overhead"
 SERVICE_ENV = {
     "ENVIRONMENT": "production",
     "JWT_SECRET": "overhead-benchmark-secret-0123456789abcdef",
+    # Production refuses to start without it (a Fernet key: 32 bytes, URL-safe base64).
+    "DATA_ENCRYPTION_KEYS": "b3ZlcmhlYWQtYmVuY2htYXJrLWtleS0wMTIzNDU2Nzg=",
     "LOG_LEVEL": "INFO",
     # The read is anonymous, from one address at thousands per second: a per-second budget keeps
     # the in-memory window as short as production's per-minute ones are for one caller.

@@ -10,17 +10,21 @@ service expanded the series) and an EXDATE for each occurrence cancelled.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vRecur
+if TYPE_CHECKING:  # imported where a document is written: ~5 MB a server process rarely needs
+    from icalendar import Event, vRecur
 
 MEDIA_TYPE = "text/calendar"
 _ENDS = ("COUNT", "UNTIL")
 
 
-def rule(text: str, *, count: int | None = None, until: datetime | None = None) -> vRecur:
+def rule(text: str, *, count: int | None = None, until: datetime | None = None) -> "vRecur":
     """A stored RRULE (app/core/recurrence.py's normal form) with its end replaced by `count`
     occurrences or by the last start `until` (UTC, as RFC 5545 asks when DTSTART has a TZID)."""
+    from icalendar import vRecur
+
     parts = [p for p in text.split(";") if p.split("=")[0] not in _ENDS]
     if count is not None:
         parts.append(f"COUNT={count}")
@@ -44,7 +48,7 @@ class Entry:
     description: str | None = None
     location: str | None = None
     geo: tuple[float, float] | None = None
-    rrule: vRecur | None = None
+    rrule: "vRecur | None" = None
     exdates: Sequence[datetime] = field(default_factory=tuple)
     cancelled: bool = False
 
@@ -54,7 +58,9 @@ def _zone(name: str) -> tzinfo:
     return UTC if name == "UTC" else ZoneInfo(name)
 
 
-def _event(entry: Entry, now: datetime) -> Event:
+def _event(entry: Entry, now: datetime) -> "Event":
+    from icalendar import Event
+
     zone = _zone(entry.timezone)
     event = Event()
     event.add("uid", entry.uid)
@@ -79,6 +85,8 @@ def _event(entry: Entry, now: datetime) -> Event:
 
 def document(entries: Iterable[Entry], *, prodid: str, now: datetime, name: str | None = None) -> bytes:
     """The VCALENDAR (METHOD:PUBLISH) holding `entries`, with the VTIMEZONEs they need."""
+    from icalendar import Calendar
+
     calendar = Calendar()
     calendar.add("prodid", prodid)
     calendar.add("version", "2.0")

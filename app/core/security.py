@@ -14,8 +14,14 @@ from app.core.config import Settings
 from app.core.timeutil import utcnow
 
 _hasher = PasswordHash.recommended()
-# Verifying against this when the email is unknown keeps login timing the same either way.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-just-for-timing")
+# Verifying against this when the email is unknown keeps login timing the same either way. A
+# constant, not hashed at import: hashing costs every process ~0.1 s of CPU and 64 MiB at start.
+# It must carry the hasher's own parameters (memory, time, parallelism), or a login for an unknown
+# email would take another time: tests/core/test_security.py checks it still does.
+UNKNOWN_MEMBER_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$n/awfjXqqTtFReSW1xYmIw$mTBirqftL/P205uy3rwBNA2l5bZNwrwsiMw0+JgG0Wg"
+)
+_DUMMY_HASH = UNKNOWN_MEMBER_HASH
 
 
 def _verify(password: str, password_hash: str | None) -> bool:

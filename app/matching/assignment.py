@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from ortools.graph.python import min_cost_flow
 
 SCALE = 1_000_000
 
@@ -105,6 +104,9 @@ def network(
 
 def flows(net: Network) -> NDArray[np.int64]:
     """The optimal flow on each pair arc: the solver alone, on arrays built beforehand."""
+    # OR-Tools here, not at import: ~20 MB in every server process, for batch runs only.
+    from ortools.graph.python import min_cost_flow
+
     source, sink = 0, 1
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(net.tails, net.heads, net.capacities, net.costs)

@@ -15,11 +15,10 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from app.geo import EARTH_RADIUS_KM, ROUNDING_SLACK_KM
 from app.matching.arrays import IN_PERSON, Pairs, score_parts
@@ -29,6 +28,9 @@ from app.matching.lookups import Lookups
 from app.matching.rules import RULES
 from app.matching.scoring import WEIGHTS
 from app.vocab import Category, mask
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 # Needs whose pairs are found and tested together: few enough that a block's arrays stay in the
 # processor's caches (one pass over millions of pairs at once was twice as slow).
@@ -73,12 +75,15 @@ class _Block:
 
     needs: Ints
     in_person: bool
-    offers: list[tuple[Ints, cKDTree | None, float]]  # (members, tree of their points, chord)
+    offers: list[tuple[Ints, "cKDTree | None", float]]  # (members, tree of their points, chord)
 
 
 def _blocks(needs: NeedColumns, offers: OfferColumns) -> list[_Block]:
     """Needs by category and mode, BLOCK at a time; in person, the category's offers in one
     tree per reach class, so a need is measured only against offers that might reach it."""
+    # SciPy here, not at import: ~30 MB in every server process, for batch runs only.
+    from scipy.spatial import cKDTree
+
     out = []
     xyz = _unit(offers.lat, offers.lon)
     located = needs.in_person & ~np.isnan(needs.lat)
@@ -132,6 +137,8 @@ class _Run:
             members = block.offers[0][0]
             n, o = np.repeat(block.needs, members.size), np.tile(members, block.needs.size)
             return n, o, np.full(n.size, np.nan)
+        from scipy.spatial import cKDTree  # imported by _blocks already: a dictionary look-up
+
         found_n, found_o, found_c = [], [], []
         need_tree = cKDTree(_unit(self.needs.lat[block.needs], self.needs.lon[block.needs]))
         for members, tree, chord in block.offers:

@@ -5,14 +5,14 @@ buffered, and `X-Request-ID` is set on the response start itself (every response
 included; the 500 handler, which runs outside middleware, sets it from the request's state).
 """
 
+import os
 import re
 import time
-import uuid
 from typing import Any
 
-import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from app.observability.logs import log_request
 from app.observability.metrics import observe_request, requests_in_progress
@@ -59,7 +59,8 @@ class ObserveRequests:
             return
         # Header names arrive lower-cased (ASGI): a scan of the raw list, not a Headers object.
         incoming = next((v for k, v in scope["headers"] if k == _HEADER_KEY), b"").decode("latin-1")
-        rid = incoming if _SAFE_ID.fullmatch(incoming) else uuid.uuid4().hex
+        # 32 random hex digits, as uuid4().hex gave, for a quarter of its time.
+        rid = incoming if _SAFE_ID.fullmatch(incoming) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = rid
         method = scope["method"]
         status = 500  # what the client gets if the app raises before answering
@@ -75,10 +76,13 @@ class ObserveRequests:
         started = time.perf_counter()
         running = requests_in_progress(method)
         running.inc()
+        # Bound, then reset by its token to what it was: what structlog's `bound_contextvars`
+        # does, without reading every bound variable back first (a fifth of the time).
+        bound = bind_contextvars(request_id=rid)
         try:
-            with structlog.contextvars.bound_contextvars(request_id=rid):
-                await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_with_id)
         finally:
+            reset_contextvars(**bound)
             elapsed = time.perf_counter() - started
             running.dec()
             route = _route_template(scope)

