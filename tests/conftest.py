@@ -208,6 +208,10 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "jwt_secret": "test-secret-that-is-long-enough-0123456789",
         "data_encryption_keys": TEST_DATA_KEY,
         "db_pool_size": DB_POOL_SIZE,
+        # A new connection may take its time: the concurrency tests open twenty at once while the
+        # other test pass has both cores, and Postgres starting twenty backends then took past the
+        # default 2 s (the client gave up, a 503). Tests of an outage set their own.
+        "db_connect_timeout_seconds": 15,
         # Generous unless a test is about rate limits, so suites never trip over them.
         "rate_limit_member": "100000/minute",
         "rate_limit_key": "100000/minute",
