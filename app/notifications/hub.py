@@ -99,6 +99,7 @@ class StreamHub:
         active = self._active
         if active is None:
             active = self._active = _Active(asyncio.Semaphore(self.reads_allowed), asyncio.Event())
+        if active.task is None or active.task.done():  # new, or ended by a fault _run could not survive
             active.task = asyncio.create_task(self._run(active), name="notification-streams")
         async with self._wakeups.subscribe(member_id) as woken:
             stream = OpenStream(member_id=member_id, seq=after_seq, woken=woken, covered=after_seq)
@@ -155,6 +156,11 @@ class StreamHub:
                 await self.look(active, check_standing=check_standing)
             except READ_FAILURES as exc:
                 log.warning("notification_streams_look_failed", error=type(exc).__name__)
+                continue
+            except Exception:
+                # Anything else is a bug, but the look is every stream's only wake-up on SQLite
+                # and their standing check everywhere: logged, and the next look goes on.
+                log.exception("notification_streams_look_crashed")
                 continue
             if check_standing:
                 standing_due = time.monotonic() + every

@@ -40,6 +40,8 @@ async def notification_events(
                 stream.woken.clear()
                 target = stream.target
                 rows = await hub.read(stream, limit=BATCH)
+                if stream.ended:  # the read found the member shut out
+                    return
                 if rows is None:
                     await _sleep_until(ends_at, hub.retry_seconds)
                     stream.woken.set()

@@ -176,3 +176,30 @@ async def test_latest_seqs_over_more_members_than_one_sqlite_statement_binds(
     members = [uuid.uuid4() for _ in range(1200)] + [uuid.UUID(someone.id)]
     async with application.state.sessionmaker() as session:
         assert await service.latest_seqs(session, members=members) == {uuid.UUID(someone.id): 2}
+
+
+async def test_the_hubs_looks_go_on_after_an_unexpected_error(
+    client: httpx.AsyncClient, application: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    someone = await member(client)
+    hub: StreamHub = application.state.notification_streams
+    real_latest = service.latest_seqs
+    crashes = 0
+    crashed = asyncio.Event()
+
+    async def latest_crashing_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal crashes
+        if crashes == 0:
+            crashes += 1
+            crashed.set()
+            raise RuntimeError("a bug in one look")
+        return await real_latest(*args, **kwargs)
+
+    monkeypatch.setattr(service, "latest_seqs", latest_crashing_once)
+    async with hub.open(uuid.UUID(someone.id), after_seq=0) as stream:
+        stream.woken.clear()
+        await asyncio.wait_for(crashed.wait(), 10)
+        await _seed(application, someone.id, 1, actor=None)
+        # The look after the crash still runs (every poll, 0.05 s here) and wakes the stream.
+        await asyncio.wait_for(stream.woken.wait(), 10)
+        assert crashes == 1
