@@ -24,7 +24,7 @@ from app.core.errors import install_problem_handlers, problems
 from app.core.http import LimitBodies, SecurityHeaders, body_media_type
 from app.core.openapi import install_openapi
 from app.datarights.router import router as datarights_router
-from app.dispatch import alerts, pairs
+from app.dispatch import alerts, pairs, runs
 from app.dispatch.router import router as dispatch_router
 from app.hsds.router import router as hsds_router
 from app.idempotency import deps as idempotency
@@ -173,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
         yield
+        runs.stop_computing()  # queued matching runs cancelled; a long one does not hold the exit
         await app.state.rate_limiter.aclose()
         await app.state.engine.dispose()
         forget_this_process()

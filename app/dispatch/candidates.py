@@ -28,9 +28,11 @@ from app.safety import blocks
 from app.spatial import geog, haversine_sql
 from app.vocab import Mode
 
-# Offers that pass every SQL test scored for a need at first (the limit, when that is more), and
-# at most: a search looks further, doubling its pool, while an offer further away could still
-# outscore its last candidate (docs/matching.md, docs/benchmarks.md).
+# Offers that pass every SQL test scored at first for a need with a window (the limit, when that
+# is more; without a window, the limit), and at most once it has `limit` candidates: a search
+# without a window grows its pool to MAX_POOL while an offer further away could still outscore
+# its last candidate; any search doubles its pool while it has fewer than `limit` candidates
+# (docs/matching.md, "When the search stops"; docs/benchmarks.md).
 POOL = 30
 MAX_POOL = 30
 OPPORTUNITIES_LOOKED_AT = 300

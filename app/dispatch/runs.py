@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import logging
 import multiprocessing
 import os
 import threading
@@ -26,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.callers import Caller
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
-from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.dispatch import loading
@@ -47,6 +48,8 @@ from app.organizations.models import Scope
 from app.safety import blocks
 from app.vocab import Mode
 from app.webhooks import service as webhooks
+
+log = logging.getLogger("app.dispatch.runs")
 
 
 def _organization(caller: Caller, requested: uuid.UUID | None) -> uuid.UUID:
@@ -331,16 +334,35 @@ def computing_pids() -> list[int]:
     return [] if _pool is None else [p.pid for p in getattr(_pool, "_processes", {}).values()]
 
 
+def stop_computing() -> None:
+    """At the web worker's shutdown: runs still queued are cancelled and the computing process
+    is not waited for (its watch ends it with the web worker), so a long run cannot hold the
+    shutdown past the server's grace period."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 async def off_the_loop(work: Callable[..., Outcome], *args: Any) -> Outcome:
     """`work(*args)` in the computing process: seconds of computing that neither hold the event
-    loop nor take the web worker's CPU. A process that died is replaced and asked once more."""
+    loop nor take the web worker's CPU. Runs of one web worker queue for its one process.
+
+    Errors: the process ended while this run waited or computed (killed, out of memory): a 503
+    problem with Retry-After, whoever's run it was; the next run starts a new process. The run
+    is not sent again, since it may be the one that ended the process."""
     global _pool
     loop = asyncio.get_running_loop()
+    pool = _computer()
     try:
-        return await loop.run_in_executor(_computer(), work, *args)
+        return await loop.run_in_executor(pool, work, *args)
     except BrokenProcessPool:
-        _pool = None
-        return await loop.run_in_executor(_computer(), work, *args)
+        if _pool is pool:  # the first of the waiting runs to learn of it replaces it
+            _pool = None
+        log.warning("matching_run_process_ended")
+        raise Unavailable(
+            "The matching process ended before this run finished; try again.", headers={"Retry-After": "5"}
+        ) from None
 
 
 async def run(session: AsyncSession, *, caller: Caller, body: RunRequest, settings: Settings) -> RunResult:

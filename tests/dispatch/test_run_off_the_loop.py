@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.core.errors import Unavailable
 from app.dispatch import runs
 from app.dispatch.runs import compute as compute_here
 from app.dispatch.runs import read_and_compute as read_and_compute_here
@@ -90,3 +91,20 @@ async def test_a_run_leaves_the_event_loop_and_the_web_workers_cpu_free(
     assert cpu < BUSY_CPU_SECONDS / 2, (cpu, os.cpu_count())
     assert len(gaps) > 10
     assert max(gaps) < 0.5, max(gaps)
+
+
+def _die(*args: Any) -> runs.Outcome:
+    """The computing process ending mid-run, as the kernel's out-of-memory killer would end it."""
+    os._exit(1)
+
+
+async def test_a_run_whose_process_ends_is_a_503_and_the_next_run_gets_a_new_process() -> None:
+    with pytest.raises(Unavailable) as ended:
+        await runs.off_the_loop(_die)
+    assert ended.value.status == 503
+    assert ended.value.headers == {"Retry-After": "5"}
+    assert runs.computing_pids() == []  # the broken process is let go, not asked again
+    assert await runs.off_the_loop(abs, -3) == 3  # type: ignore[comparison-overlap]
+    assert len(runs.computing_pids()) == 1
+    runs.stop_computing()
+    assert runs.computing_pids() == []
