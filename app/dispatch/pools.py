@@ -258,6 +258,9 @@ def offer_column(name: str) -> Any:
     return col(getattr(Offer, name))
 
 
+WALK_ORDER = "walk_order_"  # the names of the walk's order columns: walk_order_0, ...
+
+
 def _nearest(shape: Shape) -> Subquery:
     """The `walk` nearest offers that pass the walk's rules (their kind, their reach), nearest first:
     on Postgres an index-only scan of the category's covering walk index (app.spatial)."""
@@ -283,8 +286,15 @@ def _nearest(shape: Shape) -> Subquery:
             cells = col(getattr(Offer, f"h3_r{shape.resolution}"))
             where.append(cells.in_(bindparam("cells", expanding=True)))
             order = (_distance(shape, offer_column), col(Offer.id))
-    columns = (col(getattr(Offer, name)) for name in WALK_COLUMNS)
-    return core_select(*columns).where(*where).order_by(*order).limit(bindparam("walk")).subquery("nearest")
+    columns = [col(getattr(Offer, name)) for name in WALK_COLUMNS]
+    # The walk's order as columns of its own, so the pool can keep it (below).
+    keys = [expression.label(f"{WALK_ORDER}{i}") for i, expression in enumerate(order)]
+    walk = core_select(*columns, *keys).where(*where).order_by(*order).limit(bindparam("walk"))
+    return walk.subquery("nearest")
+
+
+def _walk_order(near: Subquery) -> list[ColumnElement[Any]]:
+    return [c for c in near.c if c.name.startswith(WALK_ORDER)]
 
 
 def _personal(shape: Shape, near: Subquery) -> list[ColumnElement[bool]]:
@@ -298,7 +308,17 @@ def statement(shape: Shape) -> Select[Any]:
     from the table for these rows only), the volunteer's name, and the completed matches they
     share with the requester (read once, not once per row)."""
     near = _nearest(shape)
-    pool = core_select(near.c.id).where(*_personal(shape, near)).limit(bindparam("size")).subquery("pool")
+    # In the walk's order, said rather than assumed: the search's stopping rule needs the pool to
+    # be the first `size` offers of the walk that pass (every offer past it at least as far), and
+    # a join the planner chose for a personal rule could otherwise hand rows over in another
+    # order. Where they come out of the walk in order already, Postgres sorts nothing.
+    pool = (
+        core_select(near.c.id)
+        .where(*_personal(shape, near))
+        .order_by(*_walk_order(near))
+        .limit(bindparam("size"))
+        .subquery("pool")
+    )
     volunteer = select(Member.display_name).where(col(Member.id) == col(Offer.volunteer_id))
     columns = [offer_column(name) for name in FACTS]
     history = (

@@ -2,14 +2,17 @@
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.dispatch import candidates, pools
 from app.offers.models import Offer
+from app.vocab import Mode
 from tests.factories import Member, first_saturday, member, need_body, offer_body
 
 HERE = {"lat": 51.5, "lon": -0.12}
@@ -149,3 +152,16 @@ async def test_the_search_looks_further_while_a_further_offer_could_score_more(
     monkeypatch.setattr(candidates, "MAX_POOL", 4)
     r = await client.get(url, headers=requester.headers)
     assert [c["offer_id"] for c in r.json()["items"]] == [free]
+
+
+@pytest.mark.parametrize("dialect", [postgresql.dialect(), sqlite.dialect()], ids=["postgresql", "sqlite"])
+@pytest.mark.parametrize("mode", [Mode.in_person, Mode.remote])
+@pytest.mark.parametrize("vetting", [False, True])
+def test_the_pool_keeps_the_walks_order(dialect: Any, mode: Mode, vetting: bool) -> None:
+    """The stopping rule needs the pool to be the first offers of the walk that pass: the pool
+    orders by the walk's own order columns, so no join chosen for a personal rule reorders it."""
+    shape = pools.Shape(category_bit=0, mode=mode, dialect=dialect.name, resolution=8, vetting=vetting)
+    sql = " ".join(str(pools.statement(shape).compile(dialect=dialect)).split())
+    walk_order = f"nearest.{pools.WALK_ORDER}0"
+    assert f"AS {pools.WALK_ORDER}0" in sql  # the walk names its order...
+    assert f"ORDER BY {walk_order}" in sql  # ...and the pool orders by it
