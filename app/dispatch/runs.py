@@ -41,6 +41,7 @@ from app.matching.batch import BatchPairs, TooManyLanguages, batch_pairs, words_
 from app.matching.columns import OfferColumns
 from app.matching.facts import Context, NeedFacts
 from app.matching.scoring import priority
+from app.members.suspension import suspended_among
 from app.needs.models import Need, NeedStatus, closes_at_sql
 from app.offers.models import Offer, OfferStatus
 from app.organizations import service as organizations
@@ -422,6 +423,9 @@ async def _propose(session: AsyncSession, caller: Caller, found: Outcome) -> Non
     parted = await blocks.blocked_pairs(session, requesters, assigned_volunteers)
     if any((m.requester_id, m.volunteer_id) in parted for m in created):
         raise Conflict("Some of these pairs can no longer be matched; run again.")
+    # Likewise a suspension made while the run computed (it writes the row `hold` shares).
+    if await suspended_among(session, member_ids=[*requesters, *assigned_volunteers], now=now):
+        raise Conflict("Some of these members can no longer be matched; run again.")
     try:
         async with savepoint(session):
             session.add_all(created)

@@ -4,17 +4,22 @@ serving and its CPU stays free, and the answer is the one computed in place."""
 import asyncio
 import os
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
+from sqlmodel import col
 
 from app.core.errors import Unavailable
+from app.core.timeutil import utcnow
 from app.dispatch import runs
 from app.dispatch.runs import compute as compute_here
 from app.dispatch.runs import read_and_compute as read_and_compute_here
-from tests.factories import join, member, need_body, offer_body, organization
+from app.members.models import Member
+from tests.factories import assert_problem, join, member, need_body, offer_body, organization
 
 BUSY_CPU_SECONDS = 1.5
 
@@ -108,3 +113,46 @@ async def test_a_run_whose_process_ends_is_a_503_and_the_next_run_gets_a_new_pro
     assert len(runs.computing_pids()) == 1
     runs.stop_computing()
     assert runs.computing_pids() == []
+
+
+async def test_a_volunteer_suspended_while_the_run_computes_gets_no_proposal(
+    client: httpx.AsyncClient, application: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coordinator, volunteer = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, volunteer)
+    offer = await client.post(
+        "/v1/offers",
+        json=offer_body(location={"lat": 51.5, "lon": -0.12}, availability=[], organization_id=org),
+        headers=volunteer.headers,
+    )
+    assert offer.status_code == 201, offer.text
+    need = await client.post(
+        "/v1/needs",
+        json=need_body(organization_id=org, location={"lat": 51.501, "lon": -0.121}),
+        headers=coordinator.headers,
+    )
+    assert need.status_code == 201, need.text
+    computed = runs.off_the_loop
+
+    async def suspended_meanwhile(*args: Any) -> runs.Outcome:
+        found = await computed(*args)
+        async with application.state.sessionmaker() as session:
+            await session.exec(
+                update(Member).where(col(Member.id) == uuid.UUID(volunteer.id)).values(suspended_at=utcnow())
+            )
+            await session.commit()
+        return found
+
+    monkeypatch.setattr(runs, "off_the_loop", suspended_meanwhile)
+    body = {"organization_id": org, "dry_run": False}
+    r = await client.post("/v1/matching/runs", json=body, headers=coordinator.headers)
+    assert_problem(r, 409)
+    monkeypatch.setattr(runs, "off_the_loop", computed)
+    mine = await client.get("/v1/matches", headers=coordinator.headers)
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["items"] == []
+    # Run again, the suspended volunteer is left out from the start: nothing to propose.
+    again = await client.post("/v1/matching/runs", json=body, headers=coordinator.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["assignments"] == []
