@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ from app.core.timeutil import utcnow
 from app.members.models import Member
 from app.notifications import service
 from app.notifications.hub import StreamHub
-from tests.conftest import app_for_test
+from tests.conftest import IS_POSTGRES, app_for_test
 from tests.factories import member
 from tests.notifications.test_stream import _seed, events
 
@@ -104,7 +105,7 @@ async def test_the_look_wakes_only_the_streams_with_news(
 
 
 async def test_a_failed_read_keeps_the_stream_and_delivers_later_exactly(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     real_after = service.after
     failures = 0
@@ -116,7 +117,11 @@ async def test_a_failed_read_keeps_the_stream_and_delivers_later_exactly(
             raise PoolTimeout("QueuePool limit reached, connection timed out")
         return await real_after(*args, **kwargs)
 
-    async with served(database_url, notification_stream_max_seconds=4.0) as (application, client):
+    # On SQLite a file, as a deployment has: in memory, every session shares one connection, so
+    # a look could see a notification's counter before the row itself was written and committed
+    # (a database with transactions isolated never shows one without the other).
+    url = database_url if IS_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'streams.db'}"
+    async with served(url, notification_stream_max_seconds=4.0) as (application, client):
         someone = await member(client)
         ids = await _seed(application, someone.id, 3, actor=None)
         monkeypatch.setattr(service, "after", after_the_pool_times_out_twice)
