@@ -18,8 +18,8 @@ from app.core.timeutil import utcnow
 from app.dispatch import runs
 from app.dispatch.runs import compute as compute_here
 from app.dispatch.runs import read_and_compute as read_and_compute_here
-from app.members.models import Member
-from tests.factories import assert_problem, join, member, need_body, offer_body, organization
+from app.members.models import Member as MemberRow
+from tests.factories import Member, assert_problem, join, member, need_body, offer_body, organization
 
 BUSY_CPU_SECONDS = 1.5
 
@@ -43,9 +43,9 @@ def busy_read_and_compute(*args: Any) -> runs.Outcome:
     return read_and_compute_here(*args)
 
 
-async def test_a_run_leaves_the_event_loop_and_the_web_workers_cpu_free(
-    client: httpx.AsyncClient, application: FastAPI, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _a_pair_to_match(client: httpx.AsyncClient) -> tuple[Member, Member, str]:
+    """An organisation's coordinator, its volunteer with an offer, and a need 150 m away: a run
+    of that organisation assigns the one pair."""
     coordinator, volunteer = await member(client), await member(client)
     org = (await organization(client, coordinator))["id"]
     await join(client, coordinator, org, volunteer)
@@ -61,6 +61,13 @@ async def test_a_run_leaves_the_event_loop_and_the_web_workers_cpu_free(
         headers=coordinator.headers,
     )
     assert need.status_code == 201, need.text
+    return coordinator, volunteer, org
+
+
+async def test_a_run_leaves_the_event_loop_and_the_web_workers_cpu_free(
+    client: httpx.AsyncClient, application: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coordinator, _, org = await _a_pair_to_match(client)
     body = {"organization_id": org, "dry_run": True}
     # The computing process is started and warm, as on a server after its first run.
     warm = await client.post("/v1/matching/runs", json=body, headers=coordinator.headers)
@@ -118,28 +125,16 @@ async def test_a_run_whose_process_ends_is_a_503_and_the_next_run_gets_a_new_pro
 async def test_a_volunteer_suspended_while_the_run_computes_gets_no_proposal(
     client: httpx.AsyncClient, application: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    coordinator, volunteer = await member(client), await member(client)
-    org = (await organization(client, coordinator))["id"]
-    await join(client, coordinator, org, volunteer)
-    offer = await client.post(
-        "/v1/offers",
-        json=offer_body(location={"lat": 51.5, "lon": -0.12}, availability=[], organization_id=org),
-        headers=volunteer.headers,
-    )
-    assert offer.status_code == 201, offer.text
-    need = await client.post(
-        "/v1/needs",
-        json=need_body(organization_id=org, location={"lat": 51.501, "lon": -0.121}),
-        headers=coordinator.headers,
-    )
-    assert need.status_code == 201, need.text
+    coordinator, volunteer, org = await _a_pair_to_match(client)
     computed = runs.off_the_loop
 
     async def suspended_meanwhile(*args: Any) -> runs.Outcome:
         found = await computed(*args)
         async with application.state.sessionmaker() as session:
             await session.exec(
-                update(Member).where(col(Member.id) == uuid.UUID(volunteer.id)).values(suspended_at=utcnow())
+                update(MemberRow)
+                .where(col(MemberRow.id) == uuid.UUID(volunteer.id))
+                .values(suspended_at=utcnow())
             )
             await session.commit()
         return found
