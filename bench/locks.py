@@ -57,6 +57,8 @@ def sample(url: str, seconds: float, every: float, width: int) -> None:
             time.sleep(every)
     print(f"{samples} samples of {database}, every {every} s")
     print(f"sessions idle in a transaction, summed over samples: {idle_in_tx}")
+    print(f"active statements, summed over samples: {sum(active.values())}")
+    print(f"of which waiting on a lock: {sum(lock_waits.values())}")
     print("\nactive statements (seen in N samples):")
     for query, n in active.most_common(12):
         print(f"  {n:6d}  {query}")

@@ -29,7 +29,8 @@ async def _nearby(client: httpx.AsyncClient, who: Member) -> list[str]:
 
 async def _volunteer(client: httpx.AsyncClient) -> Member:
     volunteer = await member(client)
-    r = await client.post("/v1/offers", json=offer_body(location=HERE, availability=[]), headers=volunteer.headers)
+    body = offer_body(location=HERE, availability=[])
+    r = await client.post("/v1/offers", json=body, headers=volunteer.headers)
     assert r.status_code == 201, r.text
     await opt_in(client, volunteer)
     return volunteer
