@@ -2,16 +2,19 @@
 that fails, or a process that dies before it, loses no alert and sends none twice, and what is
 sent late follows the rules as they stand when it is sent."""
 
+import asyncio
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func
-from sqlmodel import select
+from sqlalchemy import delete, func
+from sqlmodel import col, select
 
 from app.dispatch import fanout
 from app.dispatch.models import AlertFanout
+from app.main import create_app
+from tests.conftest import make_settings
 from tests.factories import Member, member, need_body, offer_body
 from tests.notifications.channels import HERE
 from tests.notifications.test_alerts import alerted, opt_in
@@ -105,3 +108,27 @@ async def test_a_late_fan_out_follows_the_rules_as_they_stand_when_it_is_sent(
     assert await _nearby(client, blocked) == []
     assert await _nearby(client, still) == [kept]  # the cancelled need alerts no one
     assert not await alerted(client, requester, kept)
+
+
+@pytest.mark.postgres
+async def test_a_row_another_process_is_sending_is_not_sent_again(
+    client: httpx.AsyncClient, application: FastAPI, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requester, volunteer = await member(client), await _volunteer(client)
+    monkeypatch.setattr(fanout, "after_commit", lambda session, run: None)
+    await _need(client, requester)
+    async with application.state.sessionmaker() as session:
+        [fanout_id] = (await session.exec(select(AlertFanout.id))).all()
+    # Another process: an engine of its own, so the database, not a pool, orders the two.
+    other = create_app(make_settings(database_url, db_pool_size=2))
+    try:
+        async with application.state.sessionmaker() as first:
+            await first.exec(delete(AlertFanout).where(col(AlertFanout.id) == fanout_id))
+            second = asyncio.create_task(fanout.send(other.state.sessionmaker, [fanout_id]))
+            await asyncio.sleep(0.3)
+            assert not second.done()  # waiting on the row the first process took
+            await first.commit()
+        assert await second == 0
+    finally:
+        await other.state.engine.dispose()
+    assert await _nearby(client, volunteer) == []  # the first process, here, sent nothing
