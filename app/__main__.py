@@ -32,7 +32,8 @@ def main() -> None:
     sub.add_parser(
         "worker",
         help="deliver webhooks and mail (with retries), purge by retention, send occurrence "
-        "reminders and daily alert digests, until SIGTERM or SIGINT",
+        "reminders, daily alert digests and nearby-need alerts a server left unsent, until "
+        "SIGTERM or SIGINT",
     )
     purge = sub.add_parser(
         "purge",
@@ -97,9 +98,11 @@ def main() -> None:
         from app.calendars.upkeep import periodic as reminders
         from app.datarights.upkeep import periodic as retention
         from app.dispatch.digest import periodic as digests
+        from app.dispatch.fanout import periodic as fanouts
         from app.webhooks.process import main as worker
 
-        worker(settings, periodic=[retention(settings), reminders(settings), digests(settings)])
+        jobs = [retention(settings), reminders(settings), digests(settings), fanouts(settings)]
+        worker(settings, periodic=jobs)
         return
     host = getattr(args, "host", "127.0.0.1")
     port = getattr(args, "port", 8000)

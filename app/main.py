@@ -24,7 +24,7 @@ from app.core.errors import install_problem_handlers, problems
 from app.core.http import LimitBodies, SecurityHeaders, body_media_type
 from app.core.openapi import install_openapi
 from app.datarights.router import router as datarights_router
-from app.dispatch import alerts, pairs, runs
+from app.dispatch import fanout, pairs, runs
 from app.dispatch.router import router as dispatch_router
 from app.hsds.router import router as hsds_router
 from app.idempotency import deps as idempotency
@@ -152,7 +152,7 @@ def connect_domains(settings: Settings) -> None:
             resolved=(decisions.tell_parties,),
         )
     )
-    need_hooks.connect_published(alerts.listener(settings.alerts_per_day))
+    need_hooks.connect_published(fanout.queue)
     safety_hooks.connect_parted(match_service.cancel_between, activity_service.part)
     activity_hooks.connect(
         activity_hooks.ActivityHooks(may_meet=activity_links.may_meet, tell=activity_links.tell)

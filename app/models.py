@@ -3,6 +3,7 @@
 from app.activities.models import Activity, Participant
 from app.audit.models import AdminAction, AuditEvent
 from app.calendars.models import CalendarFeed, OccurrenceReminder
+from app.dispatch.models import AlertFanout
 from app.idempotency.models import IdempotencyKey
 from app.matches.models import Match, Message
 from app.members.accounts import AccountToken, MemberSession, RefreshToken
@@ -28,6 +29,7 @@ __all__ = [
     "Activity",
     "AdminAction",
     "AlertAllowance",
+    "AlertFanout",
     "ApiKey",
     "AuditEvent",
     "CalendarFeed",

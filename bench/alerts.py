@@ -5,7 +5,7 @@
 Loads bench.candidates' synthetic city into its own database (kept between runs; --reload
 starts again) and opts a share of its volunteers in to alerts. Then, for the same random needs,
 times in the same run:
-- the fan-out as a need's request runs it (app.dispatch.alerts.alert_nearby: the one query over
+- the fan-out as it runs after a need commits (app.dispatch.alerts.alert_nearby: the one query over
   the offers' spatial index, the daily caps, the inbox rows), from its start until its
   transaction has committed the rows, one transaction per need;
 - the fan-out's query and settling alone (who would be alerted; nothing written);

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
+import psycopg
 
 from bench.live import Tally, fresh_database, near, need_body, offer_body, sign_up, start_server
 
@@ -260,8 +261,28 @@ async def main_async(args: argparse.Namespace) -> None:
         print(baseline.report("baseline", elapsed))
         mixed, elapsed = await run_phase(server.base, world, args.concurrency, args.seconds, MIX)
         print(mixed.report("mixed workload", elapsed))
+        print(alerts_written(args.db, "at the mix's end"))
+        await asyncio.sleep(ALERTS_GRACE)
+        print(alerts_written(args.db, f"{ALERTS_GRACE:.0f} s later"))
     finally:
         print(f"server stopped with exit status {server.stop()}")
+
+
+# Alerts are sent after the need's request has answered: how long to let the last ones finish.
+ALERTS_GRACE = 5.0
+
+
+def alerts_written(url: str, when: str) -> str:
+    """The `need.nearby` alerts in the database, and the fan-outs still to send (if the schema
+    has them), so a run shows that the needs it created were alerted."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        alerts = conn.execute("SELECT count(*) FROM notifications WHERE type = 'need.nearby'").fetchone()
+        table = conn.execute("SELECT to_regclass('alert_fanouts') IS NOT NULL").fetchone()
+        left = None
+        if table and table[0]:
+            left = conn.execute("SELECT count(*) FROM alert_fanouts").fetchone()
+    tail = "" if left is None else f", fan-outs still to send {left[0]}"
+    return f"{when}: need.nearby alerts {alerts[0] if alerts else 0}{tail}"
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ command of its own, writes in one `engine.begin()` block. `savepoint` lets a ser
 write whose failure it answers (a duplicate is a 409) without spoiling the request's transaction.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -63,3 +63,21 @@ def _name(exc: BaseException) -> str:
     orig: Any = getattr(exc, "orig", None)
     sqlstate = getattr(orig, "sqlstate", None)
     return f"{type(exc).__name__} ({sqlstate})" if sqlstate else type(exc).__name__
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT = "after_commit"
+
+
+def after_commit(session: AsyncSession, run: AfterCommit) -> None:
+    """Run `run` once the request that owns `session` has committed and answered, in its own
+    transactions (app.dispatch.fanout: the nearby-need alerts). Work that must not be lost is
+    made durable in the transaction first: a rollback, or a process that dies before `run`,
+    drops only the call, never what it was to do. Outside a request nothing runs it."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(run)
+
+
+def take_after_commit(session: AsyncSession) -> list[AfterCommit]:
+    """What `after_commit` asked of this session, now that it committed (each call once)."""
+    taken: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    return taken

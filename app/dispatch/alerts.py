@@ -8,9 +8,10 @@ The opt-in is joined into that one statement, so the fan-out is one query howeve
 volunteers there are; the members' own filters (categories, radius) are then read from the rows,
 and the daily cap is one conditional upsert (app.notifications.service.take_alerts).
 
-It runs in the request's transaction: the alerts commit with the need (a rollback sends none),
-and they reach open streams at commit, with no worker's delay. The price is request time, one
-query plus one inserted row per volunteer alerted (bench/alerts.py measures it).
+It runs after the need has committed, in a transaction of its own (app.dispatch.fanout): a
+durable row written with the need says which needs are still to be told, so a rollback sends
+none and a process lost in between leaves the row for the worker. bench/alerts.py measures one
+fan-out: one query plus one inserted row per volunteer alerted.
 """
 
 import uuid
@@ -29,7 +30,6 @@ from app.dispatch.candidates import settled
 from app.geo import within_reach_km
 from app.matching.facts import BACKGROUND_CHECKED, Context, NeedFacts, OfferFacts
 from app.matching.filters import distance_km
-from app.needs.hooks import Published
 from app.needs.models import Need, NeedStatus, Visibility
 from app.needs.views import effective_status
 from app.notifications import service as notifications
@@ -151,12 +151,3 @@ async def alert_all(
         )
         alerted[need.id] = allowed
     return alerted
-
-
-def listener(per_day: int) -> Published:
-    """The needs domain's `published` hook, with the deployment's daily cap."""
-
-    async def published(session: AsyncSession, *, needs: Sequence[Need], actor: uuid.UUID | None) -> None:
-        await alert_all(session, needs=needs, actor=actor, per_day=per_day)
-
-    return published

@@ -1,12 +1,14 @@
 """What dispatch reads and answers: candidates for a need, opportunities for an offer, batch runs."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import Strict, StrictBool, StrictFloat
 from sqlmodel import Field, SQLModel
 
 from app.core.schema import WHOLE_NUMBER, RequestBody, request_config
+from app.core.timeutil import UTCDateTime, utcnow
 from app.needs.models import NeedPublic
 from app.vocab import Category
 
@@ -82,3 +84,19 @@ class Candidates(SQLModel):
 class Opportunity(NeedPublic):
     score: float
     breakdown: dict[str, float]
+
+
+class AlertFanout(SQLModel, table=True):
+    """A need whose nearby-need alerts are still to be sent: written in the transaction that made
+    the need public, deleted in the one that writes its alerts (app.dispatch.fanout). So the
+    alerts go out once, after the need commits, and a process that dies in between leaves the
+    row for the worker."""
+
+    __tablename__ = "alert_fanouts"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    need_id: uuid.UUID = Field(foreign_key="needs.id", ondelete="CASCADE", index=True)
+    # Who made it public (never alerted), or None for an API key. Not a foreign key: erasing
+    # the member must not wait on, nor be refused by, an alert still to be sent.
+    actor_id: uuid.UUID | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)

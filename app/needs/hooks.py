@@ -75,7 +75,8 @@ def connect_published(*listeners: Published) -> None:
 
 
 async def published(session: AsyncSession, *, needs: Sequence[Need], actor: uuid.UUID | None) -> None:
-    """Called in the request's transaction, after the needs' rows are written (none: nothing)."""
+    """Called in the request's transaction, after the needs' rows are written (none: nothing);
+    the listeners only record what to tell, and tell it once the request has committed."""
     if not needs:
         return
     for listener in _published:
