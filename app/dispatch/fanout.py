@@ -17,6 +17,7 @@ stalled that member's claims, acceptances and messages (docs/benchmarks.md, issu
 import asyncio
 import logging
 import uuid
+import weakref
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -42,8 +43,11 @@ SWEEP_EVERY_SECONDS = 30.0
 SWEEP_BATCH = 200
 
 # One fan-out at a time per process: they take the same volunteers' rows, so more at once only
-# queue in the database, each holding a pooled connection the requests need.
-_one_at_a_time: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+# queue in the database, each holding a pooled connection the requests need. Weakly keyed: an
+# ended loop (a test's) takes its lock with it.
+_one_at_a_time: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _lock() -> asyncio.Lock:
