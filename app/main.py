@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             from app.migrate import upgrade_head
 
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
+        routing.warm(app)  # before the first request, which would otherwise build the routes' state
         yield
         runs.stop_computing()  # queued matching runs cancelled; a long one does not hold the exit
         await app.state.rate_limiter.aclose()

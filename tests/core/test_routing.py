@@ -117,3 +117,18 @@ async def test_prefixes_with_parameters_methods_slashes_and_routes_added_later()
 
         assert (await c.get("/api/users/3/items/4/parts")).json() == [3, 4]
         assert (await c.get("/api/users/5/items/")).json() == [5]
+
+
+async def test_start_up_prepares_every_branch_so_the_first_request_does_not() -> None:
+    from app.main import create_app
+    from tests.conftest import empty_database, make_settings
+
+    app = create_app(make_settings("sqlite+aiosqlite://"))
+    await empty_database(app.state.engine)
+    branches = [r for r in app.router.routes if isinstance(r, fastapi_routing._IncludedRouter)]
+    assert branches
+    assert not any(routing._STARTS in b.__dict__ for b in branches)
+    async with app.router.lifespan_context(app):
+        assert all(routing._STARTS in b.__dict__ for b in branches)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            assert (await c.get(f"/v1/needs/{SOME_ID}")).status_code == 404
