@@ -18,8 +18,8 @@ from app.auth.ratelimit import RateLimiter
 from app.calendars.router import router as calendars_router
 from app.core import routing
 from app.core.config import Settings, get_settings
-from app.core.deps import SessionDep, SettingsDep
 from app.core.db import make_engine, make_sessionmaker
+from app.core.deps import SessionDep, SettingsDep
 from app.core.docs import install_docs
 from app.core.errors import install_problem_handlers, problems
 from app.core.http import LimitBodies, SecurityHeaders, body_media_type

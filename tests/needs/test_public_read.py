@@ -53,7 +53,8 @@ async def test_an_anonymous_read_sends_one_statement(application: FastAPI, clien
         assert r.json()["view"] == "public"
         # The need and its requester's suspension together; no audit row for the public view.
         assert len(seen) == 1, seen
-        assert "needs" in seen[0] and "suspended_at" in seen[0]
+        assert "needs" in seen[0]
+        assert "suspended_at" in seen[0]
 
 
 async def test_the_read_hides_a_suspended_requesters_need_until_the_suspension_lapses(
