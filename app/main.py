@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
@@ -13,12 +13,13 @@ from app.activities import links as activity_links
 from app.activities import service as activity_service
 from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
-from app.auth.deps import rate_limit
+from app.auth.deps import AnyCaller, rate_limit
 from app.auth.ratelimit import RateLimiter
 from app.calendars.router import router as calendars_router
 from app.core import routing
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
+from app.core.deps import SessionDep, SettingsDep
 from app.core.docs import install_docs
 from app.core.errors import install_problem_handlers, problems
 from app.core.http import LimitBodies, SecurityHeaders, body_media_type
@@ -114,6 +115,17 @@ TAGS = [
     },
     {"name": "operations", "description": "Health and readiness probes."},
 ]
+
+
+async def admit(
+    request: Request, response: Response, caller: AnyCaller, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Every /v1 call: the caller's rate limit, then its Idempotency-Key. One dependency rather
+    than two: FastAPI walks the whole tree under each dependency that names the caller (the
+    session, the settings, both credential schemes) even when the caller is already resolved,
+    and that walk was a measurable part of a short read's CPU."""
+    await rate_limit(request, response, caller)
+    await idempotency.idempotency(request, caller, session, settings)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -228,7 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1 = APIRouter(
         prefix="/v1",
         # The media type first: a body the route cannot read is refused before anything else.
-        dependencies=[Depends(body_media_type), Depends(rate_limit), Depends(idempotency.idempotency)],
+        dependencies=[Depends(body_media_type), Depends(admit)],
         responses=problems(401, 429, 503),
     )
     for router in (

@@ -12,7 +12,9 @@ baselines of `bench/bare_apps.py` (a bare FastAPI `/healthz`; a raw async psycop
 need's row). It signs up members and creates needs through the API, then runs
 `wrk -t2 -c32` against each pair in alternation, the baseline first in even rounds and second
 in odd ones (the machine is shared: alternation puts both sides of a pair under the same
-load), and prints requests per second, latency and each round's ratio, with medians:
+load), and prints requests per second, latency and each round's ratio, with medians (for the
+anonymous read also the CPU both servers' workers used during a run, divided by the requests
+wrk counted):
 
 - `GET /healthz`: the service against the bare app (target: >= 0.7x);
 - `GET /v1/needs/{id}` anonymously, the public view: the service against the raw read (>= 0.9x);
@@ -87,6 +89,14 @@ class Server:
                 found.append(int(stat.parent.name))
         return sorted(found)
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU its workers have used so far."""
+        ticks = 0
+        for pid in self.workers():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -126,6 +136,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float = 0.0  # the server's workers' CPU per request
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -157,12 +168,19 @@ class Pair:
     service_url: str
     headers: dict[str, str] = field(default_factory=dict)  # sent to the service only
     service: str = "service"
+    servers: dict[str, Server] = field(default_factory=dict)  # by side, to read their workers' CPU
     runs: dict[str, list[Run]] = field(default_factory=lambda: {"baseline": [], "service": []})
 
     def run(self, side: str, seconds: float, connections: int) -> Run:
+        server = self.servers.get(side)
+        before = server.cpu_seconds() if server else 0.0
         if side == "baseline":
-            return wrk(self.baseline_url, seconds, connections)
-        return wrk(self.service_url, seconds, connections, self.headers)
+            run = wrk(self.baseline_url, seconds, connections)
+        else:
+            run = wrk(self.service_url, seconds, connections, self.headers)
+        if server and run.rps:
+            run.cpu_ms = (server.cpu_seconds() - before) * 1000 / (run.rps * seconds)
+        return run
 
     def ratios(self) -> list[float]:
         return [s.rps / b.rps for b, s in zip(self.runs["baseline"], self.runs["service"], strict=True)]
@@ -178,6 +196,11 @@ class Pair:
                 f"p50 {statistics.median(r.p50_ms for r in runs):.2f} ms, "
                 f"p99 {statistics.median(r.p99_ms for r in runs):.2f} ms; "
                 f"errors {sum(r.errors for r in runs)}"
+                + (
+                    f"; workers' CPU per request {statistics.median(r.cpu_ms for r in runs):.2f} ms"
+                    if self.servers
+                    else ""
+                )
             )
         base = statistics.median(r.rps for r in self.runs["baseline"])
         mine = statistics.median(r.rps for r in self.runs["service"])
@@ -331,7 +354,11 @@ def main() -> None:
                 "GET /healthz", "bare FastAPI", bare.base + "/healthz", service.base + "/healthz"
             ),
             "anonymous": Pair(
-                f"GET {read} (anonymous, public view)", "raw psycopg", raw.base + read, service.base + read
+                f"GET {read} (anonymous, public view)",
+                "raw psycopg",
+                raw.base + read,
+                service.base + read,
+                servers={"baseline": raw, "service": service},
             ),
             "member": Pair(
                 f"GET {read} (a member who is a stranger to it: public view)",
