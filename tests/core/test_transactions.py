@@ -4,8 +4,8 @@ client its answer."""
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -19,6 +19,7 @@ from app.core.deps import SessionDep, get_session
 from app.matches.models import Match, MatchStatus
 from tests.conftest import IS_POSTGRES
 from tests.factories import assert_problem, insert_needs, member, need_body, offer_body
+from tests.sql import statements
 
 NEED_PHONE = "+44 20 7946 0123"
 VOLUNTEER_PHONE = "+44 7700 900555"
@@ -125,21 +126,6 @@ async def test_a_read_whose_audit_row_fails_answers_500_without_the_phone(
     assert len(after) == len(before) + 1
 
 
-@contextmanager
-def counted_statements(application: FastAPI) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = application.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 async def _accepted_matches(application: FastAPI, client: httpx.AsyncClient, how_many: int) -> Any:
     requester, volunteer = await member(client), await member(client, phone=VOLUNTEER_PHONE)
     offer = await client.post("/v1/offers", json=offer_body(), headers=volunteer.headers)
@@ -165,7 +151,7 @@ async def test_a_page_of_matches_costs_the_same_queries_for_1_and_100_items(
     requester = await _accepted_matches(application, client, 100)
     counts = {}
     for limit in (1, 100):
-        with counted_statements(application) as seen:
+        with statements(application) as seen:
             page = await client.get("/v1/matches", params={"limit": limit}, headers=requester.headers)
         assert page.status_code == 200, page.text
         # Each accepted match shows the requester the volunteer's phone, and each is audited.

@@ -1,33 +1,16 @@
 """The anonymous read of a public need: one statement, which asks the clock on every read."""
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlmodel import col
 
 from app.members.models import Member as MemberRow
 from tests.factories import assert_problem, member, need_body
-
-
-@contextmanager
-def sent_statements(application: FastAPI) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = application.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.sql import statements
 
 
 async def _suspend_until(application: FastAPI, member_id: str, until: datetime | None) -> None:
@@ -47,7 +30,7 @@ async def test_an_anonymous_read_sends_one_statement(application: FastAPI, clien
     assert created.status_code == 201, created.text
     url = f"/v1/needs/{created.json()['id']}"
     for _ in range(2):  # the first read of a process and a later one alike
-        with sent_statements(application) as seen:
+        with statements(application) as seen:
             r = await client.get(url)
         assert r.status_code == 200, r.text
         assert r.json()["view"] == "public"

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, update
+from sqlalchemy import update
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import col
 
@@ -27,22 +26,7 @@ from app.notifications.hub import StreamHub
 from tests.conftest import IS_POSTGRES, app_for_test
 from tests.factories import member
 from tests.notifications.test_stream import _seed, events
-
-
-@contextmanager
-def statements(application: FastAPI) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine runs meanwhile."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    engine = application.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.sql import statements
 
 
 def inbox_reads(seen: list[str]) -> int:
