@@ -23,7 +23,9 @@ async def get_session(request: Request, background: BackgroundTasks) -> AsyncIte
     back when it raised. With `scope="function"` (below) this runs before the response is sent,
     so a failed commit is the client's answer (503 for an outage), never a 200 for a lost write;
     an audit row commits, or fails, with the read it records. What the request asked to run
-    after its commit (`after_commit`) runs once the response is sent; a rollback drops it."""
+    after its commit (`after_commit`) runs once the response is sent; a rollback drops it. That
+    takes this function scope: with `scope="request"` the background tasks would already have
+    run, and what was asked would be left to the worker."""
     session: AsyncSession = request.app.state.sessionmaker()
     try:
         yield session

@@ -99,14 +99,12 @@ def warm(app: Any) -> int:
     branch's list of routes, and each route's parameter models, when a request first tries it:
     0.4-0.8 s of CPU here, which a server's first request after start-up would wait for (the
     lifespan calls this before the server takes any)."""
+    if not installed():  # FastAPI's private parts moved: leave it as it is, as `install` does
+        return 0
     branches = 0
     for route in app.router.routes:
-        if _Included is not None and isinstance(route, _Included):
-            if installed():
-                cached = (_generation, literal_starts(route))
-                route.__dict__[_STARTS] = cached
-            else:
-                route.effective_candidates()
+        if isinstance(route, fastapi_routing._IncludedRouter):
+            route.__dict__[_STARTS] = (_generation, literal_starts(route))
             branches += 1
     return branches
 

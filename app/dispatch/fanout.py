@@ -17,11 +17,10 @@ stalled that member's claims, acceptances and messages (docs/benchmarks.md, issu
 import asyncio
 import logging
 import uuid
-import weakref
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,16 +42,18 @@ SWEEP_EVERY_SECONDS = 30.0
 SWEEP_BATCH = 200
 
 # One fan-out at a time per process: they take the same volunteers' rows, so more at once only
-# queue in the database, each holding a pooled connection the requests need. Weakly keyed: an
-# ended loop (a test's) takes its lock with it.
-_one_at_a_time: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = (
-    weakref.WeakKeyDictionary()
-)
+# queue in the database, each holding a pooled connection the requests need. A lock per event
+# loop (a lock serves one loop); those of loops that have ended are dropped.
+_one_at_a_time: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
 
 def _lock() -> asyncio.Lock:
     loop = asyncio.get_running_loop()
-    return _one_at_a_time.setdefault(loop, asyncio.Lock())
+    if loop not in _one_at_a_time:
+        for ended in [other for other in _one_at_a_time if other.is_closed()]:
+            del _one_at_a_time[ended]
+        _one_at_a_time[loop] = asyncio.Lock()
+    return _one_at_a_time[loop]
 
 
 async def queue(session: AsyncSession, *, needs: Sequence[Need], actor: uuid.UUID | None) -> None:
@@ -85,13 +86,28 @@ async def send(sessions: async_sessionmaker[AsyncSession], ids: Sequence[uuid.UU
     """Send the alerts of these rows, one transaction each; how many rows this call took. A row
     another process took, or a failure (logged; its row stays for the worker), sends nothing."""
     taken = 0
-    async with _lock():
-        for fanout_id in ids:
+    for fanout_id in ids:
+        # Taken a row at a time: a partner's batch of 500 needs does not hold every other
+        # need's alerts in this process until its last.
+        async with _lock():
             try:
                 taken += await _send_one(sessions, fanout_id)
             except Exception:
-                log.exception("nearby-need alerts: fan-out %s failed; the worker will retry it", fanout_id)
+                log.exception("nearby-need alerts: fan-out %s failed; kept to try later", fanout_id)
+                await _later(sessions, fanout_id)
     return taken
+
+
+async def _later(sessions: async_sessionmaker[AsyncSession], fanout_id: uuid.UUID) -> None:
+    """A row whose fan-out failed goes to the back of the worker's queue (tried again after
+    `STALE`), so rows that keep failing never hold up the others."""
+    try:
+        async with sessions() as session:
+            stmt = update(AlertFanout).where(col(AlertFanout.id) == fanout_id).values(created_at=utcnow())
+            await session.exec(stmt)
+            await commit_own(session)
+    except Exception:
+        log.exception("nearby-need alerts: fan-out %s could not be put back in the queue", fanout_id)
 
 
 async def _send_one(sessions: async_sessionmaker[AsyncSession], fanout_id: uuid.UUID) -> int:
@@ -116,23 +132,18 @@ async def _send_one(sessions: async_sessionmaker[AsyncSession], fanout_id: uuid.
 
 
 async def sweep(sessions: async_sessionmaker[AsyncSession], *, older_than: timedelta = STALE) -> int:
-    """The worker's pass: send the rows left older than `older_than`; how many it took."""
-    taken = 0
-    while True:
-        async with sessions() as session:
-            stmt = (
-                select(AlertFanout.id)
-                .where(col(AlertFanout.created_at) <= utcnow() - older_than)
-                .order_by(col(AlertFanout.created_at))
-                .limit(SWEEP_BATCH)
-            )
-            ids = list((await session.exec(stmt)).all())
-        if not ids:
-            return taken
-        took = await send(sessions, ids)
-        taken += took
-        if took == 0:
-            return taken  # all taken by others, or all failing: the next pass tries again
+    """The worker's pass: send up to `SWEEP_BATCH` of the rows left older than `older_than`,
+    oldest first; how many it took. One batch a pass, so the worker's other jobs (webhooks,
+    mail, push) are never held up for long; a backlog drains a batch every pass."""
+    async with sessions() as session:
+        stmt = (
+            select(AlertFanout.id)
+            .where(col(AlertFanout.created_at) <= utcnow() - older_than)
+            .order_by(col(AlertFanout.created_at))
+            .limit(SWEEP_BATCH)
+        )
+        ids = list((await session.exec(stmt)).all())
+    return await send(sessions, ids) if ids else 0
 
 
 async def _in_worker(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:

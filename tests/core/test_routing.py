@@ -119,12 +119,10 @@ async def test_prefixes_with_parameters_methods_slashes_and_routes_added_later()
         assert (await c.get("/api/users/5/items/")).json() == [5]
 
 
-async def test_start_up_prepares_every_branch_so_the_first_request_does_not() -> None:
-    from app.main import create_app
-    from tests.conftest import empty_database, make_settings
+async def test_start_up_prepares_every_branch_so_the_first_request_does_not(database_url: str) -> None:
+    from tests.conftest import fresh_app
 
-    app = create_app(make_settings("sqlite+aiosqlite://"))
-    await empty_database(app.state.engine)
+    app = await fresh_app(database_url)
     branches = [r for r in app.router.routes if isinstance(r, fastapi_routing._IncludedRouter)]
     assert branches
     assert not any(routing._STARTS in b.__dict__ for b in branches)

@@ -3,7 +3,9 @@ that fails, or a process that dies before it, loses no alert and sends none twic
 sent late follows the rules as they stand when it is sent."""
 
 import asyncio
+import logging
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 
 from app.dispatch import fanout
+from app.dispatch.alerts import alert_nearby
 from app.dispatch.models import AlertFanout
 from app.main import create_app
 from tests.conftest import make_settings
@@ -132,3 +135,50 @@ async def test_a_row_another_process_is_sending_is_not_sent_again(
     finally:
         await other.state.engine.dispose()
     assert await _nearby(client, volunteer) == []  # the first process, here, sent nothing
+
+
+async def test_the_worker_takes_a_batch_a_pass_and_a_failing_row_goes_to_the_back(
+    client: httpx.AsyncClient, application: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requester, volunteer = await member(client), await _volunteer(client)
+    monkeypatch.setattr(fanout, "after_commit", lambda session, run: None)
+    first = await _need(client, requester)
+    second = await _need(client, requester)
+    monkeypatch.setattr(fanout, "SWEEP_BATCH", 1)
+    sent = alert_nearby
+
+    async def fails_for_the_first(session: object, *, need: Any, **kwargs: Any) -> Any:
+        if str(need.id) == first:
+            raise RuntimeError("this need's fan-out fails")
+        return await sent(session, need=need, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fanout, "alert_nearby", fails_for_the_first)
+    sessions = application.state.sessionmaker
+    assert await fanout.sweep(sessions, older_than=timedelta(0)) == 0  # the oldest failed...
+    assert await fanout.sweep(sessions, older_than=timedelta(0)) == 1  # ...and waits behind the next
+    assert await _nearby(client, volunteer) == [second]
+    assert await _waiting(application) == 1
+    monkeypatch.setattr(fanout, "alert_nearby", sent)
+    assert await fanout.sweep(sessions, older_than=timedelta(0)) == 1
+    assert sorted(await _nearby(client, volunteer)) == sorted([first, second])
+
+
+async def test_the_request_log_times_the_answer_not_the_alerts_sent_after_it(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    requester, volunteer = await member(client), await _volunteer(client)
+    sent = alert_nearby
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(1.0)
+        return await sent(*args, **kwargs)
+
+    monkeypatch.setattr(fanout, "alert_nearby", slow)
+    caplog.set_level(logging.INFO, logger="app.requests")
+    need_id = await _need(client, requester)
+    assert await _nearby(client, volunteer) == [need_id]  # sent, a second after the answer
+    lines = [r.msg for r in caplog.records if r.name == "app.requests" and isinstance(r.msg, dict)]
+    created = [line for line in lines if (line["method"], line["route"]) == ("POST", "/v1/needs")]
+    assert len(created) == 1
+    assert created[0]["status"] == 201
+    assert created[0]["duration_ms"] < 1000
