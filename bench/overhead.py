@@ -305,6 +305,13 @@ def main() -> None:
     parser.add_argument("--needs-per-requester", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--service-python",
+        default=sys.executable,
+        help="the interpreter that runs the service (default: this one); a deployment's install "
+        "(`UV_PROJECT_ENVIRONMENT=<dir> uv sync --frozen --no-dev`, then <dir>/bin/python) has "
+        "none of the development packages this environment imports",
+    )
+    parser.add_argument(
         "--pairs",
         default="healthz,anonymous,member,transaction",
         help="which comparisons to run, comma-separated (default: all)",
@@ -327,7 +334,7 @@ def main() -> None:
     try:
         service = serve(
             "the service",
-            [sys.executable, "-m", "app", "serve", *workers],
+            [args.service_python, "-m", "app", "serve", *workers],
             "/readyz",
             {**SERVICE_ENV, **unlimited_trust_environment(), **pool, "DATABASE_URL": args.db},
         )
