@@ -4,6 +4,7 @@ stream and delivers later without loss or repeat; a member shut out loses their 
 
 import asyncio
 import contextlib
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -41,11 +42,18 @@ def looks(seen: list[str]) -> int:
 
 @contextlib.asynccontextmanager
 async def served(database_url: str, **overrides: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The app with these settings and a client of it."""
-    async with app_for_test(database_url, **overrides) as application:
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield application, client
+    """The app with these settings and a client of it; on SQLite, on a file, as a deployment has.
+
+    These tests write while streams are open. In memory, every session shares one connection, so
+    the hub's look could roll back a write another session had made but not yet committed (a
+    suspension never seen), or see a notification's counter before its row: a database with
+    transactions isolated does neither."""
+    with tempfile.TemporaryDirectory() as directory:
+        url = database_url if IS_POSTGRES else f"sqlite+aiosqlite:///{Path(directory) / 'streams.db'}"
+        async with app_for_test(url, **overrides) as application:
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield application, client
 
 
 async def test_a_heartbeat_reads_nothing_and_one_look_serves_every_stream(database_url: str) -> None:
@@ -89,7 +97,7 @@ async def test_the_look_wakes_only_the_streams_with_news(
 
 
 async def test_a_failed_read_keeps_the_stream_and_delivers_later_exactly(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_after = service.after
     failures = 0
@@ -101,11 +109,7 @@ async def test_a_failed_read_keeps_the_stream_and_delivers_later_exactly(
             raise PoolTimeout("QueuePool limit reached, connection timed out")
         return await real_after(*args, **kwargs)
 
-    # On SQLite a file, as a deployment has: in memory, every session shares one connection, so
-    # a look could see a notification's counter before the row itself was written and committed
-    # (a database with transactions isolated never shows one without the other).
-    url = database_url if IS_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'streams.db'}"
-    async with served(url, notification_stream_max_seconds=4.0) as (application, client):
+    async with served(database_url, notification_stream_max_seconds=4.0) as (application, client):
         someone = await member(client)
         ids = await _seed(application, someone.id, 3, actor=None)
         monkeypatch.setattr(service, "after", after_the_pool_times_out_twice)
