@@ -4,6 +4,7 @@ stream and delivers later without loss or repeat; a member shut out loses their 
 
 import asyncio
 import contextlib
+import os
 import tempfile
 import time
 import uuid
@@ -48,12 +49,20 @@ async def served(database_url: str, **overrides: Any) -> AsyncIterator[tuple[Fas
     the hub's look could roll back a write another session had made but not yet committed (a
     suspension never seen), or see a notification's counter before its row: a database with
     transactions isolated does neither."""
-    with tempfile.TemporaryDirectory() as directory:
-        url = database_url if IS_POSTGRES else f"sqlite+aiosqlite:///{Path(directory) / 'streams.db'}"
+    # One path per process, so the app built for it is reused test after test (app_for_test).
+    path = Path(tempfile.gettempdir()) / f"mutual-aid-streams-{os.getpid()}.db"
+    files = [path, *(path.with_name(f"{path.name}{end}") for end in ("-wal", "-shm", "-journal"))]
+    for file in files:
+        file.unlink(missing_ok=True)
+    url = database_url if IS_POSTGRES else f"sqlite+aiosqlite:///{path}"
+    try:
         async with app_for_test(url, **overrides) as application:
             transport = httpx.ASGITransport(app=application)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 yield application, client
+    finally:
+        for file in files:
+            file.unlink(missing_ok=True)
 
 
 async def test_a_heartbeat_reads_nothing_and_one_look_serves_every_stream(database_url: str) -> None:
