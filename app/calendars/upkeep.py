@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.calendars.reminders import send_due
 from app.core.config import Settings
-from app.webhooks.process import Periodic
+from app.core.periodic import Periodic
 
 log = logging.getLogger("app.calendars.reminders")
 

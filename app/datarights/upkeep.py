@@ -8,8 +8,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.core.periodic import Periodic
 from app.datarights.retention import purge
-from app.webhooks.process import Periodic
 
 log = logging.getLogger("app.datarights.retention")
 

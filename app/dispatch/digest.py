@@ -9,9 +9,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
+from app.core.periodic import Periodic
 from app.needs.models import Need, NeedStatus
 from app.notifications.digest import send_digests
-from app.webhooks.process import Periodic
 
 log = logging.getLogger("app.dispatch.digest")
 

@@ -27,12 +27,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import make_sessionmaker, settings_of
+from app.core.periodic import Periodic
 from app.core.timeutil import utcnow
 from app.core.transactions import after_commit, commit_own
 from app.dispatch.alerts import alert_nearby
 from app.dispatch.models import AlertFanout
 from app.needs.models import Need
-from app.webhooks.process import Periodic
 
 log = logging.getLogger("app.dispatch.fanout")
 

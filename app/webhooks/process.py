@@ -5,8 +5,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.exc import DBAPIError
@@ -16,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.core.periodic import Periodic
 from app.core.timeutil import utcnow
 from app.observability.logs import configure_logging
 from app.webhooks.delivery import make_client
@@ -26,15 +26,6 @@ from app.webhooks.worker import purge_finished, run_once
 PURGE_EVERY_SECONDS = 3600.0
 
 log = logging.getLogger("app.webhooks.worker")
-
-
-@dataclass(frozen=True)
-class Periodic:
-    """Other upkeep the worker runs between passes (retention's purge): handed in by
-    `python -m app worker`, since this package sits below the domains that own it."""
-
-    every_seconds: float
-    run: Callable[[async_sessionmaker[AsyncSession], Settings], Awaitable[None]]
 
 
 async def serve(

@@ -13,11 +13,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.audit.models import AuditEvent
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.core.periodic import Periodic
 from app.core.timeutil import utcnow
 from app.datarights import upkeep
 from app.datarights.retention import purge
 from app.migrate import upgrade_head
-from app.webhooks.process import Periodic, serve
+from app.webhooks.process import serve
 from tests.conftest import make_settings
 
 
