@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 # Each with the code that imports it when it is needed.
 ON_DEMAND = {
@@ -36,6 +37,7 @@ def test_building_the_app_imports_nothing_only_some_requests_or_the_worker_use()
         timeout=120,
         check=True,
         env={**os.environ, "DATABASE_URL": "sqlite+aiosqlite://"},
+        cwd=Path(__file__).resolve().parents[2],  # the project, wherever pytest was started
     )
     imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert {name: where for name, where in ON_DEMAND.items() if name in imported} == {}

@@ -103,6 +103,12 @@ async def test_50_claims_by_an_offer_with_capacity_one(client: httpx.AsyncClient
             )
             codes = Counter(r.status_code for r in claims)
             assert codes == {201: 1, 409: 49}, codes
+            # Refused for the offer's capacity, found by the rules or by the atomic take: nothing
+            # about the needs reused from earlier rounds.
+            refused = [r.json() for r in claims if r.status_code == 409]
+            assert all(
+                p.get("reason") == "offer_full" or "no free capacity" in p["detail"] for p in refused
+            ), refused
             after = (await client.get(f"/v1/offers/{offer['id']}", headers=volunteer.headers)).json()
             assert after["active_matches"] == 1
             [taken] = [n for n, r in zip(open_needs, claims, strict=True) if r.status_code == 201]

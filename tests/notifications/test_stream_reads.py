@@ -49,9 +49,10 @@ async def served(database_url: str, **overrides: Any) -> AsyncIterator[tuple[Fas
     the hub's look could roll back a write another session had made but not yet committed (a
     suspension never seen), or see a notification's counter before its row: a database with
     transactions isolated does neither."""
-    # One path per process, so the app built for it is reused test after test (app_for_test).
+    # One path per process: the app built for each set of settings is reused (app_for_test).
     path = Path(tempfile.gettempdir()) / f"mutual-aid-streams-{os.getpid()}.db"
-    files = [path, *(path.with_name(f"{path.name}{end}") for end in ("-wal", "-shm", "-journal"))]
+    ends = ("", "-wal", "-shm", "-journal")
+    files = [] if IS_POSTGRES else [path.with_name(f"{path.name}{end}") for end in ends]
     for file in files:
         file.unlink(missing_ok=True)
     url = database_url if IS_POSTGRES else f"sqlite+aiosqlite:///{path}"
@@ -85,24 +86,23 @@ async def test_a_heartbeat_reads_nothing_and_one_look_serves_every_stream(databa
     assert looks(seen) == passes
 
 
-async def test_the_look_wakes_only_the_streams_with_news(
-    client: httpx.AsyncClient, application: FastAPI
-) -> None:
-    a, b, c = [await member(client) for _ in range(3)]
-    await _seed(application, b.id, 1, actor=None)  # b's stream opens after this one: no news
-    hub: StreamHub = application.state.notification_streams
-    async with (
-        hub.open(uuid.UUID(a.id), after_seq=0) as sa,
-        hub.open(uuid.UUID(b.id), after_seq=1) as sb,
-        hub.open(uuid.UUID(c.id), after_seq=0) as sc,
-    ):
-        for stream in (sa, sb, sc):
-            stream.woken.clear()
-        await _seed(application, a.id, 1, actor=None)
-        # (The hub's own looks run meanwhile too, every poll: they may only wake the same one.)
-        await hub.look(check_standing=False)
-        assert (sa.woken.is_set(), sb.woken.is_set(), sc.woken.is_set()) == (True, False, False)
-        assert (sa.target, sb.target, sc.target) == (1, 0, 0)
+async def test_the_look_wakes_only_the_streams_with_news(database_url: str) -> None:
+    async with served(database_url) as (application, client):
+        a, b, c = [await member(client) for _ in range(3)]
+        await _seed(application, b.id, 1, actor=None)  # b's stream opens after this one: no news
+        hub: StreamHub = application.state.notification_streams
+        async with (
+            hub.open(uuid.UUID(a.id), after_seq=0) as sa,
+            hub.open(uuid.UUID(b.id), after_seq=1) as sb,
+            hub.open(uuid.UUID(c.id), after_seq=0) as sc,
+        ):
+            for stream in (sa, sb, sc):
+                stream.woken.clear()
+            await _seed(application, a.id, 1, actor=None)
+            # (The hub's own looks run meanwhile too, every poll: they may only wake the same one.)
+            await hub.look(check_standing=False)
+            assert (sa.woken.is_set(), sb.woken.is_set(), sc.woken.is_set()) == (True, False, False)
+            assert (sa.target, sb.target, sc.target) == (1, 0, 0)
 
 
 async def test_a_failed_read_keeps_the_stream_and_delivers_later_exactly(
@@ -181,27 +181,28 @@ async def test_latest_seqs_over_more_members_than_one_sqlite_statement_binds(
 
 
 async def test_the_hubs_looks_go_on_after_an_unexpected_error(
-    client: httpx.AsyncClient, application: FastAPI, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    someone = await member(client)
-    hub: StreamHub = application.state.notification_streams
-    real_latest = service.latest_seqs
-    crashes = 0
-    crashed = asyncio.Event()
+    async with served(database_url) as (application, client):
+        someone = await member(client)
+        hub: StreamHub = application.state.notification_streams
+        real_latest = service.latest_seqs
+        crashes = 0
+        crashed = asyncio.Event()
 
-    async def latest_crashing_once(*args: Any, **kwargs: Any) -> Any:
-        nonlocal crashes
-        if crashes == 0:
-            crashes += 1
-            crashed.set()
-            raise RuntimeError("a bug in one look")
-        return await real_latest(*args, **kwargs)
+        async def latest_crashing_once(*args: Any, **kwargs: Any) -> Any:
+            nonlocal crashes
+            if crashes == 0:
+                crashes += 1
+                crashed.set()
+                raise RuntimeError("a bug in one look")
+            return await real_latest(*args, **kwargs)
 
-    monkeypatch.setattr(service, "latest_seqs", latest_crashing_once)
-    async with hub.open(uuid.UUID(someone.id), after_seq=0) as stream:
-        stream.woken.clear()
-        await asyncio.wait_for(crashed.wait(), 10)
-        await _seed(application, someone.id, 1, actor=None)
-        # The look after the crash still runs (every poll, 0.05 s here) and wakes the stream.
-        await asyncio.wait_for(stream.woken.wait(), 10)
-        assert crashes == 1
+        monkeypatch.setattr(service, "latest_seqs", latest_crashing_once)
+        async with hub.open(uuid.UUID(someone.id), after_seq=0) as stream:
+            stream.woken.clear()
+            await asyncio.wait_for(crashed.wait(), 10)
+            await _seed(application, someone.id, 1, actor=None)
+            # The look after the crash still runs (every poll, 0.05 s here) and wakes the stream.
+            await asyncio.wait_for(stream.woken.wait(), 10)
+            assert crashes == 1
