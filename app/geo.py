@@ -1,12 +1,16 @@
 """Geography: haversine distances, coarse H3 locations and H3 disk coverings."""
 
+from __future__ import annotations
+
 import math
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h3
-import numpy as np
-from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # NumPy is imported by the array forms when called (batch runs), not with this module
+    import numpy as np
+    from numpy.typing import NDArray
 
 EARTH_RADIUS_KM = 6371.0088
 # The public view shows the centre of the need's cell at this resolution (~0.74 km^2, ~1 km across).
@@ -34,6 +38,8 @@ def haversine_km_array(
     lat1: NDArray[np.float64], lon1: NDArray[np.float64], lat2: NDArray[np.float64], lon2: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """`haversine_km` element-wise, step for step (NaN where a point is NaN)."""
+    import numpy as np
+
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = np.radians(lat2 - lat1), np.radians(lon2 - lon1)
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
@@ -48,6 +54,8 @@ def round_half_km(distance_km: float) -> float:
 
 def round_half_km_array(distance_km: NDArray[np.float64]) -> NDArray[np.float64]:
     """`round_half_km` element-wise, step for step (NaN stays NaN)."""
+    import numpy as np
+
     out: NDArray[np.float64] = np.floor(distance_km * 2 + 0.5) / 2
     return out
 

@@ -1,4 +1,10 @@
-"""Batch matching runs: an organisation's open needs and active offers, optimally assigned."""
+"""Batch matching runs: an organisation's open needs and active offers, optimally assigned.
+
+The computing (NumPy, SciPy, OR-Tools) is imported by the functions that compute, not with this
+module: every web worker imports it for the route, and only one that reads a SQLite batch or
+meets a run's errors needs them (tests/core/test_imports.py)."""
+
+from __future__ import annotations
 
 import asyncio
 import gc
@@ -14,10 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import Select, Text, cast, or_
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
@@ -36,9 +40,6 @@ from app.dispatch.pools import FACTS
 from app.geo import haversine_km, round_half_km
 from app.matches.models import MatchStatus
 from app.matches.service import event, new_match, tell
-from app.matching.assignment import assign_arrays
-from app.matching.batch import BatchPairs, TooManyLanguages, batch_pairs, words_of
-from app.matching.columns import OfferColumns
 from app.matching.facts import Context, NeedFacts
 from app.matching.scoring import priority
 from app.members.suspension import suspended_among
@@ -49,6 +50,13 @@ from app.organizations.models import Scope
 from app.safety import blocks
 from app.vocab import Mode
 from app.webhooks import service as webhooks
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from app.matching.batch import BatchPairs
+    from app.matching.columns import OfferColumns
 
 log = logging.getLogger("app.dispatch.runs")
 
@@ -177,6 +185,11 @@ async def _read(
     offers: Select[Any],
     now: datetime,
 ) -> Batch:
+    import numpy as np
+
+    from app.matching.batch import words_of
+    from app.matching.columns import OfferColumns
+
     connection = await session.connection()
     need_rows = [
         r
@@ -214,6 +227,11 @@ class Plan:
 
 def solve(batch: Batch, *, top_k: int | None) -> Plan:
     """Eligible pairs, then the optimal assignment over them: all computing, no database."""
+    import numpy as np
+
+    from app.matching.assignment import assign_arrays
+    from app.matching.batch import batch_pairs
+
     pairs = batch_pairs(batch.needs, batch.offers, batch.ctx, top_k=top_k)
     weight = pairs.score * np.array([priority(n, batch.ctx) for n in batch.needs])[pairs.need]
     # One volunteer fills at most one slot of a need, whichever of their offers it comes through.
@@ -239,6 +257,8 @@ class Outcome:
 
 
 def outcome(batch: Batch, plan: Plan, *, proposing: bool) -> Outcome:
+    import numpy as np
+
     found, chosen = plan.pairs, plan.chosen
     need_at, offer_at = found.need[chosen], found.offer[chosen]
     assignments = [
@@ -367,6 +387,8 @@ async def off_the_loop(work: Callable[..., Outcome], *args: Any) -> Outcome:
 
 
 async def run(session: AsyncSession, *, caller: Caller, body: RunRequest, settings: Settings) -> RunResult:
+    from app.matching.batch import TooManyLanguages  # and with it NumPy, on a worker's first run
+
     started = time.perf_counter()
     org = _organization(caller, body.organization_id)
     if not body.dry_run and not caller.has_scope(Scope.matches_write):

@@ -19,13 +19,16 @@ pick): tests/safety/test_places.py checks the table against the package's data a
 dependency); run it after upgrading that package.
 """
 
+from __future__ import annotations
+
 import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # imported where the table is loaded or searched: crisis lookups only
+    import numpy as np
 
 TABLE = Path(__file__).with_name("places.npz")
 SCALE = 100_000  # the source gives degrees to five decimals
@@ -46,7 +49,9 @@ class Places:
     codes: tuple[str, ...]  # ISO 3166-1 alpha-2
 
     @classmethod
-    def load(cls, path: Path = TABLE) -> "Places":
+    def load(cls, path: Path = TABLE) -> Places:
+        import numpy as np
+
         with np.load(path, allow_pickle=False) as data:
             # int / 1e5 is correctly rounded: exactly the float the source's decimal parses to.
             lat, lon = data["lat_e5"] / SCALE, data["lon_e5"] / SCALE
@@ -57,6 +62,8 @@ class Places:
     def nearest(self, lat: float, lon: float) -> Place:
         """The place nearest to (lat, lon) in plain degrees (not along the Earth: the package's
         measure, which a caller checks with a true distance)."""
+        import numpy as np
+
         squared = np.square(self.lat - lat)
         squared += np.square(self.lon - lon)
         found = int(np.argmin(squared))
@@ -77,6 +84,8 @@ def source_places() -> list[dict[str, Any]]:
 
 def table_arrays(places: list[dict[str, Any]]) -> dict[str, np.ndarray[Any, Any]]:
     """The compact table's arrays for the package's places, in the package's order."""
+    import numpy as np
+
     codes = sorted({p["country_code"] for p in places})
     number = {code: i for i, code in enumerate(codes)}
     lat = np.array([round(p["latitude"] * SCALE) for p in places], dtype=np.int32)
@@ -94,6 +103,8 @@ def table_arrays(places: list[dict[str, Any]]) -> dict[str, np.ndarray[Any, Any]
 
 
 def write_table(path: Path = TABLE) -> None:
+    import numpy as np
+
     np.savez_compressed(path, **table_arrays(source_places()))  # type: ignore[arg-type]
 
 
