@@ -1,8 +1,8 @@
 """Batch matching runs: an organisation's open needs and active offers, optimally assigned.
 
 The computing (NumPy, SciPy, OR-Tools) is imported by the functions that compute, not with this
-module: every web worker imports it for the route, and only one that reads a SQLite batch or
-meets a run's errors needs them (tests/core/test_imports.py)."""
+module: every web worker imports it for the route, and only one that reads a SQLite batch needs
+them (tests/core/test_imports.py); on Postgres they are imported in the computing process."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from app.geo import haversine_km, round_half_km
 from app.matches.models import MatchStatus
 from app.matches.service import event, new_match, tell
 from app.matching.facts import Context, NeedFacts
+from app.matching.masks import TooManyLanguages
 from app.matching.scoring import priority
 from app.members.suspension import suspended_among
 from app.needs.models import Need, NeedStatus, closes_at_sql
@@ -387,8 +388,6 @@ async def off_the_loop(work: Callable[..., Outcome], *args: Any) -> Outcome:
 
 
 async def run(session: AsyncSession, *, caller: Caller, body: RunRequest, settings: Settings) -> RunResult:
-    from app.matching.batch import TooManyLanguages  # and with it NumPy, on a worker's first run
-
     started = time.perf_counter()
     org = _organization(caller, body.organization_id)
     if not body.dry_run and not caller.has_scope(Scope.matches_write):

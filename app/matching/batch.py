@@ -25,6 +25,7 @@ from app.matching.arrays import IN_PERSON, Pairs, score_parts
 from app.matching.columns import F, Ints, NeedColumns, OfferColumns
 from app.matching.facts import REMOTE, Context, NeedFacts, OfferFacts
 from app.matching.lookups import Lookups
+from app.matching.masks import TooManyLanguages
 from app.matching.rules import RULES
 from app.matching.scoring import WEIGHTS
 from app.vocab import Category, mask
@@ -40,10 +41,6 @@ _POINTS = 1_000_000
 _BANDS = 512  # score bands a need's pairs are counted in before its best are sorted
 _MIX_NEED, _MIX_OFFER = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 REACH_CLASSES = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 25.0, 50.0, 100.0, 200.0])
-
-
-class TooManyLanguages(ValueError):
-    """More distinct languages than one 64-bit mask holds."""
 
 
 @dataclass(frozen=True)

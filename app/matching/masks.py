@@ -37,6 +37,12 @@ _WORD_ALL = (1 << WORD_HOURS) - 1
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday: hour-of-week counts from any Monday 00:00 UTC
 _MINUTE = timedelta(minutes=1)
 
+
+class TooManyLanguages(ValueError):
+    """More distinct languages than one 64-bit mask holds: a batch run numbers the languages of
+    its own needs and offers (app.matching.batch), and answers 422 when they do not fit."""
+
+
 Week = tuple[int, int, int]
 FLEXIBLE: Week = (_WORD_ALL, _WORD_ALL, _WORD_ALL)
 

@@ -3,6 +3,7 @@
 import httpx
 import pytest
 
+from app.vocab import ISO_639_1
 from tests.factories import (
     NEXT_MONDAY,
     assert_problem,
@@ -269,6 +270,30 @@ async def test_run_rejects_bad_bodies(client: httpx.AsyncClient) -> None:
     )
     assert ok.json()["stats"]["needs"] == 0
     assert ok.json()["assignments"] == []
+
+
+async def test_a_run_over_more_languages_than_a_mask_holds_is_a_clear_422(client: httpx.AsyncClient) -> None:
+    """A run numbers its needs' languages in one 64-bit mask (app.matching.batch.words_of); more
+    than 62 is the caller's to narrow, a 422 problem, whether the web worker reads the batch
+    (SQLite) or the computing process does and its error crosses back (Postgres)."""
+    coordinator, requester = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, requester)
+    volunteer = await member(client)
+    await join(client, coordinator, org, volunteer)
+    await _offer(client, volunteer, organization_id=org)
+    codes = sorted(ISO_639_1)[:64]
+    for i in range(4):  # 16 languages each, 64 in all
+        await _need(client, requester, organization_id=org, languages=codes[i * 16 : (i + 1) * 16])
+    for dry_run in (True, False):
+        r = await client.post(
+            "/v1/matching/runs",
+            json={"organization_id": org, "dry_run": dry_run},
+            headers=coordinator.headers,
+        )
+        assert_problem(r, 422)
+        assert "more than 62 languages" in r.json()["detail"]
+    assert (await client.get("/v1/matches", headers=coordinator.headers)).json()["items"] == []
 
 
 async def test_run_dry_by_default_then_proposes_its_assignments(client: httpx.AsyncClient) -> None:
