@@ -12,7 +12,8 @@ from pathlib import Path
 ON_DEMAND = {
     # Batch runs' arrays (app.matching.rules' array forms, app/dispatch/runs.py) and crisis-place
     # lookups (app/safety/places.py); claims and candidate searches use the Python forms.
-    "numpy": "app/dispatch/runs.py, app/matching/rules.py (array forms), app/safety/places.py",
+    "numpy": "app/dispatch/runs.py, app/matching/rules.py (array forms), app/geo.py (array forms), "
+    "app/safety/places.py",
     "scipy": "app/matching/batch.py",
     "ortools": "app/matching/assignment.py",
     "icalendar": "app/core/ical.py",
