@@ -260,6 +260,15 @@ def test_linked_operations_chain_into_matches(fuzz_database: str) -> None:
                 credentials.update(_coordinator(client))
                 _neighbourhood(client, credentials["member"])
 
+        def before_call(self, case: schemathesis.Case) -> None:
+            # The coordinator's credential goes into the case as well as the call's arguments.
+            # In the arguments, the checks know it for the caller's (ignored_auth then probes
+            # without it); in the case, a negative case whose only invalid part was its
+            # Authorization header is judged as the valid request it became. With the argument
+            # alone, schemathesis judged the generated header and failed the run for a 200
+            # ("schema-violating request accepted", once in CI: the walk is random, so any run).
+            case.headers["Authorization"] = credentials["member"]  # a case-insensitive mapping
+
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"headers": {"Authorization": credentials["member"]}}
 
