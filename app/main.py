@@ -185,6 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
             await anyio.to_thread.run_sync(upgrade_head, settings.database_url)
         routing.warm(app)  # before the first request, which would otherwise build the routes' state
+        if settings.matching_process_at_start:
+            runs.warm()  # in the background: the server takes requests meanwhile
         yield
         runs.stop_computing()  # queued matching runs cancelled; a long one does not hold the exit
         await app.state.rate_limiter.aclose()

@@ -15,12 +15,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, Text, cast, or_
 from sqlalchemy import select as core_select
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from app.matching.columns import OfferColumns
 
 log = logging.getLogger("app.dispatch.runs")
+T = TypeVar("T")
 
 
 def _organization(caller: Caller, requested: uuid.UUID | None) -> uuid.UUID:
@@ -322,11 +323,13 @@ async def _read_and_compute(
 
 
 _pool: ProcessPoolExecutor | None = None
+_warming: tuple[ProcessPoolExecutor, Future[None]] | None = None  # the process, its warm-up
 
 
 def _computer() -> ProcessPoolExecutor:
-    """One computing process per web worker, started on the first run (spawned: the web
-    worker has threads and a running loop, which a fork would copy half-way)."""
+    """One computing process per web worker, started by `warm` at the web worker's start or else
+    by the first run (spawned: the web worker has threads and a running loop, which a fork would
+    copy half-way)."""
     global _pool
     if _pool is None:
         _pool = ProcessPoolExecutor(
@@ -336,6 +339,47 @@ def _computer() -> ProcessPoolExecutor:
             initargs=(os.getpid(),),
         )
     return _pool
+
+
+def _prepare() -> None:
+    """In the computing process: import what computing uses (NumPy, SciPy's k-d trees, OR-Tools'
+    min-cost flow, the batch code), so that no run waits for it."""
+    import scipy.spatial  # noqa: F401
+    from ortools.graph.python import min_cost_flow  # noqa: F401
+
+    from app.matching import assignment, batch, columns  # noqa: F401
+
+
+def warm() -> Future[None]:
+    """Start this web worker's computing process and its imports now, in the background.
+
+    Called at start-up (`MATCHING_PROCESS_AT_START`): spawning a Python process and importing
+    the computing takes seconds of CPU (over 10 s of wall time on a busy 2-core machine), which
+    a coordinator's first run would otherwise wait for. Returns the warm-up's future, the same
+    one while the process lives. Never raises: a warm-up that fails is logged (its future holds
+    the error), and a process that ended is let go, so the next run starts a new one."""
+    global _warming, _pool
+    pool = _computer()
+    if _warming is not None and _warming[0] is pool:
+        return _warming[1]
+    try:
+        warming = pool.submit(_prepare)
+    except BrokenProcessPool:  # it ended since the last run, unnoticed: a new one
+        _pool = None
+        pool = _computer()
+        warming = pool.submit(_prepare)
+
+    def done(future: Future[None]) -> None:
+        global _pool
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, BrokenProcessPool) and _pool is pool:
+            _pool = None
+        if error is not None:
+            log.warning("matching process warm-up failed: %s", type(error).__name__)
+
+    warming.add_done_callback(done)
+    _warming = (pool, warming)
+    return warming
 
 
 def _follow(parent: int) -> None:
@@ -360,13 +404,13 @@ def stop_computing() -> None:
     """At the web worker's shutdown: runs still queued are cancelled and the computing process
     is not waited for (its watch ends it with the web worker), so a long run cannot hold the
     shutdown past the server's grace period."""
-    global _pool
-    pool, _pool = _pool, None
+    global _pool, _warming
+    pool, _pool, _warming = _pool, None, None
     if pool is not None:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def off_the_loop(work: Callable[..., Outcome], *args: Any) -> Outcome:
+async def off_the_loop(work: Callable[..., T], *args: Any) -> T:
     """`work(*args)` in the computing process: seconds of computing that neither hold the event
     loop nor take the web worker's CPU. Runs of one web worker queue for its one process.
 

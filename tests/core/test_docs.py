@@ -68,7 +68,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app in a real uvicorn process on 127.0.0.1, as a deployment serves it."""
     folder = tmp_path_factory.mktemp("docs-server")
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'docs.db'}", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'docs.db'}",
+        "LOG_LEVEL": "WARNING",
+        "MATCHING_PROCESS_AT_START": "false",
+    }
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],

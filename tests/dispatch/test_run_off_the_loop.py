@@ -3,8 +3,10 @@ serving and its CPU stays free, and the answer is the one computed in place."""
 
 import asyncio
 import os
+import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ from app.dispatch import runs
 from app.dispatch.runs import compute as compute_here
 from app.dispatch.runs import read_and_compute as read_and_compute_here
 from app.members.models import Member as MemberRow
+from tests.conftest import fresh_app
 from tests.factories import Member, assert_problem, join, member, need_body, offer_body, organization
 
 BUSY_CPU_SECONDS = 1.5
@@ -116,10 +119,53 @@ async def test_a_run_whose_process_ends_is_a_503_and_the_next_run_gets_a_new_pro
     assert ended.value.status == 503
     assert ended.value.headers == {"Retry-After": "5"}
     assert runs.computing_pids() == []  # the broken process is let go, not asked again
-    assert await runs.off_the_loop(abs, -3) == 3  # type: ignore[comparison-overlap]
+    assert await runs.off_the_loop(abs, -3) == 3
     assert len(runs.computing_pids()) == 1
     runs.stop_computing()
     assert runs.computing_pids() == []
+
+
+COMPUTING_MODULES = ("numpy", "scipy.spatial", "ortools.graph.python.min_cost_flow", "app.matching.batch")
+
+
+def _computing_loaded() -> list[str]:
+    """In the computing process: which of the computing modules it has imported."""
+    return [name for name in COMPUTING_MODULES if name in sys.modules]
+
+
+async def test_warming_imports_the_computing_in_the_computing_process_once() -> None:
+    runs.stop_computing()
+    try:
+        assert await runs.off_the_loop(_computing_loaded) == []
+        [pid] = runs.computing_pids()
+        warming = runs.warm()
+        assert runs.warm() is warming  # the same process: one warm-up
+        await asyncio.wrap_future(warming)
+        assert await runs.off_the_loop(_computing_loaded) == list(COMPUTING_MODULES)
+        assert runs.computing_pids() == [pid]
+    finally:
+        runs.stop_computing()
+    assert runs.warm() is not warming  # a new process, warmed again
+    runs.stop_computing()
+
+
+@pytest.mark.parametrize("at_start", [True, False])
+async def test_a_web_worker_starts_its_computing_process_at_start_up_when_set(
+    database_url: str, at_start: bool
+) -> None:
+    runs.stop_computing()
+    app = await fresh_app(database_url, matching_process_at_start=at_start)
+    try:
+        async with app.router.lifespan_context(app):
+            # Started before any run, the start-up not waiting for it; a run then finds it warm.
+            assert len(runs.computing_pids()) == (1 if at_start else 0)
+            if at_start:
+                await asyncio.wrap_future(runs.warm())
+                assert await runs.off_the_loop(_computing_loaded) == list(COMPUTING_MODULES)
+        assert runs.computing_pids() == []  # the shutdown let it go
+    finally:
+        runs.stop_computing()
+        await app.state.engine.dispose()
 
 
 async def test_a_volunteer_suspended_while_the_run_computes_gets_no_proposal(
@@ -128,8 +174,8 @@ async def test_a_volunteer_suspended_while_the_run_computes_gets_no_proposal(
     coordinator, volunteer, org = await _a_pair_to_match(client)
     computed = runs.off_the_loop
 
-    async def suspended_meanwhile(*args: Any) -> runs.Outcome:
-        found = await computed(*args)
+    async def suspended_meanwhile(work: Callable[..., runs.Outcome], *args: Any) -> runs.Outcome:
+        found = await computed(work, *args)
         async with application.state.sessionmaker() as session:
             await session.exec(
                 update(MemberRow)

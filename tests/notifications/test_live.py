@@ -131,6 +131,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "DATABASE_URL": db,
         "JWT_SECRET": "live-notifications-secret-0123456789abcdef",
         "ENVIRONMENT": "test",
+        "MATCHING_PROCESS_AT_START": "false",  # no run here: no computing process
         "LOG_LEVEL": "WARNING",
         "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
         "NOTIFICATION_HEARTBEAT_SECONDS": "0.2",

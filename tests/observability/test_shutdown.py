@@ -47,6 +47,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
         "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
         "JWT_SECRET": "shutdown-test-secret-0123456789abcdef",
         "ENVIRONMENT": "test",
+        "MATCHING_PROCESS_AT_START": "false",  # no run here: no computing process
         "SHUTDOWN_GRACE_SECONDS": "20",
     }
     server = subprocess.Popen(

@@ -30,6 +30,7 @@ def test_metrics_sum_over_worker_processes(tmp_path: Path) -> None:
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'workers.db'}",
         "JWT_SECRET": "workers-test-secret-0123456789abcdef",
         "ENVIRONMENT": "test",
+        "MATCHING_PROCESS_AT_START": "false",  # no run here: no computing process
         "LOG_LEVEL": "WARNING",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
