@@ -182,7 +182,7 @@ class Settings(BaseSettings):
     crisis_resources_file: Path | None = None
 
     # Each web worker starts its matching runs' computing process (NumPy, SciPy, OR-Tools; about
-    # 160 MB) in the background when it starts, so a coordinator's first run does not wait the
+    # 165 MB) in the background when it starts, so a coordinator's first run does not wait the
     # seconds a new process takes to import them. `false`: started by the first run instead.
     matching_process_at_start: bool = True
 
