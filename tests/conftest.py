@@ -226,7 +226,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "notification_heartbeat_seconds": 0.1,
         "notification_poll_seconds": 0.05,
         # A test app leaves the computing process to the first run (a few seconds of CPU each
-        # time otherwise); the tests of the start-up warm-up, and the fuzzer, ask for it.
+        # time otherwise); the tests of the start-up warm-up ask for it.
         "matching_process_at_start": False,
     }
     values.update(overrides)
