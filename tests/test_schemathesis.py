@@ -29,6 +29,7 @@ from schemathesis.python import asgi
 from sqlalchemy import make_url
 from sqlmodel import SQLModel
 
+from app.dispatch import runs
 from app.main import create_app
 from app.migrate import upgrade_head
 from app.vocab import Capability, Category
@@ -40,6 +41,8 @@ from tests.factories import ALL_SCOPES, PASSWORD, need_body, offer_body
 EXAMPLES = 50 if HYPOTHESIS_PROFILE == "ci" else 10
 # Slow enough to be a bug on any machine; the check is on so a hang or a pathological query fails.
 MAX_RESPONSE_SECONDS = 10.0
+# The computing process's start and imports: 7 s beside a test run, 13 s on a busy 2-core machine.
+WARM_UP_SECONDS = 120
 # A round is one Hypothesis run of SCENARIOS scenarios of up to STEPS steps. Whether a random
 # walk makes a match is a matter of chance, so rounds go on (at most ROUNDS) until one has, and
 # under CI for at least MIN_ROUNDS (30 scenarios at least, as many at most as ever: 120). Small
@@ -52,14 +55,35 @@ HELPS = [c for c in Capability if c != Capability.background_checked]  # that on
 
 class CurrentApp:
     """What schemathesis calls. The document is read at import, so every operation is a test of
-    its own; the app under test, on a fresh database, is built by a fixture and set here."""
+    its own; the app under test, on a fresh database, is built by a fixture and set here.
+
+    The app's lifespan spans the module. Schemathesis ends a lifespan in each test's teardown;
+    ending the app's would stop its matching runs' computing process, and each operation that
+    runs matching would then wait for a new one (a spawn and the imports of NumPy, SciPy and
+    OR-Tools: over 10 s on a busy 2-core machine, past MAX_RESPONSE_SECONDS). So those per-test
+    lifespans are answered here, and the app's own starts with the first and ends when the
+    fixture sets `ending`."""
 
     def __init__(self) -> None:
         self.app: FastAPI | None = None
+        self.ending = False
+        self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         assert self.app is not None, "the credentials fixture builds the app under test"
-        await self.app(scope, receive, send)
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        assert (await receive())["type"] == "lifespan.startup"
+        if self._lifespan is None:
+            self._lifespan = self.app.router.lifespan_context(self.app)
+            await self._lifespan.__aenter__()
+        await send({"type": "lifespan.startup.complete"})
+        assert (await receive())["type"] == "lifespan.shutdown"
+        if self.ending and self._lifespan is not None:
+            lifespan, self._lifespan = self._lifespan, None
+            await lifespan.__aexit__(None, None, None)
+        await send({"type": "lifespan.shutdown.complete"})
 
 
 current = CurrentApp()
@@ -147,10 +171,17 @@ def fuzz_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
     # worker for the suite's 0.3 s. The fuzzer checks its parameters and answers; waiting for
     # events is tested in tests/notifications.
     current.app = create_app(make_settings(url, notification_stream_max_seconds=0.01))
+    current.ending = False
     try:
+        with asgi.get_client(current):  # the app's lifespan starts, for the whole module
+            # The computing process, started and loaded once, before any fuzzed matching run.
+            runs.warm().result(timeout=WARM_UP_SECONDS)
         yield url
     finally:
-        asgi.shutdown_lifespans()  # runs the app's shutdown: its pool is closed
+        current.ending = True
+        with asgi.get_client(current):  # a lifespan to end, if the last test's teardown ended one
+            pass
+        asgi.shutdown_lifespans()  # runs the app's shutdown: its pool closed, its process stopped
         current.app = None
 
 
