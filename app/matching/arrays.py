@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from app.geo import haversine_km_array, round_half_km_array
+from app.geo import haversine_km_array, round_half_km_array, round_half_km_from_chord
 from app.matching.columns import Bools, F, Ints, NeedColumns, OfferColumns, overlap
 from app.matching.facts import REMOTE
 from app.matching.lookups import Lookups
@@ -30,8 +30,8 @@ class Pairs:
     o: Ints  # index into the offers
     _cache: dict[str, NDArray[Any]] = field(default_factory=dict, compare=False, repr=False)
 
-    def where(self, keep: Bools) -> "Pairs":
-        """The pairs `keep` marks, with what was computed for them."""
+    def where(self, keep: Bools | Ints) -> "Pairs":
+        """The pairs `keep` marks (a mask, or positions), with what was computed for them."""
         cache = {name: values[keep] for name, values in self._cache.items()}
         return replace(self, n=self.n[keep], o=self.o[keep], _cache=cache)
 
@@ -55,6 +55,33 @@ class Pairs:
             self._cache["distance_km"] = d
         out: F = self._cache["distance_km"]
         return out
+
+    @property
+    def rounded_km(self) -> F:
+        """`distance_km` rounded to 0.5 km (`geo.round_half_km`), which the reach rule and the
+        proximity score read. From the pairs' chords when the search that found them measured
+        them (`with_chords`), so the haversine is computed only where a chord's arc lies at a
+        rounding boundary (`geo.round_half_km_from_chord`): the same values either way."""
+        if "rounded_km" not in self._cache:
+            if "chord" in self._cache:
+
+                def exact(at: NDArray[np.intp]) -> F:
+                    n, o = self.n[at], self.o[at]
+                    return haversine_km_array(
+                        self.needs.lat[n], self.needs.lon[n], self.offers.lat[o], self.offers.lon[o]
+                    )
+
+                rounded = round_half_km_from_chord(self._cache["chord"], exact)
+            else:
+                rounded = round_half_km_array(self.distance_km)
+            self._cache["rounded_km"] = rounded
+        out: F = self._cache["rounded_km"]
+        return out
+
+    def with_chords(self, chord: F) -> "Pairs":
+        """These pairs with the Euclidean distance between their points' unit vectors, as a k-d
+        tree search measured it (NaN for remote help), carried along as the set narrows."""
+        return replace(self, _cache={**self._cache, "chord": chord})
 
     @property
     def timed(self) -> Bools:
@@ -114,7 +141,7 @@ def not_joined(p: Pairs) -> Bools:
 def in_reach(p: Pairs) -> Bools:
     """Remote help is never out of reach; in-person help without a point always is. Reaches are
     compared with the rounded distance, as `filters.reaches` compares them."""
-    d = round_half_km_array(p.distance_km)
+    d = p.rounded_km
     reach = (d <= p.offers.reach[p.o]) & (d <= p.needs.limit[p.n])
     out: Bools = ~p.needs.in_person[p.n] | reach
     return out
@@ -163,9 +190,9 @@ def availability_score(p: Pairs) -> F:
 def score_parts(p: Pairs, helped: F) -> dict[str, F]:
     """Each component of the score for every pair (`scoring.components`), unrounded; `helped`
     counts the completed matches between each pair's volunteer and requester."""
-    needs, offers, n, o, d = p.needs, p.offers, p.n, p.o, p.distance_km
+    needs, offers, n, o, d = p.needs, p.offers, p.n, p.o, p.rounded_km
     # `scoring.proximity`: from the distance rounded to 0.5 km; remote help is as near as can be.
-    proximity = np.where(np.isnan(d), 1.0, 1.0 / (1.0 + round_half_km_array(d) / PROXIMITY_SCALE_KM))
+    proximity = np.where(np.isnan(d), 1.0, 1.0 / (1.0 + d / PROXIMITY_SCALE_KM))
     count = needs.language_count[n]
     shared = np.bitwise_count(offers.languages[o] & needs.languages[n])
     return {

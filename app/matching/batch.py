@@ -11,16 +11,14 @@ checks that this and the one-pair functions agree on random worlds with several 
 candidate graph); None keeps every eligible pair.
 """
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
 
-from app.geo import EARTH_RADIUS_KM, ROUNDING_SLACK_KM
+from app.geo import ROUNDING_SLACK_KM, chord_of_km
 from app.matching.arrays import IN_PERSON, Pairs, score_parts
 from app.matching.columns import F, Ints, NeedColumns, OfferColumns
 from app.matching.facts import REMOTE, Context, NeedFacts, OfferFacts
@@ -52,14 +50,16 @@ class BatchPairs:
     volunteer: Ints  # the offer's volunteer, as an index: one volunteer fills one slot of a need
 
 
-def _unit(lat: F, lon: F) -> F:
+def unit_vectors(lat: F, lon: F) -> F:
+    """Points in degrees as unit vectors (n x 3): the k-d trees' space, where the distance
+    between two points is the chord `geo.chord_of_km` and `geo.round_half_km_from_chord` read."""
     p, la = np.radians(lat), np.radians(lon)
     return np.stack([np.cos(p) * np.cos(la), np.cos(p) * np.sin(la), np.sin(p)], axis=1)
 
 
 def _chord(km: float) -> float:
     """A chord a hair longer than the arc, so the exact haversine filter has the last word."""
-    return 2 * math.sin(min(math.pi, km * 1.001 / EARTH_RADIUS_KM) / 2)
+    return float(chord_of_km(np.array(km)))
 
 
 def _offers_of(offers: OfferColumns, bit: int, mode: int) -> Ints:
@@ -72,7 +72,9 @@ class _Block:
 
     needs: Ints
     in_person: bool
-    offers: list[tuple[Ints, "cKDTree | None", float]]  # (members, tree of their points, chord)
+    # (members, a tree of their points, the chord it is searched within, and whether that chord is
+    # every member's own reach: then no member's reach can be shorter than the search)
+    offers: list[tuple[Ints, "cKDTree | None", float, bool]]
 
 
 def _blocks(needs: NeedColumns, offers: OfferColumns) -> list[_Block]:
@@ -82,17 +84,18 @@ def _blocks(needs: NeedColumns, offers: OfferColumns) -> list[_Block]:
     from scipy.spatial import cKDTree
 
     out = []
-    xyz = _unit(offers.lat, offers.lon)
+    xyz = unit_vectors(offers.lat, offers.lon)
     located = needs.in_person & ~np.isnan(needs.lat)
     for bit in CATEGORY_BITS:
         near, group = np.flatnonzero(located & (needs.category == bit)), _offers_of(offers, bit, IN_PERSON)
         if near.size and group.size:
             classes = np.searchsorted(REACH_CLASSES, offers.reach[group])
-            trees: list[tuple[Ints, cKDTree | None, float]] = []
+            trees: list[tuple[Ints, cKDTree | None, float, bool]] = []
             for c in np.unique(classes):
                 members = group[classes == c]
-                reach = float(offers.reach[members].max()) + ROUNDING_SLACK_KM  # reaches compare rounded
-                trees.append((members, cKDTree(xyz[members]), _chord(reach)))
+                reaches = offers.reach[members]
+                chord = _chord(float(reaches.max()) + ROUNDING_SLACK_KM)  # reaches compare rounded
+                trees.append((members, cKDTree(xyz[members]), chord, bool((reaches == reaches.max()).all())))
             out += [_Block(near[i : i + BLOCK], True, trees) for i in range(0, near.size, BLOCK)]
         far, group = (
             np.flatnonzero(~needs.in_person & (needs.category == bit)),
@@ -100,7 +103,8 @@ def _blocks(needs: NeedColumns, offers: OfferColumns) -> list[_Block]:
         )
         if far.size and group.size:
             out += [
-                _Block(far[i : i + BLOCK], False, [(group, None, 0.0)]) for i in range(0, far.size, BLOCK)
+                _Block(far[i : i + BLOCK], False, [(group, None, 0.0, True)])
+                for i in range(0, far.size, BLOCK)
             ]
     return out
 
@@ -127,6 +131,10 @@ class _Run:
     offers: OfferColumns
     lookups: Lookups
     top_k: int | None
+    # Each offer's and each need's reach as a chord of the unit sphere (`geo.chord_of_km`, with the
+    # slack of rounded distances; 2, the diameter, where a need sets none).
+    offer_chords: F
+    need_chords: F
 
     def pairs(self, block: _Block) -> tuple[Ints, Ints, F]:
         """The block's pairs of one category and mode, with their chord for in-person help."""
@@ -137,12 +145,19 @@ class _Run:
         from scipy.spatial import cKDTree  # imported by _blocks already: a dictionary look-up
 
         found_n, found_o, found_c = [], [], []
-        need_tree = cKDTree(_unit(self.needs.lat[block.needs], self.needs.lon[block.needs]))
-        for members, tree, chord in block.offers:
+        need_tree = cKDTree(unit_vectors(self.needs.lat[block.needs], self.needs.lon[block.needs]))
+        shortest = float(self.need_chords[block.needs].min())
+        for members, tree, chord, one_reach in block.offers:
             hits = need_tree.sparse_distance_matrix(tree, chord, output_type="ndarray")
-            found_n.append(block.needs[hits["i"]])
-            found_o.append(members[hits["j"]])
-            found_c.append(hits["v"])
+            n, o, c = block.needs[hits["i"]], members[hits["j"]], hits["v"]
+            # Within both reaches by chord, a hair long (the exact rule decides later): needed
+            # only where an offer's reach or a need's is shorter than the search's chord.
+            if not one_reach or shortest < chord:
+                near = (c <= self.offer_chords[o]) & (c <= self.need_chords[n])
+                n, o, c = n[near], o[near], c[near]
+            found_n.append(n)
+            found_o.append(o)
+            found_c.append(c)
         return np.concatenate(found_n), np.concatenate(found_o), np.concatenate(found_c)
 
     def evaluate(self, block: _Block) -> tuple[Ints, Ints, F, F]:
@@ -150,29 +165,20 @@ class _Run:
 
         Every rule of `rules.RULES` in its array form, cheap ones at once, heavy ones on what
         the cheaper kept; blocks and trees only spare the rules pairs that cannot pass."""
-        nc, oc = self.needs, self.offers
         n, o, chord = self.pairs(block)
-        if block.in_person:  # the arc from the chord, with a margin: the haversine decides later
-            arc = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, chord / 2)) * (1 - 1e-9) - 1e-9
-            slack = ROUNDING_SLACK_KM  # reaches compare the rounded distance (app.geo)
-            near = (arc <= oc.reach[o] + slack) & (arc <= nc.limit[n] + slack)
-            n, o = n[near], o[near]
-        pairs = Pairs(nc, oc, self.lookups, n, o)
+        pairs = Pairs(self.needs, self.offers, self.lookups, n, o).with_chords(chord)
         keep = np.ones(n.size, dtype=bool)
         for rule in _BATCH_ORDER:
             if rule.heavy:
                 pairs, keep = pairs.where(keep), np.ones(int(keep.sum()), dtype=bool)
             keep &= rule.array(pairs)
         pairs = pairs.where(keep)
-        n, o, d = pairs.n, pairs.o, pairs.distance_km
-        score = _scores(pairs, self.lookups.helped(n, pairs.volunteer))
+        score = _scores(pairs, self.lookups.helped(pairs.n, pairs.volunteer))
         if self.top_k is not None:
-            n, o, d, score = _where(_best(block.needs, n, o, score, self.top_k), n, o, d, score)
-        return n, o, d, score
-
-
-def _where(keep: NDArray[Any], *columns: NDArray[Any]) -> list[NDArray[Any]]:
-    return [c[keep] for c in columns]
+            best = _best(block.needs, pairs.n, pairs.o, score, self.top_k)
+            pairs, score = pairs.where(best), score[best]
+        # The exact distance only for the pairs kept: the rules and the score read it rounded.
+        return pairs.n, pairs.o, pairs.distance_km, score
 
 
 def _scores(pairs: Pairs, helped: F) -> F:
@@ -231,7 +237,9 @@ def batch_pairs(
     if not needs or not oc.ids:
         return BatchPairs(empty, empty, np.zeros(0), np.zeros(0), empty)
     nc = NeedColumns.of(needs, oc, ctx, words)
-    run = _Run(nc, oc, Lookups.of(needs, nc, oc, ctx), top_k)
+    lookups = Lookups.of(needs, nc, oc, ctx)
+    chords = chord_of_km(oc.reach + ROUNDING_SLACK_KM), chord_of_km(nc.limit + ROUNDING_SLACK_KM)
+    run = _Run(nc, oc, lookups, top_k, *chords)
     # numpy and the k-d trees let go of the GIL for the heavy part of each step, so blocks run
     # side by side on every core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

@@ -19,11 +19,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.types import Point
 from app.dispatch import loading, pools
-from app.geo import haversine_km, located
+from app.geo import (
+    EARTH_RADIUS_KM,
+    MAX_ARC_KM,
+    ROUNDING_MARGIN_KM,
+    haversine_km,
+    haversine_km_array,
+    located,
+    round_half_km_array,
+    round_half_km_from_chord,
+)
 from app.matches.models import Match, MatchStatus
 from app.matching import arrays, rules, scoring
 from app.matching.arrays import Pairs
-from app.matching.batch import words_of
+from app.matching.batch import unit_vectors, words_of
 from app.matching.columns import NeedColumns, OfferColumns
 from app.matching.facts import Context, NeedFacts, OfferFacts
 from app.matching.filters import distance_km
@@ -338,3 +347,60 @@ async def test_sql_and_python_forms_agree(application: FastAPI, name: str) -> No
             await session.rollback()
     assert held, f"the seeded rows never let {name} hold"
     assert failed, f"the seeded rows never fail {name}"
+
+
+def _destinations(rng: np.random.Generator, km: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Random points, and for each the point `km` away on a random bearing (on the same sphere)."""
+    lat1, lon1 = rng.uniform(-85, 85, km.size), rng.uniform(-180, 180, km.size)
+    p1, l1, bearing = np.radians(lat1), np.radians(lon1), rng.uniform(0, 2 * np.pi, km.size)
+    delta = km / EARTH_RADIUS_KM
+    p2 = np.arcsin(np.sin(p1) * np.cos(delta) + np.cos(p1) * np.sin(delta) * np.cos(bearing))
+    l2 = l1 + np.arctan2(
+        np.sin(bearing) * np.sin(delta) * np.cos(p1), np.cos(delta) - np.sin(p1) * np.sin(p2)
+    )
+    return lat1, lon1, np.degrees(p2), (np.degrees(l2) + 540) % 360 - 180
+
+
+def _tree_chords(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Each pair's chord as the batch's k-d tree join measures it."""
+    from scipy.spatial import cKDTree
+
+    chords = np.empty(lat1.size)
+    for i in range(lat1.size):  # one pair per join, so each chord is its own pair's
+        a, b = (
+            cKDTree(unit_vectors(lat1[i : i + 1], lon1[i : i + 1])),
+            cKDTree(unit_vectors(lat2[i : i + 1], lon2[i : i + 1])),
+        )
+        hits = a.sparse_distance_matrix(b, 2.0, output_type="ndarray")
+        chords[i] = hits["v"][0] if hits.size else 0.0  # the join leaves out a distance of exactly 0
+    return chords
+
+
+def test_arcs_from_tree_chords_round_as_the_haversine() -> None:
+    """The batch reads each in-person pair's distance, rounded to 0.5 km, from the chord its k-d
+    tree join measured, and the haversine only at a rounding boundary: the values must be those
+    of rounding the haversine, pair for pair, boundaries included."""
+    rng = np.random.default_rng(11)
+    near = np.arange(0.25, 40.0, 0.5)  # rounding boundaries, hit to within the last bits
+    km = np.concatenate([rng.uniform(0, MAX_ARC_KM, 3000), rng.uniform(0, 0.01, 200), near, near + 1e-11])
+    lat1, lon1, lat2, lon2 = _destinations(rng, km)
+    haversine = haversine_km_array(lat1, lon1, lat2, lon2)
+    chords = _tree_chords(lat1, lon1, lat2, lon2)
+    arcs = 2 * EARTH_RADIUS_KM * np.arcsin(chords / 2)
+    # How far the two measures are apart: four orders below the margin the rounding relies on.
+    assert np.abs(arcs - haversine).max() < ROUNDING_MARGIN_KM / 1e4
+    asked: list[np.ndarray] = []
+
+    def exact(at: np.ndarray) -> np.ndarray:
+        asked.append(at)
+        out: np.ndarray = haversine[at]
+        return out
+
+    got = round_half_km_from_chord(chords, exact)
+    assert np.array_equal(got, round_half_km_array(haversine))
+    # The boundary pairs were settled by the haversine, and few others were.
+    settled = np.concatenate(asked)
+    assert set(range(km.size - 2 * near.size, km.size)) <= set(settled.tolist())
+    assert settled.size < 2 * near.size + 10
+    remote = round_half_km_from_chord(np.array([np.nan]), exact)  # remote help has no chord
+    assert np.isnan(remote).all()
