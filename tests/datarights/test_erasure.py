@@ -16,16 +16,16 @@ from tests.factories import PASSWORD, assert_problem
 async def _dump(application: FastAPI) -> str:
     """Every row of every table, as text."""
     parts = []
-    async with application.state.sessionmaker() as session:
+    async with application.state.engine.connect() as connection:  # rows, not ORM entities
         for table in SQLModel.metadata.sorted_tables:
-            rows = (await session.execute(select(table))).all()
+            rows = (await connection.execute(select(table))).all()
             parts.append(f"{table.name}: {[tuple(r) for r in rows]!r}")
     return "\n".join(parts)
 
 
 async def _count(application: FastAPI, sql: str, **params: Any) -> int:
-    async with application.state.sessionmaker() as session:
-        return int((await session.execute(text(sql), params)).scalar_one())
+    async with application.state.engine.connect() as connection:
+        return int((await connection.execute(text(sql), params)).scalar_one())
 
 
 async def test_a_wrong_password_is_403_and_erases_nothing(
