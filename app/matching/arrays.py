@@ -32,8 +32,9 @@ class Pairs:
 
     def where(self, keep: Bools | Ints) -> "Pairs":
         """The pairs `keep` marks (a mask, or positions), with what was computed for them."""
-        cache = {name: values[keep] for name, values in self._cache.items()}
-        return replace(self, n=self.n[keep], o=self.o[keep], _cache=cache)
+        at = np.flatnonzero(keep) if keep.dtype == np.bool_ else keep  # one scan of the mask
+        cache = {name: values[at] for name, values in self._cache.items()}
+        return replace(self, n=self.n[at], o=self.o[at], _cache=cache)
 
     @property
     def volunteer(self) -> Ints:
@@ -86,7 +87,9 @@ class Pairs:
     @property
     def timed(self) -> Bools:
         """Pairs whose need has a window and whose offer names slots."""
-        out: Bools = self.needs.windowed[self.n] & self.offers.has_slots[self.o]
+        if "timed" not in self._cache:
+            self._cache["timed"] = self.needs.windowed[self.n] & self.offers.has_slots[self.o]
+        out: Bools = self._cache["timed"]
         return out
 
     @property

@@ -2,10 +2,12 @@
 
 The same rules and score as `rules.first_failure` and `scoring.score`, in their array forms
 (`arrays`). In-person pairs are found per category: the category's offers in k-d trees of unit
-vectors, one per reach class, each joined to a tree of the category's needs (a tree-to-tree
-search that yields arrays, not a Python list per need). Each rule is then one operation over all
-pairs, cheapest first, so every heavy step sees fewer, and so is each part of the score. A test
-checks that this and the one-pair functions agree on random worlds with several timezones.
+vectors, one per reach class (and language mask, where offers have few), each joined to a tree of
+the category's needs that could share a language with them (a tree-to-tree search that yields
+arrays, not a Python list per need). Its chords give the pairs' rounded distances. Each rule is
+then one operation over all pairs, cheapest first, so every heavy step sees fewer, and so is
+each part of the score. A test checks that this and the one-pair functions agree on random
+worlds with several timezones.
 
 `top_k` keeps each need's k best-scoring pairs (the assignment is then optimal over that
 candidate graph); None keeps every eligible pair.
@@ -38,6 +40,8 @@ CATEGORY_BITS = [mask([c], Category) for c in Category]
 _POINTS = 1_000_000
 _BANDS = 512  # score bands a need's pairs are counted in before its best are sorted
 _MIX_NEED, _MIX_OFFER = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
+# Offers of a block are split by their language masks when they have at most this many.
+LANGUAGE_GROUPS = 8
 REACH_CLASSES = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 25.0, 50.0, 100.0, 200.0])
 
 
@@ -67,19 +71,40 @@ def _offers_of(offers: OfferColumns, bit: int, mode: int) -> Ints:
 
 
 @dataclass(frozen=True)
+class _Group:
+    """Offers a block's needs are joined with at once."""
+
+    members: Ints
+    tree: "cKDTree | None"  # of their points, for in-person help
+    chord: float  # the tree is searched within it: the longest reach among them
+    one_reach: bool  # every member reaches exactly that far, so none can be out of reach within it
+    languages: int | None  # the language mask every member has, where the group is split by it
+
+
+@dataclass(frozen=True)
 class _Block:
     """Some needs of one category, with the offers that could serve them."""
 
     needs: Ints
     in_person: bool
-    # (members, a tree of their points, the chord it is searched within, and whether that chord is
-    # every member's own reach: then no member's reach can be shorter than the search)
-    offers: list[tuple[Ints, "cKDTree | None", float, bool]]
+    offers: list[_Group]
+
+
+def _by_languages(offers: OfferColumns, members: Ints) -> list[tuple[Ints, int | None]]:
+    """`members` split by their language masks when they have few distinct ones (most offers
+    speak one or two of a neighbourhood's few languages), so a need asking for a language meets
+    only the groups that speak it; else one group."""
+    masks = offers.languages[members]
+    distinct = np.unique(masks)
+    if distinct.size > LANGUAGE_GROUPS:
+        return [(members, None)]
+    return [(members[masks == m], int(m)) for m in distinct]
 
 
 def _blocks(needs: NeedColumns, offers: OfferColumns) -> list[_Block]:
     """Needs by category and mode, BLOCK at a time; in person, the category's offers in one
-    tree per reach class, so a need is measured only against offers that might reach it."""
+    tree per reach class, so a need is measured only against offers that might reach it; both
+    split by the offers' languages (`_by_languages`)."""
     # SciPy here, not at import: ~30 MB in every server process, for batch runs only.
     from scipy.spatial import cKDTree
 
@@ -90,22 +115,22 @@ def _blocks(needs: NeedColumns, offers: OfferColumns) -> list[_Block]:
         near, group = np.flatnonzero(located & (needs.category == bit)), _offers_of(offers, bit, IN_PERSON)
         if near.size and group.size:
             classes = np.searchsorted(REACH_CLASSES, offers.reach[group])
-            trees: list[tuple[Ints, cKDTree | None, float, bool]] = []
+            trees = []
             for c in np.unique(classes):
-                members = group[classes == c]
-                reaches = offers.reach[members]
-                chord = _chord(float(reaches.max()) + ROUNDING_SLACK_KM)  # reaches compare rounded
-                trees.append((members, cKDTree(xyz[members]), chord, bool((reaches == reaches.max()).all())))
+                for members, languages in _by_languages(offers, group[classes == c]):
+                    reaches = offers.reach[members]
+                    longest = float(reaches.max())
+                    chord = _chord(longest + ROUNDING_SLACK_KM)  # reaches compare rounded
+                    one_reach = bool((reaches == longest).all())
+                    trees.append(_Group(members, cKDTree(xyz[members]), chord, one_reach, languages))
             out += [_Block(near[i : i + BLOCK], True, trees) for i in range(0, near.size, BLOCK)]
         far, group = (
             np.flatnonzero(~needs.in_person & (needs.category == bit)),
             _offers_of(offers, bit, REMOTE),
         )
         if far.size and group.size:
-            out += [
-                _Block(far[i : i + BLOCK], False, [(group, None, 0.0, True)])
-                for i in range(0, far.size, BLOCK)
-            ]
+            groups = [_Group(m, None, 0.0, True, languages) for m, languages in _by_languages(offers, group)]
+            out += [_Block(far[i : i + BLOCK], False, groups) for i in range(0, far.size, BLOCK)]
     return out
 
 
@@ -137,27 +162,38 @@ class _Run:
     need_chords: F
 
     def pairs(self, block: _Block) -> tuple[Ints, Ints, F]:
-        """The block's pairs of one category and mode, with their chord for in-person help."""
-        if not block.in_person:
-            members = block.offers[0][0]
-            n, o = np.repeat(block.needs, members.size), np.tile(members, block.needs.size)
-            return n, o, np.full(n.size, np.nan)
+        """The block's pairs of one category and mode, with their chord for in-person help.
+        A need asking for languages meets only the groups that speak one of them (the
+        `language` rule still decides, as where the offers were not split)."""
         from scipy.spatial import cKDTree  # imported by _blocks already: a dictionary look-up
 
         found_n, found_o, found_c = [], [], []
-        need_tree = cKDTree(unit_vectors(self.needs.lat[block.needs], self.needs.lon[block.needs]))
-        shortest = float(self.need_chords[block.needs].min())
-        for members, tree, chord, one_reach in block.offers:
-            hits = need_tree.sparse_distance_matrix(tree, chord, output_type="ndarray")
-            n, o, c = block.needs[hits["i"]], members[hits["j"]], hits["v"]
+        wanted = self.needs.languages[block.needs]
+        for group in block.offers:
+            needs = block.needs
+            if group.languages is not None:
+                needs = needs[(wanted == 0) | (wanted & group.languages != 0)]
+                if not needs.size:
+                    continue
+            if group.tree is None:  # remote help: every need with every offer
+                found_n.append(np.repeat(needs, group.members.size))
+                found_o.append(np.tile(group.members, needs.size))
+                found_c.append(np.full(needs.size * group.members.size, np.nan))
+                continue
+            need_tree = cKDTree(unit_vectors(self.needs.lat[needs], self.needs.lon[needs]))
+            hits = need_tree.sparse_distance_matrix(group.tree, group.chord, output_type="ndarray")
+            n, o, c = needs[hits["i"]], group.members[hits["j"]], hits["v"]
             # Within both reaches by chord, a hair long (the exact rule decides later): needed
             # only where an offer's reach or a need's is shorter than the search's chord.
-            if not one_reach or shortest < chord:
+            if not group.one_reach or float(self.need_chords[needs].min()) < group.chord:
                 near = (c <= self.offer_chords[o]) & (c <= self.need_chords[n])
                 n, o, c = n[near], o[near], c[near]
             found_n.append(n)
             found_o.append(o)
             found_c.append(c)
+        if not found_n:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, np.zeros(0)
         return np.concatenate(found_n), np.concatenate(found_o), np.concatenate(found_c)
 
     def evaluate(self, block: _Block) -> tuple[Ints, Ints, F, F]:
@@ -199,7 +235,10 @@ def _best(needs: Ints, n: Ints, o: Ints, score: F, k: int) -> Ints:
     score band finds the lowest band that still holds its k best, and pairs below it (most of
     them) cannot be."""
     points = np.rint(score * 1e6).astype(np.int64)  # scores are rounded to 6 decimals
-    local = np.searchsorted(needs, n)
+    first = int(needs[0])
+    at = np.empty(int(needs[-1]) - first + 1, dtype=np.int64)  # a need's place among the block's
+    at[needs - first] = np.arange(needs.size)
+    local = at[n - first]
     band = np.clip(points, 0, _POINTS) * _BANDS // (_POINTS + 1)
     counts = np.bincount(local * _BANDS + band, minlength=needs.size * _BANDS).reshape(needs.size, _BANDS)
     at_or_above = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]  # pairs in each band or a better one

@@ -234,12 +234,16 @@ def _stretch(pieces: tuple[tuple[int, int, int], ...]) -> tuple[int, int]:
 def overlap(need: NeedColumns, offer: OfferColumns, n: Ints, o: Ints) -> NDArray[np.int32]:
     """Minutes of each pair's window inside the offer's slots (the scalar `overlap_minutes`)."""
     zone = offer.timezone[o]
-    begin, length = need.begin[n, zone][:, None], need.length[n, zone][:, None]
+    begin, length = need.begin[n, zone], need.length[n, zone]
     start, end = offer.slot_start[o], offer.slot_end[o]
-    # The window is [begin, begin + length) on a clock that wraps at the end of the week.
-    first_end = np.minimum(begin + length, WEEK)
-    wrapped_end = np.maximum(begin + length - WEEK, 0)
-    inside = np.maximum(np.minimum(first_end, end) - np.maximum(begin, start), 0)
-    inside += np.maximum(np.minimum(wrapped_end, end) - start, 0)
+    # The window is [begin, begin + length) on a clock that wraps at the end of the week: its
+    # part up to the week's end, then, for the few windows that wrap, the part from its start.
+    inside = np.minimum(np.minimum(begin + length, WEEK)[:, None], end)
+    inside -= np.maximum(begin[:, None], start)
+    np.maximum(inside, 0, out=inside)
     total: NDArray[np.int32] = inside.sum(axis=1, dtype=np.int32)
+    wraps = np.flatnonzero(begin + length > WEEK)
+    if wraps.size:
+        after = np.minimum((begin[wraps] + length[wraps] - WEEK)[:, None], end[wraps]) - start[wraps]
+        total[wraps] += np.maximum(after, 0).sum(axis=1, dtype=np.int32)
     return total

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from app.geo import coarse_point
+from app.matching import batch
 from app.matching.batch import batch_pairs, words_of
 from app.matching.columns import OfferColumns
 from app.matching.facts import Context, NeedFacts, OfferFacts, Slot, category_bit, mode_bit
@@ -96,7 +98,12 @@ def _random_world(rng: random.Random) -> tuple[list[NeedFacts], list[OfferFacts]
     return needs, offers, ctx
 
 
-def test_batch_pairs_equal_the_one_pair_functions() -> None:
+@pytest.mark.parametrize("language_groups", [batch.LANGUAGE_GROUPS, 0], ids=["split", "unsplit"])
+def test_batch_pairs_equal_the_one_pair_functions(
+    language_groups: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offers split by language (this world's have at most seven masks) and not split."""
+    monkeypatch.setattr(batch, "LANGUAGE_GROUPS", language_groups)
     for seed in range(8):
         needs, offers, ctx = _random_world(random.Random(seed))
         expected = {
