@@ -306,8 +306,20 @@ def read_and_compute(
 ) -> Outcome:
     """The whole run in the computing process, reading through its own connection: the rows
     become objects there, not in the web worker. Under READ COMMITTED each of the request's
-    statements saw its own snapshot anyway, and proposing checks blocks and pairs again."""
-    return asyncio.run(_read_and_compute(settings, organization_id, body, now))
+    statements saw its own snapshot anyway, and proposing checks blocks and pairs again.
+
+    On a loop of its own, not `asyncio.run`: in a process's main thread that swaps the SIGINT
+    handler for one holding its task, and swapping it back Python formats that handler's repr,
+    the task's result included, the whole outcome (53 ms a run at 10,000 x 50,000)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(_read_and_compute(settings, organization_id, body, now))
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()
 
 
 async def _read_and_compute(
