@@ -372,7 +372,8 @@ def _tree_chords(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.
             cKDTree(unit_vectors(lat2[i : i + 1], lon2[i : i + 1])),
         )
         hits = a.sparse_distance_matrix(b, 2.0, output_type="ndarray")
-        chords[i] = hits["v"][0] if hits.size else 0.0  # the join leaves out a distance of exactly 0
+        assert hits.size == 1  # every pair is within the diameter, a distance of 0 included
+        chords[i] = hits["v"][0]
     return chords
 
 
