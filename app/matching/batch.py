@@ -148,6 +148,8 @@ _BATCH_ORDER = tuple(
         key=lambda r: (r.heavy, _HEAVY_FIRST.index(r.name) if r.heavy else 0),
     )
 )
+SETTLED_BY_LANGUAGE_GROUPS = frozenset({"language"})
+_SPLIT_ORDER = tuple(r for r in _BATCH_ORDER if r.name not in SETTLED_BY_LANGUAGE_GROUPS)
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,10 @@ class _Run:
         n, o, chord = self.pairs(block)
         pairs = Pairs(self.needs, self.offers, self.lookups, n, o).with_chords(chord)
         keep = np.ones(n.size, dtype=bool)
-        for rule in _BATCH_ORDER:
+        # Where every offer group has one language mask, the join met each need only with groups
+        # that share one of its languages (or with all, when it asks for none): settled.
+        split = all(group.languages is not None for group in block.offers)
+        for rule in _BATCH_ORDER if not split else _SPLIT_ORDER:
             if rule.heavy:
                 pairs, keep = pairs.where(keep), np.ones(int(keep.sum()), dtype=bool)
             keep &= rule.array(pairs)
