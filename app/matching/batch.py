@@ -165,8 +165,8 @@ class _Run:
 
     def pairs(self, block: _Block) -> tuple[Ints, Ints, F]:
         """The block's pairs of one category and mode, with their chord for in-person help.
-        A need asking for languages meets only the groups that speak one of them (the
-        `language` rule still decides, as where the offers were not split)."""
+        A need asking for languages meets only the groups that speak one of them, which settles
+        the `language` rule where every group has one mask (`evaluate` then skips it)."""
         from scipy.spatial import cKDTree  # imported by _blocks already: a dictionary look-up
 
         found_n, found_o, found_c = [], [], []
