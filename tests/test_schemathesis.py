@@ -176,7 +176,11 @@ def fuzz_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         with asgi.get_client(current):  # the app's lifespan starts, for the whole module
             # The computing process, started and loaded once, before any fuzzed matching run.
             runs.warm().result(timeout=WARM_UP_SECONDS)
+        started = runs.computing_pids()
         yield url
+        # Still the same process: no test's teardown ended the app's lifespan (and with it the
+        # process), which would make the next matching run wait for a new one.
+        assert runs.computing_pids() == started, "the app's lifespan ended within the module"
     finally:
         current.ending = True
         with asgi.get_client(current):  # a lifespan to end, if the last test's teardown ended one
