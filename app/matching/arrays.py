@@ -131,10 +131,16 @@ def mode_offered(p: Pairs) -> Bools:
     return out
 
 
-def language_shared(p: Pairs) -> Bools:
-    wanted = p.needs.languages[p.n]
-    out: Bools = (wanted == 0) | (p.offers.languages[p.o] & wanted != 0)
+def speaks_for(wanted: Ints, spoken: Ints | int) -> Bools:
+    """The language rule on masks (`filters.language_shared`): the need asks for no language, or
+    the offer speaks one it asks for. Also how a batch's join picks the needs for an offer group
+    of one language mask (`batch`)."""
+    out: Bools = (wanted == 0) | (spoken & wanted != 0)
     return out
+
+
+def language_shared(p: Pairs) -> Bools:
+    return speaks_for(p.needs.languages[p.n], p.offers.languages[p.o])
 
 
 def not_joined(p: Pairs) -> Bools:

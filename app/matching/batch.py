@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.geo import ROUNDING_SLACK_KM, chord_of_km
-from app.matching.arrays import IN_PERSON, Pairs, score_parts
+from app.matching.arrays import IN_PERSON, Pairs, score_parts, speaks_for
 from app.matching.columns import F, Ints, NeedColumns, OfferColumns
 from app.matching.facts import REMOTE, Context, NeedFacts, OfferFacts
 from app.matching.lookups import Lookups
@@ -174,7 +174,7 @@ class _Run:
         for group in block.offers:
             needs = block.needs
             if group.languages is not None:
-                needs = needs[(wanted == 0) | (wanted & group.languages != 0)]
+                needs = needs[speaks_for(wanted, group.languages)]
                 if not needs.size:
                     continue
             if group.tree is None:  # remote help: every need with every offer
