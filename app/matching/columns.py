@@ -56,12 +56,14 @@ def _language_columns(spoken: Sequence[Iterable[str]], words: dict[str, int]) ->
 
 
 def _slot_arrays(weeks: list[list[tuple[int, int]]]) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-    """(offers, most slots) arrays of slot starts and ends; padding slots are empty."""
-    start = np.zeros((len(weeks), max([len(w) for w in weeks] + [1])), dtype=np.int32)
+    """(most slots, offers) arrays of slot starts and ends; padding slots are empty. A row per
+    slot position, so a pair's slots are gathered a row at a time (one-dimensional takes, twice
+    as fast as gathering rows of an (offers, slots) array, measured on 2M pairs)."""
+    start = np.zeros((max([len(w) for w in weeks] + [1]), len(weeks)), dtype=np.int32)
     end = np.zeros_like(start)
     for i, week in enumerate(weeks):
         for j, (first, last) in enumerate(week):
-            start[i, j], end[i, j] = first, last
+            start[j, i], end[j, i] = first, last
     return start, end
 
 
@@ -85,7 +87,7 @@ class OfferColumns:
     volunteer_index: dict[int, int]
     timezone: Ints  # index into timezones
     timezones: list[str]
-    slot_start: NDArray[np.int32]  # (offers, most slots) in minutes of the week; padding is empty
+    slot_start: NDArray[np.int32]  # (most slots, offers) in minutes of the week; padding is empty
     slot_end: NDArray[np.int32]
     has_slots: Bools
     active: Bools  # not paused
@@ -235,15 +237,19 @@ def overlap(need: NeedColumns, offer: OfferColumns, n: Ints, o: Ints) -> NDArray
     """Minutes of each pair's window inside the offer's slots (the scalar `overlap_minutes`)."""
     zone = offer.timezone[o]
     begin, length = need.begin[n, zone], need.length[n, zone]
-    start, end = offer.slot_start[o], offer.slot_end[o]
     # The window is [begin, begin + length) on a clock that wraps at the end of the week: its
     # part up to the week's end, then, for the few windows that wrap, the part from its start.
-    inside = np.minimum(np.minimum(begin + length, WEEK)[:, None], end)
-    inside -= np.maximum(begin[:, None], start)
-    np.maximum(inside, 0, out=inside)
-    total: NDArray[np.int32] = inside.sum(axis=1, dtype=np.int32)
+    finish = np.minimum(begin + length, WEEK)
+    total = np.zeros(n.size, dtype=np.int32)
+    for start, end in zip(offer.slot_start, offer.slot_end, strict=True):  # one slot position at a time
+        inside = end.take(o)
+        np.minimum(inside, finish, out=inside)
+        inside -= np.maximum(start.take(o), begin)
+        total += np.maximum(inside, 0)
     wraps = np.flatnonzero(begin + length > WEEK)
     if wraps.size:
-        after = np.minimum((begin[wraps] + length[wraps] - WEEK)[:, None], end[wraps]) - start[wraps]
-        total[wraps] += np.maximum(after, 0).sum(axis=1, dtype=np.int32)
+        ow = o[wraps]
+        after = np.minimum((begin[wraps] + length[wraps] - WEEK)[None, :], offer.slot_end[:, ow])
+        after -= offer.slot_start[:, ow]
+        total[wraps] += np.maximum(after, 0).sum(axis=0, dtype=np.int32)
     return total
