@@ -15,7 +15,7 @@ from app.geo import haversine_km_array, round_half_km_array, round_half_km_from_
 from app.matching.columns import Bools, F, Ints, NeedColumns, OfferColumns, overlap
 from app.matching.facts import REMOTE
 from app.matching.lookups import Lookups
-from app.matching.scoring import CONTINUITY_SATURATION, PROXIMITY_SCALE_KM
+from app.matching.scoring import AT_MOST, CONTINUITY_SATURATION, PROXIMITY_SCALE_KM, WEIGHTS, proximity
 from app.vocab import Mode, mask
 
 IN_PERSON = mask([Mode.in_person], Mode)
@@ -212,3 +212,20 @@ def score_parts(p: Pairs, helped: F) -> dict[str, F]:
         "language": np.where(count == 0, 1.0, shared / np.maximum(count, 1)),
         "waiting": needs.waiting[n],
     }
+
+
+def ceilings(waiting: F, most_helped: F, km: float) -> F:
+    """`scoring.ceiling` for many needs at once: the highest score any eligible offer `km` or
+    more away could have for each need, from its waiting part (`NeedColumns.waiting`) and the
+    most completed matches its requester shares with any one volunteer. The same sum in the same
+    order, rounded the same way, so no pair's score (`score_parts`, weighted) can exceed it."""
+    at_most = {name: np.full(waiting.size, value) for name, value in AT_MOST.items()}
+    parts: dict[str, F] = {
+        "proximity": np.full(waiting.size, proximity(km)),
+        "continuity": np.minimum(1.0, most_helped / CONTINUITY_SATURATION),
+        "waiting": waiting,
+        **at_most,
+    }
+    top: F = sum((WEIGHTS[name] * parts[name] for name in WEIGHTS), np.zeros(waiting.size))
+    out: F = np.round(top, 6)
+    return out

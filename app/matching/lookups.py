@@ -64,6 +64,7 @@ class Lookups:
     requesters: int
     history_keys: Ints  # volunteer x requesters + requester
     history_counts: F
+    most_helped: F  # per need: its requester's completed matches with any one volunteer, at most
     suspended_volunteer: Bools  # per volunteer position
     suspended_requester: Bools  # per need
     blocked: Ints  # need x volunteers + volunteer, where the need's requester and volunteer are blocked
@@ -88,6 +89,13 @@ class Lookups:
             if v.int in volunteer_at and r.int in requester_at
         }
         keys = sorted(history)
+        counts = np.array([history[k] for k in keys], np.float64)
+        requester = np.array(
+            [requester_at.get(n.requester_id.int, -1) if n.requester_id else -1 for n in needs], np.int64
+        )
+        most = np.zeros(len(requester_at) + 1)  # the last: needs without a requester
+        if keys:
+            np.maximum.at(most, np.array(keys, np.int64) % len(requester_at), counts)
         return cls(
             offers=offers,
             volunteers=volunteers,
@@ -116,12 +124,11 @@ class Lookups:
                     if a.int in need_at and v.int in volunteer_at
                 ]
             ),
-            requester=np.array(
-                [requester_at.get(n.requester_id.int, -1) if n.requester_id else -1 for n in needs], np.int64
-            ),
+            requester=requester,
             requesters=len(requester_at),
             history_keys=np.array(keys, np.int64),
-            history_counts=np.array([history[k] for k in keys], np.float64),
+            history_counts=counts,
+            most_helped=most[requester],
             suspended_volunteer=_members_in(oc.volunteer_ids, ctx.suspended),
             suspended_requester=_members_in([n.requester_id for n in needs], ctx.suspended),
             blocked=_sorted(_blocked_keys(needs, volunteer_at, volunteers, ctx)),

@@ -23,6 +23,10 @@ WAIT_SATURATION_HOURS = 72.0
 CONTINUITY_SATURATION = 3
 # The trip at which proximity is worth half: about a 40-minute walk or a short drive across town.
 PROXIMITY_SCALE_KM = 3.0
+# The most the components that depend on the offer alone (beside its distance and shared history)
+# can be, whatever the offer: what `ceiling` and its array form `arrays.ceilings` assume of offers
+# not yet seen.
+AT_MOST = {"availability": 1.0, "load": 1.0, "language": 1.0}
 
 
 @dataclass(frozen=True)
@@ -78,13 +82,11 @@ def ceiling(need: NeedFacts, ctx: Context, d: float | None, helped: int) -> floa
     waited = (ctx.now - need.created_at).total_seconds() / 3600
     parts = {
         "proximity": proximity(d),
-        "availability": 1.0,
         "continuity": min(1.0, helped / CONTINUITY_SATURATION),
-        "load": 1.0,
-        "language": 1.0,
         "waiting": min(1.0, max(0.0, waited) / WAIT_SATURATION_HOURS),
+        **AT_MOST,
     }
-    return total(parts)
+    return total({name: parts[name] for name in WEIGHTS})  # summed in the weights' order, as every score
 
 
 def round_score(value: float) -> float:

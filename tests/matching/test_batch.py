@@ -12,24 +12,33 @@ import pytest
 
 from app.geo import coarse_point
 from app.matching import batch
+from app.matching.arrays import ceilings
 from app.matching.batch import batch_pairs, words_of
-from app.matching.columns import OfferColumns
+from app.matching.columns import F, Ints, NeedColumns, OfferColumns
 from app.matching.facts import Context, NeedFacts, OfferFacts, Slot, category_bit, mode_bit
 from app.matching.rules import eligible
-from app.matching.scoring import score
+from app.matching.scoring import ceiling, score
 from app.vocab import Capability, Category, Mode, mask
 
 NOW = datetime(2030, 3, 20, 12, 0, tzinfo=UTC)  # near the European and American clock changes
 ZONES = ["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"]
 
 
-def _random_world(rng: random.Random) -> tuple[list[NeedFacts], list[OfferFacts], Context]:
+def _random_world(
+    rng: random.Random,
+    offer_count: int = 120,
+    spread: float = 1.0,
+    reaches: tuple[float, ...] = (0.5, 1.0, 2.5, 4.0, 9.0),
+) -> tuple[list[NeedFacts], list[OfferFacts], Context]:
+    """`spread` widens the area (1: about 18 x 17 km) and `reaches` are the offers' reaches."""
     people = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(25)]
     orgs = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(2)]
     cats = list(Category)[:4]
     offers = []
-    for _ in range(120):
-        lat, lon = coarse_point(51.5 + rng.uniform(-0.08, 0.08), -0.12 + rng.uniform(-0.12, 0.12))
+    for _ in range(offer_count):
+        lat, lon = coarse_point(
+            51.5 + spread * rng.uniform(-0.08, 0.08), -0.12 + spread * rng.uniform(-0.12, 0.12)
+        )
         slots = tuple(
             Slot(rng.randrange(7), s, min(1440, s + rng.choice([30, 90, 240, 600])))
             for s in (rng.randrange(0, 1440, 5) for _ in range(rng.choice([0, 0, 1, 2, 4])))
@@ -44,7 +53,7 @@ def _random_world(rng: random.Random) -> tuple[list[NeedFacts], list[OfferFacts]
                 modes_mask=mask(rng.sample(list(Mode), rng.randint(1, 2)), Mode),
                 lat=lat,
                 lon=lon,
-                max_distance_km=rng.choice([0.5, 1.0, 2.5, 4.0, 9.0]),
+                max_distance_km=rng.choice(reaches),
                 slots=slots,
                 timezone=rng.choice(ZONES),
                 capacity=capacity,
@@ -56,7 +65,9 @@ def _random_world(rng: random.Random) -> tuple[list[NeedFacts], list[OfferFacts]
         )
     needs = []
     for _ in range(60):
-        lat, lon = coarse_point(51.5 + rng.uniform(-0.08, 0.08), -0.12 + rng.uniform(-0.12, 0.12))
+        lat, lon = coarse_point(
+            51.5 + spread * rng.uniform(-0.08, 0.08), -0.12 + spread * rng.uniform(-0.12, 0.12)
+        )
         start = NOW + timedelta(minutes=rng.randrange(0, 14 * 24 * 60, 5))
         window = (
             (start, start + timedelta(minutes=rng.choice([30, 120, 600, 3000, 12000])))
@@ -157,3 +168,121 @@ def test_offer_columns_read_from_rows_equal_those_from_facts() -> None:
             other = getattr(from_rows, name)
             assert np.array_equal(value, other) if isinstance(value, np.ndarray) else value == other, name
     assert from_facts.has_slots.sum() > 50
+
+
+@pytest.mark.parametrize("rings", [(4.0,), (1.0, 2.0, 3.0), (2.0, 5.0)])
+def test_best_ring_by_ring_are_the_best_of_every_pair(
+    rings: tuple[float, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searching outwards ring by ring and settling needs early keeps the very pairs (not only
+    the scores) that one search of every pair keeps, ties included; and some needs do settle."""
+    searched: list[tuple[int, int, float]] = []
+    search = batch._Run.pairs
+
+    def spy(
+        run: batch._Run, block: batch._Block, needs: Ints, beyond: float = -1.0, within: float = 2.0
+    ) -> tuple[Ints, Ints, F]:
+        searched.append((block.needs.size, needs.size, within))
+        return search(run, block, needs, beyond, within)
+
+    monkeypatch.setattr(batch._Run, "pairs", spy)
+    for seed in range(6):
+        # Dense and wide: many needs have their k best near and settle; the rest search far.
+        needs, offers, ctx = _random_world(random.Random(100 + seed), 1500, 2.0, (2.0, 5.0, 10.0, 30.0))
+        for k in (1, 3, 8):
+            monkeypatch.setattr(batch, "RINGS_KM", ())
+            whole = batch_pairs(needs, offers, ctx, top_k=k)
+            monkeypatch.setattr(batch, "RINGS_KM", rings)
+            by_rings = batch_pairs(needs, offers, ctx, top_k=k)
+            a, b = np.lexsort((whole.offer, whole.need)), np.lexsort((by_rings.offer, by_rings.need))
+            for name in ("need", "offer", "score", "distance_km", "volunteer"):
+                assert np.array_equal(getattr(whole, name)[a], getattr(by_rings, name)[b], equal_nan=True), (
+                    seed,
+                    k,
+                )
+    # Some searches after the first ring were for fewer needs than their block holds: settled.
+    assert any(within == 2.0 and size < block for block, size, within in searched)
+
+
+LAT0, LON0 = 51.5, -0.12
+
+
+def _need_here() -> NeedFacts:
+    return NeedFacts(
+        id=uuid.UUID(int=1),
+        requester_id=uuid.UUID(int=2),
+        organization_id=None,
+        category_bit=category_bit(Category.groceries),
+        mode_bit=mode_bit("in_person"),
+        lat=LAT0,
+        lon=LON0,
+        max_distance_km=None,
+        languages=frozenset(),
+        requirements_mask=0,
+        window_start=None,
+        window_end=None,
+        urgency="normal",
+        created_at=NOW - timedelta(hours=5),
+    )
+
+
+def _offer_from_here(i: int, km: float, bearing: float) -> OfferFacts:
+    """An offer `km` from the need, all else the best it can be."""
+    north, east = km * np.cos(np.radians(bearing)), km * np.sin(np.radians(bearing))
+    return OfferFacts(
+        id=uuid.UUID(int=100 + i),
+        volunteer_id=uuid.UUID(int=200 + i),
+        organization_id=None,
+        categories_mask=mask([Category.groceries], Category),
+        modes_mask=mask([Mode.in_person], Mode),
+        lat=float(LAT0 + north / 111.195),
+        lon=float(LON0 + east / (111.195 * np.cos(np.radians(LAT0)))),
+        max_distance_km=10.0,
+        slots=(),
+        timezone="UTC",
+        capacity=1,
+        active_matches=0,
+        languages=frozenset(),
+        capabilities_mask=0,
+        active=True,
+    )
+
+
+def test_a_tie_with_what_lies_beyond_the_ring_is_searched_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A need whose k-th best inside the first ring only equals what a pair further out could
+    score is not settled, as the pair further out may win the tie: here six offers score the
+    same (3.9 km and 4.1-4.2 km both round to 4 km, all else equal), one of them inside 4 km."""
+    need = _need_here()
+    offers = [_offer_from_here(i, 4.1 + 0.02 * i, 60.0 * i) for i in range(5)] + [
+        _offer_from_here(5, 3.9, 0.0)
+    ]
+    ctx = Context(now=NOW)
+    monkeypatch.setattr(batch, "RINGS_KM", ())
+    every = batch_pairs(needs=[need], offers=offers, ctx=ctx)
+    assert every.offer.size == 6
+    assert np.unique(every.score).size == 1
+    assert sorted(np.round(every.distance_km, 1)) == [3.9, 4.1, 4.1, 4.1, 4.2, 4.2]
+    whole = batch_pairs([need], offers, ctx, top_k=1)
+    assert whole.offer.tolist() != [5]  # the tie goes to an offer beyond 4 km
+    monkeypatch.setattr(batch, "RINGS_KM", (4.0,))
+    assert batch_pairs([need], offers, ctx, top_k=1).offer.tolist() == whole.offer.tolist()
+
+
+def test_an_offer_at_the_needs_own_point_is_in_the_first_ring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chord 0: the first ring takes every pair up to its edge, the nearest included."""
+    monkeypatch.setattr(batch, "RINGS_KM", (4.0,))
+    offers = [_offer_from_here(0, 0.0, 0.0), _offer_from_here(1, 6.0, 90.0)]
+    found = batch_pairs([_need_here()], offers, Context(now=NOW), top_k=1)
+    assert found.offer.tolist() == [0]
+    assert found.distance_km.tolist() == [0.0]
+
+
+def test_ceilings_are_the_one_need_ceiling() -> None:
+    """`arrays.ceilings`, which settles needs ring by ring, is `scoring.ceiling` to the bit."""
+    rng = random.Random(5)
+    needs, offers, ctx = _random_world(rng)
+    columns = NeedColumns.of(needs, OfferColumns.of(offers, words_of(needs)), ctx, words_of(needs))
+    for km in (0.0, 1.0, 3.7, 4.0, 16.0, 250.0):
+        helped = np.array([rng.choice([0, 0, 1, 2, 3, 5]) for _ in needs], dtype=np.float64)
+        expected = [ceiling(n, ctx, km, int(h)) for n, h in zip(needs, helped, strict=True)]
+        assert ceilings(columns.waiting, helped, km).tolist() == expected
