@@ -197,16 +197,23 @@ class _Run:
                 found_o.append(np.tile(group.members, chosen.size))
                 found_c.append(np.full(chosen.size * group.members.size, np.nan))
                 continue
-            radius = min(group.chord, within)
-            if radius <= beyond:  # every pair of this group was in an earlier ring
+            if min(group.chord, within) <= beyond:  # every pair of this group was in an earlier ring
                 continue
+            # A ring is cut on the chord the search reports: the tree keeps a pair when its squared
+            # chord is at most the radius squared, and one squared chord just above that still has
+            # the radius as its square root. So a ring's search reaches a hair further and keeps
+            # the pairs whose reported chord is at most its edge; the next keeps those above it.
+            cut = within < group.chord
+            radius = min(group.chord, within * (1 + 1e-9)) if cut else group.chord
             assert points is not None
             need_tree = cKDTree(points if group.languages is None else points[speaks])
             hits = need_tree.sparse_distance_matrix(group.tree, radius, output_type="ndarray")
             n, o, c = chosen[hits["i"]], group.members[hits["j"]], hits["v"]
+            near = c > beyond if beyond >= 0 else None
+            if cut:
+                near = c <= within if near is None else near & (c <= within)
             # Within both reaches by chord, a hair long (the exact rule decides later): needed
             # only where an offer's reach or a need's is shorter than the search's chord.
-            near = c > beyond if beyond >= 0 else None
             if not group.one_reach or float(self.need_chords[chosen].min()) < radius:
                 reached = (c <= self.offer_chords[o]) & (c <= self.need_chords[n])
                 near = reached if near is None else near & reached
@@ -222,7 +229,7 @@ class _Run:
 
     def evaluate(self, block: _Block) -> tuple[Ints, Ints, F, F]:
         """A block's eligible pairs (need, offer, distance, score), each need's top k if asked."""
-        if self.top_k is not None and block.in_person:
+        if self.top_k is not None and self.top_k > 0 and block.in_person:
             n, o, score = self._ring_by_ring(block, self.top_k)
             pairs = Pairs(self.needs, self.offers, self.lookups, n, o)
         else:
@@ -321,6 +328,12 @@ def _best(needs: Ints, n: Ints, o: Ints, score: F, k: int) -> Ints:
     spread = ((n.astype(np.uint64) * _MIX_NEED) ^ (o.astype(np.uint64) * _MIX_OFFER)) >> np.uint64(44)
     key = (local * (_POINTS + 1) + (_POINTS - points)) * (1 << 20) + spread.astype(np.int64)
     order = np.argsort(key)
+    ranked = key[order]
+    if ranked.size and (ranked[1:] == ranked[:-1]).any():
+        # Two offers share the hash's 20 bits and the score (one pair in hundreds of thousands
+        # where a run has over 400,000 offers): by offer, so that the k best are the same pairs
+        # whatever order they came in (a ring at a time or all at once).
+        order = np.lexsort((o, key))
     # Where each need's run of pairs starts in that order: its place = position - start.
     starts = np.concatenate([[0], np.cumsum(np.bincount(local, minlength=needs.size))[:-1]])
     out: Ints = maybe[order[np.arange(order.size) - starts[local[order]] < k]]
@@ -337,6 +350,16 @@ def words_of(needs: list[NeedFacts]) -> dict[str, int]:
     return {w: i for i, w in enumerate(words)}
 
 
+def _run(
+    needs: list[NeedFacts], oc: OfferColumns, ctx: Context, words: dict[str, int], top_k: int | None
+) -> _Run:
+    """A run's columns, look-ups and chords, ready for its blocks."""
+    nc = NeedColumns.of(needs, oc, ctx, words)
+    lookups = Lookups.of(needs, nc, oc, ctx)
+    chords = chord_of_km(oc.reach + ROUNDING_SLACK_KM), chord_of_km(nc.limit + ROUNDING_SLACK_KM)
+    return _Run(nc, oc, lookups, top_k, *chords, chord_of_km(np.array(RINGS_KM)))
+
+
 def batch_pairs(
     needs: list[NeedFacts], offers: list[OfferFacts] | OfferColumns, ctx: Context, *, top_k: int | None = None
 ) -> BatchPairs:
@@ -348,14 +371,11 @@ def batch_pairs(
         raise ValueError("offer columns were read for another run's languages")
     if not needs or not oc.ids:
         return BatchPairs(empty, empty, np.zeros(0), np.zeros(0), empty)
-    nc = NeedColumns.of(needs, oc, ctx, words)
-    lookups = Lookups.of(needs, nc, oc, ctx)
-    chords = chord_of_km(oc.reach + ROUNDING_SLACK_KM), chord_of_km(nc.limit + ROUNDING_SLACK_KM)
-    run = _Run(nc, oc, lookups, top_k, *chords, chord_of_km(np.array(RINGS_KM)))
+    run = _run(needs, oc, ctx, words, top_k)
     # numpy and the k-d trees let go of the GIL for the heavy part of each step, so blocks run
     # side by side on every core.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        found = list(pool.map(run.evaluate, _blocks(nc, oc)))
+        found = list(pool.map(run.evaluate, _blocks(run.needs, oc)))
     if not found:
         return BatchPairs(empty, empty, np.zeros(0), np.zeros(0), empty)
     n, o, d, score = (np.concatenate(column) for column in zip(*found, strict=True))

@@ -4,6 +4,7 @@ import json
 import random
 import uuid
 from collections import namedtuple
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -286,3 +287,85 @@ def test_ceilings_are_the_one_need_ceiling() -> None:
         helped = np.array([rng.choice([0, 0, 1, 2, 3, 5]) for _ in needs], dtype=np.float64)
         expected = [ceiling(n, ctx, km, int(h)) for n, h in zip(needs, helped, strict=True)]
         assert ceilings(columns.waiting, helped, km).tolist() == expected
+
+
+def _annulus_world(rng: random.Random) -> tuple[list[NeedFacts], list[OfferFacts], Context]:
+    """Needs at raw points (not cell centres) with offers packed 2.5-5.5 km around them, alike but
+    for their place, reach and volunteer: scores tie everywhere, near every ring's edge."""
+    needs = [
+        replace(
+            _need_here(),
+            id=uuid.UUID(int=10**6 + i),
+            requester_id=uuid.UUID(int=rng.choice([2, 3, 4])),
+            lat=LAT0 + rng.uniform(-0.01, 0.01),
+            lon=LON0 + rng.uniform(-0.01, 0.01),
+            max_distance_km=rng.choice([None, None, 4.0, 4.5, 3.75]),
+            created_at=NOW - timedelta(hours=rng.choice([1, 5, 100])),
+        )
+        for i in range(rng.choice([1, 5, 40]))
+    ]
+    offers = [
+        replace(
+            _offer_from_here(i, rng.uniform(2.5, 5.5), rng.uniform(0, 360)),
+            max_distance_km=rng.choice([3.0, 4.0, 4.25, 4.5, 10.0]),
+            volunteer_id=uuid.UUID(int=200 + rng.randrange(50)),
+            capacity=rng.choice([1, 1, 2]),
+        )
+        for i in range(rng.choice([20, 200, 600]))
+    ]
+    history = {
+        (uuid.UUID(int=200 + rng.randrange(50)), uuid.UUID(int=rng.choice([2, 3, 4]))): rng.randint(1, 5)
+        for _ in range(rng.choice([0, 5, 50]))
+    }
+    return needs, offers, Context(now=NOW, history=history)
+
+
+def test_best_ring_by_ring_where_scores_tie_at_every_edge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same pairs, in the same order, as one whole search, with offers crowding the rings'
+    edges at raw points (a bound one 0.5 km step too low fails here)."""
+    for seed in range(12):
+        needs, offers, ctx = _annulus_world(random.Random(seed))
+        for k in (1, 5, 12):
+            monkeypatch.setattr(batch, "RINGS_KM", ())
+            whole = batch_pairs(needs, offers, ctx, top_k=k)
+            for rings in [(4.0,), (3.0, 4.0), (4.0, 4.5)]:
+                monkeypatch.setattr(batch, "RINGS_KM", rings)
+                by_rings = batch_pairs(needs, offers, ctx, top_k=k)
+                for name in ("need", "offer", "score", "distance_km"):
+                    assert np.array_equal(getattr(whole, name), getattr(by_rings, name), equal_nan=True), (
+                        seed,
+                        k,
+                    )
+
+
+def test_rings_cut_on_the_reported_chord_so_each_pair_is_in_exactly_one() -> None:
+    """Cut exactly at pairs' own chords (and a float either side), the rings' pairs are the whole
+    search's, each once: the tree keeps a pair by its squared chord, and some pairs whose chord
+    is exactly the cut lie just outside that test."""
+    needs, offers, ctx = _annulus_world(random.Random(3))
+    words = words_of(needs)
+    oc = OfferColumns.of(offers, words)
+    run = batch._run(needs, oc, ctx, words, top_k=5)
+    (block,) = [b for b in batch._blocks(run.needs, oc) if b.in_person]
+    n, o, c = run.pairs(block, block.needs)
+    whole = sorted(zip(n.tolist(), o.tolist(), strict=True))
+    for edge in np.random.default_rng(0).choice(c, 150):
+        for cut in (np.nextafter(edge, 0.0), edge, np.nextafter(edge, 2.0)):
+            inner = run.pairs(block, block.needs, within=float(cut))
+            outer = run.pairs(block, block.needs, beyond=float(cut))
+            assert (inner[2] <= cut).all()
+            assert (outer[2] > cut).all()
+            rings = [
+                *zip(inner[0].tolist(), inner[1].tolist(), strict=True),
+                *zip(outer[0].tolist(), outer[1].tolist(), strict=True),
+            ]
+            assert sorted(rings) == whole
+
+
+def test_the_k_best_do_not_depend_on_the_order_pairs_come_in() -> None:
+    """Offers 1 and 412,210 share the tie-breaking hash's bits for need 0: on equal scores the
+    offer decides, whichever came first."""
+    needs, score = np.array([0]), np.array([0.5, 0.5])
+    first = batch._best(needs, np.array([0, 0]), np.array([1, 412_210]), score, 1)
+    second = batch._best(needs, np.array([0, 0]), np.array([412_210, 1]), score, 1)
+    assert [[1, 412_210][i] for i in first] == [[412_210, 1][i] for i in second] == [1]
