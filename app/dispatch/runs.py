@@ -193,21 +193,23 @@ async def _read(
     from app.matching.columns import OfferColumns
 
     connection = await session.connection()
-    need_rows = [
-        r
-        for r in (await connection.execute(needs)).all()
-        if r.mode == Mode.remote or _in_area(r.approx_lat, r.approx_lon, body)
-    ]
-    offer_rows = [r for r in (await connection.execute(offers)).all() if _in_area(r.lat, r.lon, body)]
+    need_rows = (await connection.execute(needs)).all()
+    offer_rows = (await connection.execute(offers)).all()
+    if body.area is not None:  # remote needs are in any area
+        need_rows = [
+            r for r in need_rows if r.mode == Mode.remote or _in_area(r.approx_lat, r.approx_lon, body)
+        ]
+        offer_rows = [r for r in offer_rows if _in_area(r.lat, r.lon, body)]
     ctx = await loading.run_context(
         session, organization_id=organization_id, needs=needs, offers=offers, now=now
     )
     facts = [loading.need_facts(r, now) for r in need_rows]
+    columns = OfferColumns.from_rows(offer_rows, words_of(facts))
     return Batch(
         needs=facts,
-        offers=OfferColumns.from_rows(offer_rows, words_of(facts)),
+        offers=columns,
         slots=np.array([r.free_slots for r in need_rows], dtype=np.int64),
-        capacity=np.array([r.capacity - r.active_matches for r in offer_rows], dtype=np.int64),
+        capacity=columns.left,
         ctx=ctx,
     )
 

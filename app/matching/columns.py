@@ -92,6 +92,7 @@ class OfferColumns:
     has_slots: Bools
     active: Bools  # not paused
     room: Bools  # fewer active matches than its capacity
+    left: Ints  # capacity less active matches
 
     @classmethod
     def of(cls, offers: list[OfferFacts], words: dict[str, int]) -> "OfferColumns":
@@ -166,6 +167,7 @@ class OfferColumns:
             has_slots=_bools([bool(w) for w in weeks]),
             active=_bools(active),
             room=taken < capacity,
+            left=capacity - taken,
         )
 
 

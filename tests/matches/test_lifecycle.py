@@ -392,3 +392,50 @@ async def test_accept_checks_the_pair_again(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/v1/needs/{need['id']}", headers=requester.headers)).json()[
         "volunteers_accepted"
     ] == 0
+
+
+async def test_a_run_within_an_area_takes_its_needs_and_offers_and_remote_needs_anywhere(
+    client: httpx.AsyncClient,
+) -> None:
+    coordinator, requester = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, requester)
+    near_volunteer, far_volunteer = await member(client), await member(client)
+    for volunteer in (near_volunteer, far_volunteer):
+        await join(client, coordinator, org, volunteer)
+    far = {"lat": 51.75, "lon": -0.12}  # about 28 km north
+    modes = {"modes": ["in_person", "remote"], "max_distance_km": 10}
+    near_offer = await _offer(client, near_volunteer, organization_id=org, **modes)
+    r = await client.post(
+        "/v1/offers",
+        json=offer_body(location=far, availability=[], organization_id=org, **modes),
+        headers=far_volunteer.headers,
+    )
+    far_offer = r.json()
+    near_need = await _need(client, requester, organization_id=org)
+    r = await client.post(
+        "/v1/needs", json=need_body(location=far, organization_id=org), headers=requester.headers
+    )
+    far_need = r.json()
+    r = await client.post(
+        "/v1/needs",
+        json=need_body(location=far, organization_id=org, mode="remote"),
+        headers=requester.headers,
+    )
+    remote_far = r.json()
+    everywhere = (
+        await client.post("/v1/matching/runs", json={"organization_id": org}, headers=coordinator.headers)
+    ).json()
+    assert (everywhere["stats"]["needs"], everywhere["stats"]["offers"]) == (3, 2)
+    area = {"lat": HERE["lat"], "lon": HERE["lon"], "radius_km": 5}
+    r = await client.post(
+        "/v1/matching/runs", json={"organization_id": org, "area": area}, headers=coordinator.headers
+    )
+    within = r.json()
+    assert (within["stats"]["needs"], within["stats"]["offers"]) == (2, 1)
+    placed = {(a["need_id"], a["offer_id"]) for a in within["assignments"]}
+    assert placed <= {(near_need["id"], near_offer["id"]), (remote_far["id"], near_offer["id"])}
+    assert far_need["id"] not in {a["need_id"] for a in within["assignments"]} | set(
+        within["unmatched_need_ids"]
+    )
+    assert far_offer["id"] not in {a["offer_id"] for a in within["assignments"]}
