@@ -23,9 +23,9 @@ WAIT_SATURATION_HOURS = 72.0
 CONTINUITY_SATURATION = 3
 # The trip at which proximity is worth half: about a 40-minute walk or a short drive across town.
 PROXIMITY_SCALE_KM = 3.0
-# The most the components that depend on the offer alone (beside its distance and shared history)
-# can be, whatever the offer: what `ceiling` and its array form `arrays.ceilings` assume of offers
-# not yet seen.
+# The most availability, load and language can be, whatever the pair: what `ceiling` and its array
+# form `arrays.ceilings` assume of offers not yet seen (proximity, continuity and waiting they bound
+# from the distance, the shared history and the need itself).
 AT_MOST = {"availability": 1.0, "load": 1.0, "language": 1.0}
 
 
