@@ -34,8 +34,11 @@ if TYPE_CHECKING:
     from scipy.spatial import cKDTree
 
 # Needs whose pairs are found and tested together: few enough that a block's arrays stay in the
-# processor's caches (one pass over millions of pairs at once was twice as slow).
-BLOCK = 256
+# processor's caches (one pass over millions of pairs at once was twice as slow), enough that the
+# Python around each array operation is small beside it. Since needs are searched in rings, 512
+# does better than 256 (pairs + scores in the bench city, alternating: 396-463 against 431-567 ms
+# wall; 128: 481-504; 1,024 alike within noise but ~50 MB more at peak; 512: ~35 MB more than 256).
+BLOCK = 512
 CATEGORY_BITS = [mask([c], Category) for c in Category]
 _POINTS = 1_000_000
 _BANDS = 512  # score bands a need's pairs are counted in before its best are sorted
