@@ -267,7 +267,8 @@ async def measure(url: str, needs: list[Need], full_scan_needs: int) -> None:
     rare = [i for i, n in enumerate(needs) if set(n.languages) - {"en"}]
     picked = Series([service.wall[i] for i in rare], [service.cpu[i] for i in rare if service.cpu])
     print(picked.line("  of which rare lang."))
-    print(scan.line("full scan, same SQL", cpu=False))  # parallel workers' CPU is not the backend's
+    if scan.wall:  # --full-scan-needs 0 skips it
+        print(scan.line("full scan, same SQL", cpu=False))  # parallel workers' CPU is not the backend's
     print(floor.line("PostGIS nearest-20"))
     for name, ours, base in (("wall", service.wall, floor.wall), ("on CPU", service.cpu, floor.cpu)):
         if ours and base:
