@@ -165,11 +165,14 @@ def _language_shared(shape: Shape, c: Columns) -> ColumnElement[bool]:
     return or_(bindparam("any_language", type_=Boolean()), languages != 0)
 
 
+# The active statuses written into the statement (the enum's own values), not bound: an IN of
+# bound values is an expanding parameter that SQLAlchemy renders again at every execution.
+_ACTIVE = col(Match.status).in_([literal_column(f"'{status.value}'") for status in ACTIVE])
+
+
 def _not_joined(shape: Shape, c: Columns) -> ColumnElement[bool]:
     """One volunteer fills one slot: none already joined to this need, through any offer."""
-    joined = select(Match.volunteer_id).where(
-        col(Match.need_id) == bindparam("need_id"), col(Match.status).in_(ACTIVE)
-    )
+    joined = select(Match.volunteer_id).where(col(Match.need_id) == bindparam("need_id"), _ACTIVE)
     out: ColumnElement[bool] = c("volunteer_id").not_in(joined)
     return out
 
