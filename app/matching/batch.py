@@ -269,9 +269,8 @@ class _Run:
         still win its tie). Its pairs further out are then never searched for nor tested: the k
         best of those seen are its k best of all. The others are searched on, out to the longest
         reach. (In the bench city, with k = 25, 46% of the in-person needs settle within 4 km.)"""
-        needs, first = block.needs, int(block.needs[0])
-        at = np.empty(int(needs[-1]) - first + 1, dtype=np.int64)  # a need's place among the block's
-        at[needs - first] = np.arange(needs.size)
+        needs = block.needs
+        at, first = _places(needs)
         waiting, most_helped = self.needs.waiting[needs], self.lookups.most_helped[needs]
         kept_n, kept_o, kept_score = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
         open_needs, beyond = needs, -1.0
@@ -307,6 +306,14 @@ def _scores(pairs: Pairs, helped: F) -> F:
     return rounded
 
 
+def _places(needs: Ints) -> tuple[Ints, int]:
+    """A look-up of each of a block's (sorted) needs' place among them: `at[n - first]`."""
+    first = int(needs[0])
+    at = np.empty(int(needs[-1]) - first + 1, dtype=np.int64)
+    at[needs - first] = np.arange(needs.size)
+    return at, first
+
+
 def _best(needs: Ints, n: Ints, o: Ints, score: F, k: int) -> Ints:
     """Positions of each need's k best pairs, `needs` being the block's (sorted) needs, in the
     order of the need's place, then the score, best first.
@@ -318,9 +325,7 @@ def _best(needs: Ints, n: Ints, o: Ints, score: F, k: int) -> Ints:
     score band finds the lowest band that still holds its k best, and pairs below it (most of
     them) cannot be."""
     points = np.rint(score * 1e6).astype(np.int64)  # scores are rounded to 6 decimals
-    first = int(needs[0])
-    at = np.empty(int(needs[-1]) - first + 1, dtype=np.int64)  # a need's place among the block's
-    at[needs - first] = np.arange(needs.size)
+    at, first = _places(needs)
     local = at[n - first]
     band = np.clip(points, 0, _POINTS) * _BANDS // (_POINTS + 1)
     counts = np.bincount(local * _BANDS + band, minlength=needs.size * _BANDS).reshape(needs.size, _BANDS)
