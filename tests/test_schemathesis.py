@@ -303,6 +303,20 @@ def test_linked_operations_chain_into_matches(fuzz_database: str) -> None:
             # alone, schemathesis judged the generated header and failed the run for a 200
             # ("schema-violating request accepted", once in CI: the walk is random, so any run).
             case.headers["Authorization"] = credentials["member"]  # a case-insensitive mapping
+            if case.meta is not None and case.meta.generation.mode.is_negative:
+                # A negative case may also carry made-up header fields. A recipient ignores the
+                # fields it does not recognise (RFC 9110, section 5.1), but schemathesis judges
+                # a case's headers as a closed set: once the credential above replaced the
+                # invalid Authorization, the made-up fields alone kept the case "negative", and
+                # a 200 to it failed the run (once in about a dozen Postgres passes). Sent
+                # without them, the case is judged by what the operation declares. Replayed:
+                # 3,000 negative cases of GET /v1/offers, with this override, one seed: 2
+                # false failures with the fields, 0 without, every other answer alike.
+                declared = {"authorization"} | {
+                    p.name.lower() for p in case.operation.iter_parameters() if p.location == "header"
+                }
+                for name in [name for name in case.headers if name.lower() not in declared]:
+                    del case.headers[name]
 
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"headers": {"Authorization": credentials["member"]}}
