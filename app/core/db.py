@@ -12,6 +12,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings, get_settings
+from app.core.reads import defer_begin
 from app.geo import haversine_km
 
 
@@ -78,12 +79,15 @@ def make_engine(settings: Settings) -> AsyncEngine:
         kwargs["pool_size"] = settings.db_pool_size
         kwargs["max_overflow"] = 0
         kwargs["pool_timeout"] = settings.db_pool_timeout_seconds
+        # Plain reads run outside a transaction until the first write (app.core.reads).
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint)
     else:
         event.listen(engine.sync_engine, "checkout", _refuse_closed)
+        defer_begin(engine)
     return engine
 
 
