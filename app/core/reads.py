@@ -12,10 +12,11 @@ transaction would not be the same read, every statement begins it as before.
 
 A plain read is decided from the compiled statement, once per compiled form: a `SELECT` whose
 tree holds no locking clause (`FOR UPDATE`/`FOR SHARE`), no data-changing statement (a CTE of
-`INSERT`/`UPDATE`/`DELETE`), no SQL text (`text()`, or a literal column other than `*` and
-`1`: either could say anything) and no function outside `PURE`. Anything else begins the
-transaction first, so `SELECT pg_advisory_xact_lock(...)` and `SELECT pg_notify(...)` keep
-their transaction, and a statement of a new kind counts as a write until it is listed here.
+`INSERT`/`UPDATE`/`DELETE`), no SQL text (`text()`, a literal column other than `*` and `1`,
+a prefix, suffix or hint: any could say anything) and no function outside `PURE`. Anything
+else begins the transaction first, so `SELECT pg_advisory_xact_lock(...)` and
+`SELECT pg_notify(...)` keep their transaction, and a statement of a new kind counts as a
+write until it is listed here.
 """
 
 import weakref
@@ -44,6 +45,9 @@ PURE = frozenset(
 # Literal columns that are only what they say: `exists()` selects `*`.
 _INERT_LITERALS = frozenset({"*", "1"})
 
+# Where a SELECT keeps text it was given verbatim (not part of its tree).
+_VERBATIM = ("_prefixes", "_suffixes", "_hints", "_statement_hints")
+
 READ_COMMITTED = "READ COMMITTED"
 
 _decided: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
@@ -58,11 +62,18 @@ def is_plain_read(statement: Any) -> bool:
             return False
         if isinstance(element, ColumnClause) and element.is_literal and element.name not in _INERT_LITERALS:
             return False
-        if isinstance(element, Select) and element._for_update_arg is not None:
+        if isinstance(element, Select) and (element._for_update_arg is not None or _verbatim(element)):
             return False
         if isinstance(element, FunctionElement) and str(getattr(element, "name", "")).lower() not in PURE:
             return False
     return True
+
+
+def _verbatim(select: Select[Any]) -> bool:
+    """Whether the SELECT carries text its tree does not show: prefixes, suffixes, hints."""
+    return any(
+        getattr(select, name, None) for name in ("_prefixes", "_suffixes", "_hints", "_statement_hints")
+    )
 
 
 def _plain(context: Any) -> bool:
@@ -89,7 +100,7 @@ def _begin_before_writes(
 
 
 def defer_begin(engine: AsyncEngine) -> AsyncEngine:
-    """Put `engine`'s connections in autocommit and begin each transaction at its first
-    statement that is not a plain read (Postgres only). Returns the engine."""
+    """On `engine`, whose connections are in autocommit (`make_engine` on Postgres), begin each
+    transaction at its first statement that is not a plain read. Returns the engine."""
     event.listen(engine.sync_engine, "before_cursor_execute", _begin_before_writes)
     return engine
