@@ -13,8 +13,8 @@ need's row). It signs up members and creates needs through the API, then runs
 `wrk -t2 -c32` against each pair in alternation, the baseline first in even rounds and second
 in odd ones (the machine is shared: alternation puts both sides of a pair under the same
 load), and prints requests per second, latency and each round's ratio, with medians (for the
-anonymous read also the CPU both servers' workers used during a run, divided by the requests
-wrk counted):
+anonymous read also the CPU both servers' workers, and Postgres, used during a run, divided by
+the requests wrk counted):
 
 - `GET /healthz`: the service against the bare app (target: >= 0.7x);
 - `GET /v1/needs/{id}` anonymously, the public view: the service against the raw read (>= 0.9x);
@@ -137,6 +137,7 @@ class Run:
     p99_ms: float
     errors: int
     cpu_ms: float = 0.0  # the server's workers' CPU per request
+    postgres_cpu_ms: float = 0.0  # Postgres' CPU per request
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -160,6 +161,23 @@ def wrk(url: str, seconds: float, connections: int, headers: dict[str, str] | No
     return Run(rps, p50, p99, errors)
 
 
+def postgres_cpu_seconds() -> float:
+    """User and system CPU that every Postgres process of this machine has used so far (its
+    backends serve both servers in turn, so a run's difference is that run's, plus whatever
+    background work the server did meanwhile)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, _, rest = text.partition(" (")[2].partition(")")
+        if name.startswith("postgres"):
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Pair:
     title: str
@@ -174,12 +192,14 @@ class Pair:
     def run(self, side: str, seconds: float, connections: int) -> Run:
         server = self.servers.get(side)
         before = server.cpu_seconds() if server else 0.0
+        database_before = postgres_cpu_seconds()
         if side == "baseline":
             run = wrk(self.baseline_url, seconds, connections)
         else:
             run = wrk(self.service_url, seconds, connections, self.headers)
         if server and run.rps:
             run.cpu_ms = (server.cpu_seconds() - before) * 1000 / (run.rps * seconds)
+            run.postgres_cpu_ms = (postgres_cpu_seconds() - database_before) * 1000 / (run.rps * seconds)
         return run
 
     def ratios(self) -> list[float]:
@@ -198,6 +218,7 @@ class Pair:
                 f"errors {sum(r.errors for r in runs)}"
                 + (
                     f"; workers' CPU per request {statistics.median(r.cpu_ms for r in runs):.2f} ms"
+                    f", Postgres' {statistics.median(r.postgres_cpu_ms for r in runs):.2f} ms"
                     if self.servers
                     else ""
                 )

@@ -12,11 +12,13 @@ transaction would not be the same read, every statement begins it as before.
 
 A plain read is decided from the compiled statement, once per compiled form: a `SELECT` whose
 tree holds no locking clause (`FOR UPDATE`/`FOR SHARE`), no data-changing statement (a CTE of
-`INSERT`/`UPDATE`/`DELETE`), no SQL text (`text()`, a literal column other than `*` and `1`,
-a prefix, suffix or hint: any could say anything) and no function outside `PURE`. Anything
-else begins the transaction first, so `SELECT pg_advisory_xact_lock(...)` and
-`SELECT pg_notify(...)` keep their transaction, and a statement of a new kind counts as a
-write until it is listed here.
+`INSERT`/`UPDATE`/`DELETE`), no SQL text (`text()`, a literal column other than `*` or a
+number, a prefix, suffix or hint, an operator outside `PURE_OPERATORS`: any could say
+anything) and no function outside `PURE` (nor one qualified by a schema). Anything else
+begins the transaction first, so `SELECT pg_advisory_xact_lock(...)` and `SELECT pg_notify(...)`
+keep their transaction, and a statement of a new kind counts as a write until it is listed
+here. A streamed result (a server-side cursor) begins it too: Postgres declares such cursors
+only inside a transaction.
 """
 
 import weakref
@@ -30,6 +32,7 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import ColumnClause, TextClause
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.operators import custom_op
 from sqlalchemy.sql.selectable import Select
 
 # Functions with no effect but their value (Postgres' documentation: immutable or stable, no
@@ -42,8 +45,8 @@ PURE = frozenset(
     }
 )  # fmt: skip
 
-# Literal columns that are only what they say: `exists()` selects `*`.
-_INERT_LITERALS = frozenset({"*", "1"})
+# Operators written with `.op()`, sent as written: these only compare (bits, boxes, distances).
+PURE_OPERATORS = frozenset({"&", "<->", "<@", "&&"})
 
 # Where a SELECT keeps text it was given verbatim (not part of its tree).
 _VERBATIM = ("_prefixes", "_suffixes", "_hints", "_statement_hints")
@@ -60,20 +63,31 @@ def is_plain_read(statement: Any) -> bool:
     for element in visitors.iterate(statement):
         if isinstance(element, (UpdateBase, TextClause)):
             return False
-        if isinstance(element, ColumnClause) and element.is_literal and element.name not in _INERT_LITERALS:
+        if isinstance(element, ColumnClause) and element.is_literal and not _inert(element.name):
             return False
         if isinstance(element, Select) and (element._for_update_arg is not None or _verbatim(element)):
             return False
-        if isinstance(element, FunctionElement) and str(getattr(element, "name", "")).lower() not in PURE:
+        if isinstance(element, FunctionElement) and not _pure(element):
+            return False
+        operator = getattr(element, "operator", None)
+        if isinstance(operator, custom_op) and operator.opstring not in PURE_OPERATORS:
             return False
     return True
 
 
+def _inert(literal: str) -> bool:
+    """A literal column that is only what it says: `*` (as `exists()` selects) or a number."""
+    return literal == "*" or literal.isdigit()
+
+
+def _pure(function: FunctionElement[Any]) -> bool:
+    """A listed function, not qualified by a schema (where any function could hide)."""
+    return not getattr(function, "packagenames", ()) and str(getattr(function, "name", "")).lower() in PURE
+
+
 def _verbatim(select: Select[Any]) -> bool:
     """Whether the SELECT carries text its tree does not show: prefixes, suffixes, hints."""
-    return any(
-        getattr(select, name, None) for name in ("_prefixes", "_suffixes", "_hints", "_statement_hints")
-    )
+    return any(getattr(select, name, None) for name in _VERBATIM)
 
 
 def _plain(context: Any) -> bool:
@@ -94,9 +108,16 @@ def _begin_before_writes(
         return
     # The rule holds under READ COMMITTED only: a database whose default is stricter (read by
     # SQLAlchemy at the engine's first connection) keeps every statement in its transaction.
-    if conn.dialect.default_isolation_level == READ_COMMITTED and _plain(context):
+    streamed = context.execution_options.get("stream_results", False)
+    if conn.dialect.default_isolation_level == READ_COMMITTED and _plain(context) and not streamed:
         return
-    cursor.execute("BEGIN")
+    # On a cursor of its own: `cursor` may be a server-side one (a streamed result, which needs
+    # the transaction too), whose every statement becomes its DECLARE.
+    own = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        own.execute("BEGIN")
+    finally:
+        own.close()
 
 
 def defer_begin(engine: AsyncEngine) -> AsyncEngine:

@@ -32,8 +32,9 @@ _NEEDS = select(Need).where(col(Need.id) == uuid.uuid4())
         _NEED_READ,  # the public read of a need, its requester's suspension an EXISTS (SELECT *)
         sa.select(func.count()).select_from(Need),
         sa.select(func.max(Need.created_at), func.coalesce(func.min(Need.volunteers_needed), 0)),
+        sa.select(col(Need.id)).where(col(Need.volunteers_needed).op("&")(literal_column("4")) != 0),
     ],
-    ids=["select", "need read", "count", "aggregates"],
+    ids=["select", "need read", "count", "aggregates", "bits"],
 )
 def test_selects_of_columns_and_pure_functions_are_plain_reads(statement: object) -> None:
     assert is_plain_read(statement)
@@ -53,6 +54,8 @@ _inserted = insert(Organization).values(name="Plain Read Group").returning(col(O
         sa.select(literal_column("nextval('some_sequence')")),
         _NEEDS.suffix_with("FOR UPDATE"),
         _NEEDS.prefix_with("/* anything */"),
+        sa.select(func.elsewhere.lower("x")),
+        sa.select(col(Need.id)).where(col(Need.volunteers_needed).op("OPERATOR(elsewhere.+)")(1) > 0),
         sa.select(_inserted.c.id),
         text("SELECT 1"),
         update(Organization).values(name="x"),
@@ -67,6 +70,8 @@ _inserted = insert(Organization).values(name="Plain Read Group").returning(col(O
         "literal SQL",
         "suffix",
         "prefix",
+        "function of a schema",
+        "operator as written",
         "insert in a CTE",
         "text",
         "update",
@@ -142,6 +147,15 @@ async def test_a_lock_taken_by_a_select_lasts_until_the_commit(
         assert held() == 1
         await session.commit()
     assert held() == 0
+
+
+@pytest.mark.postgres
+async def test_a_streamed_read_runs_in_a_transaction(engine: AsyncEngine) -> None:
+    # A server-side cursor exists only inside a transaction: a streamed plain read begins one.
+    async with make_sessionmaker(engine)() as session:
+        result = await session.stream(_NEEDS)
+        assert await result.all() == []
+        assert await _status(session) == TransactionStatus.INTRANS
 
 
 @pytest.mark.postgres
