@@ -20,6 +20,7 @@ from app.matching.facts import Context, NeedFacts, OfferFacts, Slot, category_bi
 from app.matching.rules import eligible
 from app.matching.scoring import ceiling, score
 from app.vocab import Capability, Category, Mode, mask
+from tests.matching.facts import need_facts, offer_facts
 
 NOW = datetime(2030, 3, 20, 12, 0, tzinfo=UTC)  # near the European and American clock changes
 ZONES = ["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"]
@@ -209,44 +210,14 @@ LAT0, LON0 = 51.5, -0.12
 
 
 def _need_here() -> NeedFacts:
-    return NeedFacts(
-        id=uuid.UUID(int=1),
-        requester_id=uuid.UUID(int=2),
-        organization_id=None,
-        category_bit=category_bit(Category.groceries),
-        mode_bit=mode_bit("in_person"),
-        lat=LAT0,
-        lon=LON0,
-        max_distance_km=None,
-        languages=frozenset(),
-        requirements_mask=0,
-        window_start=None,
-        window_end=None,
-        urgency="normal",
-        created_at=NOW - timedelta(hours=5),
-    )
+    return need_facts(lat=LAT0, lon=LON0, created_at=NOW - timedelta(hours=5))
 
 
 def _offer_from_here(i: int, km: float, bearing: float) -> OfferFacts:
     """An offer `km` from the need, all else the best it can be."""
     north, east = km * np.cos(np.radians(bearing)), km * np.sin(np.radians(bearing))
-    return OfferFacts(
-        id=uuid.UUID(int=100 + i),
-        volunteer_id=uuid.UUID(int=200 + i),
-        organization_id=None,
-        categories_mask=mask([Category.groceries], Category),
-        modes_mask=mask([Mode.in_person], Mode),
-        lat=float(LAT0 + north / 111.195),
-        lon=float(LON0 + east / (111.195 * np.cos(np.radians(LAT0)))),
-        max_distance_km=10.0,
-        slots=(),
-        timezone="UTC",
-        capacity=1,
-        active_matches=0,
-        languages=frozenset(),
-        capabilities_mask=0,
-        active=True,
-    )
+    lat = float(LAT0 + north / 111.195)
+    return offer_facts(i, lat, float(LON0 + east / (111.195 * np.cos(np.radians(LAT0)))))
 
 
 def test_a_tie_with_what_lies_beyond_the_ring_is_searched_for(monkeypatch: pytest.MonkeyPatch) -> None:

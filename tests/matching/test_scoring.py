@@ -4,6 +4,7 @@ import math
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from app.matching.filters import distance_km
 from app.matching.rules import eligible
 from app.matching.scoring import ceiling, score
 from app.vocab import Category, Mode, mask
+from tests.matching.facts import need_facts, offer_facts
 
 NOW = datetime(2030, 3, 20, 12, 0, tzinfo=UTC)
 PARIS = (48.8566, 2.3522)
@@ -23,23 +25,16 @@ VOLUNTEERS = (uuid.UUID(int=2), uuid.UUID(int=3))
 
 
 def _need(**changes: object) -> NeedFacts:
-    need = NeedFacts(
-        id=uuid.UUID(int=10),
-        requester_id=REQUESTER,
-        organization_id=None,
-        category_bit=category_bit("transport"),
-        mode_bit=mode_bit("in_person"),
-        lat=PARIS[0],
-        lon=PARIS[1],
-        max_distance_km=None,
-        languages=frozenset(),
-        requirements_mask=0,
-        window_start=None,
-        window_end=None,
-        urgency="normal",
-        created_at=NOW,
-    )
-    return replace(need, **changes)  # type: ignore[arg-type]
+    """A need for a ride from the centre of Paris."""
+    facts: dict[str, Any] = {
+        "id": uuid.UUID(int=10),
+        "requester_id": REQUESTER,
+        "category_bit": category_bit("transport"),
+        "lat": PARIS[0],
+        "lon": PARIS[1],
+        "created_at": NOW,
+    }
+    return need_facts(**(facts | changes))
 
 
 def _north(km: float) -> float:
@@ -48,24 +43,17 @@ def _north(km: float) -> float:
 
 
 def _offer(n: int, km: float, reach: float, **changes: object) -> OfferFacts:
-    offer = OfferFacts(
-        id=uuid.UUID(int=100 + n),
-        volunteer_id=uuid.UUID(int=200 + n),
-        organization_id=None,
-        categories_mask=mask([Category.transport], Category),
-        modes_mask=mask([Mode.in_person], Mode),
-        lat=_north(km),
-        lon=PARIS[1],
+    """A driver `km` north of Paris who goes up to `reach` km."""
+    transport = mask([Category.transport], Category)
+    return offer_facts(
+        n,
+        _north(km),
+        PARIS[1],
+        categories_mask=transport,
         max_distance_km=reach,
-        slots=(),
         timezone="Europe/Paris",
-        capacity=1,
-        active_matches=0,
-        languages=frozenset(),
-        capabilities_mask=0,
-        active=True,
+        **changes,
     )
-    return replace(offer, **changes)  # type: ignore[arg-type]
 
 
 def test_the_field_report_near_short_reach_beats_far_long_reach() -> None:
