@@ -198,10 +198,12 @@ async def _found(c: httpx.AsyncClient, organization_id: uuid.UUID) -> dict[str, 
     token.raise_for_status()
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
 
-    async def count(path: str) -> int:
+    async def count(path: str, **filters: str) -> int:
+        # The filters go with the page's parameters: httpx replaces a URL's query string with
+        # `params` rather than adding to it, so filters written into `path` would be dropped.
         total, cursor = 0, None
         while True:
-            params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+            params = {**filters, "limit": "100", **({"cursor": cursor} if cursor else {})}
             page = await c.get(path, headers=headers, params=params)
             page.raise_for_status()
             total += len(page.json()["items"])
@@ -212,8 +214,8 @@ async def _found(c: httpx.AsyncClient, organization_id: uuid.UUID) -> dict[str, 
     return {
         "organization_id": str(organization_id),
         "created": False,
-        "needs": await count(f"/v1/needs?organization_id={organization_id}"),
-        "proposed_matches": await count("/v1/matches?status=proposed"),
+        "needs": await count("/v1/needs", organization_id=str(organization_id)),
+        "proposed_matches": await count("/v1/matches", status="proposed"),
     }
 
 

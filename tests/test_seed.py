@@ -13,6 +13,7 @@ from app.core.config import Settings
 from app.main import create_app
 from app.seed import PASSWORD, seed
 from tests.conftest import make_settings
+from tests.factories import member, need_body
 
 # A whole neighbourhood seeded through the API, three times: started early (tests/conftest.py).
 pytestmark = pytest.mark.slow
@@ -50,11 +51,30 @@ async def test_seed_builds_a_neighbourhood_that_matches(settings: Settings) -> N
         assert [o["name"] for o in organizations] == ["Riverside Mutual Aid"]
 
 
+async def _outside_the_demo(settings: Settings) -> None:
+    """A public need of someone outside the demo, and one of the demo's proposals cancelled: a
+    run that finds the demo counts the demo's needs and its proposals, neither of these."""
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        outsider = await member(c)
+        assert (await c.post("/v1/needs", json=need_body(), headers=outsider.headers)).status_code == 201
+        login = {"username": "coordinator@example.org", "password": PASSWORD}
+        token = await c.post("/v1/auth/token", data=login)
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        proposal = (await c.get("/v1/matches?status=proposed&limit=1", headers=headers)).json()["items"][0]
+        cancelled = await c.post(f"/v1/matches/{proposal['id']}/cancel", headers=headers)
+        assert cancelled.status_code == 200, cancelled.text
+
+
 async def test_a_second_run_changes_nothing_and_reset_recreates_the_same_demo(settings: Settings) -> None:
     first = await seed(settings, **SIZES)
+    await _outside_the_demo(settings)
     again = await seed(settings, **SIZES)
     assert again["created"] is False
-    assert again == {**first, "created": False}
+    assert again == {**first, "created": False, "proposed_matches": first["proposed_matches"] - 1}
     recreated = await seed(settings, **SIZES, reset=True)
     assert recreated["created"] is True
     assert recreated["organization_id"] != first["organization_id"]
