@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +27,7 @@ from app.core.pagination import decode_cursor, encode_cursor
 from app.core.timeutil import utcnow
 from app.geo import located
 from app.members import service as members
+from app.organizations.models import Membership, Role
 from app.vocab import Accessibility, Mode, mask
 from app.webhooks import service as webhooks
 from app.webhooks.models import EventType
@@ -108,10 +109,25 @@ async def for_directories(session: AsyncSession, *, offset: int, limit: int) -> 
 
 
 def hosts(activity: Activity, caller: Caller) -> bool:
-    """The host member, or the hosting organisation's coordinators and keys."""
-    if caller.member_id is not None and activity.host_id == caller.member_id:
-        return True
-    return caller.acts_for(activity.organization_id)
+    """Who hosts it now: an organisation's activity, its coordinators and keys; a member's own,
+    that member. Owner rights follow current roles, as for needs filed for someone: the
+    coordinator who made an organisation's activity hosts it only while still a coordinator
+    (`hosted_by` is the same rule in SQL)."""
+    if activity.organization_id is not None:
+        return caller.acts_for(activity.organization_id)
+    return caller.member_id is not None and activity.host_id == caller.member_id
+
+
+def hosted_by(member_id: uuid.UUID) -> ColumnElement[bool]:
+    """`hosts` in SQL, for a member known by id alone (a calendar feed's token): the member's own
+    activities, and the organisations' they made and still coordinate."""
+    coordinated = select(Membership.organization_id).where(
+        col(Membership.member_id) == member_id, col(Membership.role) == Role.coordinator
+    )
+    return and_(
+        col(Activity.host_id) == member_id,
+        or_(col(Activity.organization_id).is_(None), col(Activity.organization_id).in_(coordinated)),
+    )
 
 
 async def read_activity(

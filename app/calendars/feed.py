@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities import calendar as activity_calendar
+from app.activities import service as activities
 from app.activities.models import Activity, ActivityStatus, Participant, ParticipantStatus
 from app.core import ical
 from app.matches.models import Match, MatchStatus
@@ -41,8 +42,9 @@ class Shown:
 
 
 async def activity_entries(session: AsyncSession, *, member_id: uuid.UUID) -> list[ical.Entry]:
-    """Open activities the member hosts or holds a confirmed place on, hosts they are not
-    blocked with (a block also gives the place up; this holds even before it is)."""
+    """Open activities the member hosts now (`activities.hosted_by`: a former coordinator's
+    organisation activities are gone) or holds a confirmed place on, hosts they are not blocked
+    with (a block also gives the place up; this holds even before it is)."""
     confirmed = select(Participant.activity_id).where(
         col(Participant.member_id) == member_id, col(Participant.status) == ParticipantStatus.confirmed
     )
@@ -50,7 +52,7 @@ async def activity_entries(session: AsyncSession, *, member_id: uuid.UUID) -> li
         select(Activity)
         .where(
             col(Activity.status) == ActivityStatus.open,
-            or_(col(Activity.host_id) == member_id, col(Activity.id).in_(confirmed)),
+            or_(activities.hosted_by(member_id), col(Activity.id).in_(confirmed)),
             blocks.not_blocked_with(col(Activity.host_id), member_id),
         )
         .order_by(col(Activity.starts_at), col(Activity.id))

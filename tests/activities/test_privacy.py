@@ -3,7 +3,7 @@ its organisation and confirmed participants, in reads and in lists."""
 
 import httpx
 
-from tests.factories import activity, api_key, member, organization
+from tests.factories import activity, api_key, join, member, organization
 
 PRIVATE = {"location", "address", "host_id", "updated_at"}
 
@@ -61,3 +61,40 @@ async def test_approx_location_is_the_coarse_cell_not_the_point(client: httpx.As
         == (await client.get(f"/v1/activities/{other['id']}")).json()["approx_location"]
     )
     assert public["approx_location"] != {"lat": 51.50123, "lon": -0.14567}
+
+
+async def test_a_coordinator_who_made_an_activity_hosts_it_only_while_still_a_coordinator(
+    client: httpx.AsyncClient,
+) -> None:
+    """Owner rights follow current roles: once demoted, the activity's maker reads what anyone
+    reads, and may neither see who comes, nor move it, nor remove anyone; its organisation's
+    coordinators still host it."""
+    lead, maker, neighbour = [await member(client) for _ in range(3)]
+    org = (await organization(client, lead))["id"]
+    await join(client, lead, org, maker, role="coordinator")
+    a = await activity(client, maker, organization_id=org, kind="support_group")
+    assert (await client.post(f"/v1/activities/{a['id']}/join", headers=neighbour.headers)).status_code == 201
+    feed = (await client.post("/v1/members/me/calendar-feed", headers=maker.headers)).json()["url"]
+    assert a["id"] in (await client.get(feed)).text
+
+    await join(client, lead, org, maker, role="volunteer")
+    read = await client.get(f"/v1/activities/{a['id']}", headers=maker.headers)
+    assert read.json()["view"] == "public"
+    assert PRIVATE & read.json().keys() == set()
+    assert "north gate" not in read.text
+    assert "etag" not in read.headers
+    listed = (await client.get("/v1/activities", headers=maker.headers)).json()["items"]
+    assert [item["view"] for item in listed if item["id"] == a["id"]] == ["public"]
+    path = f"/v1/activities/{a['id']}"
+    refused = [
+        await client.get(f"{path}/participants", headers=maker.headers),
+        await client.patch(path, json={"address": "Somewhere else"}, headers=maker.headers),
+        await client.delete(f"{path}/participants/{neighbour.id}", headers=maker.headers),
+        await client.post(f"{path}/cancel", headers=maker.headers),
+    ]
+    assert [r.status_code for r in refused] == [403] * 4, [r.text for r in refused]
+    assert a["id"] not in (await client.get(feed)).text
+
+    hosted = await client.get(f"{path}/participants", headers=lead.headers)
+    assert [p["member_id"] for p in hosted.json()["items"]] == [neighbour.id]
+    assert (await client.get(path, headers=lead.headers)).json()["address"] == a["address"]
