@@ -209,9 +209,15 @@ async def create_match(
     once on a need whose approval is `automatic`); the need's owner proposes. 404 when the caller
     may not see the pair, 409 when the need is not open or the pair is not eligible, or when a
     claim goes beyond the volunteer's open claims (`limits`, their trust tier's)."""
-    need, offer = await session.get(Need, data.need_id), await session.get(Offer, data.offer_id)
-    role = needs.role_of(need, caller) if need is not None else None
-    if need is None or offer is None or (role is None and not await _proposed_to(session, need, caller)):
+    # The need as the caller may see it (the one place that decides: hidden while its requester
+    # is suspended, or from a caller blocked with them), and one answer for every pair that is
+    # not there for the caller, whichever half is missing.
+    try:
+        need, role = await needs.get_visible_need(session, need_id=data.need_id, caller=caller)
+    except NotFound:
+        raise NotFound(NO_PAIR) from None
+    offer = await session.get(Offer, data.offer_id)
+    if offer is None:
         raise NotFound(NO_PAIR)
     claim = caller.member_id is not None and offer.volunteer_id == caller.member_id
     if not claim and role != OWNER:
@@ -258,14 +264,6 @@ async def create_match(
     except IntegrityError:
         raise Conflict("This need and offer already have an active match.") from None
     return match
-
-
-async def _proposed_to(session: AsyncSession, need: Need, caller: Caller) -> bool:
-    """Organisation-only needs are visible to volunteers they were proposed to or matched with."""
-    return (
-        caller.member_id is not None
-        and await relation(session, need_id=need.id, member_id=caller.member_id) is not None
-    )
 
 
 async def relation(session: AsyncSession, *, need_id: uuid.UUID, member_id: uuid.UUID) -> MatchStatus | None:

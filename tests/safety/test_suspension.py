@@ -146,6 +146,16 @@ async def test_offers_and_public_needs_leave_every_search(
     assert need["id"] not in await opportunities()
     assert need["id"] not in {n["id"] for n in (await client.get("/v1/needs")).json()["items"]}
     assert_problem(await client.get(f"/v1/needs/{need['id']}"), 404)
+    # A claim on it gets the answer a need that never existed gets: nothing says it is there,
+    # nor that its requester is suspended.
+    claims = [
+        await client.post(
+            "/v1/matches", json={"need_id": need_id, "offer_id": spare["id"]}, headers=other_volunteer.headers
+        )
+        for need_id in (need["id"], str(uuid.uuid4()))
+    ]
+    assert [r.status_code for r in claims] == [404, 404]
+    assert claims[0].json()["detail"] == claims[1].json()["detail"]
     for who in (requester, volunteer):
         await client.post(f"/v1/admin/members/{who.id}/reinstate", headers=boss.headers)
     assert need["id"] in await opportunities()
