@@ -16,7 +16,7 @@ async def resolved(replaying: Replaying) -> Fresh:
         )
     except NotFound:
         raise gone("you can no longer read this report") from None
-    return rendered(replaying, reports.render(report, role))
+    return rendered(replaying, await reports.view(replaying.session, report, role, replaying.caller))
 
 
 async def while_platform_admin(replaying: Replaying) -> Fresh:

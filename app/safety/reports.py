@@ -1,8 +1,10 @@
 """Filing, listing and resolving reports: who may see which, and what each decision does."""
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,8 +39,38 @@ _VIEWS: dict[str, type[ReportPublic] | type[ReportDecision]] = {
 
 
 def render(report: Report, role: str) -> ReportPublic | ReportDecision:
-    """The report as `role` reads it (views are allow-lists: app/safety/reporting.py)."""
+    """The report as `role` reads it (views are allow-lists: app/safety/reporting.py). A
+    coordinator's view goes through `view` or `queued`, which decide who it may name."""
     return _VIEWS[role].model_validate(report, from_attributes=True)
+
+
+async def queued(
+    session: AsyncSession, reports: Sequence[Report], organization_ids: frozenset[uuid.UUID]
+) -> list[ReportQueued]:
+    """Reports as these organisations' coordinators read them: the member behind the subject
+    only when that member is one of the organisations' own. Anyone else (the volunteer on a
+    match with one of their needs, say) stays as unnamed as the subject shows them elsewhere: a
+    report is no way to learn who someone is."""
+    ids = {r.subject_member_id for r in reports if r.subject_member_id is not None}
+    own: set[uuid.UUID] = set()
+    if ids and organization_ids:
+        stmt = select(Membership.member_id).where(
+            col(Membership.member_id).in_(ids), col(Membership.organization_id).in_(organization_ids)
+        )
+        own = set((await session.exec(stmt)).all())
+    views = [ReportQueued.model_validate(r, from_attributes=True) for r in reports]
+    return [
+        v if v.subject_member_id in own else v.model_copy(update={"subject_member_id": None}) for v in views
+    ]
+
+
+async def view(
+    session: AsyncSession, report: Report, role: str, caller: Caller
+) -> ReportPublic | ReportDecision:
+    """`render`, with a coordinator's view decided by `queued` for the organisations they coordinate."""
+    if role == COORDINATOR:
+        return (await queued(session, [report], caller.coordinator_of))[0]
+    return render(report, role)
 
 
 def _is_admin(caller: Caller) -> bool:
@@ -70,12 +102,28 @@ async def file_report(session: AsyncSession, *, caller: Caller, data: ReportCrea
 
 
 def _queues(organization_ids: frozenset[uuid.UUID], caller: Caller) -> ColumnElement[bool]:
-    """Reports in these organisations' queues (their needs, offers and matches, and their
-    members), never one about the coordinator reading it."""
-    members = select(Membership.member_id).where(col(Membership.organization_id).in_(organization_ids))
-    about_a_member = and_(
-        col(Report.subject_type) == SubjectType.member, col(Report.subject_member_id).in_(members)
+    """Reports in these organisations' queues (their needs, offers and matches, and reports
+    about their members), never one about the coordinator reading it.
+
+    A report about a member is an organisation's only when the reporter and the member were
+    both its members when it was filed: they met there. Read by current membership, any
+    coordinator could read (and decide) every report ever made about anyone, by adding that
+    person to an organisation of their own (a coordinator adds members without their consent),
+    and later reports too by adding the person alone; platform admins see every report."""
+    subject, reporter = aliased(Membership), aliased(Membership)
+    met_there = (
+        select(subject.member_id)
+        .join(reporter, col(reporter.organization_id) == col(subject.organization_id))
+        .where(
+            col(subject.organization_id).in_(organization_ids),
+            col(subject.member_id) == col(Report.subject_member_id),
+            col(reporter.member_id) == col(Report.reporter_id),
+            col(subject.created_at) <= col(Report.created_at),
+            col(reporter.created_at) <= col(Report.created_at),
+        )
+        .exists()
     )
+    about_a_member = and_(col(Report.subject_type) == SubjectType.member, met_there)
     return and_(
         or_(col(Report.organization_id).in_(organization_ids), about_a_member),
         col(Report.subject_member_id).is_distinct_from(caller.member_id),

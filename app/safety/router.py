@@ -72,7 +72,7 @@ async def get_report(
     """A report you made, one in a queue you moderate, (platform admins) any, or a decision on a
     report about you (its action and statement of reasons; never who reported)."""
     report, role = await reports.get_report(session, caller=caller, report_id=report_id)
-    return render(report, role)
+    return await reports.view(session, report, role, caller)
 
 
 @router.get(
@@ -94,9 +94,8 @@ async def organization_reports(
     rows, next_cursor = await reports.organization_queue(
         session, caller=caller, organization_id=organization_id, status=status, limit=limit, cursor=cursor
     )
-    return Page[ReportQueued](
-        items=[ReportQueued.model_validate(r, from_attributes=True) for r in rows], next_cursor=next_cursor
-    )
+    items = await reports.queued(session, rows, frozenset({organization_id}))
+    return Page[ReportQueued](items=items, next_cursor=next_cursor)
 
 
 @router.post(
@@ -112,7 +111,7 @@ async def resolve_report(
     `remove` cancels a need or match or pauses an offer (a member is suspended), `suspend`
     suspends the member behind the subject (platform admins only). A decided report is 409."""
     report, role = await reports.resolve(session, caller=caller, report_id=report_id, data=data)
-    return render(report, role)
+    return await reports.view(session, report, role, caller)
 
 
 @router.post(

@@ -141,3 +141,68 @@ async def test_admins_list_every_report_with_its_reporter_but_not_those_about_th
     listed = (await client.get("/v1/reports", headers=boss.headers)).json()["items"]
     assert [(x["id"], x["reporter_id"]) for x in listed] == [(about_need["id"], reporter.id)]
     assert_problem(await client.get(f"/v1/reports/{about_admin['id']}", headers=boss.headers), 404)
+
+
+async def test_a_report_about_a_member_reaches_only_an_organisation_both_belonged_to_when_it_was_filed(
+    client: httpx.AsyncClient,
+) -> None:
+    """Coordinators add members without asking them: adding someone afterwards (or adding the
+    reported member alone) must not open the reports about them to an organisation of one's own."""
+    lead, reporter, reported, outsider = [await member(client) for _ in range(4)]
+    org = (await organization(client, lead))["id"]
+    await join(client, lead, org, reporter)
+    await join(client, lead, org, reported)
+    detail = "Came to my flat at 12 Example Road uninvited."
+    before = (await report(client, reporter, "member", reported.id, detail=detail)).json()
+    # A fresh account founds an organisation and adds the reported member (then the reporter).
+    theirs = (await organization(client, outsider))["id"]
+    await join(client, outsider, theirs, reported)
+    after_subject_alone = (await report(client, reporter, "member", reported.id, detail=detail)).json()
+    await join(client, outsider, theirs, reporter)
+
+    queue = (await client.get(f"/v1/organizations/{theirs}/reports", headers=outsider.headers)).json()
+    assert queue["items"] == []
+    for made in (before, after_subject_alone):
+        assert_problem(await client.get(f"/v1/reports/{made['id']}", headers=outsider.headers), 404)
+        resolve = {"action": "dismiss", "statement": "Nothing to see."}
+        r = await client.post(f"/v1/reports/{made['id']}/resolve", json=resolve, headers=outsider.headers)
+        assert_problem(r, 404)
+    # Where the two met, the reports are in the queue, naming the member.
+    ours = (await client.get(f"/v1/organizations/{org}/reports", headers=lead.headers)).json()["items"]
+    assert {(x["id"], x["subject_member_id"]) for x in ours} == {
+        (before["id"], reported.id),
+        (after_subject_alone["id"], reported.id),
+    }
+
+
+async def test_a_coordinator_never_learns_from_a_report_who_an_unnamed_volunteer_is(
+    client: httpx.AsyncClient,
+) -> None:
+    """A proposal from an organisation's need names no volunteer to its coordinators; a report
+    about that match names none either, in the queue, read by id, or decided."""
+    lead, volunteer = await member(client), await member(client)
+    org = (await organization(client, lead))["id"]
+    need = await public_need(client, lead, organization_id=org)
+    their_offer = await offer(client, volunteer)
+    body = {"need_id": need["id"], "offer_id": their_offer["id"]}
+    proposed = await client.post("/v1/matches", json=body, headers=lead.headers)
+    assert proposed.status_code == 201, proposed.text
+    assert volunteer.id not in proposed.text
+    made = await report(client, lead, "match", proposed.json()["id"])
+    assert made.status_code == 201, made.text
+    queue = (await client.get(f"/v1/organizations/{org}/reports", headers=lead.headers)).json()["items"]
+    assert [(x["id"], x["subject_member_id"]) for x in queue] == [(made.json()["id"], None)]
+    # Filed by the coordinator, the report reads as its reporter's; a second coordinator
+    # moderates it as the queue's.
+    second = await member(client)
+    await join(client, lead, org, second, role="coordinator")
+    read = await client.get(f"/v1/reports/{made.json()['id']}", headers=second.headers)
+    assert read.status_code == 200, read.text
+    assert volunteer.id not in read.text
+    decided = await client.post(
+        f"/v1/reports/{made.json()['id']}/resolve",
+        json={"action": "warn", "statement": "Please keep to the agreed time."},
+        headers=second.headers,
+    )
+    assert decided.status_code == 200, decided.text
+    assert volunteer.id not in decided.text
