@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.activities.models import Activity, ActivityStatus, Participant, ParticipantStatus
 from app.core.errors import Conflict, NotFound
 from app.core.timeutil import utcnow
+from app.safety import blocks
 
 CONFIRMED, WAITLISTED = ParticipantStatus.confirmed.value, ParticipantStatus.waitlisted.value
 
@@ -133,10 +134,15 @@ async def fill(session: AsyncSession, *, activity_id: uuid.UUID) -> list[uuid.UU
 
 
 async def participants(
-    session: AsyncSession, *, activity_id: uuid.UUID, after: int | None, limit: int
+    session: AsyncSession, *, activity_id: uuid.UUID, after: int | None, limit: int, viewer: uuid.UUID | None
 ) -> list[Participant]:
-    """Everyone on the activity in arrival order (confirmed and waitlisted), one page and one more."""
-    stmt = select(Participant).where(col(Participant.activity_id) == activity_id)
+    """Everyone on the activity in arrival order (confirmed and waitlisted), one page and one more,
+    but those blocked either way with `viewer` (one of the organisation's coordinators, say, who
+    is not its host): two members either of whom blocked the other never meet, on a roster too."""
+    stmt = select(Participant).where(
+        col(Participant.activity_id) == activity_id,
+        blocks.not_blocked_with(col(Participant.member_id), viewer),
+    )
     if after is not None:
         stmt = stmt.where(col(Participant.seq) > after)
     return list((await session.exec(stmt.order_by(col(Participant.seq)).limit(limit + 1))).all())

@@ -211,7 +211,7 @@ async def list_participants(
     """Everyone on an activity you host, in arrival order. Others see only the counts."""
     await service.hosted_activity(session, activity_id=activity_id, caller=caller)
     items, next_cursor = await service.participant_page(
-        session, activity_id=activity_id, limit=limit, cursor=cursor
+        session, activity_id=activity_id, caller=caller, limit=limit, cursor=cursor
     )
     response.headers.update(PRIVATE)
     return Page[ParticipantItem](items=items, next_cursor=next_cursor)

@@ -205,13 +205,16 @@ async def leave(
 
 
 async def participant_page(
-    session: AsyncSession, *, activity_id: uuid.UUID, limit: int, cursor: str | None
+    session: AsyncSession, *, activity_id: uuid.UUID, caller: Caller, limit: int, cursor: str | None
 ) -> tuple[list[ParticipantItem], str | None]:
-    """Everyone on the activity in arrival order, with their display names (the host's list)."""
+    """Everyone on the activity in arrival order, with their display names (the host's list),
+    but anyone blocked either way with the caller."""
     after = decode_cursor(cursor, "p", 1)[0] if cursor else None
     if after is not None and not isinstance(after, int):
         raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
-    rows = await places.participants(session, activity_id=activity_id, after=after, limit=limit)
+    rows = await places.participants(
+        session, activity_id=activity_id, after=after, limit=limit, viewer=caller.member_id
+    )
     names = await members.display_names(session, member_ids=[p.member_id for p in rows[:limit]])
     items = [
         ParticipantItem(

@@ -6,6 +6,7 @@ and the score ranks what is left. Every distance is between coarse points, so no
 reads depends on where inside its cell a volunteer is.
 """
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,9 +114,12 @@ def _enough(need: NeedFacts, pool: Pool, limit: int) -> bool:
     return pool.ranked[limit - 1].scored.score >= ceiling
 
 
-async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[Ranked]:
+async def candidates(
+    session: AsyncSession, *, need: Need, limit: int, viewer_id: uuid.UUID | None = None
+) -> list[Ranked]:
     """The best eligible offers, best first: exactly the best scores there are when the walk
-    finds them within its bounds (docs/matching.md), else the best of what it found."""
+    finds them within its bounds (docs/matching.md), else the best of what it found. None of a
+    volunteer blocked either way with `viewer_id`, the member who asks (when not the requester)."""
     facts = loading.need_facts(need)
     if facts.in_person and (facts.lat is None or facts.lon is None):
         return []
@@ -132,7 +136,7 @@ async def candidates(session: AsyncSession, *, need: Need, limit: int) -> list[R
     size = limit if facts.window_start is None else max(POOL, limit)
     most = max(MAX_POOL, limit)
     while True:
-        params = pools.parameters(need, facts, shape, size)
+        params = pools.parameters(need, facts, shape, size, viewer_id=viewer_id)
         rows = list((await connection.execute(pools.statement(shape), params)).all())
         pool = _best(facts, rows, limit)
         # Fewer rows than asked: the walk has nothing more within its bounds. Otherwise look further

@@ -13,6 +13,7 @@ Statements are cached by shape (category, mode, dialect, covering resolution, ve
 building and compiling them, which costs more than running them, happens once per shape.
 """
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -105,10 +106,16 @@ def shape_of(need: Need, facts: NeedFacts, dialect: str) -> Shape:
 
 
 def parameters(
-    need: Need, facts: NeedFacts, shape: Shape, size: int, walk: int | None = None
+    need: Need,
+    facts: NeedFacts,
+    shape: Shape,
+    size: int,
+    walk: int | None = None,
+    viewer_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The statement's parameters: `size` offers that pass every SQL test, among the `walk`
-    (default WALK) nearest of the kind."""
+    (default WALK) nearest of the kind, and none blocked with `viewer_id` (a member searching
+    who is not the requester; None: nobody else)."""
     week = FLEXIBLE
     if facts.window_start is not None and facts.window_end is not None:
         week = need_week(facts.window_start, facts.window_end)
@@ -123,6 +130,7 @@ def parameters(
         "size": size,
         "walk": WALK if walk is None else walk,
         "now": utcnow(),  # suspensions lapse by the clock
+        "viewer_id": viewer_id if viewer_id != need.requester_id else None,
     }
     if shape.dialect == "postgresql":
         # psycopg types an int by its size, and each set of types is a statement of its own;
@@ -301,8 +309,12 @@ def _walk_order(near: Subquery) -> list[ColumnElement[Any]]:
 
 
 def _personal(shape: Shape, near: Subquery) -> list[ColumnElement[bool]]:
-    """The need's own rules, on the offers the walk yields."""
-    return conditions(shape, lambda name: near.c[name], walk=False)
+    """The need's own rules, on the offers the walk yields; and no volunteer blocked either way
+    with whoever searches, when that is not the requester (the `blocked` rule's side): one of
+    the organisation's other coordinators, say. Two members either of whom blocked the other
+    never meet, in a list of candidates neither. `viewer_id` NULL: nobody else (the set is empty)."""
+    unseen = blocks.not_among_blocked_with(near.c.volunteer_id, bindparam("viewer_id"))
+    return [*conditions(shape, lambda name: near.c[name], walk=False), unseen]
 
 
 @lru_cache(maxsize=256)

@@ -66,7 +66,7 @@ async def need_candidates(
     if limits is not None and not caller.acts_for(need.organization_id):
         identity = f"candidates:{caller.member_id}"
         await limiter(request).daily(limits.candidates_per_day, identity, "candidates")
-    ranked = await finder.candidates(session, need=need, limit=limit)
+    ranked = await finder.candidates(session, need=need, limit=limit, viewer_id=caller.member_id)
     named = await _named(session, need, caller, {r.row.volunteer_id for r in ranked})
     return Candidates(
         items=[

@@ -6,7 +6,17 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.factories import Member, api_key, assert_problem, join, member, need_body, offer_body, organization
+from tests.factories import (
+    Member,
+    activity_body,
+    api_key,
+    assert_problem,
+    join,
+    member,
+    need_body,
+    offer_body,
+    organization,
+)
 from tests.webhooks.support import events, org_with_webhook
 
 HERE = {"lat": 51.5, "lon": -0.12}
@@ -180,3 +190,41 @@ async def test_blocking_cancels_open_matches_and_gives_back_slots_and_capacity(
     # Blocking again changes nothing more.
     assert (await block(client, volunteer, requester)).status_code == 204
     assert len(await events(application)) == before + len(new)
+
+
+async def test_an_organisations_other_coordinators_never_meet_whom_they_blocked_either(
+    client: httpx.AsyncClient,
+) -> None:
+    """A block between a volunteer and one of an organisation's coordinators: that coordinator's
+    list of candidates for the organisation's need, and roster of its activity, leave the
+    volunteer out, both ways; the coordinators not blocked still see them."""
+    lead, second, third, volunteer, other = [await member(client) for _ in range(5)]
+    org = (await organization(client, lead))["id"]
+    for coordinator in (second, third):
+        await join(client, lead, org, coordinator, role="coordinator")
+    await join(client, lead, org, volunteer)
+    await join(client, lead, org, other)
+    theirs, others = await offer(client, volunteer), await offer(client, other)
+    need_id = await need(client, lead, organization_id=org)
+    made = await client.post("/v1/activities", json=activity_body(organization_id=org), headers=lead.headers)
+    assert made.status_code == 201, made.text
+    activity_id = made.json()["id"]
+    for who in (volunteer, other):
+        joined = await client.post(f"/v1/activities/{activity_id}/join", headers=who.headers)
+        assert joined.status_code == 201, joined.text
+    assert (await block(client, volunteer, second)).status_code == 204
+    assert (await block(client, third, volunteer)).status_code == 204
+
+    async def seen(who: Member) -> tuple[set[str], set[str]]:
+        found = await client.get(f"/v1/needs/{need_id}/candidates", headers=who.headers)
+        assert found.status_code == 200, found.text
+        roster = await client.get(f"/v1/activities/{activity_id}/participants", headers=who.headers)
+        assert roster.status_code == 200, roster.text
+        return (
+            {c["offer_id"] for c in found.json()["items"]},
+            {p["member_id"] for p in roster.json()["items"]},
+        )
+
+    assert await seen(lead) == ({theirs, others}, {volunteer.id, other.id})
+    for blocked_with in (second, third):
+        assert await seen(blocked_with) == ({others}, {other.id})
