@@ -66,9 +66,19 @@ async def resolve_caller(
         key = await organizations.authenticate_key(session, secret=token)
         if key is None:
             raise await _refuse(request, "The API key is invalid or has been revoked.")
+        # A key acts for its organisation with the rights of the coordinator who made it, and
+        # for no longer than they hold them: suspended, or no longer its coordinator (demoted,
+        # removed), the key stops from the next request, as their own token would; it works again
+        # when they do. Otherwise whoever made a key could keep acting for the organisation
+        # through it after their role ended.
         creator = await members.get_member(session, member_id=key.created_by)
         if creator is None or not standing.allowed(creator):
             raise Unauthorized("The API key's creator is suspended; the key works again on reinstatement.")
+        if key.organization_id not in await organizations.coordinated_by(session, member_id=creator.id):
+            raise Unauthorized(
+                "The API key's creator is no longer a coordinator of its organization; "
+                "a coordinator can create a new key."
+            )
         return Caller(key=key)
     claims = decode_access_token(token, settings)
     member = await sessions.member_of(session, member_id=claims[0], session_id=claims[1]) if claims else None

@@ -141,6 +141,26 @@ async def test_api_key_is_shown_once_listed_without_secret_and_revoked_at_once(
     )
 
 
+async def test_a_key_works_only_while_its_creator_coordinates_its_organisation(
+    client: httpx.AsyncClient,
+) -> None:
+    """Rights end when a role ends: a key made by a coordinator who is demoted (or removed)
+    stops from the next request, as their own token's rights do, and works again when they are
+    a coordinator again; a key another coordinator made goes on working."""
+    lead, maker = await member(client), await member(client)
+    org = (await organization(client, lead))["id"]
+    await join(client, lead, org, maker, role="coordinator")
+    theirs = await api_key(client, maker, org, ["needs:read"])
+    ours = await api_key(client, lead, org, ["needs:read"])
+    assert (await client.get("/v1/needs", headers=theirs["headers"])).status_code == 200
+    await join(client, lead, org, maker, role="volunteer")
+    body = assert_problem(await client.get("/v1/needs", headers=theirs["headers"]), 401)
+    assert body["detail"].startswith("The API key's creator is no longer a coordinator")
+    assert (await client.get("/v1/needs", headers=ours["headers"])).status_code == 200
+    await join(client, lead, org, maker, role="coordinator")
+    assert (await client.get("/v1/needs", headers=theirs["headers"])).status_code == 200
+
+
 @pytest.mark.parametrize(
     "body",
     [
