@@ -150,9 +150,11 @@ class Batch:
 
 
 def row_queries(
-    *, organization_id: uuid.UUID, body: RunRequest, now: datetime
+    *, organization_id: uuid.UUID, body: RunRequest, now: datetime, runner: uuid.UUID | None = None
 ) -> tuple[Select[Any], Select[Any]]:
-    """The run's two row queries: open needs with free slots, active offers with free capacity."""
+    """The run's two row queries: open needs with free slots, active offers with free capacity,
+    but none of a volunteer blocked either way with the coordinator running it (`runner`): the
+    run proposes in their name, and two members either of whom blocked the other never meet."""
     needs = core_select(*_NEED_COLUMNS).where(
         col(Need.organization_id) == organization_id,
         col(Need.status) == NeedStatus.open,
@@ -166,15 +168,23 @@ def row_queries(
         col(Offer.status) == OfferStatus.active,
         col(Offer.active_matches) < col(Offer.capacity),
     )
+    if runner is not None:
+        offers = offers.where(blocks.not_among_blocked_with(col(Offer.volunteer_id), runner))
     return needs, offers
 
 
 async def gather(
-    session: AsyncSession, *, organization_id: uuid.UUID, body: RunRequest, now: datetime
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    body: RunRequest,
+    now: datetime,
+    runner: uuid.UUID | None = None,
 ) -> Batch:
     """The organisation's open needs with free slots and its active offers with free capacity,
-    within the run's area and categories: two row queries and three for the context."""
-    needs, offers = row_queries(organization_id=organization_id, body=body, now=now)
+    within the run's area and categories (`row_queries`): two row queries and three for the
+    context."""
+    needs, offers = row_queries(organization_id=organization_id, body=body, now=now, runner=runner)
     with _collector_paused():
         return await _read(session, organization_id, body, needs, offers, now)
 
@@ -304,7 +314,11 @@ def compute(batch: Batch, top_k: int | None, proposing: bool) -> Outcome:
 
 
 def read_and_compute(
-    settings: Settings, organization_id: uuid.UUID, body: RunRequest, now: datetime
+    settings: Settings,
+    organization_id: uuid.UUID,
+    body: RunRequest,
+    now: datetime,
+    runner: uuid.UUID | None = None,
 ) -> Outcome:
     """The whole run in the computing process, reading through its own connection: the rows
     become objects there, not in the web worker. Under READ COMMITTED each of the request's
@@ -315,7 +329,7 @@ def read_and_compute(
     the task's result included, the whole outcome (53 ms a run at 10,000 x 50,000)."""
     loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(_read_and_compute(settings, organization_id, body, now))
+        return loop.run_until_complete(_read_and_compute(settings, organization_id, body, now, runner))
     finally:
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -325,12 +339,12 @@ def read_and_compute(
 
 
 async def _read_and_compute(
-    settings: Settings, organization_id: uuid.UUID, body: RunRequest, now: datetime
+    settings: Settings, organization_id: uuid.UUID, body: RunRequest, now: datetime, runner: uuid.UUID | None
 ) -> Outcome:
     engine = make_engine(settings.model_copy(update={"db_pool_size": 1}))
     try:
         async with make_sessionmaker(engine, settings)() as session:
-            batch = await gather(session, organization_id=organization_id, body=body, now=now)
+            batch = await gather(session, organization_id=organization_id, body=body, now=now, runner=runner)
     finally:
         await engine.dispose()
     return compute(batch, body.candidates_per_need, not body.dry_run)
@@ -456,10 +470,10 @@ async def run(session: AsyncSession, *, caller: Caller, body: RunRequest, settin
     now = utcnow()
     try:
         if settings.is_sqlite:  # development: the computing process could not open this database
-            batch = await gather(session, organization_id=org, body=body, now=now)
+            batch = await gather(session, organization_id=org, body=body, now=now, runner=caller.member_id)
             found = await off_the_loop(compute, batch, body.candidates_per_need, not body.dry_run)
         else:
-            found = await off_the_loop(read_and_compute, settings, org, body, now)
+            found = await off_the_loop(read_and_compute, settings, org, body, now, caller.member_id)
     except TooManyLanguages as exc:
         raise Invalid(str(exc), loc=["body"]) from None
     assignments = [
@@ -498,9 +512,11 @@ async def _propose(session: AsyncSession, caller: Caller, found: Outcome) -> Non
     # block made meanwhile either is seen here or sees (and ends) these matches.
     requesters = {m.requester_id for m in created if m.requester_id is not None}
     assigned_volunteers = {m.volunteer_id for m in created}
-    await blocks.hold(session, [*requesters, *assigned_volunteers])
-    parted = await blocks.blocked_pairs(session, requesters, assigned_volunteers)
-    if any((m.requester_id, m.volunteer_id) in parted for m in created):
+    # The coordinator who runs it too: the proposals are made in their name.
+    runner = {caller.member_id} if caller.member_id is not None else set()
+    await blocks.hold(session, [*requesters, *assigned_volunteers, *runner])
+    parted = await blocks.blocked_pairs(session, requesters | runner, assigned_volunteers)
+    if any((side, m.volunteer_id) in parted for m in created for side in (m.requester_id, *runner)):
         raise Conflict("Some of these pairs can no longer be matched; run again.")
     # Likewise a suspension made while the run computed (it writes the row `hold` shares).
     if await suspended_among(session, member_ids=[*requesters, *assigned_volunteers], now=now):

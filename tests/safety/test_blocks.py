@@ -196,16 +196,19 @@ async def test_an_organisations_other_coordinators_never_meet_whom_they_blocked_
     client: httpx.AsyncClient,
 ) -> None:
     """A block between a volunteer and one of an organisation's coordinators: that coordinator's
-    list of candidates for the organisation's need, and roster of its activity, leave the
-    volunteer out, both ways; the coordinators not blocked still see them."""
+    list of candidates for the organisation's need, roster of its activity and matching runs
+    (which propose in their name) leave the volunteer out, both ways; the coordinators not
+    blocked still see them."""
     lead, second, third, volunteer, other = [await member(client) for _ in range(5)]
     org = (await organization(client, lead))["id"]
     for coordinator in (second, third):
         await join(client, lead, org, coordinator, role="coordinator")
     await join(client, lead, org, volunteer)
     await join(client, lead, org, other)
-    theirs, others = await offer(client, volunteer), await offer(client, other)
-    need_id = await need(client, lead, organization_id=org)
+    # Offered through the organisation: its runs pair its own needs and offers.
+    theirs = await offer(client, volunteer, organization_id=org)
+    others = await offer(client, other, organization_id=org)
+    need_id = await need(client, lead, organization_id=org, volunteers_needed=2)
     made = await client.post("/v1/activities", json=activity_body(organization_id=org), headers=lead.headers)
     assert made.status_code == 201, made.text
     activity_id = made.json()["id"]
@@ -215,16 +218,20 @@ async def test_an_organisations_other_coordinators_never_meet_whom_they_blocked_
     assert (await block(client, volunteer, second)).status_code == 204
     assert (await block(client, third, volunteer)).status_code == 204
 
-    async def seen(who: Member) -> tuple[set[str], set[str]]:
+    async def seen(who: Member) -> tuple[set[str], set[str], set[str]]:
         found = await client.get(f"/v1/needs/{need_id}/candidates", headers=who.headers)
         assert found.status_code == 200, found.text
         roster = await client.get(f"/v1/activities/{activity_id}/participants", headers=who.headers)
         assert roster.status_code == 200, roster.text
+        run = {"organization_id": org, "dry_run": True}
+        ran = await client.post("/v1/matching/runs", json=run, headers=who.headers)
+        assert ran.status_code == 200, ran.text
         return (
             {c["offer_id"] for c in found.json()["items"]},
             {p["member_id"] for p in roster.json()["items"]},
+            {a["offer_id"] for a in ran.json()["assignments"]},
         )
 
-    assert await seen(lead) == ({theirs, others}, {volunteer.id, other.id})
+    assert await seen(lead) == ({theirs, others}, {volunteer.id, other.id}, {theirs, others})
     for blocked_with in (second, third):
-        assert await seen(blocked_with) == ({others}, {other.id})
+        assert await seen(blocked_with) == ({others}, {other.id}, {others})
