@@ -102,6 +102,21 @@ async def test_token_response_shape(client: httpx.AsyncClient) -> None:
     assert data["refresh_token"].startswith("rt_")
 
 
+async def test_grant_type_when_sent_is_password_even_empty(client: httpx.AsyncClient) -> None:
+    """RFC 6749, section 4.3.2, and the form's own pattern: an empty `grant_type` is no password
+    grant (FastAPI reads an empty form value as an absent one), so it is a 422 with no session."""
+    await member(client, email="grant@example.org")
+    login = {"username": "grant@example.org", "password": PASSWORD}
+    for grant_type in ("", "client_credentials"):
+        body = assert_problem(
+            await client.post("/v1/auth/token", data={**login, "grant_type": grant_type}), 422
+        )
+        assert [e["loc"] for e in body["errors"]] == [["body", "grant_type"]]
+        assert body["errors"][0]["type"] != "rule"
+    for form in (login, {**login, "grant_type": "password"}):
+        assert (await client.post("/v1/auth/token", data=form)).status_code == 200
+
+
 async def test_wrong_password_and_unknown_email_are_the_same_401(client: httpx.AsyncClient) -> None:
     await member(client, email="known@example.org")
     wrong = await client.post(
