@@ -150,12 +150,15 @@ class ApiKeyCreate(RequestBody):
 
 
 class ApiKeyPublic(SQLModel):
-    """A key as listed: never its secret."""
+    """A key as listed: never its secret. `created_by`: the coordinator who made it; the key works
+    only while they coordinate the organisation (docs/ownership.md), so the others can tell
+    which keys stop when someone steps down, and make new ones first."""
 
     id: uuid.UUID
     name: str
     scopes: list[Scope]
     prefix: str
+    created_by: uuid.UUID
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

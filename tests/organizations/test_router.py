@@ -126,7 +126,17 @@ async def test_api_key_is_shown_once_listed_without_secret_and_revoked_at_once(
     assert key["prefix"] == key["key"][:11]
     listed = (await client.get(f"/v1/organizations/{org}/api-keys", headers=c.headers)).json()
     assert key["key"] not in str(listed)
-    assert set(listed[0]) == {"id", "name", "scopes", "prefix", "created_at", "last_used_at", "revoked_at"}
+    assert set(listed[0]) == {
+        "id",
+        "name",
+        "scopes",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    }
+    assert listed[0]["created_by"] == c.id
     assert listed[0]["last_used_at"] is None
     assert (await client.get("/v1/needs", headers=key["headers"])).status_code == 200
     used = (await client.get(f"/v1/organizations/{org}/api-keys", headers=c.headers)).json()[0]
