@@ -13,7 +13,7 @@ from app.core.timeutil import utcnow
 from app.matches.models import ACTIVE, Match, MatchStatus
 from app.matching.facts import Context, NeedFacts, OfferFacts, category_bit, mode_bit, slots_from
 from app.members.models import Member
-from app.members.suspension import suspended_now
+from app.members.suspension import suspended_among, suspended_now
 from app.needs import occurrences
 from app.needs.models import Need
 from app.offers.models import Offer, OfferStatus
@@ -79,8 +79,11 @@ async def context(
     requester_ids: Iterable[uuid.UUID | None],
     need_ids: Iterable[uuid.UUID] = (),
 ) -> Context:
-    """Vetting, shared history and active pairs for these people and needs."""
+    """Vetting, shared history, active pairs and suspensions for these people and needs (a pair
+    being judged, or one volunteer's opportunities: few people, so only theirs are read; a batch
+    run reads every suspended member at once, `run_context`)."""
     ctx = Context(now=now)
+    volunteers = list(volunteer_ids)
     ctx.requesters = frozenset(r for r in requester_ids if r is not None)
     needs = list(set(need_ids))
     if needs:
@@ -94,8 +97,8 @@ async def context(
         ctx.active_pairs = {(n, o) for n, o, _ in pairs}
         ctx.active_volunteers = {(n, v) for n, _, v in pairs}
     ctx.verifying = await verifying_organizations(session)
-    await add_people(session, ctx, volunteer_ids=volunteer_ids)
-    ctx.suspended = await suspended_now(session, now=now)
+    await add_people(session, ctx, volunteer_ids=volunteers)
+    ctx.suspended = await suspended_among(session, member_ids=[*volunteers, *ctx.requesters], now=now)
     return ctx
 
 
