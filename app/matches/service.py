@@ -20,6 +20,7 @@ from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.matches import hooks, standing
 from app.matches.models import ACTIVE, Match, MatchCreate, MatchStatus, ProposedBy
+from app.members.suspension import suspended_among
 from app.needs import occurrences, slots
 from app.needs import service as needs
 from app.needs.models import Approval, Need, NeedStatus
@@ -217,9 +218,13 @@ async def create_match(
     except NotFound:
         raise NotFound(NO_PAIR) from None
     offer = await session.get(Offer, data.offer_id)
-    if offer is None:
+    claim = offer is not None and caller.member_id is not None and offer.volunteer_id == caller.member_id
+    # A suspended volunteer's offers stop appearing anywhere (as in get_visible_offer): to whoever
+    # proposes to one, it is not there, rather than a 409 saying its volunteer is suspended.
+    if offer is None or (
+        not claim and await suspended_among(session, member_ids=[offer.volunteer_id], now=utcnow())
+    ):
         raise NotFound(NO_PAIR)
-    claim = caller.member_id is not None and offer.volunteer_id == caller.member_id
     if not claim and role != OWNER:
         # Neither the offer's volunteer nor the need's owner: as if the pair did not exist.
         raise NotFound(NO_PAIR)

@@ -137,6 +137,15 @@ async def test_offers_and_public_needs_leave_every_search(
     assert need["id"] in await opportunities()
     assert (await _suspend(client, boss, volunteer)).status_code == 200
     assert await candidates() == {spare["id"]}
+    # Proposed to by id, their offer is not there: the answer of an offer that never existed.
+    proposals = [
+        await client.post(
+            "/v1/matches", json={"need_id": need["id"], "offer_id": offer_id}, headers=requester.headers
+        )
+        for offer_id in (theirs["id"], str(uuid.uuid4()))
+    ]
+    assert [r.status_code for r in proposals] == [404, 404]
+    assert proposals[0].json()["detail"] == proposals[1].json()["detail"]
     # Their organisation no longer sees the offer either.
     assert_problem(await client.get(f"/v1/offers/{theirs['id']}", headers=coordinator.headers), 404)
     listed = (await client.get("/v1/offers", headers=coordinator.headers)).json()["items"]
