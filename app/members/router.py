@@ -4,11 +4,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, MemberCaller, client_address, limiter
 from app.core.deps import SessionDep, SettingsDep
-from app.core.errors import FieldError, Forbidden, Invalid, NotFound, Unauthorized, problems
+from app.core.errors import Forbidden, NotFound, Unauthorized, problems
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.core.security import hash_token
@@ -76,8 +77,11 @@ async def login(
     # `grant_type`, when sent, is "password" (RFC 6749, section 4.3.2; the form's pattern). FastAPI
     # reads an empty form value as an absent one, so `grant_type=` alone passed as if unsent.
     sent = (await request.form()).get("grant_type")
-    if sent is not None and sent != "password":
-        raise _bad_grant_type()
+    if sent is not None and sent != "password":  # answered as FastAPI answers any other value
+        pattern = "String should match pattern '^password$'"
+        raise RequestValidationError(
+            [{"loc": ("body", "grant_type"), "msg": pattern, "type": "string_pattern_mismatch"}]
+        )
     rl, failures = limiter(request), f"auth-failure:{client_address(request)}"
     await rl.check(rl.auth_failures, failures)
     try:
@@ -91,12 +95,6 @@ async def login(
     return Token(
         access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in
     )
-
-
-def _bad_grant_type() -> Invalid:
-    error = Invalid("grant_type must be 'password' when sent.", loc=["body", "grant_type"])
-    error.errors = [FieldError(loc=["body", "grant_type"], msg=str(error), type="string_pattern_mismatch")]
-    return error
 
 
 @router.get("/members/me", response_model=MemberPrivate, responses=problems(401, 403))
