@@ -218,15 +218,15 @@ async def create_match(
     except NotFound:
         raise NotFound(NO_PAIR) from None
     offer = await session.get(Offer, data.offer_id)
-    claim = offer is not None and caller.member_id is not None and offer.volunteer_id == caller.member_id
-    # A suspended volunteer's offers stop appearing anywhere (as in get_visible_offer): to whoever
-    # proposes to one, it is not there, rather than a 409 saying its volunteer is suspended.
-    if offer is None or (
-        not claim and await suspended_among(session, member_ids=[offer.volunteer_id], now=utcnow())
-    ):
+    if offer is None:
         raise NotFound(NO_PAIR)
+    claim = caller.member_id is not None and offer.volunteer_id == caller.member_id
     if not claim and role != OWNER:
         # Neither the offer's volunteer nor the need's owner: as if the pair did not exist.
+        raise NotFound(NO_PAIR)
+    if not claim and await suspended_among(session, member_ids=[offer.volunteer_id], now=utcnow()):
+        # A suspended volunteer's offers stop appearing anywhere (as in get_visible_offer): to the
+        # owner proposing to one it is not there, rather than a 409 saying who is suspended.
         raise NotFound(NO_PAIR)
     # The pair parted by a block, or the caller with either of them: the pair does not exist
     # (before any other rule, so no answer differs for a blocked pair, whoever asks). Held, so
