@@ -27,7 +27,7 @@ from app.core.pagination import decode_cursor, encode_cursor
 from app.core.timeutil import utcnow
 from app.geo import located
 from app.members import service as members
-from app.organizations.models import Membership, Role
+from app.organizations import service as organizations
 from app.vocab import Accessibility, Mode, mask
 from app.webhooks import service as webhooks
 from app.webhooks.models import EventType
@@ -121,9 +121,7 @@ def hosts(activity: Activity, caller: Caller) -> bool:
 def hosted_by(member_id: uuid.UUID) -> ColumnElement[bool]:
     """`hosts` in SQL, for a member known by id alone (a calendar feed's token): the member's own
     activities, and the organisations' they made and still coordinate."""
-    coordinated = select(Membership.organization_id).where(
-        col(Membership.member_id) == member_id, col(Membership.role) == Role.coordinator
-    )
+    coordinated = organizations.coordinated_sql(member_id)
     return and_(
         col(Activity.host_id) == member_id,
         or_(col(Activity.organization_id).is_(None), col(Activity.organization_id).in_(coordinated)),

@@ -4,10 +4,11 @@ import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.crud import newest_first, page_of
 from app.core.errors import Conflict, NotFound
@@ -98,11 +99,15 @@ async def numbered_page(session: AsyncSession, *, offset: int, limit: int) -> tu
     return list((await session.exec(stmt.offset(offset).limit(limit))).all()), int(total)
 
 
-async def coordinated_by(session: AsyncSession, *, member_id: uuid.UUID) -> frozenset[uuid.UUID]:
-    stmt = select(Membership.organization_id).where(
+def coordinated_sql(member_id: uuid.UUID | ColumnElement[uuid.UUID]) -> SelectOfScalar[uuid.UUID]:
+    """The ids of the organisations `member_id` (an id, or a column) coordinates now, as SQL."""
+    return select(Membership.organization_id).where(
         col(Membership.member_id) == member_id, col(Membership.role) == Role.coordinator
     )
-    return frozenset((await session.exec(stmt)).all())
+
+
+async def coordinated_by(session: AsyncSession, *, member_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    return frozenset((await session.exec(coordinated_sql(member_id))).all())
 
 
 async def coordinators(session: AsyncSession, *, organization_id: uuid.UUID) -> set[uuid.UUID]:
