@@ -5,6 +5,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg import _queries as psycopg_queries
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -34,6 +35,25 @@ def sync_url(url: str) -> str:
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+# psycopg turns a statement's `%(name)s` placeholders into `$n` with a regular expression, and
+# keeps the result only for statements of at most MAX_CACHED_STATEMENT_LENGTH bytes (4,096 as
+# shipped). A candidate search's pool statement (app.dispatch.pools) is ~5,300 bytes, so each
+# search converted it again: ~0.12-0.34 ms of CPU, a tenth to a quarter of the search's Python.
+# Its cache is an LRU of 128 statements; at this bound it holds at most ~2 MB.
+# tests/core/test_db.py checks that the bound is still psycopg's and above every pool statement.
+CACHED_STATEMENT_BYTES = 16_384
+
+
+def cache_long_statements() -> bool:
+    """Let psycopg keep the conversion of statements up to CACHED_STATEMENT_BYTES (idempotent).
+    False, and psycopg left as it is, when this psycopg has no such bound."""
+    current = getattr(psycopg_queries, "MAX_CACHED_STATEMENT_LENGTH", None)
+    if not isinstance(current, int):
+        return False
+    psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = max(current, CACHED_STATEMENT_BYTES)
+    return True
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -86,6 +106,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "savepoint", _sqlite_savepoint)
     else:
+        cache_long_statements()
         event.listen(engine.sync_engine, "checkout", _refuse_closed)
         defer_begin(engine)
     return engine

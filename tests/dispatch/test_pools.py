@@ -7,12 +7,16 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from psycopg import _queries as psycopg_queries
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 
-from app.dispatch import candidates, pools
+from app.core.db import CACHED_STATEMENT_BYTES, make_engine
+from app.dispatch import alerts, candidates, pools
 from app.offers.models import Offer
 from app.vocab import Mode
+from tests.conftest import make_settings
 from tests.factories import Member, first_saturday, member, need_body, offer_body
 
 HERE = {"lat": 51.5, "lon": -0.12}
@@ -165,3 +169,53 @@ def test_the_pool_keeps_the_walks_order(dialect: Any, mode: Mode, vetting: bool)
     walk_order = f"nearest.{pools.WALK_ORDER}0"
     assert f"AS {pools.WALK_ORDER}0" in sql  # the walk names its order...
     assert f"ORDER BY {walk_order}" in sql  # ...and the pool orders by it
+
+
+def _longest_postgres_statement() -> int:
+    """Bytes of the longest pool statement, and of the alert fan-out's that wraps it, as psycopg
+    receives them."""
+    dialect = psycopg_dialect()
+    lengths = []
+    for mode in Mode:
+        for vetting in (False, True):
+            shape = pools.Shape(
+                category_bit=1 << 12, mode=mode, dialect="postgresql", resolution=0, vetting=vetting
+            )
+            for statement in (pools.statement(shape), alerts._statement(shape)):
+                lengths.append(len(str(statement.compile(dialect=dialect)).encode()))
+    return max(lengths)
+
+
+def test_psycopg_keeps_the_conversion_of_every_pool_statement() -> None:
+    """psycopg caches a statement's placeholder conversion only up to its bound; the pool's
+    statements are longer than the bound it ships with, and below the one the engine sets."""
+    assert isinstance(psycopg_queries.MAX_CACHED_STATEMENT_LENGTH, int)  # still psycopg's knob
+    longest = _longest_postgres_statement()
+    assert longest > 4096  # why the bound is raised at all
+    make_engine(make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))  # connects to nothing
+    assert psycopg_queries.MAX_CACHED_STATEMENT_LENGTH >= CACHED_STATEMENT_BYTES > longest
+
+
+@pytest.mark.postgres
+async def test_a_repeated_search_converts_no_statement_again(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second search of a need sends statements psycopg has converted before: none goes
+    through its uncached conversion (which it uses for statements past its bound)."""
+    requester = await member(client)
+    volunteer = await member(client)
+    body = offer_body(location=HERE, availability=[], max_distance_km=20)
+    assert (await client.post("/v1/offers", json=body, headers=volunteer.headers)).status_code == 201
+    need = (await client.post("/v1/needs", json=need_body(location=HERE), headers=requester.headers)).json()
+    url = f"/v1/needs/{need['id']}/candidates"
+    assert len((await client.get(url, headers=requester.headers)).json()["items"]) == 1
+    uncached: list[int] = []
+    original = psycopg_queries._query2pg_nocache
+
+    def counting(query: bytes, encoding: str) -> Any:
+        uncached.append(len(query))
+        return original(query, encoding)
+
+    monkeypatch.setattr(psycopg_queries, "_query2pg_nocache", counting)
+    assert len((await client.get(url, headers=requester.headers)).json()["items"]) == 1
+    assert uncached == []
