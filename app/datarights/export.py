@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities.models import Activity, Participant, ParticipantStatus
+from app.activities.service import hosts
 from app.activities.views import HOST, PARTICIPANT, PUBLIC, render
 from app.audit import service as audit
 from app.audit.models import AuditEvent
@@ -121,7 +122,9 @@ async def _activities(session: AsyncSession, caller: Caller) -> Any:
         )
     ).all()
     return {
-        "hosted": [_dump(render(a, HOST)) for a in hosted],
+        # What they made: hosted while they may host it (an organisation's, while they still
+        # coordinate it: owner rights follow current roles), else as anyone sees it.
+        "hosted": [_dump(render(a, HOST if hosts(a, caller) else PUBLIC)) for a in hosted],
         # The place's address and exact point reach confirmed participants only, as on every read.
         "joined": [
             _dump(render(a, PARTICIPANT if status == ParticipantStatus.confirmed else PUBLIC, status))

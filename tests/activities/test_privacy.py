@@ -94,6 +94,11 @@ async def test_a_coordinator_who_made_an_activity_hosts_it_only_while_still_a_co
     ]
     assert [r.status_code for r in refused] == [403] * 4, [r.text for r in refused]
     assert a["id"] not in (await client.get(feed)).text
+    # Their data export still lists the activity they made, as anyone sees it.
+    exported = (await client.get("/v1/members/me/export", headers=maker.headers)).json()["activities"]
+    assert [(item["id"], item["view"]) for item in exported["hosted"]] == [(a["id"], "public")]
+    assert PRIVATE & exported["hosted"][0].keys() == set()
+    assert "north gate" not in str(exported)
 
     hosted = await client.get(f"{path}/participants", headers=lead.headers)
     assert [p["member_id"] for p in hosted.json()["items"]] == [neighbour.id]
