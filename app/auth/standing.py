@@ -13,6 +13,7 @@ from app.auth.callers import usable
 from app.core.among import among
 from app.core.timeutil import utcnow
 from app.members import service as members
+from app.members import sessions
 from app.members.models import Member
 from app.members.suspension import Instant, suspended_sql
 
@@ -40,8 +41,15 @@ async def shut_out(session: AsyncSession, *, member_ids: Collection[uuid.UUID]) 
     return ids - allowed_ids
 
 
-async def still_allowed(session: AsyncSession, *, member_id: uuid.UUID) -> bool:
-    """The member exists and `allowed` holds: what an open notification stream asks at each
-    wake-up; `shut_out` asks it of all a process's streams every heartbeat."""
-    member = await members.get_member(session, member_id=member_id)
+async def still_allowed(
+    session: AsyncSession, *, member_id: uuid.UUID, session_id: uuid.UUID | None = None
+) -> bool:
+    """The member exists and `allowed` holds, and the login `session_id` (when given: the one
+    whose access token opened a notification stream) is still live, as every request's caller
+    is checked (app.auth.deps): what an open stream asks at each wake-up; `shut_out` and
+    `sessions.ended_among` ask it of all a process's streams every heartbeat."""
+    if session_id is None:
+        member = await members.get_member(session, member_id=member_id)
+    else:
+        member = await sessions.member_of(session, member_id=member_id, session_id=session_id)
     return member is not None and allowed(member)

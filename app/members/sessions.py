@@ -6,13 +6,15 @@ whole session is revoked (OAuth 2.0 Security BCP, refresh token rotation) and bo
 
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.among import among
 from app.core.config import Settings
 from app.core.errors import Unauthorized
 from app.core.pagination import decode_time_cursor, encode_time_cursor
@@ -90,20 +92,35 @@ async def start(
 _REFUSED = "The refresh token is invalid, expired or already used; log in again."
 
 
+def live(now: datetime) -> ColumnElement[bool]:
+    """A session that still lets its tokens in: not revoked (a logout, a password change, the
+    member ending it, a spent refresh token presented again) and not expired."""
+    return and_(col(MemberSession.revoked_at).is_(None), col(MemberSession.expires_at) > now)
+
+
+async def ended_among(session: AsyncSession, *, session_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Of `session_ids`, those no longer `live` (or gone), in one query per chunk of ids: how a
+    process checks the logins behind all its open notification streams at once."""
+    ids, now = set(session_ids), utcnow()
+    alive: set[uuid.UUID] = set()
+    for condition in among(col(MemberSession.id), ids, dialect=session.get_bind().dialect.name):
+        alive.update((await session.exec(select(MemberSession.id).where(condition, live(now)))).all())
+    return ids - alive
+
+
 async def refresh(session: AsyncSession, *, token: str, settings: Settings) -> Issued:
     """Rotate: the token is spent and a new pair issued. Raises Unauthorized for an unknown or
     expired token, or a revoked session; a spent token also revokes its session first, and
     commits that (the refresh has written nothing else) so the 401 cannot roll it back."""
     now = utcnow()
     digest = hash_token(token.removeprefix(REFRESH_PREFIX))
-    live = and_(col(MemberSession.revoked_at).is_(None), col(MemberSession.expires_at) > now)
     # The conditional UPDATE is the claim: of two refreshes with one token, only one rotates it.
     spent = await session.exec(
         update(RefreshToken)
         .where(
             col(RefreshToken.token_hash) == digest,
             col(RefreshToken.rotated_at).is_(None),
-            col(RefreshToken.session_id).in_(select(MemberSession.id).where(live)),
+            col(RefreshToken.session_id).in_(select(MemberSession.id).where(live(now))),
         )
         .values(rotated_at=now)
     )
@@ -144,8 +161,7 @@ async def member_of(session: AsyncSession, *, member_id: uuid.UUID, session_id: 
         .where(
             col(Member.id) == member_id,
             col(MemberSession.id) == session_id,
-            col(MemberSession.revoked_at).is_(None),
-            col(MemberSession.expires_at) > now,
+            live(now),
         )
     )
     return result.first()
@@ -177,11 +193,7 @@ async def list_live(
     session: AsyncSession, *, member_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[MemberSession], str | None]:
     """The member's live sessions, newest first; `(rows, next_cursor)`."""
-    query = select(MemberSession).where(
-        col(MemberSession.member_id) == member_id,
-        col(MemberSession.revoked_at).is_(None),
-        col(MemberSession.expires_at) > utcnow(),
-    )
+    query = select(MemberSession).where(col(MemberSession.member_id) == member_id, live(utcnow()))
     if cursor is not None:
         at, last_id = decode_time_cursor(cursor)
         query = query.where(

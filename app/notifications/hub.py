@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.standing import shut_out, still_allowed
 from app.core.config import Settings
+from app.members import sessions
 from app.notifications import service
 from app.notifications.models import Notification
 from app.notifications.wakeups import Wakeups
@@ -48,7 +49,8 @@ class OpenStream:
     woken: asyncio.Event
     covered: int = 0
     target: int = 0  # the newest counter value a look saw, to cover once read
-    ended: bool = False  # the member may no longer act
+    ended: bool = False  # the member may no longer act, or their login has ended
+    session_id: uuid.UUID | None = None  # the login whose access token opened the stream
 
     def offer(self, counter: int) -> None:
         """The hub saw the member's counter at `counter`: wake the stream if that is news."""
@@ -94,15 +96,20 @@ class StreamHub:
         return max(self._settings.notification_poll_seconds, 1.0)
 
     @contextlib.asynccontextmanager
-    async def open(self, member_id: uuid.UUID, *, after_seq: int) -> AsyncIterator[OpenStream]:
-        """Register a stream that has sent everything up to `after_seq`; it starts woken."""
+    async def open(
+        self, member_id: uuid.UUID, *, after_seq: int, session_id: uuid.UUID | None = None
+    ) -> AsyncIterator[OpenStream]:
+        """Register a stream that has sent everything up to `after_seq`, opened by the login
+        `session_id` (it ends when that login does); it starts woken."""
         active = self._active
         if active is None:
             active = self._active = _Active(asyncio.Semaphore(self.reads_allowed), asyncio.Event())
         if active.task is None or active.task.done():  # new, or ended by a fault _run could not survive
             active.task = asyncio.create_task(self._run(active), name="notification-streams")
         async with self._wakeups.subscribe(member_id) as woken:
-            stream = OpenStream(member_id=member_id, seq=after_seq, woken=woken, covered=after_seq)
+            stream = OpenStream(
+                member_id=member_id, seq=after_seq, woken=woken, covered=after_seq, session_id=session_id
+            )
             woken.set()
             active.streams.setdefault(member_id, set()).add(stream)
             try:
@@ -128,7 +135,7 @@ class StreamHub:
         assert active is not None, "read only from an open stream"
         try:
             async with active.reads, self._sessions()() as session:
-                if not await still_allowed(session, member_id=stream.member_id):
+                if not await still_allowed(session, member_id=stream.member_id, session_id=stream.session_id):
                     stream.ended = True
                     return []
                 return await service.after(session, member_id=stream.member_id, seq=stream.seq, limit=limit)
@@ -167,19 +174,27 @@ class StreamHub:
 
     async def look(self, active: _Active | None = None, *, check_standing: bool = True) -> None:
         """One look over every open stream: wake those whose member has news; end those whose
-        member may no longer act. One query for each, however many streams are open."""
+        member may no longer act, or whose login has ended (a logout, a password change, a
+        revoked session: their access token gets 401 from the next request, and their stream
+        ends within a heartbeat). One query for each, however many streams are open."""
         active = active or self._active
         if active is None or not active.streams:
             return
         self.passes += 1
         members = list(active.streams)
+        logins = {s.session_id for group in active.streams.values() for s in group if s.session_id}
+        gone: set[uuid.UUID] = set()
+        ended: set[uuid.UUID] = set()
         async with active.reads, self._sessions()() as session:
             counters = await service.latest_seqs(session, members=members)
-            gone = await shut_out(session, member_ids=members) if check_standing else set()
+            if check_standing:
+                gone = await shut_out(session, member_ids=members)
+                ended = await sessions.ended_among(session, session_ids=logins) if logins else set()
         for member_id, counter in counters.items():
             for stream in active.streams.get(member_id, ()):
                 stream.offer(counter)
-        for member_id in gone:
-            for stream in active.streams.get(member_id, ()):
-                stream.ended = True
-                stream.woken.set()
+        for member_id, group in list(active.streams.items()):
+            for stream in group:
+                if member_id in gone or stream.session_id in ended:
+                    stream.ended = True
+                    stream.woken.set()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from sse_starlette import EventSourceResponse
 
-from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, TokenExpiry
+from app.auth.deps import ANONYMOUS_WELCOME, CurrentMember, MemberCaller, TokenExpiry
 from app.core.config import Settings
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Invalid, problems
@@ -73,7 +73,7 @@ _STREAM_DOC = {
 @router.get("/notifications/stream", response_class=EventSourceResponse, responses=_STREAM_DOC)
 async def stream_notifications(
     request: Request,
-    member: CurrentMember,
+    caller: MemberCaller,
     session: SessionDep,
     settings: SettingsDep,
     expires: TokenExpiry,
@@ -89,12 +89,17 @@ async def stream_notifications(
     """Server-Sent Events: the caller's notifications as they happen. Without `Last-Event-ID`
     it starts from now (read the inbox for what came before). The stream ends when the access
     token expires, or after `NOTIFICATION_STREAM_MAX_SECONDS` (an hour by default): reconnect
-    with a fresh token and `Last-Event-ID`. Proxies must not buffer it (docs/notifications.md)."""
+    with a fresh token and `Last-Event-ID`. It ends within a heartbeat when the token's login
+    ends (a logout, a password change, a revoked session) or the member is suspended, as the
+    token then gets 401. Proxies must not buffer it (docs/notifications.md)."""
+    assert caller.member_id is not None  # MemberCaller admits members only
     ends_at = min(expires, utcnow() + timedelta(seconds=settings.notification_stream_max_seconds))
     # Read before the answer starts: whatever commits after the client has the headers is sent.
-    seq = await service.resume_point(session, member_id=member.id, last_event_id=last_event_id)
+    seq = await service.resume_point(session, member_id=caller.member_id, last_event_id=last_event_id)
     hub: StreamHub = request.app.state.notification_streams
-    events = notification_events(hub=hub, member_id=member.id, after_seq=seq, ends_at=ends_at)
+    events = notification_events(
+        hub=hub, member_id=caller.member_id, after_seq=seq, ends_at=ends_at, session_id=caller.session_id
+    )
     return EventSourceResponse(
         events,
         ping=settings.notification_heartbeat_seconds,

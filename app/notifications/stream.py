@@ -24,16 +24,22 @@ def event_of(row: Notification) -> ServerSentEvent:
 
 
 async def notification_events(
-    *, hub: StreamHub, member_id: uuid.UUID, after_seq: int, ends_at: datetime
+    *,
+    hub: StreamHub,
+    member_id: uuid.UUID,
+    after_seq: int,
+    ends_at: datetime,
+    session_id: uuid.UUID | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Every notification of the member's after `after_seq` (service.resume_point), oldest
-    first, until `ends_at` or until the member may no longer act.
+    first, until `ends_at`, until the member may no longer act, or until the login
+    `session_id` that opened it has ended.
 
     The stream reads its inbox when it opens and whenever it is woken (app.notifications.hub),
     each time in its own short transaction, after the last `seq` it sent: since a member's
     notifications commit in `seq` order, nothing committed later can carry a smaller one, so
     none is skipped and none sent twice. A failed read is tried again; the stream stays open."""
-    async with hub.open(member_id, after_seq=after_seq) as stream:
+    async with hub.open(member_id, after_seq=after_seq, session_id=session_id) as stream:
         while not stream.ended:
             if stream.woken.is_set():
                 # Cleared before reading: a wake-up during the read is kept for the next pass.

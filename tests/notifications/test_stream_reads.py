@@ -18,15 +18,17 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import col
+from sqlmodel import col, select
 
 from app.auth.standing import shut_out
 from app.core.timeutil import utcnow
+from app.members import sessions
+from app.members.accounts import MemberSession
 from app.members.models import Member
 from app.notifications import service
 from app.notifications.hub import StreamHub
 from tests.conftest import IS_POSTGRES, app_for_test
-from tests.factories import member
+from tests.factories import PASSWORD, member
 from tests.notifications.test_stream import _seed, events
 from tests.sql import statements
 
@@ -150,6 +152,62 @@ async def test_a_suspended_members_stream_ends(database_url: str) -> None:
         others.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await others
+
+
+async def test_a_stream_ends_with_the_login_that_opened_it(database_url: str) -> None:
+    """A logout, a password change or a revoked session gets the token 401 from the next
+    request; a stream that token opened ends too (within a heartbeat), and another login's
+    stream of the same member goes on."""
+    async with served(database_url, notification_stream_max_seconds=30.0) as (application, client):
+        someone = await member(client)
+        form = {"username": someone.data["email"], "password": PASSWORD}
+        other_login = (await client.post("/v1/auth/token", data=form)).json()["access_token"]
+        others = {"Authorization": f"Bearer {other_login}"}
+        started = time.monotonic()
+        theirs = asyncio.create_task(client.get("/v1/notifications/stream", headers=someone.headers))
+        kept = asyncio.create_task(client.get("/v1/notifications/stream", headers=others))
+        await asyncio.sleep(0.5)
+        assert (await client.post("/v1/auth/logout", headers=someone.headers)).status_code == 204
+        answer = await asyncio.wait_for(theirs, 10)
+        assert answer.status_code == 200
+        assert time.monotonic() - started < 10  # not the 30 s the settings allow
+        assert (await client.get("/v1/members/me", headers=someone.headers)).status_code == 401
+        ids = await _seed(application, someone.id, 1, actor=None)  # the other login's stream goes on
+        await asyncio.sleep(0.5)
+        assert not kept.done()
+        sessions = (await client.get("/v1/members/me/sessions", headers=others)).json()["items"]
+        [current] = [s["id"] for s in sessions]
+        assert (await client.delete(f"/v1/members/me/sessions/{current}", headers=others)).status_code == 204
+        answer = await asyncio.wait_for(kept, 10)
+        assert [i for i, _ in events(answer.text)] == [str(i) for i in ids]
+
+
+async def test_ended_among_agrees_with_the_session_check(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    someone = await member(client)
+    form = {"username": someone.data["email"], "password": PASSWORD}
+    for _ in range(3):
+        assert (await client.post("/v1/auth/token", data=form)).status_code == 200
+    async with application.state.sessionmaker() as session:
+        rows = (await session.exec(select(MemberSession).order_by(col(MemberSession.created_at)))).all()
+        live, revoked, expired, _ = [row.id for row in rows]
+        now = utcnow()
+        await session.exec(
+            update(MemberSession).where(col(MemberSession.id) == revoked).values(revoked_at=now)
+        )
+        await session.exec(
+            update(MemberSession)
+            .where(col(MemberSession.id) == expired)
+            .values(expires_at=now - timedelta(seconds=1))
+        )
+        await session.commit()
+        unknown = uuid.uuid4()
+        ended = await sessions.ended_among(session, session_ids=[live, revoked, expired, unknown])
+        for one in (live, revoked, expired):
+            alive = await sessions.member_of(session, member_id=uuid.UUID(someone.id), session_id=one)
+            assert (alive is None) == (one in ended)
+    assert ended == {revoked, expired, unknown}
 
 
 async def test_shut_out_agrees_with_allowed(client: httpx.AsyncClient, application: FastAPI) -> None:
