@@ -41,6 +41,18 @@ async def status_of(
     return (await session.exec(stmt)).one_or_none()
 
 
+async def place_of(
+    session: AsyncSession, *, activity_id: uuid.UUID, member_id: uuid.UUID | None
+) -> Participant | None:
+    """The member's place on the activity (confirmed or waitlisted), if they hold one."""
+    if member_id is None:
+        return None
+    stmt = select(Participant).where(
+        col(Participant.activity_id) == activity_id, col(Participant.member_id) == member_id
+    )
+    return (await session.exec(stmt)).one_or_none()
+
+
 async def _take_seat(session: AsyncSession, activity_id: uuid.UUID) -> bool:
     """One more confirmed place, only while one is free; False writes nothing."""
     result = await session.exec(
@@ -68,13 +80,7 @@ async def join(
 ) -> tuple[Participant, bool]:
     """(the member's place, whether it is new). Joining again answers the place already held."""
     activity = await lock(session, activity_id=activity_id)
-    existing = (
-        await session.exec(
-            select(Participant).where(
-                col(Participant.activity_id) == activity_id, col(Participant.member_id) == member_id
-            )
-        )
-    ).one_or_none()
+    existing = await place_of(session, activity_id=activity_id, member_id=member_id)
     if existing is not None:
         return existing, False
     if activity.status != ActivityStatus.open:

@@ -1,10 +1,12 @@
 """How replays of activities' POSTs are answered (app/idempotency/replays.py): the host view is
-re-read for the caller as they are now, never the stored bytes with the address."""
+re-read for the caller as they are now, never the stored bytes with the address; a place taken is
+answered as it stands now, or 409 once the caller no longer holds it."""
 
 import uuid
 
-from app.activities import service
-from app.activities.views import HOST, render_host
+from app.activities import places, service
+from app.activities.models import ParticipantStatus
+from app.activities.views import HOST, JoinResult, render_host
 from app.core.errors import NotFound
 from app.core.etag import etag
 from app.idempotency.replays import Fresh, Replaying, gone, rendered
@@ -22,3 +24,20 @@ async def hosted(replaying: Replaying) -> Fresh:
     if role != HOST:
         raise gone("you no longer host this activity")
     return rendered(replaying, render_host(activity), etag=etag(activity.version))
+
+
+async def joined(replaying: Replaying) -> Fresh:
+    """A join: the caller's place as it is now (a waitlisted place since confirmed answers
+    `confirmed`), while they still hold one on an activity they may see; once they left, were
+    removed, or a block hides the activity, the place they were told of no longer holds."""
+    activity_id = uuid.UUID(str(replaying.path_params["activity_id"]))
+    caller = replaying.caller
+    try:
+        await service.read_activity(replaying.session, activity_id=activity_id, caller=caller)
+    except NotFound:
+        raise gone("the activity is no longer there for you") from None
+    place = await places.place_of(replaying.session, activity_id=activity_id, member_id=caller.member_id)
+    if place is None:
+        raise gone("you no longer hold a place on this activity")
+    status = ParticipantStatus(place.status)
+    return rendered(replaying, JoinResult(activity_id=activity_id, status=status, joined_at=place.joined_at))

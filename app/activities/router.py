@@ -172,7 +172,7 @@ async def cancel_activity(
         **problems(401, 403, 404, 409),
     },
 )
-@replayed_by(verbatim)
+@replayed_by(replays.joined)
 async def join_activity(
     activity_id: uuid.UUID, caller: MemberCaller, session: SessionDep, response: Response
 ) -> JoinResult:

@@ -7,7 +7,17 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.idempotency.openapi import stored_for
 from app.idempotency.replays import rerenderer_of
-from tests.factories import Member, assert_problem, claim, join, member, need_body, offer_body, organization
+from tests.factories import (
+    Member,
+    activity_body,
+    assert_problem,
+    claim,
+    join,
+    member,
+    need_body,
+    offer_body,
+    organization,
+)
 from tests.idempotency.helpers import encoded, keyed
 
 REPLAYED = "idempotent-replayed"
@@ -119,3 +129,33 @@ async def test_every_kept_post_says_how_it_is_replayed(application: FastAPI) -> 
     assert {"create_need", "create_match", "create_report", "join_activity"} <= {c.name for c in posts}
     unclassified = {c.name for c in posts if rerenderer_of(c.endpoint) is None}
     assert unclassified == set(), "say how these routes' replays are answered (app/idempotency/replays.py)"
+
+
+async def test_a_replayed_join_answers_the_place_held_now_or_409_once_it_is_gone(
+    client: httpx.AsyncClient,
+) -> None:
+    host, first, second, third = [await member(client) for _ in range(4)]
+    made = await client.post("/v1/activities", json=activity_body(capacity=1), headers=host.headers)
+    assert made.status_code == 201, made.text
+    path = f"/v1/activities/{made.json()['id']}"
+    assert (await client.post(f"{path}/join", headers=first.headers)).json()["status"] == "confirmed"
+    waiting = await client.post(f"{path}/join", headers=keyed(second, "join-1"))
+    assert (waiting.status_code, waiting.json()["status"]) == (201, "waitlisted")
+    assert (await client.post(f"{path}/leave", headers=first.headers)).status_code == 204
+    # The place as it stands now: promoted, so confirmed, with the same status code and Location.
+    again = await client.post(f"{path}/join", headers=keyed(second, "join-1"))
+    assert (again.status_code, again.headers[REPLAYED], again.headers["location"]) == (201, "true", path)
+    assert (again.json()["status"], again.json()["joined_at"]) == ("confirmed", waiting.json()["joined_at"])
+    # Removed by the host: the place the first answer told of no longer holds.
+    assert (await client.delete(f"{path}/participants/{second.id}", headers=host.headers)).status_code == 204
+    removed = await client.post(f"{path}/join", headers=keyed(second, "join-1"))
+    assert assert_problem(removed, 409)["type"] == GONE
+    assert removed.headers[REPLAYED] == "true"
+    # Blocked by the host: the activity is 404 to them, and the replay tells them no more.
+    joined = await client.post(f"{path}/join", headers=keyed(third, "join-2"))
+    assert joined.json()["status"] == "confirmed"
+    assert (await client.put(f"/v1/members/me/blocks/{third.id}", headers=host.headers)).status_code == 204
+    assert (await client.get(path, headers=third.headers)).status_code == 404
+    blocked = await client.post(f"{path}/join", headers=keyed(third, "join-2"))
+    assert assert_problem(blocked, 409)["type"] == GONE
+    assert made.json()["address"] not in blocked.text
