@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import HttpUrl, UrlConstraints
 from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, text
@@ -229,8 +229,28 @@ class WebhookCreate(RequestBody):
     events: Annotated[list[EventType], Field(min_length=1, max_length=len(EventType))]
 
 
+class CreatedBy(SQLModel):
+    """Who subscribed an endpoint: a coordinator of the organisation at the time, or one of its keys."""
+
+    kind: Literal["member", "api_key"] = Field(
+        description="`member`: a coordinator of the organisation at the time; `api_key`: one of its keys."
+    )
+    id: uuid.UUID = Field(description="The member's id, or the API key's id (as listed under api-keys).")
+
+    @classmethod
+    def of(cls, endpoint: "WebhookEndpoint") -> "CreatedBy | None":
+        if endpoint.created_by_member_id is not None:
+            return cls(kind="member", id=endpoint.created_by_member_id)
+        if endpoint.created_by_key_id is not None:
+            return cls(kind="api_key", id=endpoint.created_by_key_id)
+        return None
+
+
 class WebhookPublic(SQLModel):
-    """An endpoint as listed: never its secret."""
+    """An endpoint as listed: never its secret. An endpoint is the organisation's: it keeps
+    delivering when whoever subscribed it steps down (as an organisation's webhooks do on the
+    usual platforms), so `created_by` lets the remaining coordinators tell whose endpoints they
+    are, and delete any they do not recognise."""
 
     id: uuid.UUID
     url: str
@@ -238,7 +258,15 @@ class WebhookPublic(SQLModel):
     status: EndpointStatus
     disabled_reason: str | None
     disabled_at: datetime | None
+    created_by: CreatedBy | None = Field(
+        description="Who subscribed it; null for endpoints older than this record."
+    )
     created_at: datetime
+
+    @classmethod
+    def of(cls, endpoint: "WebhookEndpoint") -> "WebhookPublic":
+        data = {name: getattr(endpoint, name) for name in cls.model_fields if name != "created_by"}
+        return cls.model_validate({**data, "created_by": CreatedBy.of(endpoint)})
 
 
 class WebhookCreated(WebhookPublic):

@@ -28,7 +28,7 @@ MANAGE = Scope.webhooks_manage
 
 
 def _public(endpoint: WebhookEndpoint) -> WebhookPublic:
-    return WebhookPublic.model_validate(endpoint, from_attributes=True)
+    return WebhookPublic.of(endpoint)
 
 
 def _delivery(row: WebhookDelivery) -> DeliveryPublic:

@@ -14,7 +14,7 @@ from tests.factories import ALL_SCOPES, Member, api_key, assert_problem, join, m
 from tests.webhooks.support import ALL_EVENTS
 
 URL = "https://hooks.example.org/mutual-aid"
-PUBLIC_KEYS = {"id", "url", "events", "status", "disabled_reason", "disabled_at", "created_at"}
+PUBLIC_KEYS = {"id", "url", "events", "status", "disabled_reason", "disabled_at", "created_by", "created_at"}
 
 
 async def _org(client: httpx.AsyncClient) -> tuple[Member, str]:
@@ -48,6 +48,33 @@ async def test_create_shows_a_standard_webhooks_secret_once(client: httpx.AsyncC
     assert listed == [expected]
     assert one == expected
     assert secret not in (await client.get(_path(org), headers=coordinator.headers)).text
+
+
+async def test_each_endpoint_names_who_subscribed_it(client: httpx.AsyncClient) -> None:
+    """An endpoint is the organisation's and outlives its subscriber's role, so the list says
+    whose it is: the coordinator, or the key (as listed under api-keys)."""
+    coordinator, org = await _org(client)
+    former = await member(client)
+    await join(client, coordinator, org, former, role="coordinator")
+    key = await api_key(client, former, org, scopes=["webhooks:manage"])
+    by_member = await client.post(
+        _path(org), json={"url": URL, "events": ["need.created"]}, headers=former.headers
+    )
+    by_key = await client.post(
+        _path(org),
+        json={"url": URL, "events": ["need.created"]},
+        headers={"Authorization": f"Bearer {key['key']}"},
+    )
+    assert (by_member.status_code, by_key.status_code) == (201, 201), (by_member.text, by_key.text)
+    assert by_member.json()["created_by"] == {"kind": "member", "id": former.id}
+    assert by_key.json()["created_by"] == {"kind": "api_key", "id": key["id"]}
+    await join(client, coordinator, org, former, role="volunteer")
+    listed = (await client.get(_path(org), headers=coordinator.headers)).json()
+    assert {(e["id"], e["created_by"]["kind"], e["created_by"]["id"]) for e in listed} == {
+        (by_member.json()["id"], "member", former.id),
+        (by_key.json()["id"], "api_key", key["id"]),
+    }
+    assert (await client.get(_path(org), headers=former.headers)).status_code == 404
 
 
 async def test_secrets_differ_between_endpoints(client: httpx.AsyncClient) -> None:
