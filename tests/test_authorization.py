@@ -637,10 +637,11 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
         on_activity("/participants/{owner}", joined=True),
         expect(401, 403, 403, 204, 403, 204, 403, 401),
     ),
-    # Any key of the hosting organisation sees what its coordinators see (as GET does).
+    # A key of the hosting organisation hosts with `activities:write` alone; one without it is
+    # neither host nor participant (GET shows it the public view).
     ("GET", "/v1/activities/{activity_id}/calendar.ics"): (
         on_activity("/calendar.ics", joined=True),
-        expect(401, 200, 403, 200, 403, 200, 200, 401),
+        expect(401, 200, 403, 200, 403, 200, 403, 401),
     ),
     # A calendar feed is a person's own; its URL is its own credential, whoever holds it.
     ("POST", "/v1/members/me/calendar-feed"): (

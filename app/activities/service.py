@@ -28,6 +28,7 @@ from app.core.timeutil import utcnow
 from app.geo import located
 from app.members import service as members
 from app.organizations import service as organizations
+from app.organizations.models import Scope
 from app.vocab import Accessibility, Mode, mask
 from app.webhooks import service as webhooks
 from app.webhooks.models import EventType
@@ -109,12 +110,14 @@ async def for_directories(session: AsyncSession, *, offset: int, limit: int) -> 
 
 
 def hosts(activity: Activity, caller: Caller) -> bool:
-    """Who hosts it now: an organisation's activity, its coordinators and keys; a member's own,
-    that member. Owner rights follow current roles, as for needs filed for someone: the
-    coordinator who made an organisation's activity hosts it only while still a coordinator
-    (`hosted_by` is the same rule in SQL)."""
+    """Who hosts it now: an organisation's activity, its coordinators and its keys that may write
+    activities; a member's own, that member. Owner rights follow current roles, as for needs
+    filed for someone: the coordinator who made an organisation's activity hosts it only while
+    still a coordinator (`hosted_by` is the same rule in SQL, for members)."""
     if activity.organization_id is not None:
-        return caller.acts_for(activity.organization_id)
+        # A key hosts with the scope that lets it host alone (`activities:write`): one made for
+        # webhooks or needs never reads where its organisation's activities meet.
+        return caller.acts_for(activity.organization_id) and caller.has_scope(Scope.activities_write)
     return caller.member_id is not None and activity.host_id == caller.member_id
 
 

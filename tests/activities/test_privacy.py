@@ -12,6 +12,8 @@ async def test_each_caller_gets_their_view(client: httpx.AsyncClient) -> None:
     coordinator = await member(client)
     org = (await organization(client, coordinator))["id"]
     key = await api_key(client, coordinator, org, ["activities:write"])
+    # Another key of the organisation, made for something else: it hosts nothing.
+    narrow = await api_key(client, coordinator, org, ["webhooks:manage", "needs:read"])
     a = await activity(client, coordinator, organization_id=org, capacity=1)
     confirmed, waitlisted, stranger = [await member(client) for _ in range(3)]
     for who in (confirmed, waitlisted):
@@ -23,6 +25,7 @@ async def test_each_caller_gets_their_view(client: httpx.AsyncClient) -> None:
         "confirmed": (confirmed.headers, "participant", "confirmed"),
         "host": (coordinator.headers, "host", None),
         "key": (key["headers"], "host", None),
+        "key without activities:write": (narrow["headers"], "public", None),
     }
     for name, (headers, view, mine) in expected.items():
         r = await client.get(f"/v1/activities/{a['id']}", headers=headers)
@@ -45,10 +48,14 @@ async def test_each_caller_gets_their_view(client: httpx.AsyncClient) -> None:
             assert r.headers["cache-control"] == "no-store", name
     # Counts are public; who is on it is for the host alone.
     assert (r.json()["confirmed_count"], r.json()["waitlisted_count"]) == (1, 1)
-    for headers in (confirmed.headers, stranger.headers):
+    for headers in (confirmed.headers, stranger.headers, narrow["headers"]):
         assert (
             await client.get(f"/v1/activities/{a['id']}/participants", headers=headers)
         ).status_code == 403
+    # Its calendar entry carries the address: for confirmed participants and hosts alone.
+    calendar = f"/v1/activities/{a['id']}/calendar.ics"
+    assert (await client.get(calendar, headers=narrow["headers"])).status_code == 403
+    assert "north gate" in (await client.get(calendar, headers=key["headers"])).text
 
 
 async def test_approx_location_is_the_coarse_cell_not_the_point(client: httpx.AsyncClient) -> None:
