@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities.models import Activity, ActivityStatus, Participant
 from app.activities.places import CONFIRMED
-from app.activities.service import hosts
+from app.activities.service import hosts, visible_sql
 from app.activities.views import HOST, PARTICIPANT, PUBLIC
 from app.auth.callers import Caller
 from app.core.pagination import (
@@ -20,7 +20,6 @@ from app.core.pagination import (
     encode_time_cursor,
 )
 from app.core.timeutil import utcnow
-from app.safety import blocks
 from app.spatial import RadiusQuery, nearest_first
 from app.vocab import Accessibility, mask
 
@@ -72,12 +71,11 @@ async def _mine(session: AsyncSession, caller: Caller, activity_ids: list[uuid.U
 async def list_activities(
     session: AsyncSession, *, caller: Caller, filters: ActivityFilters, limit: int, cursor: str | None
 ) -> tuple[list[Listed], str | None]:
-    """Open activities not yet over, but those of a host blocked either way with the caller:
+    """Open activities not yet over that the caller may see (`service.may_see`: not a host blocked
+    either way with them, nor one a suspended member hosts for themselves):
     nearest first with `near` (distance from the public stand-in point), else soonest first (by
     first start)."""
-    conditions = _conditions(filters)
-    if caller.member_id is not None:  # a host either of you blocked is not there for you
-        conditions.append(blocks.not_blocked_with(col(Activity.host_id), caller.member_id))
+    conditions = [*_conditions(filters), *visible_sql(caller.member_id, utcnow())]
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     if filters.near is not None:
         after = decode_distance_cursor(cursor) if cursor else None

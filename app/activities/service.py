@@ -27,8 +27,10 @@ from app.core.pagination import decode_cursor, encode_cursor
 from app.core.timeutil import utcnow
 from app.geo import located
 from app.members import service as members
+from app.members.suspension import member_suspended, suspended_among
 from app.organizations import service as organizations
 from app.organizations.models import Scope
+from app.safety import blocks
 from app.vocab import Accessibility, Mode, mask
 from app.webhooks import service as webhooks
 from app.webhooks.models import EventType
@@ -137,7 +139,7 @@ async def read_activity(
     """(activity, view, the caller's own place). Every activity is public; confirmed
     participants also see where it is, and so does whoever hosts it."""
     activity = await session.get(Activity, activity_id)
-    if activity is None or not await _may_see(session, activity, caller):
+    if activity is None or not await may_see(session, activity, caller.member_id):
         raise NotFound("No such activity.")
     mine = await places.status_of(session, activity_id=activity.id, member_id=caller.member_id)
     if hosts(activity, caller):
@@ -145,12 +147,32 @@ async def read_activity(
     return activity, PARTICIPANT if mine == places.CONFIRMED else PUBLIC, mine
 
 
-async def _may_see(session: AsyncSession, activity: Activity, caller: Caller) -> bool:
+async def may_see(session: AsyncSession, activity: Activity, member_id: uuid.UUID | None) -> bool:
     """Anyone may, but a member and a host either of whom blocked the other (as for needs and
-    offers: 404, never "blocked")."""
-    if activity.host_id is None or caller.member_id is None:
+    offers: 404, never "blocked"); and nobody an activity a suspended member hosts for
+    themselves, as their offers and needs stop appearing while they are suspended (an
+    organisation's activity stays: it is the organisation's). `visible_sql` is the same rule in
+    SQL, for lists and calendar feeds."""
+    if activity.host_id is None:
         return True
-    return await hooks().may_meet(session, host_id=activity.host_id, member_id=caller.member_id)
+    if activity.organization_id is None and await suspended_among(
+        session, member_ids=[activity.host_id], now=utcnow()
+    ):
+        return False
+    if member_id is None:
+        return True
+    return await hooks().may_meet(session, host_id=activity.host_id, member_id=member_id)
+
+
+def visible_sql(member_id: uuid.UUID | None, now: datetime) -> list[ColumnElement[bool]]:
+    """`may_see` over the activities table, for the member `member_id` (None: anonymous)."""
+    host = col(Activity.host_id)
+    conditions = [
+        or_(col(Activity.organization_id).is_not(None), host.is_(None), ~member_suspended(host, now))
+    ]
+    if member_id is not None:  # a host either of you blocked is not there for you
+        conditions.append(blocks.not_blocked_with(host, member_id))
+    return conditions
 
 
 async def part(session: AsyncSession, *, members: tuple[uuid.UUID, uuid.UUID], now: datetime) -> None:
@@ -183,13 +205,10 @@ async def hosted_activity(session: AsyncSession, *, activity_id: uuid.UUID, call
 async def join(
     session: AsyncSession, *, activity_id: uuid.UUID, member_id: uuid.UUID
 ) -> tuple[Participant, bool]:
-    """(the member's place, whether it is new). A member the host may not meet (a block, as the
-    safety domain decides) finds nothing to join, as if the activity were not there."""
+    """(the member's place, whether it is new). A member who may not see it (`may_see`: a block,
+    a suspended host) finds nothing to join, as if the activity were not there."""
     activity = await session.get(Activity, activity_id)
-    if activity is None or (
-        activity.host_id is not None
-        and not await hooks().may_meet(session, host_id=activity.host_id, member_id=member_id)
-    ):
+    if activity is None or not await may_see(session, activity, member_id):
         raise NotFound("No such activity.")
     return await places.join(session, activity_id=activity_id, member_id=member_id)
 

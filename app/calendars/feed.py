@@ -19,6 +19,7 @@ from app.activities import calendar as activity_calendar
 from app.activities import service as activities
 from app.activities.models import Activity, ActivityStatus, Participant, ParticipantStatus
 from app.core import ical
+from app.core.timeutil import utcnow
 from app.matches.models import Match, MatchStatus
 from app.needs import occurrences
 from app.needs.models import Need, NeedStatus, OccurrenceStatus
@@ -43,8 +44,9 @@ class Shown:
 
 async def activity_entries(session: AsyncSession, *, member_id: uuid.UUID) -> list[ical.Entry]:
     """Open activities the member hosts now (`activities.hosted_by`: a former coordinator's
-    organisation activities are gone) or holds a confirmed place on, hosts they are not blocked
-    with (a block also gives the place up; this holds even before it is)."""
+    organisation activities are gone) or holds a confirmed place on, that they may see
+    (`activities.visible_sql`: no host they are blocked with, a block also giving the place up;
+    none a suspended member hosts for themselves)."""
     confirmed = select(Participant.activity_id).where(
         col(Participant.member_id) == member_id, col(Participant.status) == ParticipantStatus.confirmed
     )
@@ -53,7 +55,7 @@ async def activity_entries(session: AsyncSession, *, member_id: uuid.UUID) -> li
         .where(
             col(Activity.status) == ActivityStatus.open,
             or_(activities.hosted_by(member_id), col(Activity.id).in_(confirmed)),
-            blocks.not_blocked_with(col(Activity.host_id), member_id),
+            *activities.visible_sql(member_id, utcnow()),
         )
         .order_by(col(Activity.starts_at), col(Activity.id))
     )

@@ -12,7 +12,17 @@ from sqlmodel import col, select
 from app.audit.models import AdminAction
 from app.members.models import Member as MemberRow
 from app.webhooks.models import WebhookEvent
-from tests.factories import ALL_SCOPES, Member, api_key, assert_problem, join, member, need_body, organization
+from tests.factories import (
+    ALL_SCOPES,
+    Member,
+    activity,
+    api_key,
+    assert_problem,
+    join,
+    member,
+    need_body,
+    organization,
+)
 from tests.safety.moderation import HERE, accepted_match, admin, offer, public_need
 
 REASON = {"reason": "Repeated harassment of requesters."}
@@ -215,3 +225,49 @@ async def test_open_matches_are_cancelled_as_ordinary_cancellations(
     assert "suspend" not in str(cancelled[0]).lower()
     assert not [e for e in events if "member" in e.type]
     assert elsewhere["status"] == "accepted"
+
+
+async def test_a_suspended_members_own_activities_leave_every_list_until_reinstated(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    """As their offers and needs: what a suspended member hosts for themselves is not there for
+    anyone (reads, lists, joining, participants' calendar feeds), while an organisation's
+    activity they made stays the organisation's; reinstatement brings them back."""
+    boss = await admin(client, application)
+    host, participant, stranger, lead = [await member(client) for _ in range(4)]
+    org = (await organization(client, lead))["id"]
+    await join(client, lead, org, host, role="coordinator")
+    own = await activity(client, host)
+    organisations = await activity(client, host, organization_id=org)
+    assert (
+        await client.post(f"/v1/activities/{own['id']}/join", headers=participant.headers)
+    ).status_code == 201
+    feed = (await client.post("/v1/members/me/calendar-feed", headers=participant.headers)).json()["url"]
+    assert own["id"] in (await client.get(feed)).text
+
+    async def seen(who: Member) -> set[str]:
+        listed = (await client.get("/v1/activities", headers=who.headers)).json()["items"]
+        near = (await client.get("/v1/activities?near=51.5,-0.12", headers=who.headers)).json()["items"]
+        return {a["id"] for a in [*listed, *near]}
+
+    assert (await _suspend(client, boss, host)).status_code == 200
+    for who in (participant, stranger, lead):
+        assert await seen(who) == {organisations["id"]}
+        assert (await client.get(f"/v1/activities/{own['id']}", headers=who.headers)).status_code == 404
+    assert (await client.get(f"/v1/activities/{own['id']}")).status_code == 404  # anonymous too
+    assert {a["id"] for a in (await client.get("/v1/activities")).json()["items"]} == {organisations["id"]}
+    assert (
+        await client.post(f"/v1/activities/{own['id']}/join", headers=stranger.headers)
+    ).status_code == 404
+    calendar = f"/v1/activities/{own['id']}/calendar.ics"
+    assert (await client.get(calendar, headers=participant.headers)).status_code == 404
+    assert own["id"] not in (await client.get(feed)).text
+    assert "north gate" not in (await client.get(feed)).text
+
+    reinstated = await client.post(f"/v1/admin/members/{host.id}/reinstate", headers=boss.headers)
+    assert reinstated.status_code == 200, reinstated.text
+    assert await seen(stranger) == {own["id"], organisations["id"]}
+    assert (await client.get(f"/v1/activities/{own['id']}", headers=participant.headers)).json()[
+        "view"
+    ] == "participant"
+    assert own["id"] in (await client.get(feed)).text
