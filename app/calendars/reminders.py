@@ -7,7 +7,8 @@ occurrence is claimed and told in a transaction of its own: one INSERT ... ON CO
 of (member, subject, occurrence start) rows RETURNING those it wrote, and `notify` for exactly
 those. A second worker inserting the same rows waits for the first to commit, then writes none,
 so nobody is told twice, however many workers run. Nothing is sent for an occurrence that is
-cancelled (the occurrence, its need or activity), already started, or for a member suspended.
+cancelled (the occurrence, its need or activity), already started, or for a member suspended,
+nor for an activity hidden while its host is suspended (`activities.visible_sql`).
 """
 
 import uuid
@@ -23,6 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities import occurrences as activity_occurrences
+from app.activities import service as activities
 from app.activities.models import Activity, ActivityStatus, Participant, ParticipantStatus
 from app.calendars.models import OccurrenceReminder, Subject
 from app.core.config import Settings
@@ -69,6 +71,7 @@ async def _activities(session: AsyncSession, now: datetime, until: datetime) -> 
         col(Activity.starts_at) <= until,
         col(Activity.last_ends_at) > now,
         col(Activity.confirmed_count) > 0,
+        *activities.visible_sql(None, now),  # none a suspended member hosts for themselves
     )
     due = []
     for activity in (await session.exec(stmt)).all():

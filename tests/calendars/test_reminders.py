@@ -3,15 +3,20 @@ occurrence per member, to both sides of accepted matches and to confirmed partic
 a cancelled occurrence; two workers at once still send each one once."""
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
+from sqlmodel import col
 
 from app.calendars import reminders, upkeep
 from app.core.config import Settings
+from app.core.timeutil import utcnow
+from app.members.models import Member as MemberRow
 from tests.factories import (
     Member,
     activity,
@@ -119,6 +124,25 @@ async def test_confirmed_participants_within_the_configured_lead(
     cancelled = await client.post(f"/v1/activities/{walk['id']}/cancel", headers=host.headers)
     assert cancelled.status_code == 200
     assert await _send(application, second + timedelta(days=7) - timedelta(minutes=30)) == 0
+
+
+async def test_no_reminder_for_an_activity_hidden_while_its_host_is_suspended(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    host, confirmed = await member(client), await member(client)
+    walk = await activity(client, host)
+    await client.post(f"/v1/activities/{walk['id']}/join", headers=confirmed.headers)
+    first = datetime.fromisoformat(walk["starts_at"])
+    host_row = update(MemberRow).where(col(MemberRow.id) == uuid.UUID(host.id))
+    async with application.state.sessionmaker() as session:
+        await session.exec(host_row.values(suspended_at=utcnow()))
+        await session.commit()
+    assert await _send(application, first - timedelta(minutes=30), reminder_lead_minutes=60) == 0
+    async with application.state.sessionmaker() as session:
+        await session.exec(host_row.values(suspended_at=None))
+        await session.commit()
+    assert await _send(application, first - timedelta(minutes=20), reminder_lead_minutes=60) == 1
+    assert [r["activity_id"] for r in await _reminders(client, confirmed)] == [walk["id"]]
 
 
 async def test_the_worker_job_reads_the_clock(client: httpx.AsyncClient, application: FastAPI) -> None:
