@@ -98,6 +98,11 @@ def _until(value: str) -> datetime:
 def parse(text: str) -> Rule:
     """A rule from its RRULE text; RuleError says what is wrong."""
     body = text.strip().removeprefix("RRULE:")
+    if not body.isascii():
+        # RFC 5545's grammar is ASCII: Python's `\d` and `upper()` would read other scripts' digits
+        # and letters (an Arabic-Indic three, a long s) as ASCII ones: the rule stored would not be
+        # the one sent.
+        raise RuleError("an RRULE is ASCII text (RFC 5545): digits 0-9 and the letters of its names only")
     parts: dict[str, str] = {}
     for part in body.split(";"):
         name, sep, value = part.partition("=")

@@ -59,6 +59,9 @@ def test_ten_oclock_stays_ten_oclock_across_the_spring_change() -> None:
         ("FREQ=DAILY;UNTIL=20270230", "UNTIL is not a real date"),
         ("FREQ=DAILY;FREQ=WEEKLY", "FREQ appears twice"),
         ("FREQ", "'FREQ' is not NAME=VALUE"),
+        ("FREQ=WEEKLY;COUNT=\u0663", "an RRULE is ASCII text"),  # an Arabic-Indic three
+        ("FREQ=WEEKLY;BYDAY=\u017fu", "an RRULE is ASCII text"),  # long s: upper() makes it SU
+        ("FREQ=DAILY;UNTIL=\uff12\uff10\uff12\uff17\uff10\uff11\uff10\uff11", "an RRULE is ASCII text"),
     ],
 )
 def test_a_bad_rule_says_why(text: str, reason: str) -> None:
