@@ -166,9 +166,7 @@ def connect_domains(settings: Settings) -> None:
     )
     need_hooks.connect_published(fanout.queue)
     safety_hooks.connect_parted(match_service.cancel_between, activity_service.part)
-    activity_hooks.connect(
-        activity_hooks.ActivityHooks(may_meet=activity_links.may_meet, tell=activity_links.tell)
-    )
+    activity_hooks.connect(activity_hooks.ActivityHooks(tell=activity_links.tell))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,9 +1,10 @@
-"""What activities ask of the domains above them: may two members meet, and telling members.
+"""What activities ask of a domain beside them: telling members what changed.
 
-Blocks (app/safety) decide whether a joiner may meet a host, and notifications tell people
-what changed; both sit above or beside activities, so `app.main.connect_domains` connects
-their answers here. Until it connects others, the defaults below serve: every pair may meet,
-and a change is written to the log (ids only) for the notifications domain to take over.
+Notifications tell people what changed, and sit beside activities, so `app.main.connect_domains`
+connects their answer here. Until it connects one, the default below serves: a change is written
+to the log (ids only). Who may meet whom is no hook: the block rule sits below activities
+(app/safety/blocks.py), and `app.activities.service.may_see` asks it directly, as its SQL form
+does.
 """
 
 import uuid
@@ -24,10 +25,6 @@ class Change(StrEnum):
     removed = "removed"  # the host took the member off the activity
 
 
-class MayMeet(Protocol):
-    async def __call__(self, session: AsyncSession, *, host_id: uuid.UUID, member_id: uuid.UUID) -> bool: ...
-
-
 class Tell(Protocol):
     async def __call__(
         self, session: AsyncSession, *, activity_id: uuid.UUID, member_ids: list[uuid.UUID], change: Change
@@ -36,14 +33,8 @@ class Tell(Protocol):
 
 @dataclass(frozen=True)
 class ActivityHooks:
-    # Host and joiner: False refuses the join (as if the activity were not there to join).
-    may_meet: MayMeet
     # Members to tell, in the request's transaction (an outbox row commits with the change).
     tell: Tell
-
-
-async def everyone_may_meet(session: AsyncSession, *, host_id: uuid.UUID, member_id: uuid.UUID) -> bool:
-    return True
 
 
 async def log_change(
@@ -57,7 +48,7 @@ async def log_change(
     )
 
 
-DEFAULTS = ActivityHooks(may_meet=everyone_may_meet, tell=log_change)
+DEFAULTS = ActivityHooks(tell=log_change)
 _connected: list[ActivityHooks] = [DEFAULTS]
 
 

@@ -1,5 +1,5 @@
-"""The answers activities' hooks get from the domains beside them: the block rule decides who may
-meet, and notifications tell members what changed (connected in app.main.connect_domains)."""
+"""The answer activities' hooks get from the domain beside them: notifications tell members what
+changed (connected in app.main.connect_domains)."""
 
 import uuid
 
@@ -7,12 +7,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities.hooks import Change
 from app.notifications import service as notifications
-from app.safety import blocks
-
-
-async def may_meet(session: AsyncSession, *, host_id: uuid.UUID, member_id: uuid.UUID) -> bool:
-    """A host and a joiner meet unless either blocked the other (app.safety.blocks)."""
-    return not await blocks.hides(session, viewer=member_id, owner=host_id)
 
 
 async def tell(

@@ -80,11 +80,11 @@ async def join(
 ) -> tuple[Participant, bool]:
     """(the member's place, whether it is new). Joining again answers the place already held."""
     activity = await lock(session, activity_id=activity_id)
+    if activity.status != ActivityStatus.open:  # a place on a cancelled activity is no place
+        raise Conflict(f"The activity is {activity.status}; it takes no one.")
     existing = await place_of(session, activity_id=activity_id, member_id=member_id)
     if existing is not None:
         return existing, False
-    if activity.status != ActivityStatus.open:
-        raise Conflict(f"The activity is {activity.status}; it takes no one.")
     if activity.last_ends_at <= utcnow():
         raise Conflict("The activity has ended.")
     if activity.host_id == member_id:

@@ -5,7 +5,7 @@ answered as it stands now, or 409 once the caller no longer holds it."""
 import uuid
 
 from app.activities import places, service
-from app.activities.models import ParticipantStatus
+from app.activities.models import ActivityStatus, ParticipantStatus
 from app.activities.views import HOST, JoinResult, render_host
 from app.core.errors import NotFound
 from app.core.etag import etag
@@ -28,15 +28,18 @@ async def hosted(replaying: Replaying) -> Fresh:
 
 async def joined(replaying: Replaying) -> Fresh:
     """A join: the caller's place as it is now (a waitlisted place since confirmed answers
-    `confirmed`), while they still hold one on an activity they may see; once they left, were
-    removed, or a block hides the activity, the place they were told of no longer holds."""
+    `confirmed`), while they still hold one on an open activity they may see; once they left,
+    were removed, the activity was cancelled, or it is hidden from them (a block, a suspended
+    host), the place they were told of no longer holds."""
     activity_id = uuid.UUID(str(replaying.path_params["activity_id"]))
-    caller = replaying.caller
+    session, caller = replaying.session, replaying.caller
     try:
-        await service.read_activity(replaying.session, activity_id=activity_id, caller=caller)
+        activity, _, _ = await service.read_activity(session, activity_id=activity_id, caller=caller)
     except NotFound:
         raise gone("the activity is no longer there for you") from None
-    place = await places.place_of(replaying.session, activity_id=activity_id, member_id=caller.member_id)
+    if activity.status != ActivityStatus.open:
+        raise gone(f"the activity is {activity.status}")
+    place = await places.place_of(session, activity_id=activity_id, member_id=caller.member_id)
     if place is None:
         raise gone("you no longer hold a place on this activity")
     status = ParticipantStatus(place.status)

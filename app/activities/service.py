@@ -159,9 +159,7 @@ async def may_see(session: AsyncSession, activity: Activity, member_id: uuid.UUI
         session, member_ids=[activity.host_id], now=utcnow()
     ):
         return False
-    if member_id is None:
-        return True
-    return await hooks().may_meet(session, host_id=activity.host_id, member_id=member_id)
+    return not await blocks.hides(session, viewer=member_id, owner=activity.host_id)
 
 
 def visible_sql(member_id: uuid.UUID | None, now: datetime) -> list[ColumnElement[bool]]:
@@ -220,7 +218,9 @@ async def leave(
     promoted = await places.leave(session, activity_id=activity_id, member_id=member_id)
     if removed:
         await hooks().tell(session, activity_id=activity_id, member_ids=[member_id], change=Change.removed)
-    if promoted:
+    activity = await session.get(Activity, activity_id)  # locked by places.leave: no query
+    # Promoted all the same, but not told of an activity hidden from everyone (a suspended host).
+    if promoted and activity is not None and await may_see(session, activity, None):
         await hooks().tell(session, activity_id=activity_id, member_ids=promoted, change=Change.promoted)
 
 

@@ -16,12 +16,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities.models import Activity, Participant, ParticipantStatus
-from app.activities.service import hosts
+from app.activities.service import hosts, visible_sql
 from app.activities.views import HOST, PARTICIPANT, PUBLIC, render
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.callers import Caller
 from app.calendars import service as calendars
+from app.core.timeutil import utcnow
 from app.matches.models import Match, Message
 from app.matches.views import render_page
 from app.members.accounts import MemberSession
@@ -121,15 +122,21 @@ async def _activities(session: AsyncSession, caller: Caller) -> Any:
             .where(col(Participant.member_id) == me)
         )
     ).all()
+    # Places are kept while an activity is hidden from the member (its host suspended): listed,
+    # as anyone sees it, never with the address it would show a participant.
+    ids = [a.id for a, _ in joined]
+    seen = select(Activity.id).where(col(Activity.id).in_(ids), *visible_sql(me, utcnow()))
+    visible = set((await session.exec(seen)).all()) if ids else set()
+
+    def place_view(activity: Activity, status: str) -> str:
+        return PARTICIPANT if status == ParticipantStatus.confirmed and activity.id in visible else PUBLIC
+
     return {
         # What they made: hosted while they may host it (an organisation's, while they still
         # coordinate it: owner rights follow current roles), else as anyone sees it.
         "hosted": [_dump(render(a, HOST if hosts(a, caller) else PUBLIC)) for a in hosted],
         # The place's address and exact point reach confirmed participants only, as on every read.
-        "joined": [
-            _dump(render(a, PARTICIPANT if status == ParticipantStatus.confirmed else PUBLIC, status))
-            for a, status in joined
-        ],
+        "joined": [_dump(render(a, place_view(a, status), status)) for a, status in joined],
     }
 
 

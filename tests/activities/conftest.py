@@ -1,4 +1,4 @@
-"""A recording stand-in for the activities hooks (blocks and notifications are built elsewhere)."""
+"""A recording stand-in for the activities hooks (notifications are built elsewhere)."""
 
 import uuid
 from collections.abc import Iterator
@@ -12,15 +12,9 @@ from app.activities import hooks
 
 @dataclass
 class FakeHooks:
-    """Records every call; `blocked` holds (host, member) pairs that may not meet."""
+    """Records every change told."""
 
     told: list[tuple[str, list[str], str]] = field(default_factory=list)
-    asked: list[tuple[str, str]] = field(default_factory=list)
-    blocked: set[tuple[str, str]] = field(default_factory=set)
-
-    async def may_meet(self, session: AsyncSession, *, host_id: uuid.UUID, member_id: uuid.UUID) -> bool:
-        self.asked.append((str(host_id), str(member_id)))
-        return (str(host_id), str(member_id)) not in self.blocked
 
     async def tell(
         self,
@@ -36,8 +30,8 @@ class FakeHooks:
 @pytest.fixture
 def fake_hooks() -> Iterator[FakeHooks]:
     fake = FakeHooks()
-    connected = hooks.hooks()  # the real answers (blocks, notifications): put back afterwards
-    hooks.connect(hooks.ActivityHooks(may_meet=fake.may_meet, tell=fake.tell))
+    connected = hooks.hooks()  # the real answer (notifications): put back afterwards
+    hooks.connect(hooks.ActivityHooks(tell=fake.tell))
     try:
         yield fake
     finally:

@@ -159,3 +159,9 @@ async def test_a_replayed_join_answers_the_place_held_now_or_409_once_it_is_gone
     blocked = await client.post(f"{path}/join", headers=keyed(third, "join-2"))
     assert assert_problem(blocked, 409)["type"] == GONE
     assert made.json()["address"] not in blocked.text
+    # Cancelled: the place it told of is no place any more.
+    fourth = await member(client)
+    assert (await client.post(f"{path}/join", headers=keyed(fourth, "join-3"))).status_code == 201
+    assert (await client.post(f"{path}/cancel", headers=host.headers)).status_code == 200
+    cancelled = await client.post(f"{path}/join", headers=keyed(fourth, "join-3"))
+    assert assert_problem(cancelled, 409)["type"] == GONE

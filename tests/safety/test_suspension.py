@@ -263,6 +263,10 @@ async def test_a_suspended_members_own_activities_leave_every_list_until_reinsta
     assert (await client.get(calendar, headers=participant.headers)).status_code == 404
     assert own["id"] not in (await client.get(feed)).text
     assert "north gate" not in (await client.get(feed)).text
+    # Their export keeps the place, as anyone sees the activity: not the address.
+    exported = (await client.get("/v1/members/me/export", headers=participant.headers)).json()
+    assert [(a["id"], a["view"]) for a in exported["activities"]["joined"]] == [(own["id"], "public")]
+    assert "north gate" not in str(exported["activities"])
 
     reinstated = await client.post(f"/v1/admin/members/{host.id}/reinstate", headers=boss.headers)
     assert reinstated.status_code == 200, reinstated.text
@@ -271,3 +275,26 @@ async def test_a_suspended_members_own_activities_leave_every_list_until_reinsta
         "view"
     ] == "participant"
     assert own["id"] in (await client.get(feed)).text
+
+
+async def test_a_place_freed_on_a_hidden_activity_is_filled_without_telling(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    """While the host is suspended their activity is not there for anyone: the first waitlisted
+    still takes a freed place, but is not told of an activity they cannot see."""
+    boss = await admin(client, application)
+    host, leaving, waiting = [await member(client) for _ in range(3)]
+    own = await activity(client, host, capacity=1)
+    for who in (leaving, waiting):
+        assert (await client.post(f"/v1/activities/{own['id']}/join", headers=who.headers)).status_code == 201
+    assert (await _suspend(client, boss, host)).status_code == 200
+    assert (
+        await client.post(f"/v1/activities/{own['id']}/leave", headers=leaving.headers)
+    ).status_code == 204
+    told = (await client.get("/v1/notifications", headers=waiting.headers)).json()["items"]
+    assert [n for n in told if n["type"] == "activity.updated"] == []
+    assert (
+        await client.post(f"/v1/admin/members/{host.id}/reinstate", headers=boss.headers)
+    ).status_code == 200
+    mine = (await client.get(f"/v1/activities/{own['id']}", headers=waiting.headers)).json()["my_status"]
+    assert mine == "confirmed"
