@@ -171,29 +171,31 @@ def test_the_pool_keeps_the_walks_order(dialect: Any, mode: Mode, vetting: bool)
     assert f"ORDER BY {walk_order}" in sql  # ...and the pool orders by it
 
 
-def _longest_postgres_statement() -> int:
-    """Bytes of the longest pool statement, and of the alert fan-out's that wraps it, as psycopg
-    receives them."""
+def _longest_postgres_statement() -> tuple[int, int]:
+    """Bytes and parameters of the longest pool statement, and of the alert fan-out's that wraps
+    it, as psycopg receives them."""
     dialect = psycopg_dialect()
-    lengths = []
+    sizes = []
     for mode in Mode:
         for vetting in (False, True):
             shape = pools.Shape(
                 category_bit=1 << 12, mode=mode, dialect="postgresql", resolution=0, vetting=vetting
             )
             for statement in (pools.statement(shape), alerts._statement(shape)):
-                lengths.append(len(str(statement.compile(dialect=dialect)).encode()))
-    return max(lengths)
+                compiled = statement.compile(dialect=dialect)
+                sizes.append((len(str(compiled).encode()), len(compiled.params)))
+    return max(length for length, _ in sizes), max(count for _, count in sizes)
 
 
 def test_psycopg_keeps_the_conversion_of_every_pool_statement() -> None:
     """psycopg caches a statement's placeholder conversion only up to its bound; the pool's
     statements are longer than the bound it ships with, and below the one the engine sets."""
     assert isinstance(psycopg_queries.MAX_CACHED_STATEMENT_LENGTH, int)  # still psycopg's knob
-    longest = _longest_postgres_statement()
+    longest, parameters = _longest_postgres_statement()
     assert longest > 4096  # why the bound is raised at all
     make_engine(make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none"))  # connects to nothing
     assert psycopg_queries.MAX_CACHED_STATEMENT_LENGTH >= CACHED_STATEMENT_BYTES > longest
+    assert parameters <= psycopg_queries.MAX_CACHED_STATEMENT_PARAMS  # its other bound, left as it is
 
 
 @pytest.mark.postgres
