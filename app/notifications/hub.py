@@ -6,7 +6,8 @@ LISTEN/NOTIFY) and from the hub's look: one query over all the process's open st
 finds the members with something new (their `seq` counter) and wakes only their streams. The
 hub looks every `NOTIFICATION_POLL_SECONDS` while no listener hears commits (SQLite, or the
 listener reconnecting) and every heartbeat otherwise, as a backstop; every heartbeat it also
-ends the streams of members who may no longer act, in one query.
+ends the streams of members who may no longer act, and those whose login has ended (a logout,
+a password change, a revoked session), in one query for each.
 
 Streams and the hub take at most half the connection pool between them, so requests always
 find connections. A read that fails (the pool's timeout, the database down) leaves the stream
@@ -129,8 +130,8 @@ class StreamHub:
                         await asyncio.shield(active.task)
 
     async def read(self, stream: OpenStream, *, limit: int) -> list[Notification] | None:
-        """The stream's next notifications (ending it if its member may no longer act), or None
-        when the read failed and is to be tried again later."""
+        """The stream's next notifications (ending it if its member may no longer act, or its
+        login has ended), or None when the read failed and is to be tried again later."""
         active = self._active
         assert active is not None, "read only from an open stream"
         try:

@@ -259,7 +259,7 @@ class WebhookPublic(SQLModel):
     disabled_reason: str | None
     disabled_at: datetime | None
     created_by: CreatedBy | None = Field(
-        description="Who subscribed it; null for endpoints older than this record."
+        description="Who subscribed it (recorded for every endpoint this service subscribes)."
     )
     created_at: datetime
 
