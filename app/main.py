@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from app.activities import hooks as activity_hooks
 from app.activities import links as activity_links
+from app.activities import moderation as activity_moderation
 from app.activities import service as activity_service
 from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
@@ -153,12 +154,14 @@ def connect_domains(settings: Settings) -> None:
                 "offer": match_moderation.find_offer,
                 "match": match_moderation.find_match,
                 "message": match_moderation.find_message,
+                "activity": activity_moderation.find,
             },
             remove={
                 "need": need_moderation.remove,
                 "offer": offer_moderation.remove,
                 "match": match_moderation.remove_match,
                 "message": match_moderation.remove_message,
+                "activity": activity_moderation.remove,
             },
             end_matches=match_moderation.end_for_member,
             resolved=(decisions.tell_parties,),

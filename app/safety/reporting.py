@@ -24,8 +24,6 @@ class SubjectType(StrEnum):
     need = "need"
     offer = "offer"
     match = "match"
-    # Accepted for the contract's sake: this codebase has no messages or activities yet, so no id
-    # of these kinds can be found and a report about one is 404.
     message = "message"
     activity = "activity"
 

@@ -79,7 +79,7 @@ def _is_admin(caller: Caller) -> bool:
 
 async def file_report(session: AsyncSession, *, caller: Caller, data: ReportCreate) -> Report:
     """A report about something the reporter can see; NotFound for anything else, whether it
-    exists or not (and for messages and activities, which this service does not have yet)."""
+    exists or not."""
     assert caller.member_id is not None  # members only (the route's guard)
     finder = hooks.domains().find.get(data.subject_type)
     subject = await finder(session, caller=caller, subject_id=data.subject_id) if finder else None

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.factories import assert_problem, join, member, need_body, organization
+from tests.factories import activity, assert_problem, join, member, need_body, organization
 from tests.safety.moderation import HERE, accepted_match, admin, offer, public_need, report
 
 
@@ -206,3 +206,61 @@ async def test_a_coordinator_never_learns_from_a_report_who_an_unnamed_volunteer
     )
     assert decided.status_code == 200, decided.text
     assert volunteer.id not in decided.text
+
+
+async def test_an_activity_is_reported_as_seen_and_removing_it_cancels_it(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    """An activity anyone may see may be reported by anyone; a hidden one (a block) is 404, one's
+    own is 422. An organisation's joins its queue, and its coordinators' `remove` cancels it (its
+    participants told); a member's own is for platform admins."""
+    lead, maker, host, participant, reporter, blocked = [await member(client) for _ in range(6)]
+    org = (await organization(client, lead))["id"]
+    await join(client, lead, org, maker, role="coordinator")
+    theirs = await activity(client, maker, organization_id=org)
+    own = await activity(client, host)
+    assert (
+        await client.post(f"/v1/activities/{own['id']}/join", headers=participant.headers)
+    ).status_code == 201
+    assert (await client.put(f"/v1/members/me/blocks/{blocked.id}", headers=host.headers)).status_code == 204
+
+    assert_problem(await report(client, blocked, "activity", own["id"]), 404)
+    assert_problem(await report(client, host, "activity", own["id"]), 422)
+    about_theirs = await report(
+        client, reporter, "activity", theirs["id"], detail="The meeting point is unsafe."
+    )
+    about_own = await report(client, reporter, "activity", own["id"])
+    assert (about_theirs.status_code, about_own.status_code) == (201, 201), (
+        about_theirs.text,
+        about_own.text,
+    )
+
+    queue = (await client.get(f"/v1/organizations/{org}/reports", headers=lead.headers)).json()["items"]
+    assert [(r["id"], r["subject_type"]) for r in queue] == [(about_theirs.json()["id"], "activity")]
+    assert (await client.get(f"/v1/organizations/{org}/reports", headers=maker.headers)).json()["items"] == []
+    decided = await client.post(
+        f"/v1/reports/{about_theirs.json()['id']}/resolve",
+        json={"action": "remove", "statement": "The meeting point was unsafe; the activity is cancelled."},
+        headers=lead.headers,
+    )
+    assert decided.status_code == 200, decided.text
+    assert (await client.get(f"/v1/activities/{theirs['id']}")).json()["status"] == "cancelled"
+    refused = await client.post(
+        f"/v1/reports/{about_own.json()['id']}/resolve",
+        json={"action": "remove", "statement": "Not ours to decide."},
+        headers=lead.headers,
+    )
+    assert_problem(refused, 404)  # not in its queue: as if there were no such report
+
+    boss = await admin(client, application)
+    removed = await client.post(
+        f"/v1/reports/{about_own.json()['id']}/resolve",
+        json={"action": "remove", "statement": "Reports of harassment at this walk; it is cancelled."},
+        headers=boss.headers,
+    )
+    assert removed.status_code == 200, removed.text
+    assert (await client.get(f"/v1/activities/{own['id']}")).json()["status"] == "cancelled"
+    told = (await client.get("/v1/notifications", headers=participant.headers)).json()["items"]
+    assert {"activity_id": own["id"], "change": "cancelled"} in [n["data"] for n in told]
+    decision = (await client.get("/v1/notifications", headers=host.headers)).json()["items"]
+    assert any(n["type"].startswith("report.") for n in decision), [n["type"] for n in decision]
