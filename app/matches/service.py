@@ -232,11 +232,17 @@ async def create_match(
     # (before any other rule, so no answer differs for a blocked pair, whoever asks). Held, so
     # no block between them lands before this match is committed and seen by the block.
     await blocks.hold(session, [need.requester_id, offer.volunteer_id, caller.member_id])
+    asked: set[frozenset[uuid.UUID | None]] = set()
     for viewer, owner in (
         (offer.volunteer_id, need.requester_id),
         (caller.member_id, need.requester_id),
         (caller.member_id, offer.volunteer_id),
     ):
+        # Each pair once, either way round (a block is either way): a claim's caller is the
+        # volunteer, whose pair with the requester would otherwise be read twice.
+        if frozenset((viewer, owner)) in asked:
+            continue
+        asked.add(frozenset((viewer, owner)))
         if await blocks.hides(session, viewer=viewer, owner=owner):
             raise NotFound(NO_PAIR)
     need_status = effective_status(need)
