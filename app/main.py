@@ -50,8 +50,9 @@ from app.offers import moderation as offer_moderation
 from app.offers.router import router as offers_router
 from app.ops.probes import FastHealthz
 from app.ops.router import router as ops_router
+from app.organizations import hooks as organization_hooks
 from app.organizations.router import router as organizations_router
-from app.safety import decisions
+from app.safety import blocks, decisions
 from app.safety import hooks as safety_hooks
 from app.safety.blocks_router import router as blocks_router
 from app.safety.catalogue import load_catalogue
@@ -169,6 +170,7 @@ def connect_domains(settings: Settings) -> None:
     )
     need_hooks.connect_published(fanout.queue)
     safety_hooks.connect_parted(match_service.cancel_between, activity_service.part)
+    organization_hooks.connect(blocks.may_meet)
     activity_hooks.connect(activity_hooks.ActivityHooks(tell=activity_links.tell))
 
 

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Response
 
 from app.auth.deps import ANONYMOUS_WELCOME, AnyCaller, CurrentMember, MemberCaller, coordinator_only
 from app.core.deps import SessionDep
-from app.core.errors import Forbidden, problems
+from app.core.errors import Forbidden, NotFound, problems
 from app.core.openapi import link, links
 from app.core.pagination import Cursor, Limit, Page
 from app.idempotency.replays import replayed_by, verbatim, while_organization_agent
-from app.organizations import service
+from app.organizations import hooks, service
 from app.organizations.models import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -124,6 +124,15 @@ async def set_membership(
         raise Forbidden("Only this organization's coordinators can change its members.")
     if data.vetted and member_id == caller.member_id:
         raise Forbidden("Nobody can vet themselves; another coordinator must.")
+    # A coordinator and a member either of whom blocked the other never meet again: the member
+    # cannot be added (answered as a member that does not exist); an existing membership's role
+    # may still change, so an organisation can always demote or vet its own people.
+    assert caller.member_id is not None  # MemberCaller admits members only
+    parted = not await hooks.may_meet()(session, one=caller.member_id, other=member_id)
+    if parted and not await service.members_among(
+        session, organization_id=organization_id, member_ids={member_id}
+    ):
+        raise NotFound("No such member.")
     membership, created = await service.set_membership(
         session, organization_id=organization_id, member_id=member_id, data=data
     )

@@ -65,6 +65,12 @@ async def are_blocked(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> bool
     return found.first() is not None
 
 
+async def may_meet(session: AsyncSession, *, one: uuid.UUID, other: uuid.UUID) -> bool:
+    """Neither of two members blocked the other (oneself: always): what organisations ask before
+    a coordinator adds a member (app/organizations/hooks.py)."""
+    return one == other or not await are_blocked(session, one, other)
+
+
 async def hides(session: AsyncSession, *, viewer: uuid.UUID | None, owner: uuid.UUID | None) -> bool:
     """Is what `owner` holds hidden from `viewer` by a block? Never for anonymous callers, keys,
     records of no member, or one's own."""

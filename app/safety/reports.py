@@ -14,7 +14,7 @@ from app.core.crud import newest_first, page_of
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.organizations.models import Membership
-from app.safety import hooks, suspension
+from app.safety import blocks, hooks, suspension
 from app.safety.reporting import (
     Action,
     Report,
@@ -103,7 +103,8 @@ async def file_report(session: AsyncSession, *, caller: Caller, data: ReportCrea
 
 def _queues(organization_ids: frozenset[uuid.UUID], caller: Caller) -> ColumnElement[bool]:
     """Reports in these organisations' queues (their needs, offers and matches, and reports
-    about their members), never one about the coordinator reading it.
+    about their members), never one about the coordinator reading it, nor about a member
+    blocked either way with them.
 
     A report about a member is an organisation's only when the reporter and the member were
     both its members when it was filed: they met there. Read by current membership, any
@@ -127,6 +128,9 @@ def _queues(organization_ids: frozenset[uuid.UUID], caller: Caller) -> ColumnEle
     return and_(
         or_(col(Report.organization_id).in_(organization_ids), about_a_member),
         col(Report.subject_member_id).is_distinct_from(caller.member_id),
+        # Never a report about someone blocked either way with the coordinator: they never meet
+        # again, a decision's statement included; the organisation's other coordinators decide.
+        blocks.not_blocked_with(col(Report.subject_member_id), caller.member_id),
     )
 
 

@@ -235,3 +235,49 @@ async def test_an_organisations_other_coordinators_never_meet_whom_they_blocked_
     assert await seen(lead) == ({theirs, others}, {volunteer.id, other.id}, {theirs, others})
     for blocked_with in (second, third):
         assert await seen(blocked_with) == ({others}, {other.id}, {others})
+
+
+async def test_a_coordinator_cannot_add_a_member_either_of_them_blocked(client: httpx.AsyncClient) -> None:
+    """Adding someone to an organisation is meeting them (their name in its candidates, its report
+    queue, its decisions): refused either way round, as for a member that does not exist; another
+    coordinator may add them, and an existing membership may still change."""
+    coordinator, other_coordinator, blocker, blocked, member_already = [
+        await member(client) for _ in range(5)
+    ]
+    org = (await organization(client, coordinator))["id"]
+    await join(client, coordinator, org, other_coordinator, role="coordinator")
+    await join(client, coordinator, org, member_already)
+    assert (
+        await client.put(f"/v1/members/me/blocks/{coordinator.id}", headers=blocker.headers)
+    ).status_code == 204
+    assert (
+        await client.put(f"/v1/members/me/blocks/{blocked.id}", headers=coordinator.headers)
+    ).status_code == 204
+    assert (
+        await client.put(f"/v1/members/me/blocks/{coordinator.id}", headers=member_already.headers)
+    ).status_code == 204
+    for who in (blocker, blocked):
+        refused = await client.put(
+            f"/v1/organizations/{org}/members/{who.id}",
+            json={"role": "volunteer"},
+            headers=coordinator.headers,
+        )
+        assert assert_problem(refused, 404)["detail"] == "No such member."
+    missing = await client.put(
+        f"/v1/organizations/{org}/members/{uuid.uuid4()}",
+        json={"role": "volunteer"},
+        headers=coordinator.headers,
+    )
+    assert assert_problem(missing, 404)["detail"] == "No such member."
+    changed = await client.put(
+        f"/v1/organizations/{org}/members/{member_already.id}",
+        json={"role": "volunteer", "vetted": True},
+        headers=coordinator.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    added = await client.put(
+        f"/v1/organizations/{org}/members/{blocker.id}",
+        json={"role": "volunteer"},
+        headers=other_coordinator.headers,
+    )
+    assert added.status_code == 201, added.text

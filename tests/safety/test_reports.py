@@ -264,3 +264,31 @@ async def test_an_activity_is_reported_as_seen_and_removing_it_cancels_it(
     assert {"activity_id": own["id"], "change": "cancelled"} in [n["data"] for n in told]
     decision = (await client.get("/v1/notifications", headers=host.headers)).json()["items"]
     assert any(n["type"].startswith("report.") for n in decision), [n["type"] for n in decision]
+
+
+async def test_a_coordinator_never_decides_about_a_member_blocked_with_them(
+    client: httpx.AsyncClient,
+) -> None:
+    """A decision's statement reaches the member it is about: a coordinator blocked either way
+    with that member neither sees the report nor decides it (404, as for another queue's); the
+    organisation's other coordinators do."""
+    lead, blocked_lead, volunteer, reporter = [await member(client) for _ in range(4)]
+    org = (await organization(client, lead))["id"]
+    for who, role in ((blocked_lead, "coordinator"), (volunteer, "volunteer"), (reporter, "volunteer")):
+        await join(client, lead, org, who, role=role)
+    made = (await report(client, reporter, "member", volunteer.id)).json()
+    assert (
+        await client.put(f"/v1/members/me/blocks/{blocked_lead.id}", headers=volunteer.headers)
+    ).status_code == 204
+    path = f"/v1/reports/{made['id']}"
+    assert (await client.get(f"/v1/organizations/{org}/reports", headers=blocked_lead.headers)).json()[
+        "items"
+    ] == []
+    assert_problem(await client.get(path, headers=blocked_lead.headers), 404)
+    warn = {"action": "warn", "statement": "A word about your conduct."}
+    assert_problem(await client.post(f"{path}/resolve", json=warn, headers=blocked_lead.headers), 404)
+    assert [
+        x["id"]
+        for x in (await client.get(f"/v1/organizations/{org}/reports", headers=lead.headers)).json()["items"]
+    ] == [made["id"]]
+    assert (await client.post(f"{path}/resolve", json=warn, headers=lead.headers)).status_code == 200
