@@ -91,7 +91,8 @@ async def test_data_never_carries_private_fields(client: httpx.AsyncClient) -> N
         for item in await inbox(client, who):
             assert set(item) == {"id", "type", "created_at", "read_at", "data"}
             assert set(item["data"]) == MATCH_KEYS
-            text = str(item)
+            # What it says, not when: "51.5" also turns up in a timestamp (seconds 51.5...).
+            text = str({key: item[key] for key in ("type", "data")})
             for private in ("Example Road", "+44", "Alex Example", "51.5", "-0.12"):
                 assert private not in text
 
