@@ -68,7 +68,7 @@ async def are_blocked(session: AsyncSession, a: uuid.UUID, b: uuid.UUID) -> bool
 async def may_meet(session: AsyncSession, *, one: uuid.UUID, other: uuid.UUID) -> bool:
     """Neither of two members blocked the other (oneself: always): what organisations ask before
     a coordinator adds a member (app/organizations/hooks.py)."""
-    return one == other or not await are_blocked(session, one, other)
+    return not await hides(session, viewer=one, owner=other)
 
 
 async def hides(session: AsyncSession, *, viewer: uuid.UUID | None, owner: uuid.UUID | None) -> bool:
