@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col, select
@@ -30,7 +31,7 @@ class NeedFilters:
     near: RadiusQuery | None = None
 
 
-def _status_filter(status: str) -> ColumnElement[bool]:
+def status_filter(status: str) -> ColumnElement[bool]:
     now = utcnow()
     closes = closes_at_sql()
     closed = and_(closes.is_not(None), closes <= now)
@@ -41,12 +42,14 @@ def _status_filter(status: str) -> ColumnElement[bool]:
     return col(Need.status) == status
 
 
+def listed_publicly(now: datetime) -> ColumnElement[bool]:
+    """The public view's rule in SQL: a public need whose requester is not suspended at `now`
+    (a suspended member's public needs are hidden from everyone but them and their organisation)."""
+    return and_(col(Need.visibility) == Visibility.public, ~member_suspended(col(Need.requester_id), now))
+
+
 def _visible_to(caller: Caller) -> ColumnElement[bool]:
-    # A suspended member's public needs are hidden from everyone but them and their organisation.
-    public = and_(
-        col(Need.visibility) == Visibility.public, ~member_suspended(col(Need.requester_id), utcnow())
-    )
-    seen = [public]
+    seen = [listed_publicly(utcnow())]
     if caller.member_id is not None:
         seen.append(col(Need.requester_id) == caller.member_id)
     if caller.organizations():
@@ -67,7 +70,7 @@ async def list_needs(
         if value is not None:
             conditions.append(getattr(Need, name) == value)
     if filters.status is not None:
-        conditions.append(_status_filter(filters.status))
+        conditions.append(status_filter(filters.status))
 
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     if filters.near is not None:

@@ -4,7 +4,8 @@ Their alerts reach the inbox and stream at once, but no mail or push each
 (app.notifications.channels). Instead the worker (`python -m app worker`, every
 ALERT_DIGEST_INTERVAL_SECONDS) sends each of them one mail and one push per subscription for the
 previous day in their time zone: the alerts of that local day that are still unread and whose
-need is still open, or nothing when none is left. It is due at the member's local midnight,
+need an alert would still tell them of (open, in public view, neither of them blocked by the
+other), or nothing when none is left. It is due at the member's local midnight,
 or when quiet hours holding that midnight end; queued later inside another quiet window, its
 mail and push wait for that window's end like any other.
 
@@ -45,8 +46,9 @@ KIND = "need.nearby.digest"
 # Digest rows older than this are forgotten: the job never looks further back than a day.
 KEEP_DAYS = 3
 
-# Of these need ids, those still open: the needs domain answers (it sits above this one).
-OpenNeeds = Callable[[AsyncSession, set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
+# Of these need ids, those an alert would still tell this member of (open, in public view, no
+# block between them): the needs domain answers (it sits above this one).
+OpenNeeds = Callable[[AsyncSession, uuid.UUID, set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ async def send_digests(
             span = due[member_id]
             alerts = await _alerts(session, member_id, span)
             needs = {n for n in map(_need_id, alerts) if n is not None}
-            still_open = await open_needs(session, needs) if needs else set()
+            still_open = await open_needs(session, member_id, needs) if needs else set()
             alerts = [a for a in alerts if _need_id(a) in still_open]
             if await _claim(session, member_id, span.day, len(alerts), now) and alerts:
                 who = (await recipients(session, [member_id])).get(member_id)

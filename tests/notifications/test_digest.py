@@ -18,7 +18,7 @@ from app.core.timeutil import utcnow
 from app.dispatch.digest import open_needs, periodic
 from app.notifications.digest import send_digests, window
 from app.webhooks.models import MailMessage, WebhookDelivery
-from tests.factories import Member, member, need_body, offer_body
+from tests.factories import Member, member, need_body, offer_body, organization
 from tests.mailbox import Mailbox, bodies
 from tests.notifications.channels import (
     HERE,
@@ -30,6 +30,7 @@ from tests.notifications.channels import (
     settings_put,
     verify_address,
 )
+from tests.safety.moderation import admin
 
 
 async def _volunteer(app: FastAPI, client: httpx.AsyncClient, **alerts: Any) -> Member:
@@ -94,12 +95,13 @@ async def test_digest_off_mails_each_alert_and_sends_no_digest(
 async def test_daily_digest_lists_the_days_open_unread_alerts_once(
     mail_client: httpx.AsyncClient, mail_app: FastAPI, mailbox: Mailbox
 ) -> None:
-    requester = await member(mail_client)
+    # Two requesters: one source alerts a volunteer of at most three needs a day.
+    requester, neighbour = await member(mail_client), await member(mail_client)
     volunteer = await _volunteer(mail_app, mail_client, digest="daily")
     kept = await _need(mail_client, requester, category="meals", urgency="high")
     cancelled = await _need(mail_client, requester, category="transport")
-    read = await _need(mail_client, requester, category="pet_care")
-    also_kept = await _need(mail_client, requester)
+    read = await _need(mail_client, neighbour, category="pet_care")
+    also_kept = await _need(mail_client, neighbour)
     alerts = await _alerts(mail_client, volunteer)
     # The inbox has each alert at once; nothing is mailed or pushed per alert.
     by_need = {a["data"]["need_id"]: a for a in alerts}
@@ -138,11 +140,59 @@ async def test_daily_digest_lists_the_days_open_unread_alerts_once(
     assert "transport" not in text
     assert "pet care" not in text
     everything = message.as_string()
-    for value in private_values(requester):
+    for value in private_values(requester) + private_values(neighbour):
         assert value not in everything, value
     approx = by_need[kept["id"]]["data"]["approx_location"]
     assert str(approx["lat"]) not in everything
     assert str(approx["lon"]) not in everything
+
+
+async def test_the_digest_leaves_out_needs_hidden_from_the_member_since_their_alert(
+    mail_client: httpx.AsyncClient, mail_app: FastAPI, mailbox: Mailbox
+) -> None:
+    """Blocked either way, a suspended requester, a need made organisation-only: each is 404 to
+    the volunteer by the next day, so the digest mails nothing of it (blocks: API.md, "alerts")."""
+    boss = await admin(mail_client, mail_app)
+    blocker, blocked, suspended, coordinator, open_one = [await member(mail_client) for _ in range(5)]
+    org = (await organization(mail_client, coordinator))["id"]
+    volunteer = await _volunteer(mail_app, mail_client, digest="daily")
+    hidden = {
+        "blocker": await _need(mail_client, blocker),
+        "blocked": await _need(mail_client, blocked),
+        "suspended": await _need(mail_client, suspended),
+        "private": await _need(mail_client, coordinator, organization_id=org),
+    }
+    shown = await _need(mail_client, open_one)
+    alerts = await _alerts(mail_client, volunteer)
+    assert {a["data"]["need_id"] for a in alerts} == {n["id"] for n in [*hidden.values(), shown]}
+    steps = [
+        mail_client.put(f"/v1/members/me/blocks/{volunteer.id}", headers=blocker.headers),
+        mail_client.put(f"/v1/members/me/blocks/{blocked.id}", headers=volunteer.headers),
+        mail_client.post(
+            f"/v1/admin/members/{suspended.id}/suspend", json={"reason": "Spam."}, headers=boss.headers
+        ),
+        mail_client.patch(
+            f"/v1/needs/{hidden['private']['id']}",
+            json={"visibility": "organization"},
+            headers=coordinator.headers,
+        ),
+    ]
+    for step in steps:
+        r = await step
+        assert r.status_code in (200, 204), r.text
+    for need in hidden.values():
+        r = await mail_client.get(f"/v1/needs/{need['id']}", headers=volunteer.headers)
+        assert r.status_code == 404, r.text
+
+    assert await _digests(mail_app, _next_day(alerts[0], "UTC", time(0, 5))) == 1
+    assert await _deliver_now(mail_app) == 1
+    [message] = mailbox.to(volunteer.data["email"])
+    assert message["Subject"] == "A request for help near you"
+    text, html = bodies(message)
+    by_need = {a["data"]["need_id"]: a["id"] for a in alerts}
+    assert by_need[shown["id"]] in text
+    for need in hidden.values():
+        assert by_need[need["id"]] not in text + html
 
 
 async def test_no_digest_when_nothing_is_left(
