@@ -9,7 +9,13 @@ from app.matches.models import Match, Message
 from app.members.accounts import AccountToken, MemberSession, RefreshToken
 from app.members.models import Member
 from app.needs.models import Need, OccurrenceSlots
-from app.notifications.models import AlertAllowance, Notification, NotificationCounter, NotificationSettings
+from app.notifications.models import (
+    AlertAllowance,
+    NeedAlert,
+    Notification,
+    NotificationCounter,
+    NotificationSettings,
+)
 from app.offers.models import Offer
 from app.organizations.models import ApiKey, Membership, Organization
 from app.safety.models import MemberBlock
@@ -42,6 +48,7 @@ __all__ = [
     "Membership",
     "Message",
     "Need",
+    "NeedAlert",
     "Notification",
     "NotificationCounter",
     "NotificationSettings",

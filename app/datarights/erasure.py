@@ -29,7 +29,13 @@ from app.needs import moderation as needs
 from app.needs.models import Need
 from app.needs.service import EDITABLE
 from app.needs.views import effective_status
-from app.notifications.models import AlertDigest, Notification, NotificationCounter, NotificationSettings
+from app.notifications.models import (
+    AlertDigest,
+    NeedAlert,
+    Notification,
+    NotificationCounter,
+    NotificationSettings,
+)
 from app.offers import moderation as offers
 from app.offers.models import Offer, OfferStatus
 from app.organizations.models import Membership
@@ -148,15 +154,17 @@ async def _scrub_records(session: AsyncSession, me: uuid.UUID) -> None:
 
 async def _forget_own(session: AsyncSession, me: uuid.UUID) -> None:
     """Rows that exist only for the member: their inbox and settings, the days their alert
-    digest was sent, browsers' push subscriptions (the pushes waiting for them go too), logins
-    and one-time links, their calendar feed and reminders sent, the blocks they made (who
-    someone feared is about them, and a block protects a person who is gone), memberships, and
-    their stored idempotent answers. Blocks made against them stay: those protect others."""
+    digest was sent and which needs they were alerted of, browsers' push subscriptions (the
+    pushes waiting for them go too), logins and one-time links, their calendar feed and
+    reminders sent, the blocks they made (who someone feared is about them, and a block
+    protects a person who is gone), memberships, and their stored idempotent answers. Blocks
+    made against them stay: those protect others."""
     for table, column in (
         (Notification, Notification.member_id),
         (NotificationSettings, NotificationSettings.member_id),
         (NotificationCounter, NotificationCounter.member_id),
         (AlertDigest, AlertDigest.member_id),  # the days their alert digest was sent
+        (NeedAlert, NeedAlert.member_id),  # which needs they were alerted of
         (PushSubscription, PushSubscription.member_id),
         (MemberBlock, MemberBlock.blocker_id),
         (Membership, Membership.member_id),

@@ -238,6 +238,10 @@ EXCLUDED: dict[tuple[str, str], str] = {
         "member_id",
     ): "the days a digest of the member's alerts was sent, kept three days; the alerts are in notifications",
     (
+        "need_alerts",
+        "member_id",
+    ): "which needs the member was alerted of, so none alerts them twice; the alerts are in notifications",
+    (
         "account_tokens",
         "member_id",
     ): "one-time links' tokens, kept only as hashes: a secret's hash tells the member nothing",

@@ -16,12 +16,15 @@ fan-out: one query plus one inserted row per volunteer alerted.
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, text
+from sqlalchemy import Select, and_, func, or_, text
 from sqlalchemy import select as core_select
-from sqlmodel import col
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.timeutil import utcnow
@@ -33,7 +36,7 @@ from app.matching.filters import distance_km
 from app.needs.models import Need, NeedStatus, Visibility
 from app.needs.views import effective_status
 from app.notifications import service as notifications
-from app.notifications.models import NotificationSettings
+from app.notifications.models import NeedAlert, NotificationSettings
 
 NEED_NEARBY = "need.nearby"
 # The nearest offers of the need's kind an alert fan-out looks at, and may alert: fewer than a
@@ -112,40 +115,94 @@ def public_data(need: Need) -> dict[str, Any]:
     }
 
 
+def source_of(need: Need) -> uuid.UUID:
+    """Whom a need's alerts count against, per volunteer and day: its organisation, else its
+    requester (a need has one or the other; its own id otherwise)."""
+    return need.organization_id or need.requester_id or need.id
+
+
+async def untold(
+    session: AsyncSession, *, need: Need, members: set[uuid.UUID], day: date, per_source: int
+) -> set[uuid.UUID]:
+    """Of `members`, those not yet told of `need` and told fewer than `per_source` needs of its
+    source on `day`. Exact only under their allowance rows' locks (alert_all takes them first)."""
+    if not members or per_source < 1:
+        return set()
+    source = source_of(need)
+    stmt = (
+        select(
+            col(NeedAlert.member_id),
+            func.count().filter(col(NeedAlert.need_id) == need.id),
+            func.count().filter(col(NeedAlert.day) == day, col(NeedAlert.source_id) == source),
+        )
+        .where(
+            col(NeedAlert.member_id).in_(members),
+            or_(
+                col(NeedAlert.need_id) == need.id,
+                and_(col(NeedAlert.day) == day, col(NeedAlert.source_id) == source),
+            ),
+        )
+        .group_by(col(NeedAlert.member_id))
+    )
+    spent = {
+        m for m, told, from_source in (await session.exec(stmt)).all() if told or from_source >= per_source
+    }
+    return members - spent
+
+
+async def record(session: AsyncSession, *, need: Need, members: set[uuid.UUID], day: date) -> None:
+    """Remember that `members` were told of `need` today."""
+    if not members:
+        return
+    source = source_of(need)
+    rows = [{"need_id": need.id, "member_id": m, "source_id": source, "day": day} for m in sorted(members)]
+    builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.exec(builder(NeedAlert).values(rows).on_conflict_do_nothing())
+
+
 async def alert_nearby(
-    session: AsyncSession, *, need: Need, actor: uuid.UUID | None, per_day: int
+    session: AsyncSession, *, need: Need, actor: uuid.UUID | None, per_day: int, per_source: int
 ) -> set[uuid.UUID]:
     """Alert the volunteers for `need` (the need's author, `actor`, never); those alerted. A
-    volunteer past `per_day` alerts today (UTC) is skipped, not queued."""
-    alerted = await alert_all(session, needs=[need], actor=actor, per_day=per_day)
+    volunteer already told of this need, past `per_source` alerts today (UTC) from its source,
+    or past `per_day` alerts today in all, is skipped, not queued."""
+    alerted = await alert_all(session, needs=[need], actor=actor, per_day=per_day, per_source=per_source)
     return alerted.get(need.id, set())
 
 
 async def alert_all(
-    session: AsyncSession, *, needs: Sequence[Need], actor: uuid.UUID | None, per_day: int
+    session: AsyncSession,
+    *,
+    needs: Sequence[Need],
+    actor: uuid.UUID | None,
+    per_day: int,
+    per_source: int,
 ) -> dict[uuid.UUID, set[uuid.UUID]]:
     """Alert the volunteers for each of `needs` (one created, or a partner's batch), each need
     as if alone: a volunteer eligible for three needs takes three of the day's alerts (up to
-    the cap). Those alerted, by need id.
+    the caps). Those alerted, by need id.
 
-    Locks: one need takes its volunteers' allowance rows, then their inbox counters, each in id
-    order. Several needs in one transaction would take those in several rounds, and two such
-    transactions could wait on each other; so with more than one need every volunteer's
-    allowance row and counter are taken first, in the same two steps and orders."""
+    Locks: every volunteer's allowance row first, then their inbox counters, each in id order,
+    before anything else of the alerts is read or written: which needs a volunteer was told of
+    (`need_alerts`) is read under the allowance row's lock, so two fan-outs of one need, or of
+    one source, count each other exactly, and no two fan-outs wait on each other in a cycle."""
     wanted: list[tuple[Need, set[uuid.UUID]]] = []
     for need in needs:
         found = await eligible_volunteers(session, need=need)
         found.discard(actor)
         if found:
             wanted.append((need, found))
+    if not wanted:
+        return {}
     day = utcnow().date()
-    if len(wanted) > 1:
-        everyone = set().union(*(found for _, found in wanted))
-        await notifications.hold_allowances(session, members=everyone, day=day)
-        await notifications.hold(session, members=everyone)
+    everyone = set().union(*(found for _, found in wanted))
+    await notifications.hold_allowances(session, members=everyone, day=day)
+    await notifications.hold(session, members=everyone)
     alerted: dict[uuid.UUID, set[uuid.UUID]] = {}
     for need, found in wanted:
-        allowed = await notifications.take_alerts(session, members=found, day=day, per_day=per_day)
+        fresh = await untold(session, need=need, members=found, day=day, per_source=per_source)
+        allowed = await notifications.take_alerts(session, members=fresh, day=day, per_day=per_day)
+        await record(session, need=need, members=allowed, day=day)
         await notifications.notify(
             session, recipients=allowed, type=NEED_NEARBY, data=public_data(need), actor=actor
         )

@@ -125,8 +125,14 @@ async def _send_one(sessions: async_sessionmaker[AsyncSession], fanout_id: uuid.
         need = await session.get(Need, found[0])
         if need is not None:
             # Read now: a need made private, cancelled or matched since alerts no one.
-            per_day = settings_of(session).alerts_per_day
-            await alert_nearby(session, need=need, actor=found[1], per_day=per_day)
+            settings = settings_of(session)
+            await alert_nearby(
+                session,
+                need=need,
+                actor=found[1],
+                per_day=settings.alerts_per_day,
+                per_source=settings.alerts_per_source_per_day,
+            )
         await commit_own(session)
         return 1
 

@@ -71,6 +71,23 @@ class AlertAllowance(SQLModel, table=True):
     sent: int = Field(default=0)
 
 
+class NeedAlert(SQLModel, table=True):
+    """A volunteer told of a need by a `need.nearby` alert (app.dispatch.alerts): each volunteer
+    at most once per need, however often it is made public again, and at most
+    ALERTS_PER_SOURCE_PER_DAY a UTC `day` from one `source_id` (the need's organisation, else its
+    requester), so no one source spends a volunteer's whole day of alerts. Read and written
+    under the volunteer's alert allowance row's lock, so concurrent fan-outs count exactly."""
+
+    __tablename__ = "need_alerts"
+    __table_args__ = (Index("ix_need_alerts_member_id_day_source_id", "member_id", "day", "source_id"),)
+
+    need_id: uuid.UUID = Field(foreign_key="needs.id", primary_key=True, ondelete="CASCADE")
+    member_id: uuid.UUID = Field(foreign_key="members.id", primary_key=True, ondelete="CASCADE")
+    # Not a foreign key: an organisation's or a member's id, whichever the need came from.
+    source_id: uuid.UUID
+    day: date
+
+
 class AlertDigest(SQLModel, table=True):
     """A member's daily digest of `need.nearby` alerts, for one local `day`: the primary key makes
     it once per member per day, whichever worker inserts it first (INSERT ... ON CONFLICT DO

@@ -1,5 +1,6 @@
-"""The daily alert cap under concurrency, on Postgres: needs alerting one volunteer at once never
-take more than the cap between them (the conditional upsert decides, not a read)."""
+"""The alert caps under concurrency, on Postgres: needs alerting one volunteer at once never take
+more than the daily cap between them (the conditional upsert decides, not a read), nor more than
+one alert per need and a source's share per day (read under the allowance row's lock)."""
 
 import asyncio
 import uuid
@@ -7,11 +8,15 @@ from datetime import date
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from app.dispatch.alerts import alert_nearby
 from app.main import create_app
+from app.needs.models import Need
 from app.notifications import service as notifications
 from tests.conftest import make_settings
-from tests.factories import member
+from tests.factories import member, need_body, offer_body, organization
 
 pytestmark = pytest.mark.postgres
 CAP, RACERS = 3, 10
@@ -41,3 +46,56 @@ async def test_racing_fan_outs_grant_exactly_the_cap(client: httpx.AsyncClient, 
     finally:
         await app.state.engine.dispose()
     assert granted.count(True) == CAP
+
+
+async def test_racing_fan_outs_tell_a_volunteer_of_a_need_once_and_of_a_source_up_to_its_share(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """Fan-outs at once, as several processes send them: of one need (made public again and
+    again), one alert; of one source's needs, exactly its share. `need_alerts` is read under the
+    allowance row's lock, so the database orders them."""
+    here = {"lat": 51.5, "lon": -0.12}
+    volunteer = await member(client)
+    r = await client.post(
+        "/v1/offers", json=offer_body(location=here, availability=[]), headers=volunteer.headers
+    )
+    assert r.status_code == 201, r.text
+    r = await client.put(
+        "/v1/members/me/notification-settings", json={"alerts": {"enabled": True}}, headers=volunteer.headers
+    )
+    assert r.status_code == 200, r.text
+    # Made organisation-only first, so creating them alerts nobody: the racers do.
+    coordinator = await member(client)
+    org = (await organization(client, coordinator))["id"]
+    ids = []
+    for _ in range(RACERS):
+        body = need_body(location=here, organization_id=org, visibility="organization")
+        r = await client.post("/v1/needs", json=body, headers=coordinator.headers)
+        assert r.status_code == 201, r.text
+        ids.append(uuid.UUID(r.json()["id"]))
+    app = create_app(make_settings(database_url, db_pool_size=RACERS))
+    try:
+        async with app.state.sessionmaker() as session:
+            await session.exec(update(Need).where(col(Need.id).in_(ids)).values(visibility="public"))
+            await session.commit()
+        for needs in ([ids[0]] * RACERS, ids):
+            start = asyncio.Event()
+
+            async def fan_out(need_id: uuid.UUID, start: asyncio.Event) -> bool:
+                async with app.state.sessionmaker() as session:
+                    need = await session.get(Need, need_id)
+                    assert need is not None
+                    await start.wait()
+                    told = await alert_nearby(session, need=need, actor=None, per_day=100, per_source=CAP)
+                    await asyncio.sleep(0.05)  # hold the rows while the others queue on them
+                    await session.commit()
+                    return uuid.UUID(volunteer.id) in told
+
+            racers = [asyncio.create_task(fan_out(n, start)) for n in needs]
+            await asyncio.sleep(0.1)
+            start.set()
+            told = await asyncio.gather(*racers)
+            # The same need: once. The source's needs: CAP, less the one already told that day.
+            assert told.count(True) == (1 if len(set(needs)) == 1 else CAP - 1)
+    finally:
+        await app.state.engine.dispose()

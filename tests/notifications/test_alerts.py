@@ -15,7 +15,7 @@ from anyio import from_thread, to_thread
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import Member, join, member, need_body, offer_body, organization
+from tests.factories import Member, member, need_body, offer_body, organization
 
 CATEGORIES = ["groceries", "errands"]
 PEOPLE = 4
@@ -167,30 +167,70 @@ async def test_an_alert_carries_the_public_view_only(client: httpx.AsyncClient) 
     assert public["approx_location"] != here
 
 
-async def test_the_daily_cap_holds_and_an_edit_that_makes_a_need_public_alerts(
-    client: httpx.AsyncClient,
-) -> None:
-    coordinator, volunteer = await member(client), await member(client)
-    org = (await organization(client, coordinator))["id"]
-    await join(client, coordinator, org, volunteer)
-    here = {"lat": 48.85, "lon": 2.35}
+async def _alerts_of(client: httpx.AsyncClient, who: Member) -> list[str]:
+    items = (await client.get("/v1/notifications?limit=100", headers=who.headers)).json()["items"]
+    return [n["data"]["need_id"] for n in items if n["type"] == "need.nearby"]
+
+
+async def _volunteer_at(client: httpx.AsyncClient, here: dict[str, float]) -> Member:
+    volunteer = await member(client)
     r = await client.post(
         "/v1/offers", json=offer_body(location=here, availability=[]), headers=volunteer.headers
     )
     assert r.status_code == 201, r.text
     await opt_in(client, volunteer)
+    return volunteer
+
+
+async def test_an_edit_that_makes_a_need_public_alerts_once_however_often_it_is_made(
+    client: httpx.AsyncClient,
+) -> None:
+    coordinator = await member(client)
+    org = (await organization(client, coordinator))["id"]
+    here = {"lat": 48.85, "lon": 2.35}
+    volunteer = await _volunteer_at(client, here)
     hidden = need_body(location=here, organization_id=org, visibility="organization")
     need = await client.post("/v1/needs", json=hidden, headers=coordinator.headers)
     assert not await alerted(client, volunteer, need.json()["id"])
     url = f"/v1/needs/{need.json()['id']}"
-    assert (
-        await client.patch(url, json={"visibility": "public"}, headers=coordinator.headers)
-    ).status_code == 200
-    assert await alerted(client, volunteer, need.json()["id"])
-    for _ in range(11):  # an organisation's intake is not limited per day; alerts are
+    for _ in range(4):  # made private and public again: told once, the day's alerts kept
+        for visibility in ("public", "organization"):
+            r = await client.patch(url, json={"visibility": visibility}, headers=coordinator.headers)
+            assert r.status_code == 200, r.text
+    assert await _alerts_of(client, volunteer) == [need.json()["id"]]
+    # Someone else's need, later that day, still reaches them.
+    other = await client.post(
+        "/v1/needs", json=need_body(location=here), headers=(await member(client)).headers
+    )
+    assert other.status_code == 201, other.text
+    assert await alerted(client, volunteer, other.json()["id"])
+
+
+async def test_one_source_takes_at_most_its_share_of_a_volunteers_day(client: httpx.AsyncClient) -> None:
+    coordinator, neighbour = await member(client), await member(client)
+    org = (await organization(client, coordinator))["id"]
+    here = {"lat": 48.86, "lon": 2.36}
+    volunteer = await _volunteer_at(client, here)
+    filed = []
+    for _ in range(5):  # an organisation's intake is not limited per day; its alerts are
         r = await client.post(
             "/v1/needs", json=need_body(location=here, organization_id=org), headers=coordinator.headers
         )
         assert r.status_code == 201, r.text
-    items = (await client.get("/v1/notifications?limit=100", headers=volunteer.headers)).json()["items"]
-    assert [n["type"] for n in items].count("need.nearby") == 10  # ALERTS_PER_DAY's default
+        filed.append(r.json()["id"])
+    assert sorted(await _alerts_of(client, volunteer)) == sorted(filed[:3])  # ALERTS_PER_SOURCE_PER_DAY
+    # Another source is not held back by the first one's.
+    r = await client.post("/v1/needs", json=need_body(location=here), headers=neighbour.headers)
+    assert r.status_code == 201, r.text
+    assert await alerted(client, volunteer, r.json()["id"])
+
+
+async def test_the_daily_cap_holds_across_sources(client: httpx.AsyncClient) -> None:
+    here = {"lat": 48.87, "lon": 2.37}
+    volunteer = await _volunteer_at(client, here)
+    for _ in range(6):  # six sources, two needs each: the day's ten, then nothing
+        requester = await member(client)
+        for _ in range(2):
+            r = await client.post("/v1/needs", json=need_body(location=here), headers=requester.headers)
+            assert r.status_code == 201, r.text
+    assert len(await _alerts_of(client, volunteer)) == 10  # ALERTS_PER_DAY's default
