@@ -136,7 +136,7 @@ async def untold(
             func.count().filter(col(NeedAlert.day) == day, col(NeedAlert.source_id) == source),
         )
         .where(
-            col(NeedAlert.member_id).in_(members),
+            col(NeedAlert.member_id).in_(sorted(members)),
             or_(
                 col(NeedAlert.need_id) == need.id,
                 and_(col(NeedAlert.day) == day, col(NeedAlert.source_id) == source),
@@ -182,10 +182,11 @@ async def alert_all(
     as if alone: a volunteer eligible for three needs takes three of the day's alerts (up to
     the caps). Those alerted, by need id.
 
-    Locks: every volunteer's allowance row first, then their inbox counters, each in id order,
-    before anything else of the alerts is read or written: which needs a volunteer was told of
-    (`need_alerts`) is read under the allowance row's lock, so two fan-outs of one need, or of
-    one source, count each other exactly, and no two fan-outs wait on each other in a cycle."""
+    Locks: every volunteer's allowance row first, in id order, before anything else of the
+    alerts is read or written: which needs a volunteer was told of (`need_alerts`) is read under
+    that lock, so two fan-outs of one need, or of one source, count each other exactly. Then
+    their inbox counters, in id order: with more than one need all of them at once first (one
+    need's `notify` takes its own in order), so no two fan-outs wait on each other in a cycle."""
     wanted: list[tuple[Need, set[uuid.UUID]]] = []
     for need in needs:
         found = await eligible_volunteers(session, need=need)
@@ -197,7 +198,8 @@ async def alert_all(
     day = utcnow().date()
     everyone = set().union(*(found for _, found in wanted))
     await notifications.hold_allowances(session, members=everyone, day=day)
-    await notifications.hold(session, members=everyone)
+    if len(wanted) > 1:  # one need's `notify` takes its counters in order itself
+        await notifications.hold(session, members=everyone)
     alerted: dict[uuid.UUID, set[uuid.UUID]] = {}
     for need, found in wanted:
         fresh = await untold(session, need=need, members=found, day=day, per_source=per_source)
