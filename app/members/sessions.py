@@ -23,6 +23,8 @@ from app.core.timeutil import utcnow
 from app.core.transactions import commit_own
 from app.members.accounts import MemberSession, RefreshToken
 from app.members.models import Member
+from app.members.service import SUSPENDED
+from app.members.suspension import is_suspended
 
 REFRESH_PREFIX = "rt_"
 
@@ -110,8 +112,9 @@ async def ended_among(session: AsyncSession, *, session_ids: Collection[uuid.UUI
 
 async def refresh(session: AsyncSession, *, token: str, settings: Settings) -> Issued:
     """Rotate: the token is spent and a new pair issued. Raises Unauthorized for an unknown or
-    expired token, or a revoked session; a spent token also revokes its session first, and
-    commits that (the refresh has written nothing else) so the 401 cannot roll it back."""
+    expired token, a revoked session, or a member suspended now or erased; a spent token also
+    revokes its session first, and commits that (the refresh has written nothing else) so the
+    401 cannot roll it back."""
     now = utcnow()
     digest = hash_token(token.removeprefix(REFRESH_PREFIX))
     # The conditional UPDATE is the claim: of two refreshes with one token, only one rotates it.
@@ -127,11 +130,20 @@ async def refresh(session: AsyncSession, *, token: str, settings: Settings) -> I
     if spent.rowcount != 1:
         await _revoke_on_reuse(session, digest, now)
         raise Unauthorized(_REFUSED)
-    row = (
+    row, member = (
         await session.exec(
-            select(MemberSession).join(RefreshToken).where(col(RefreshToken.token_hash) == digest)
+            select(MemberSession, Member)
+            .join(RefreshToken)
+            .join(Member, col(Member.id) == col(MemberSession.member_id))
+            .where(col(RefreshToken.token_hash) == digest)
         )
     ).one()
+    if member.erased_at is not None:
+        raise Unauthorized(_REFUSED)
+    if is_suspended(member, now):
+        # As at login: no new access token, nor a session made to last longer, while suspended.
+        # The rotation rolls back with this answer, so the token works again once reinstated.
+        raise Unauthorized(SUSPENDED)
     row.last_used_at = now
     row.expires_at = now + timedelta(seconds=settings.refresh_token_ttl_seconds)
     session.add(row)

@@ -39,6 +39,8 @@ async def test_a_token_issued_before_is_refused_from_the_next_request_until_rein
 ) -> None:
     boss, who = await admin(client, application), await member(client)
     assert (await client.get("/v1/members/me", headers=who.headers)).status_code == 200
+    login = {"username": who.data["email"], "password": "correct horse battery"}
+    kept = (await client.post("/v1/auth/token", data=login)).json()
     r = await _suspend(client, boss, who)
     assert r.status_code == 200, r.text
     state = r.json()
@@ -51,11 +53,16 @@ async def test_a_token_issued_before_is_refused_from_the_next_request_until_rein
     assert_problem(await client.get("/v1/members/me", headers=who.headers), 401)
     login = {"username": who.data["email"], "password": "correct horse battery"}
     assert_problem(await client.post("/v1/auth/token", data=login), 401)
+    # Nor does a refresh token issued before trade itself for a new pair, or a longer session.
+    refused = await client.post("/v1/auth/refresh", json={"refresh_token": kept["refresh_token"]})
+    assert "suspended" in assert_problem(refused, 401)["detail"]
     back = await client.post(f"/v1/admin/members/{who.id}/reinstate", headers=boss.headers)
     assert back.status_code == 200, back.text
     assert back.json()["suspended"] is False
     assert (await client.get("/v1/members/me", headers=who.headers)).status_code == 200
     assert (await client.post("/v1/auth/token", data=login)).status_code == 200
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": kept["refresh_token"]})
+    assert r.status_code == 200, r.text  # refused, not spent: the session goes on
     async with application.state.sessionmaker() as session:
         rows = (
             await session.exec(
