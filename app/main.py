@@ -16,6 +16,7 @@ from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
 from app.auth.deps import AnyCaller, rate_limit
 from app.auth.ratelimit import RateLimiter
+from app.calendars import service as calendar_service
 from app.calendars.router import router as calendars_router
 from app.core import routing
 from app.core.config import Settings, get_settings
@@ -39,6 +40,7 @@ from app.members.router import router as members_router
 from app.needs import hooks as need_hooks
 from app.needs import moderation as need_moderation
 from app.needs.router import router as needs_router
+from app.notifications import subscriptions as push_subscriptions
 from app.notifications.hub import StreamHub
 from app.notifications.router import router as notifications_router
 from app.notifications.service import CHANNEL as NOTIFICATION_CHANNEL
@@ -140,6 +142,7 @@ def connect_domains(settings: Settings) -> None:
     every import still points down (import-linter's contracts in pyproject.toml)."""
     match_hooks.connect(pairs.judge)
     member_hooks.connect(outbox.queue_mail)
+    member_hooks.connect_new_password(calendar_service.revoke_feed, push_subscriptions.forget_all)
     need_hooks.connect(
         need_hooks.MatchesOfNeed(
             relation=match_service.relation,

@@ -38,7 +38,9 @@ async def change_password(
     settings: Settings,
 ) -> None:
     """Raises Forbidden when `current` is wrong, Invalid when `new` is refused. Every other
-    session of the member's ends: whoever else held one must prove the new password."""
+    session of the member's ends: whoever else held one must prove the new password. So do their
+    live reset and address-change links, their calendar feed's URL and their browsers' push
+    subscriptions (app.members.hooks)."""
     if not await verify_password(current, member.password_hash):
         raise Forbidden("The current password is not correct.")
     await _set_password(session, member_id=member.id, new=new, settings=settings)
@@ -51,8 +53,14 @@ async def _set_password(session: AsyncSession, *, member_id: uuid.UUID, new: str
     await session.exec(
         update(Member).where(col(Member.id) == member_id).values(password_hash=digest, updated_at=utcnow())
     )
-    # Whoever held the old password may have asked to move the account to their own address.
-    await _retire(session, member_id=member_id, purposes=(TokenPurpose.change_email,))
+    # Whoever held the old password may have asked to move the account to their own address, or
+    # for reset links of their own; and with a session they may have made a calendar feed URL or
+    # subscribed a browser to push: each outlives that session unless ended here.
+    await _retire(
+        session, member_id=member_id, purposes=(TokenPurpose.change_email, TokenPurpose.password_reset)
+    )
+    for revoke in hooks.on_new_password():
+        await revoke(session, member_id=member_id)
 
 
 async def _retire(session: AsyncSession, *, member_id: uuid.UUID, purposes: tuple[TokenPurpose, ...]) -> None:
@@ -143,7 +151,8 @@ async def _spend(
 
 async def confirm_reset(session: AsyncSession, *, token: str, new: str, settings: Settings) -> None:
     """Set the new password and end every session of the member's (whoever had the old password
-    may hold one). Invalid for a spent, expired or unknown token, or a refused password."""
+    may hold one), with every other way in `change_password` ends. Invalid for a spent, expired
+    or unknown token, or a refused password."""
     check_new_password(new, min_length=settings.password_min_length, field="new_password")
     member_id, email, _ = await _spend(session, token=token, purposes=(TokenPurpose.password_reset,))
     await _set_password(session, member_id=member_id, new=new, settings=settings)

@@ -243,15 +243,20 @@ async def confirm_password_reset(
     "/members/me/email-verification",
     status_code=202,
     response_class=Response,
-    responses=problems(401, 403, 409),
+    responses=problems(401, 403, 409, 429),
 )
 @replayed_by(verbatim)  # no body, or one that names no one
 async def send_email_verification(
-    caller: MemberCaller, session: SessionDep, settings: SettingsDep
+    caller: MemberCaller, session: SessionDep, settings: SettingsDep, request: Request
 ) -> Response:
-    """Mail a one-time link proving the address is yours (409 if it is verified already)."""
+    """Mail a one-time link proving the address is yours (409 if it is verified already). The
+    address is one nobody has proven yet, so its mail is budgeted as resets are
+    (`RATE_LIMIT_RESET_MAIL`, shared with them): past it, 429 with `Retry-After`."""
     assert caller.member is not None
+    rl, budget = limiter(request), f"reset-mail:{hash_token(caller.member.email)}"
+    await rl.check(rl.reset_mail, budget)
     await recovery.send_verification(session, member=caller.member, settings=settings)
+    await rl.hit(rl.reset_mail, budget)
     return Response(status_code=202)
 
 

@@ -73,3 +73,10 @@ async def remove(session: AsyncSession, *, member_id: uuid.UUID, subscription_id
     )
     if gone.rowcount != 1:
         raise NotFound(_NOT_FOUND)
+
+
+async def forget_all(session: AsyncSession, *, member_id: uuid.UUID) -> None:
+    """Forget every subscription of the member's, and the pushes still waiting for them: what a
+    new password does (app.members.hooks), as a browser subscribed by a session it ended could
+    still be reading them. The member's apps subscribe again at their next start."""
+    await session.exec(delete(PushSubscription).where(col(PushSubscription.member_id) == member_id))

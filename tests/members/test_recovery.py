@@ -4,6 +4,7 @@ test follows the link it reads there."""
 from datetime import timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -16,6 +17,7 @@ from app.webhooks.worker import purge_finished, run_once
 from tests.factories import PASSWORD, assert_problem, member
 from tests.mailbox import Mailbox, bodies, free_port, link_token
 from tests.members.test_sessions import bearer, login
+from tests.notifications.channels import Browser
 
 NEW = "a brand new passphrase"
 
@@ -221,3 +223,64 @@ async def test_one_address_gets_a_bounded_number_of_reset_mails(
     await deliver(mail_app)
     assert len(mailbox.to("flooded@example.org")) == 5
     assert len(mailbox.to("nobody.flooded@example.org")) == 5
+
+
+@pytest.mark.parametrize("how", ["change", "reset"])
+async def test_a_new_password_ends_every_way_in_the_old_one_opened(
+    mail_client: httpx.AsyncClient, mail_app: FastAPI, mailbox: Mailbox, how: str
+) -> None:
+    """Someone who had the password logs in and, with that session, makes a calendar feed URL,
+    subscribes a browser to push and asks for reset links. The owner's new password ends the
+    session and each of those: none needs the session to go on working."""
+    owner = await member(mail_client, email="taken.over@example.org")
+    stolen = bearer(await login(mail_client, owner.data["email"]))
+    r = await mail_client.post("/v1/members/me/calendar-feed", headers=stolen)
+    assert r.status_code == 201, r.text
+    feed = r.json()["url"]
+    assert (await mail_client.get(feed)).status_code == 200
+    body = Browser().subscription("https://push.example.net/wpush/v2/taken-over")
+    r = await mail_client.post("/v1/members/me/push-subscriptions", json=body, headers=stolen)
+    assert r.status_code == 201, r.text
+    for _ in range(2):
+        r = await mail_client.post("/v1/auth/password-reset", json={"email": owner.data["email"]})
+        assert r.status_code == 202
+    await deliver(mail_app)
+    first, second = (link_token(m) for m in mailbox.to(owner.data["email"]))
+
+    if how == "change":
+        body = {"current_password": PASSWORD, "new_password": NEW}
+        r = await mail_client.post("/v1/members/me/password", json=body, headers=owner.headers)
+    else:
+        r = await mail_client.post(
+            "/v1/auth/password-reset/confirm", json={"token": first, "new_password": NEW}
+        )
+    assert r.status_code == 204, r.text
+
+    assert_problem(await mail_client.get("/v1/members/me", headers=stolen), 401)
+    assert_problem(await mail_client.get(feed), 404)
+    now = bearer(await login_with(mail_client, owner.data["email"], NEW))
+    r = await mail_client.get("/v1/members/me/push-subscriptions", headers=now)
+    assert r.status_code == 200, r.text
+    assert r.json() == []
+    confirm = {"token": second, "new_password": "the thief's own choice"}
+    r = await mail_client.post("/v1/auth/password-reset/confirm", json=confirm)
+    assert assert_problem(r, 422)["errors"][0]["loc"] == ["body", "token"]
+    await login_with(mail_client, owner.data["email"], NEW)  # still the owner's password
+
+
+async def test_verification_mail_shares_the_addresss_mail_budget(
+    mail_client: httpx.AsyncClient, mail_app: FastAPI, mailbox: Mailbox
+) -> None:
+    """Anyone may sign up with an address they do not own and ask for its verification mail: it
+    is budgeted with that address's reset mail (RATE_LIMIT_RESET_MAIL, 5/hour), 429 past it."""
+    m = await member(mail_client, email="not.theirs@example.org")
+    r = await mail_client.post("/v1/auth/password-reset", json={"email": m.data["email"]})
+    assert r.status_code == 202
+    answers = [
+        await mail_client.post("/v1/members/me/email-verification", headers=m.headers) for _ in range(6)
+    ]
+    assert [r.status_code for r in answers] == [202, 202, 202, 202, 429, 429]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert_problem(answers[-1], 429)
+    await deliver(mail_app)
+    assert len(mailbox.to("not.theirs@example.org")) == 5
