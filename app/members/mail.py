@@ -22,8 +22,9 @@ __all__ = ["DEFAULT_LANGUAGE", "SUBJECTS", "Rendered", "render"]
 def render(kind: str, *, language: str = DEFAULT_LANGUAGE, **context: object) -> Rendered:
     """`kind`'s subject and bodies in `language` (English when there is none in it).
 
-    Context holds only what the recipient may read: their own name, a one-time link, and in a
-    notice of a change of address that address masked (`masked`)."""
+    Context holds only what the recipient may read: their own name (None greets no one: mail
+    to an address not yet proven carries no text the account's holder wrote), a one-time link,
+    and in a notice of a change of address that address masked (`masked`)."""
     if language not in SUBJECTS:
         language = DEFAULT_LANGUAGE
     return TEMPLATES.render(kind, language=language, subject=SUBJECTS[language][kind], **context)

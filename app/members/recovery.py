@@ -76,6 +76,13 @@ async def _retire(session: AsyncSession, *, member_id: uuid.UUID, purposes: tupl
     )
 
 
+def _greeting_name(member: Member) -> str | None:
+    """The name a mail to the account's address may greet: none while that address is unproven.
+    Anyone may sign up with an address that is not theirs, and the name is theirs to write, so
+    it would put a stranger's words in our mail to that address."""
+    return member.display_name if member.email_verified_at is not None else None
+
+
 async def _mint(
     session: AsyncSession, *, member_id: uuid.UUID | None, purpose: TokenPurpose, email: str, ttl: int
 ) -> str:
@@ -111,7 +118,7 @@ async def request_reset(session: AsyncSession, *, email: str, settings: Settings
     )
     if member is not None:
         link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
-        mail = render("password_reset", name=member.display_name, link=link, minutes=ttl // 60)
+        mail = render("password_reset", name=_greeting_name(member), link=link, minutes=ttl // 60)
     else:
         mail = render("password_reset_unknown")
     if not send:
@@ -169,7 +176,7 @@ async def send_verification(session: AsyncSession, *, member: Member, settings: 
         session, member_id=member.id, purpose=TokenPurpose.verify_email, email=member.email, ttl=ttl
     )
     link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
-    mail = render("verify_email", name=member.display_name, link=link, hours=ttl // 3600)
+    mail = render("verify_email", name=None, link=link, hours=ttl // 3600)  # unproven, always
     await _mail(session, settings, to=member.email, mail=mail, kind="mail.verify_email")
 
 
@@ -195,9 +202,9 @@ async def request_email_change(
     )
     link = f"{settings.public_base_url.rstrip('/')}/verify-email?token={token}"
     hours = max(1, ttl // 3600)
-    confirm = render("email_change", name=member.display_name, link=link, hours=hours)
+    confirm = render("email_change", name=None, link=link, hours=hours)  # to an unproven address
     await _mail(session, settings, to=new_email, mail=confirm, kind="mail.email_change")
-    notice = render("email_change_notice", name=member.display_name, masked=masked(new_email), hours=hours)
+    notice = render("email_change_notice", name=_greeting_name(member), masked=masked(new_email), hours=hours)
     await _mail(session, settings, to=member.email, mail=notice, kind="mail.email_change_notice")
 
 
