@@ -171,6 +171,11 @@ def fixed(path: str, **kwargs: Any) -> Request:
     return build
 
 
+async def appointment(w: World) -> tuple[str, dict[str, Any]]:
+    body = {"member_id": w.other.id, "reason": "Its last coordinator closed their account."}
+    return f"/v1/admin/organizations/{w.org}/coordinators", {"json": body}
+
+
 def on_need(suffix: str = "", **kwargs: Any) -> Request:
     async def build(w: World) -> tuple[str, dict[str, Any]]:
         return f"/v1/needs/{await w.need()}{suffix}", kwargs
@@ -613,6 +618,10 @@ MATRIX: dict[tuple[str, str], tuple[Request, dict[str, int]]] = {
     ),
     ("POST", "/v1/admin/members/{member_id}/reinstate"): (
         fixed("/v1/admin/members/{other}/reinstate"),
+        ADMINS_ONLY,
+    ),
+    ("POST", "/v1/admin/organizations/{organization_id}/coordinators"): (
+        appointment,
         ADMINS_ONLY,
     ),
     ("POST", "/v1/activities"): (

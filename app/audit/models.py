@@ -66,7 +66,8 @@ class AdminAction(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # None when done from the command line (`python -m app admin ...`), by whoever runs it.
     actor_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
-    action: str = Field(max_length=32)  # suspend, reinstate, grant_admin, revoke_admin, resolve_report
+    # suspend, reinstate, grant_admin, revoke_admin, resolve_report, appoint_coordinator
+    action: str = Field(max_length=32)
     target_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
     report_id: uuid.UUID | None = None
     detail: str = Field(default="", max_length=4000)  # the reason or statement given

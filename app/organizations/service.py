@@ -11,11 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.crud import newest_first, page_of
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, Invalid, NotFound
 from app.core.security import hash_api_key, new_api_key
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
 from app.members.models import Member
+from app.members.suspension import is_suspended, suspended_sql
 from app.organizations.models import (
     ApiKey,
     ApiKeyCreate,
@@ -164,20 +165,69 @@ async def set_membership(
     return membership, created
 
 
-async def _keep_a_coordinator(
-    session: AsyncSession, *, organization_id: uuid.UUID, leaving: uuid.UUID
-) -> None:
-    others = await session.exec(
+async def acting_coordinators(
+    session: AsyncSession, *, organization_id: uuid.UUID, leaving: uuid.UUID | None = None
+) -> int:
+    """How many of the organisation's coordinators (other than `leaving`) can act for it now: a
+    suspended one cannot until reinstated, and an erased one is no longer a member."""
+    stmt = (
         select(func.count())
         .select_from(Membership)
+        .join(Member, col(Member.id) == col(Membership.member_id))
         .where(
             col(Membership.organization_id) == organization_id,
             col(Membership.role) == Role.coordinator,
-            col(Membership.member_id) != leaving,
+            col(Member.erased_at).is_(None),
+            ~suspended_sql(utcnow()),
         )
     )
-    if others.one() == 0:
-        raise Conflict("An organization needs at least one coordinator; appoint another first.")
+    if leaving is not None:
+        stmt = stmt.where(col(Membership.member_id) != leaving)
+    return (await session.exec(stmt)).one()
+
+
+async def _keep_a_coordinator(
+    session: AsyncSession, *, organization_id: uuid.UUID, leaving: uuid.UUID
+) -> None:
+    if await acting_coordinators(session, organization_id=organization_id, leaving=leaving) == 0:
+        raise Conflict(
+            "An organization needs at least one coordinator who can act (not suspended); "
+            "appoint another first."
+        )
+
+
+async def appoint_coordinator(
+    session: AsyncSession, *, organization_id: uuid.UUID, member_id: uuid.UUID, actor_id: uuid.UUID
+) -> tuple[Membership, bool]:
+    """A platform admin makes `member_id` a coordinator of an organisation no coordinator can act
+    for (its last one erased their account, or every one is suspended); (membership, created).
+
+    NotFound for an unknown organisation, or a member who is neither one of its members nor the
+    admin themselves (nobody is made to act for an organisation they never joined); Conflict
+    while a coordinator can act (they appoint others); Invalid for a suspended member."""
+    organization = await session.get(
+        Organization, organization_id, with_for_update=True, populate_existing=True
+    )
+    if organization is None:
+        raise NotFound("No such organization.")
+    if await acting_coordinators(session, organization_id=organization_id) > 0:
+        raise Conflict("This organization has a coordinator who can act; its coordinators appoint others.")
+    membership = await session.get(Membership, (organization_id, member_id), with_for_update=True)
+    if membership is None and member_id != actor_id:
+        raise NotFound("No such member of this organization.")
+    member = await session.get(Member, member_id)
+    if member is None or member.erased_at is not None:
+        raise NotFound("No such member of this organization.")
+    if is_suspended(member, utcnow()):
+        raise Invalid("A suspended member cannot act for an organization.", loc=["body", "member_id"])
+    created = membership is None
+    if membership is None:
+        membership = Membership(organization_id=organization_id, member_id=member_id, role=Role.coordinator)
+    membership.role = Role.coordinator
+    membership.updated_at = utcnow()
+    session.add(membership)
+    await session.flush()
+    return membership, created
 
 
 async def create_api_key(

@@ -1,4 +1,4 @@
-"""HTTP routes for reports, their moderation, and platform admins' suspensions."""
+"""HTTP routes for reports, their moderation, and platform admins' suspensions and appointments."""
 
 import uuid
 
@@ -9,6 +9,7 @@ from app.core.deps import SessionDep
 from app.core.errors import problems
 from app.core.pagination import Cursor, Limit, Page
 from app.idempotency.replays import replayed_by, verbatim
+from app.organizations.models import MembershipPublic
 from app.safety import replays, reports, suspension
 from app.safety.reporting import (
     ReportAdmin,
@@ -19,7 +20,7 @@ from app.safety.reporting import (
     ReportResolve,
     ReportStatus,
 )
-from app.safety.suspension import SuspensionCreate, SuspensionState
+from app.safety.suspension import CoordinatorAppointment, SuspensionCreate, SuspensionState
 
 router = APIRouter(tags=["safety"])
 
@@ -141,3 +142,31 @@ async def reinstate_member(
 ) -> SuspensionState:
     """Lift a member's suspension (platform admins); cancelled matches stay cancelled."""
     return await suspension.reinstate(session, member_id=member_id, actor_id=admin.id)
+
+
+@router.post(
+    "/admin/organizations/{organization_id:uuid}/coordinators",
+    status_code=200,
+    response_model=MembershipPublic,
+    responses={**problems(401, 403, 404, 409, 422), 201: {"model": MembershipPublic}},
+)
+@replayed_by(replays.while_platform_admin)
+async def appoint_coordinator(
+    organization_id: uuid.UUID,
+    data: CoordinatorAppointment,
+    admin: PlatformAdmin,
+    session: SessionDep,
+    response: Response,
+) -> MembershipPublic:
+    """Give an organisation that no coordinator can act for (its last one erased their account,
+    or every one is suspended) a coordinator: one of its members, or yourself (platform admins).
+    201 when the admin joins it, 200 when a member's role changes; 409 while a coordinator can
+    act (they appoint others); 404 for an unknown organisation or a member who is not one of
+    its; 422 for a suspended member. Recorded as an admin action with its reason."""
+    membership, created = await suspension.appoint_coordinator(
+        session, organization_id=organization_id, data=data, actor_id=admin.id
+    )
+    response.status_code = 201 if created else 200
+    if created:
+        response.headers["Location"] = f"/v1/organizations/{organization_id}/members/{membership.member_id}"
+    return MembershipPublic.model_validate(membership, from_attributes=True)

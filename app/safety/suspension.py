@@ -15,6 +15,8 @@ from app.core.schema import Instant, RequestBody, request_config
 from app.core.timeutil import utcnow
 from app.members.models import Member
 from app.members.suspension import is_suspended
+from app.organizations import service as organizations
+from app.organizations.models import Membership
 from app.safety import hooks
 from app.safety.reporting import Statement
 
@@ -106,3 +108,34 @@ async def reinstate(session: AsyncSession, *, member_id: uuid.UUID, actor_id: uu
     )
     await session.refresh(member)
     return state(member, now)
+
+
+class CoordinatorAppointment(RequestBody):
+    model_config = request_config(
+        {
+            "member_id": "0b6f1c2e-5d9a-4c1b-8f3e-2a7d9e4b6c10",
+            "reason": "The last coordinator closed their account; a long-standing volunteer takes over.",
+        }
+    )
+
+    member_id: uuid.UUID
+    reason: Statement
+
+
+async def appoint_coordinator(
+    session: AsyncSession, *, organization_id: uuid.UUID, data: CoordinatorAppointment, actor_id: uuid.UUID
+) -> tuple[Membership, bool]:
+    """An organisation left with no coordinator who can act gets one from a platform admin
+    (app.organizations.service.appoint_coordinator says who may be appointed), recorded as an
+    admin action with its reason."""
+    membership, created = await organizations.appoint_coordinator(
+        session, organization_id=organization_id, member_id=data.member_id, actor_id=actor_id
+    )
+    await record_admin_action(
+        session,
+        actor_member_id=actor_id,
+        action="appoint_coordinator",
+        target_member_id=data.member_id,
+        detail=f"{data.reason} (organization {organization_id})",
+    )
+    return membership, created
