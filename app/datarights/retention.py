@@ -23,6 +23,7 @@ from app.core.timeutil import utcnow
 from app.core.transactions import commit_own
 from app.matches.models import ACTIVE, Match, Message
 from app.needs.models import Need, NeedStatus
+from app.notifications.models import NeedAlert
 
 Sessions = async_sessionmaker[AsyncSession]
 ENDED = (NeedStatus.fulfilled, NeedStatus.cancelled, NeedStatus.expired)
@@ -122,6 +123,30 @@ async def _purge_audit(sessions: Sessions, cutoff: datetime, batch: int, dry_run
         done += int(result.rowcount)
 
 
+async def _purge_need_alerts(sessions: Sessions, cutoff: datetime, batch: int, dry_run: bool) -> int:
+    """Who was alerted of which need (`need_alerts`), once the need ended before the cutoff: an
+    ended need is never made public again, so the rows no longer keep anyone from a second
+    alert, and they say which volunteers were near whom. `batch` needs' rows at a time."""
+    ended = select(Need.id).where(_need_ended_before(cutoff))
+    if dry_run:
+        async with sessions() as session:
+            due = select(func.count()).select_from(NeedAlert).where(col(NeedAlert.need_id).in_(ended))
+            return int((await session.exec(due)).one())
+    done = 0
+    while True:
+        async with sessions() as session:
+            chosen = (
+                select(NeedAlert.need_id).where(col(NeedAlert.need_id).in_(ended)).distinct().limit(batch)
+            )
+            result = await session.exec(
+                delete(NeedAlert).where(col(NeedAlert.need_id).in_(chosen.scalar_subquery()))
+            )
+            await commit_own(session)
+        if not result.rowcount:
+            return done
+        done += int(result.rowcount)
+
+
 async def purge(
     sessions: Sessions, settings: Settings, *, dry_run: bool = False, now: datetime | None = None
 ) -> dict[str, int]:
@@ -131,6 +156,8 @@ async def purge(
     counts = {
         p.kind: await _purge_kind(sessions, p, ended, settings.retention_batch_size, dry_run) for p in PURGES
     }
+    batch = settings.retention_batch_size
+    counts["need_alerts"] = await _purge_need_alerts(sessions, ended, batch, dry_run)
     audited = now - timedelta(days=settings.audit_retention_days)
     counts["audit_events"] = await _purge_audit(sessions, audited, settings.retention_batch_size, dry_run)
     return counts

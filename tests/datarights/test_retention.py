@@ -2,7 +2,7 @@
 run (or a dry run) changes nothing."""
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -14,6 +14,7 @@ from app.core.timeutil import utcnow
 from app.datarights.retention import purge
 from app.matches.models import Match, Message
 from app.needs.models import Need
+from app.notifications.models import NeedAlert
 from tests.factories import claim, member, need_body, offer_body
 
 
@@ -55,11 +56,25 @@ async def _age(application: FastAPI, need_ids: list[str], days: int) -> None:
 
 
 async def test_purge(client: httpx.AsyncClient, application: FastAPI) -> None:
-    ids, _ = await _needs(client)
+    ids, owner = await _needs(client)
     # ids[0]: cancelled 100 days ago (purged); ids[1]: cancelled 10 days ago; ids[2]: open 100 days.
     await _age(application, [ids[0], ids[2]], 100)
     await _age(application, [ids[1]], 10)
     sessions, settings = application.state.sessionmaker, application.state.settings
+    async with sessions() as session:  # someone was alerted of each (the owner will do)
+        for need_id in ids:
+            row = NeedAlert(
+                need_id=uuid.UUID(need_id),
+                member_id=uuid.UUID(owner),
+                source_id=uuid.uuid4(),
+                day=date.today(),
+            )
+            session.add(row)
+        await session.commit()
+
+    async def alerted() -> set[str]:
+        async with sessions() as session:
+            return {str(a.need_id) for a in (await session.exec(select(NeedAlert))).all()}
 
     async def rows() -> dict[str, tuple[object, ...]]:
         async with sessions() as session:
@@ -74,13 +89,12 @@ async def test_purge(client: httpx.AsyncClient, application: FastAPI) -> None:
             }
 
     before = await rows()
-    assert await purge(sessions, settings, dry_run=True) == {
-        "need_details": 1,
-        "message_text": 0,
-        "audit_events": 2,
-    }
+    due = {"need_details": 1, "message_text": 0, "need_alerts": 1, "audit_events": 2}
+    assert await purge(sessions, settings, dry_run=True) == due
     assert await rows() == before
-    assert await purge(sessions, settings) == {"need_details": 1, "message_text": 0, "audit_events": 2}
+    assert await alerted() == set(ids)
+    assert await purge(sessions, settings) == due
+    assert await alerted() == set(ids[1:])  # the need that ended long ago: who was alerted goes
     after = await rows()
     lat, address, name, phone, title, approx = after[ids[0]]
     assert (lat, address, name, phone) == (None, None, None, None)
@@ -88,7 +102,8 @@ async def test_purge(client: httpx.AsyncClient, application: FastAPI) -> None:
     assert after[ids[1]] == before[ids[1]]
     assert after[ids[2]] == before[ids[2]]
     assert after["audit"] == (2,)  # each _age added one old and one fresh row
-    assert await purge(sessions, settings) == {"need_details": 0, "message_text": 0, "audit_events": 0}
+    nothing = {"need_details": 0, "message_text": 0, "need_alerts": 0, "audit_events": 0}
+    assert await purge(sessions, settings) == nothing
     assert await rows() == after
 
 

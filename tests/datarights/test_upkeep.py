@@ -61,12 +61,15 @@ async def test_the_command_says_what_it_would_purge_then_purges(
     assert capsys.readouterr().out.splitlines() == [
         "would purge 0 need_details",
         "would purge 0 message_text",
+        "would purge 0 need_alerts",
         "would purge 3 audit_events",
         "purged 0 need_details",
         "purged 0 message_text",
+        "purged 0 need_alerts",
         "purged 3 audit_events",
         "purged 0 need_details",
         "purged 0 message_text",
+        "purged 0 need_alerts",
         "purged 0 audit_events",
     ]
 
@@ -83,4 +86,4 @@ async def test_the_worker_runs_the_purge(tmp_path: Path) -> None:
         stop.set()
 
     await asyncio.wait_for(serve(settings, stop, periodic=[Periodic(3600, purge_then_stop)]), 30)
-    assert ran == [{"need_details": 0, "message_text": 0, "audit_events": 0}]
+    assert ran == [{"need_details": 0, "message_text": 0, "need_alerts": 0, "audit_events": 0}]
