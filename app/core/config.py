@@ -119,8 +119,8 @@ class Settings(BaseSettings):
     # Opt-in alerts of new public needs nearby (`need.nearby`): at most this many per volunteer
     # per UTC day, kept by the database (docs/notifications.md, Alerts).
     alerts_per_day: int = Field(default=10, ge=0, le=1000)
-    # Of those, at most this many from one source (an organisation's needs, or a member's own), so
-    # one busy or hostile source cannot spend every nearby volunteer's day of alerts.
+    # Of those, at most this many from one source (the person who filed the needs, for themselves
+    # or any organisation), so one busy or hostile filer cannot spend a volunteer's day of alerts.
     alerts_per_source_per_day: int = Field(default=3, ge=0, le=1000)
     # How often the worker looks for members' daily alert digests that are due (`alerts.digest`).
     alert_digest_interval_seconds: float = Field(default=300.0, gt=0, le=24 * 3600)

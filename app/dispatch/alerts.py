@@ -5,22 +5,25 @@ and whose active offer would list it among their opportunities.
 every rule of app.matching.rules in its SQL form, blocks and suspension included, over the
 offers' spatial index) and the same Python settling of the rules SQL keeps only as supersets.
 The opt-in is joined into that one statement, so the fan-out is one query however many
-volunteers there are; the members' own filters (categories, radius) are then read from the rows,
-and the daily cap is one conditional upsert (app.notifications.service.take_alerts).
+volunteers there are; the members' own filters (categories, radius) are then read from the rows.
+Then three limits, each in one statement: nobody is told of a need twice, nor more than
+ALERTS_PER_SOURCE_PER_DAY needs a day from one source (`need_alerts`: one read, one insert), nor
+more than ALERTS_PER_DAY in all (one conditional upsert, app.notifications.service.take_alerts).
 
 It runs after the need has committed, in a transaction of its own (app.dispatch.fanout): a
 durable row written with the need says which needs are still to be told, so a rollback sends
 none and a process lost in between leaves the row for the worker. bench/alerts.py measures one
-fan-out: one query plus one inserted row per volunteer alerted.
+fan-out: the query, the allowance upsert, the `need_alerts` read and insert, the cap's upsert,
+and one inbox row per volunteer alerted.
 """
 
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, text
+from sqlalchemy import Select, and_, delete, func, or_, text
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -37,6 +40,7 @@ from app.needs.models import Need, NeedStatus, Visibility
 from app.needs.views import effective_status
 from app.notifications import service as notifications
 from app.notifications.models import NeedAlert, NotificationSettings
+from app.organizations.models import ApiKey
 
 NEED_NEARBY = "need.nearby"
 # The nearest offers of the need's kind an alert fan-out looks at, and may alert: fewer than a
@@ -115,20 +119,38 @@ def public_data(need: Need) -> dict[str, Any]:
     }
 
 
-def source_of(need: Need) -> uuid.UUID:
-    """Whom a need's alerts count against, per volunteer and day: its organisation, else its
-    requester (a need has one or the other; its own id otherwise)."""
-    return need.organization_id or need.requester_id or need.id
+async def source_of(session: AsyncSession, need: Need) -> uuid.UUID:
+    """Whom a need's alerts count against, per volunteer and day: the person whose hands filed
+    it. A member's own need is its requester's; a need filed for someone is its coordinator's,
+    or, through a key, the key's creator's (a key acts with its creator's rights). Not the
+    organisation: anyone may start several, and each one's intake is unlimited."""
+    if need.requester_id is not None:
+        return need.requester_id
+    if need.filed_by_member_id is not None:
+        return need.filed_by_member_id
+    if need.filed_by_key_id is not None:
+        creator = (
+            await session.exec(select(ApiKey.created_by).where(col(ApiKey.id) == need.filed_by_key_id))
+        ).first()
+        if creator is not None:
+            return creator
+    return need.organization_id or need.id  # filed before `filed_by` was recorded
 
 
 async def untold(
-    session: AsyncSession, *, need: Need, members: set[uuid.UUID], day: date, per_source: int
+    session: AsyncSession,
+    *,
+    need: Need,
+    source: uuid.UUID,
+    members: set[uuid.UUID],
+    day: date,
+    per_source: int,
 ) -> set[uuid.UUID]:
-    """Of `members`, those not yet told of `need` and told fewer than `per_source` needs of its
-    source on `day`. Exact only under their allowance rows' locks (alert_all takes them first)."""
+    """Of `members`, those not yet told of `need` and told fewer than `per_source` needs of
+    `source` on `day`. The share is exact under their allowance rows' locks (alert_nearby takes
+    them first); "not yet told" is settled by `claim`, whatever the day."""
     if not members or per_source < 1:
         return set()
-    source = source_of(need)
     stmt = (
         select(
             col(NeedAlert.member_id),
@@ -150,63 +172,61 @@ async def untold(
     return members - spent
 
 
-async def record(session: AsyncSession, *, need: Need, members: set[uuid.UUID], day: date) -> None:
-    """Remember that `members` were told of `need` today."""
+async def claim(
+    session: AsyncSession, *, need: Need, source: uuid.UUID, members: set[uuid.UUID], day: date
+) -> set[uuid.UUID]:
+    """Record `members` as told of `need` today; those whose row this wrote. The primary key
+    (need, member) decides: a fan-out of the same need in another transaction, even one holding
+    another day's allowance rows, waits for that one's commit and then writes nothing."""
     if not members:
-        return
-    source = source_of(need)
+        return set()
     rows = [{"need_id": need.id, "member_id": m, "source_id": source, "day": day} for m in sorted(members)]
     builder = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.exec(builder(NeedAlert).values(rows).on_conflict_do_nothing())
+    stmt = builder(NeedAlert).values(rows).on_conflict_do_nothing().returning(col(NeedAlert.member_id))
+    return {row[0] for row in (await session.exec(stmt)).all()}
+
+
+async def unclaim(session: AsyncSession, *, need: Need, members: set[uuid.UUID]) -> None:
+    """Forget claims of `members` the daily cap then refused: they were not told."""
+    if members:
+        await session.exec(
+            delete(NeedAlert).where(
+                col(NeedAlert.need_id) == need.id, col(NeedAlert.member_id).in_(sorted(members))
+            )
+        )
 
 
 async def alert_nearby(
-    session: AsyncSession, *, need: Need, actor: uuid.UUID | None, per_day: int, per_source: int
-) -> set[uuid.UUID]:
-    """Alert the volunteers for `need` (the need's author, `actor`, never); those alerted. A
-    volunteer already told of this need, past `per_source` alerts today (UTC) from its source,
-    or past `per_day` alerts today in all, is skipped, not queued."""
-    alerted = await alert_all(session, needs=[need], actor=actor, per_day=per_day, per_source=per_source)
-    return alerted.get(need.id, set())
-
-
-async def alert_all(
     session: AsyncSession,
     *,
-    needs: Sequence[Need],
+    need: Need,
     actor: uuid.UUID | None,
     per_day: int,
     per_source: int,
-) -> dict[uuid.UUID, set[uuid.UUID]]:
-    """Alert the volunteers for each of `needs` (one created, or a partner's batch), each need
-    as if alone: a volunteer eligible for three needs takes three of the day's alerts (up to
-    the caps). Those alerted, by need id.
+    now: datetime | None = None,
+) -> set[uuid.UUID]:
+    """Alert the volunteers for `need` (the need's author, `actor`, never); those alerted. A
+    volunteer already told of this need, past `per_source` alerts today (UTC) from its source,
+    or past `per_day` alerts today in all, is skipped, not queued. `now` (default: the clock)
+    says which UTC day counts.
 
-    Locks: every volunteer's allowance row first, in id order, before anything else of the
-    alerts is read or written: which needs a volunteer was told of (`need_alerts`) is read under
-    that lock, so two fan-outs of one need, or of one source, count each other exactly. Then
-    their inbox counters, in id order: with more than one need all of them at once first (one
-    need's `notify` takes its own in order), so no two fan-outs wait on each other in a cycle."""
-    wanted: list[tuple[Need, set[uuid.UUID]]] = []
-    for need in needs:
-        found = await eligible_volunteers(session, need=need)
-        found.discard(actor)
-        if found:
-            wanted.append((need, found))
-    if not wanted:
-        return {}
-    day = utcnow().date()
-    everyone = set().union(*(found for _, found in wanted))
-    await notifications.hold_allowances(session, members=everyone, day=day)
-    if len(wanted) > 1:  # one need's `notify` takes its counters in order itself
-        await notifications.hold(session, members=everyone)
-    alerted: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for need, found in wanted:
-        fresh = await untold(session, need=need, members=found, day=day, per_source=per_source)
-        allowed = await notifications.take_alerts(session, members=fresh, day=day, per_day=per_day)
-        await record(session, need=need, members=allowed, day=day)
-        await notifications.notify(
-            session, recipients=allowed, type=NEED_NEARBY, data=public_data(need), actor=actor
-        )
-        alerted[need.id] = allowed
-    return alerted
+    Locks, in this order: the volunteers' allowance rows for today (in id order, before anything
+    of the alerts is read), the `need_alerts` rows it claims, then (in `notify`) their inbox
+    counters in id order. Every fan-out takes them in that order, so none waits on another in a
+    cycle; the share per source is read under the allowance rows' lock, so two fan-outs of one
+    source count each other exactly."""
+    found = await eligible_volunteers(session, need=need)
+    found.discard(actor)
+    if not found:
+        return set()
+    day = (now or utcnow()).date()
+    source = await source_of(session, need)
+    await notifications.hold_allowances(session, members=found, day=day)
+    fresh = await untold(session, need=need, source=source, members=found, day=day, per_source=per_source)
+    claimed = await claim(session, need=need, source=source, members=fresh, day=day)
+    allowed = await notifications.take_alerts(session, members=claimed, day=day, per_day=per_day)
+    await unclaim(session, need=need, members=claimed - allowed)
+    await notifications.notify(
+        session, recipients=allowed, type=NEED_NEARBY, data=public_data(need), actor=actor
+    )
+    return allowed

@@ -74,16 +74,17 @@ class AlertAllowance(SQLModel, table=True):
 class NeedAlert(SQLModel, table=True):
     """A volunteer told of a need by a `need.nearby` alert (app.dispatch.alerts): each volunteer
     at most once per need, however often it is made public again, and at most
-    ALERTS_PER_SOURCE_PER_DAY a UTC `day` from one `source_id` (the need's organisation, else its
-    requester), so no one source spends a volunteer's whole day of alerts. Read and written
-    under the volunteer's alert allowance row's lock, so concurrent fan-outs count exactly."""
+    ALERTS_PER_SOURCE_PER_DAY a UTC `day` from one `source_id` (the member who filed the need:
+    its requester, the coordinator who filed it, or the creator of the key that did), so no one
+    filer spends a volunteer's whole day of alerts. The share is read under the volunteer's
+    allowance row's lock; "once" is the primary key (app.dispatch.alerts)."""
 
     __tablename__ = "need_alerts"
     __table_args__ = (Index("ix_need_alerts_member_id_day_source_id", "member_id", "day", "source_id"),)
 
     need_id: uuid.UUID = Field(foreign_key="needs.id", primary_key=True, ondelete="CASCADE")
     member_id: uuid.UUID = Field(foreign_key="members.id", primary_key=True, ondelete="CASCADE")
-    # Not a foreign key: an organisation's or a member's id, whichever the need came from.
+    # Not a foreign key: a member's id (an erased filer's rows stay, naming nobody).
     source_id: uuid.UUID
     day: date
 

@@ -123,8 +123,8 @@ async def take_alerts(
 
 async def hold_allowances(session: AsyncSession, *, members: Iterable[uuid.UUID], day: date) -> None:
     """Lock these members' alert allowance rows for `day` (made at 0 if absent), in id order,
-    until the transaction ends, taking none of the day's alerts: what a fan-out over several
-    needs takes first, so its later `take_alerts` calls wait on nobody (app.dispatch.alerts)."""
+    until the transaction ends, taking none of the day's alerts: what a fan-out takes before it
+    reads which needs they were told of, so two fan-outs count each other (app.dispatch.alerts)."""
     wanted = sorted(set(members))
     if not wanted:
         return

@@ -15,7 +15,7 @@ from anyio import from_thread, to_thread
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.factories import Member, member, need_body, offer_body, organization
+from tests.factories import Member, api_key, member, need_body, offer_body, organization
 
 CATEGORIES = ["groceries", "errands"]
 PEOPLE = 4
@@ -234,3 +234,24 @@ async def test_the_daily_cap_holds_across_sources(client: httpx.AsyncClient) -> 
             r = await client.post("/v1/needs", json=need_body(location=here), headers=requester.headers)
             assert r.status_code == 201, r.text
     assert len(await _alerts_of(client, volunteer)) == 10  # ALERTS_PER_DAY's default
+
+
+async def test_one_person_is_one_source_however_many_organisations_or_keys_they_file_through(
+    client: httpx.AsyncClient,
+) -> None:
+    """Anyone may start organisations, and each one's intake is unlimited: the share is the
+    filer's, through any of their organisations or the keys they made."""
+    founder, neighbour = await member(client), await member(client)
+    here = {"lat": 48.88, "lon": 2.38}
+    volunteer = await _volunteer_at(client, here)
+    for _ in range(3):
+        org = (await organization(client, founder))["id"]
+        key = await api_key(client, founder, org, ["needs:read", "needs:write"])
+        for headers in (founder.headers, key["headers"]):
+            body = need_body(location=here, organization_id=org)
+            r = await client.post("/v1/needs", json=body, headers=headers)
+            assert r.status_code == 201, r.text
+    assert len(await _alerts_of(client, volunteer)) == 3  # ALERTS_PER_SOURCE_PER_DAY
+    r = await client.post("/v1/needs", json=need_body(location=here), headers=neighbour.headers)
+    assert r.status_code == 201, r.text
+    assert await alerted(client, volunteer, r.json()["id"])
