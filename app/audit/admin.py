@@ -14,6 +14,7 @@ async def record_admin_action(
     action: str,
     target_member_id: uuid.UUID | None = None,
     report_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
     detail: str = "",
 ) -> AdminAction:
     """One row, flushed in the act's own transaction: the act and its record commit together."""
@@ -22,6 +23,7 @@ async def record_admin_action(
         action=action,
         target_member_id=target_member_id,
         report_id=report_id,
+        organization_id=organization_id,
         detail=detail,
     )
     session.add(row)

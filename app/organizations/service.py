@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.core.crud import newest_first, page_of
-from app.core.errors import Conflict, Invalid, NotFound
+from app.core.errors import Conflict, NotFound
 from app.core.security import hash_api_key, new_api_key
 from app.core.timeutil import utcnow
 from app.core.transactions import savepoint
@@ -204,7 +204,7 @@ async def appoint_coordinator(
 
     NotFound for an unknown organisation, or a member who is neither one of its members nor the
     admin themselves (nobody is made to act for an organisation they never joined); Conflict
-    while a coordinator can act (they appoint others); Invalid for a suspended member."""
+    while a coordinator can act (they appoint others), or for a suspended member."""
     organization = await session.get(
         Organization, organization_id, with_for_update=True, populate_existing=True
     )
@@ -219,7 +219,7 @@ async def appoint_coordinator(
     if member is None or member.erased_at is not None:
         raise NotFound("No such member of this organization.")
     if is_suspended(member, utcnow()):
-        raise Invalid("A suspended member cannot act for an organization.", loc=["body", "member_id"])
+        raise Conflict("This member is suspended and cannot act for an organization until reinstated.")
     created = membership is None
     if membership is None:
         membership = Membership(organization_id=organization_id, member_id=member_id, role=Role.coordinator)

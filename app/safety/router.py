@@ -161,8 +161,8 @@ async def appoint_coordinator(
     """Give an organisation that no coordinator can act for (its last one erased their account,
     or every one is suspended) a coordinator: one of its members, or yourself (platform admins).
     201 when the admin joins it, 200 when a member's role changes; 409 while a coordinator can
-    act (they appoint others); 404 for an unknown organisation or a member who is not one of
-    its; 422 for a suspended member. Recorded as an admin action with its reason."""
+    act (they appoint others), or for a suspended member; 404 for an unknown organisation or a
+    member who is not one of its. Recorded as an admin action with its reason."""
     membership, created = await suspension.appoint_coordinator(
         session, organization_id=organization_id, data=data, actor_id=admin.id
     )

@@ -136,6 +136,7 @@ async def appoint_coordinator(
         actor_member_id=actor_id,
         action="appoint_coordinator",
         target_member_id=data.member_id,
-        detail=f"{data.reason} (organization {organization_id})",
+        organization_id=organization_id,
+        detail=data.reason,
     )
     return membership, created
