@@ -13,29 +13,29 @@ from app.core.config import Settings
 from app.core.periodic import Periodic
 from app.core.timeutil import utcnow
 from app.needs.models import Need, NeedStatus
-from app.needs.search import listed_publicly, status_filter
+from app.needs.search import status_filter, visible_sql
 from app.notifications.digest import send_digests
-from app.safety import blocks
 
 log = logging.getLogger("app.dispatch.digest")
 
 
-async def open_needs(session: AsyncSession, member_id: uuid.UUID, need_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+async def still_shown(
+    session: AsyncSession, member_id: uuid.UUID, need_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
     """Of `need_ids`, those an alert would still tell this member of: still open (not matched,
-    fulfilled, cancelled, nor past its window), still in public view (public, its requester not
-    suspended), and neither of the two blocked by the other (docs/safety.md: blocked members
-    never meet, alerts included)."""
+    fulfilled, cancelled, nor past its window) and still visible to them as a list shows it
+    (app.needs.search.visible_sql, as a member acting for no organisation: public, its requester
+    not suspended, neither of the two blocked by the other)."""
     stmt = select(Need.id).where(
         col(Need.id).in_(need_ids),
         status_filter(NeedStatus.open),
-        listed_publicly(utcnow()),
-        blocks.not_blocked_with(col(Need.requester_id), member_id),
+        visible_sql(member_id, frozenset(), utcnow()),
     )
     return set((await session.exec(stmt)).all())
 
 
 async def _in_worker(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    sent = await send_digests(sessions, settings, open_needs=open_needs)
+    sent = await send_digests(sessions, settings, still_shown=still_shown)
     if sent:
         log.info("alert digests: %d queued", sent)
 

@@ -48,16 +48,24 @@ def listed_publicly(now: datetime) -> ColumnElement[bool]:
     return and_(col(Need.visibility) == Visibility.public, ~member_suspended(col(Need.requester_id), now))
 
 
-def _visible_to(caller: Caller) -> ColumnElement[bool]:
-    seen = [listed_publicly(utcnow())]
-    if caller.member_id is not None:
-        seen.append(col(Need.requester_id) == caller.member_id)
-    if caller.organizations():
-        seen.append(col(Need.organization_id).in_(caller.organizations()))
-    if caller.member_id is None:
+def visible_sql(
+    member_id: uuid.UUID | None, organizations: frozenset[uuid.UUID], now: datetime
+) -> ColumnElement[bool]:
+    """The needs a member (or a key, `member_id` None) acting for `organizations` may see, in
+    SQL: every list, and the alert digest, ask this one rule."""
+    seen = [listed_publicly(now)]
+    if member_id is not None:
+        seen.append(col(Need.requester_id) == member_id)
+    if organizations:
+        seen.append(col(Need.organization_id).in_(organizations))
+    if member_id is None:
         return or_(*seen)
     # Whatever the caller's role: a requester they are blocked with is nobody to them.
-    return and_(or_(*seen), blocks.not_blocked_with(col(Need.requester_id), caller.member_id))
+    return and_(or_(*seen), blocks.not_blocked_with(col(Need.requester_id), member_id))
+
+
+def _visible_to(caller: Caller) -> ColumnElement[bool]:
+    return visible_sql(caller.member_id, caller.organizations(), utcnow())
 
 
 async def list_needs(

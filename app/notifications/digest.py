@@ -48,7 +48,7 @@ KEEP_DAYS = 3
 
 # Of these need ids, those an alert would still tell this member of (open, in public view, no
 # block between them): the needs domain answers (it sits above this one).
-OpenNeeds = Callable[[AsyncSession, uuid.UUID, set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
+StillShown = Callable[[AsyncSession, uuid.UUID, set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ async def send_digests(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
-    open_needs: OpenNeeds,
+    still_shown: StillShown,
     now: datetime | None = None,
 ) -> int:
     """Send every digest due at `now` (default: the clock) and not yet sent; how many were queued
@@ -195,8 +195,8 @@ async def send_digests(
             span = due[member_id]
             alerts = await _alerts(session, member_id, span)
             needs = {n for n in map(_need_id, alerts) if n is not None}
-            still_open = await open_needs(session, member_id, needs) if needs else set()
-            alerts = [a for a in alerts if _need_id(a) in still_open]
+            shown = await still_shown(session, member_id, needs) if needs else set()
+            alerts = [a for a in alerts if _need_id(a) in shown]
             if await _claim(session, member_id, span.day, len(alerts), now) and alerts:
                 who = (await recipients(session, [member_id])).get(member_id)
                 if who is not None:

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from app.core.timeutil import utcnow
-from app.dispatch.digest import open_needs, periodic
+from app.dispatch.digest import periodic, still_shown
 from app.notifications.digest import send_digests, window
 from app.webhooks.models import MailMessage, WebhookDelivery
 from tests.factories import Member, member, need_body, offer_body, organization
@@ -75,7 +75,7 @@ async def _deliver_now(app: FastAPI) -> int:
 
 
 async def _digests(app: FastAPI, now: datetime) -> int:
-    return await send_digests(app.state.sessionmaker, app.state.settings, open_needs=open_needs, now=now)
+    return await send_digests(app.state.sessionmaker, app.state.settings, still_shown=still_shown, now=now)
 
 
 async def test_digest_off_mails_each_alert_and_sends_no_digest(
