@@ -85,7 +85,7 @@ async def resolve_caller(
     if member is None or claims is None:
         raise await _refuse(request, "The access token is invalid, expired, or its session has ended.")
     if not standing.allowed(member):
-        raise Unauthorized(members.SUSPENDED)
+        raise members.Suspended()
     coordinator_of = await organizations.coordinated_by(session, member_id=member.id)
     return Caller(member=member, coordinator_of=coordinator_of, session_id=claims[1])
 

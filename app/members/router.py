@@ -86,6 +86,8 @@ async def login(
     await rl.check(rl.auth_failures, failures)
     try:
         member = await service.authenticate(session, email=form.username, password=form.password)
+    except service.Suspended:
+        raise  # the right password: not a failed attempt
     except Unauthorized:
         await rl.hit(rl.auth_failures, failures)
         raise
@@ -124,6 +126,8 @@ async def refresh(
     await rl.check(rl.auth_failures, failures)
     try:
         issued = await sessions.refresh(session, token=data.refresh_token, settings=settings)
+    except service.Suspended:
+        raise  # a good token of a suspended account: not a failed attempt
     except Unauthorized:
         await rl.hit(rl.auth_failures, failures)
         raise

@@ -18,6 +18,15 @@ from app.members.suspension import is_suspended
 SUSPENDED = "This account is suspended; its credentials do not work until it is reinstated."
 
 
+class Suspended(Unauthorized):
+    """401 for credentials that are right but belong to a suspended account: not a failed
+    credential, so it does not count against the client address's failed-login budget (a shared
+    address, a shelter or a library, must not be locked out by one suspended member's app)."""
+
+    def __init__(self) -> None:
+        super().__init__(SUSPENDED)
+
+
 async def create_member(session: AsyncSession, *, data: MemberCreate, settings: Settings) -> Member:
     check_new_password(data.password, min_length=settings.password_min_length, field="password")
     member = Member(
@@ -46,7 +55,7 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> M
         raise Unauthorized("Incorrect email or password.")
     if is_suspended(member, utcnow()):
         # Only someone who knows the password learns why: the member themselves.
-        raise Unauthorized(SUSPENDED)
+        raise Suspended()
     return member
 
 

@@ -23,7 +23,7 @@ from app.core.timeutil import utcnow
 from app.core.transactions import commit_own
 from app.members.accounts import MemberSession, RefreshToken
 from app.members.models import Member
-from app.members.service import SUSPENDED
+from app.members.service import Suspended
 from app.members.suspension import is_suspended
 
 REFRESH_PREFIX = "rt_"
@@ -143,7 +143,7 @@ async def refresh(session: AsyncSession, *, token: str, settings: Settings) -> I
     if is_suspended(member, now):
         # As at login: no new access token, nor a session made to last longer, while suspended.
         # The rotation rolls back with this answer, so the token works again once reinstated.
-        raise Unauthorized(SUSPENDED)
+        raise Suspended()
     row.last_used_at = now
     row.expires_at = now + timedelta(seconds=settings.refresh_token_ttl_seconds)
     session.add(row)

@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from tests.conftest import make_settings
-from tests.factories import assert_problem, member
+from tests.factories import PASSWORD, assert_problem, member
+from tests.safety.moderation import admin
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -76,6 +77,29 @@ async def test_failed_logins_and_bad_credentials_are_limited_harder(
         assert_problem(await c.get("/v1/needs", headers={"Authorization": "Bearer ma_not_a_key"}), 429)
         # Valid credentials from the same address (a library, a shelter) keep working.
         assert (await c.get("/v1/members/me", headers=m.headers)).status_code == 200
+
+
+async def test_a_suspended_members_right_credentials_spend_no_one_elses_budget(
+    database_url: str, application: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """A suspended member's app retrying its login or refresh from a shared address is told 401
+    each time, and the address's failed-login budget is left for everyone else there."""
+    boss = await admin(client, application)
+    suspended, neighbour = await member(client), await member(client)
+    good = {"username": suspended.data["email"], "password": PASSWORD}
+    refresh = (await client.post("/v1/auth/token", data=good)).json()["refresh_token"]
+    r = await client.post(
+        f"/v1/admin/members/{suspended.id}/suspend", json={"reason": "Spam."}, headers=boss.headers
+    )
+    assert r.status_code == 200, r.text
+    app = await _app(database_url, application, rate_limit_auth_failures="3/minute")
+    async with _client(app) as c:
+        for _ in range(3):
+            assert "suspended" in assert_problem(await c.post("/v1/auth/token", data=good), 401)["detail"]
+            r = await c.post("/v1/auth/refresh", json={"refresh_token": refresh})
+            assert "suspended" in assert_problem(r, 401)["detail"]
+        theirs = {"username": neighbour.data["email"], "password": PASSWORD}
+        assert (await c.post("/v1/auth/token", data=theirs)).status_code == 200
 
 
 def _redis_up() -> bool:
