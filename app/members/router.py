@@ -254,12 +254,14 @@ async def send_email_verification(
     caller: MemberCaller, session: SessionDep, settings: SettingsDep, request: Request
 ) -> Response:
     """Mail a one-time link proving the address is yours (409 if it is verified already). The
-    address is one nobody has proven yet, so its mail is budgeted as resets are
-    (`RATE_LIMIT_RESET_MAIL`, shared with them): past it, 429 with `Retry-After`."""
+    address is one nobody has proven yet, so its mail has a budget per address, as resets have
+    (`RATE_LIMIT_RESET_MAIL`, counted apart from them, so nobody spends it by asking for resets):
+    past it, 429 with `Retry-After`."""
     assert caller.member is not None
-    rl, budget = limiter(request), f"reset-mail:{hash_token(caller.member.email)}"
-    await rl.check(rl.reset_mail, budget)
+    rl, budget = limiter(request), f"verify-mail:{hash_token(caller.member.email)}"
+    # The 409 first; the mail is queued in this request's transaction, so a 429 unqueues it.
     await recovery.send_verification(session, member=caller.member, settings=settings)
+    await rl.check(rl.reset_mail, budget)
     await rl.hit(rl.reset_mail, budget)
     return Response(status_code=202)
 
