@@ -1,8 +1,9 @@
 """Fuzz the app against its own OpenAPI document with schemathesis, every check on.
 
 Every operation in the document is fuzzed (new ones too, with nothing to list here): examples,
-coverage and at least EXAMPLES generated cases each, authenticated as a coordinator so calls
-reach real code (one request in four as the organisation's API key). Then a bounded stateful
+coverage and at least EXAMPLES generated cases each, authenticated as a coordinator who is also
+a platform admin, so calls reach real code, admin operations included (one request in four as
+the organisation's API key). Then a bounded stateful
 run follows the document's links (create a need, find candidates, propose or claim, accept,
 complete...) and must get a match made, and moved on, through them.
 
@@ -32,6 +33,7 @@ from sqlmodel import SQLModel
 from app.dispatch import runs
 from app.main import create_app
 from app.migrate import upgrade_head
+from app.safety import admins
 from app.vocab import Capability, Category
 from tests.conftest import HYPOTHESIS_PROFILE, IS_POSTGRES, libpq_url, make_settings
 from tests.factories import ALL_SCOPES, PASSWORD, need_body, offer_body
@@ -147,10 +149,14 @@ def _fresh_database(database_url: str, directory: Path) -> str:
     return url
 
 
-def _coordinator(client: asgi.ASGIClient) -> dict[str, str]:
-    """A member coordinating an organisation, and that organisation's key with every scope."""
+def _coordinator(client: asgi.ASGIClient, admin_on: str | None = None) -> dict[str, str]:
+    """A member coordinating an organisation, and that organisation's key with every scope. With
+    `admin_on` (the database's URL) the member is a platform admin too, so the admin operations'
+    bodies and answers are fuzzed, not only their 403."""
     body = {"email": "fuzz.coordinator@example.org", "password": PASSWORD, "display_name": "Fuzz Coordinator"}
     assert client.post("/v1/members", json=body).status_code == 201
+    if admin_on is not None:
+        assert admins.main(make_settings(admin_on), action="grant", email=body["email"]) == 0
     token = client.post("/v1/auth/token", data={"username": body["email"], "password": PASSWORD})
     member = f"Bearer {token.json()['access_token']}"
     org = client.post("/v1/organizations", json={"name": "Fuzz Group"}, headers={"Authorization": member})
@@ -211,7 +217,7 @@ def credentials(fuzz_database: str) -> dict[str, str]:
         member = _credentials.get("member", "")
         if client.get("/v1/members/me", headers={"Authorization": member}).status_code != 200:
             _empty(fuzz_database)
-            _credentials.update(_coordinator(client))
+            _credentials.update(_coordinator(client, admin_on=fuzz_database))
     return _credentials
 
 
