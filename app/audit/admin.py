@@ -1,6 +1,7 @@
 """Recording platform-admin and moderation acts (suspensions, grants, resolved reports)."""
 
 import uuid
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,6 +16,7 @@ async def record_admin_action(
     target_member_id: uuid.UUID | None = None,
     report_id: uuid.UUID | None = None,
     organization_id: uuid.UUID | None = None,
+    until: datetime | None = None,
     detail: str = "",
 ) -> AdminAction:
     """One row, flushed in the act's own transaction: the act and its record commit together."""
@@ -24,6 +26,7 @@ async def record_admin_action(
         target_member_id=target_member_id,
         report_id=report_id,
         organization_id=organization_id,
+        until=until,
         detail=detail,
     )
     session.add(row)

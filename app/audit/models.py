@@ -70,7 +70,8 @@ class AdminAction(SQLModel, table=True):
     action: str = Field(max_length=32)
     target_member_id: uuid.UUID | None = Field(default=None, foreign_key="members.id")
     report_id: uuid.UUID | None = None
-    # The organisation acted on (appoint_coordinator), kept apart from `detail` so a reason of
-    # the full 4,000 characters still fits.
+    # The organisation acted on (appoint_coordinator) and a suspension's end (suspend), kept
+    # apart from `detail` so a reason of the full 4,000 characters still fits.
     organization_id: uuid.UUID | None = None
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     detail: str = Field(default="", max_length=4000)  # the reason or statement given

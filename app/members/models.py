@@ -95,7 +95,8 @@ class Member(SQLModel, table=True):
     # Suspended from `suspended_at` until `suspended_until` (for good when None); app.members.suspension.
     suspended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     suspended_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    suspension_reason: str | None = Field(default=None, max_length=2000)
+    # A statement of reasons (app.safety.reporting.Statement): up to 4,000 characters.
+    suspension_reason: str | None = Field(default=None, max_length=4000)
     # When the member proved they read mail at `email` (a verification link); null until then.
     email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set when the member erased their account (app.datarights.erasure): the row stays, holding

@@ -88,7 +88,8 @@ async def suspend(
         action="suspend",
         target_member_id=member.id,
         report_id=report_id,
-        detail=reason if until is None else f"{reason} (until {until.isoformat()})",
+        until=until,
+        detail=reason,
     )
     await session.refresh(member)
     return state(member, now, matches_cancelled=ended)

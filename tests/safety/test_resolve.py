@@ -103,7 +103,11 @@ async def test_only_platform_admins_suspend(client: httpx.AsyncClient, applicati
     )
     assert_problem(r, 403)  # removing a member is suspending them
     boss = await admin(client, application)
-    r = await client.post(f"/v1/reports/{made['id']}/resolve", json=_resolve("suspend"), headers=boss.headers)
+    # A statement of the full 4,000 characters becomes the suspension's reason whole.
+    statement = "Reasons. " * 444 + "done"
+    r = await client.post(
+        f"/v1/reports/{made['id']}/resolve", json=_resolve("suspend", statement), headers=boss.headers
+    )
     assert r.status_code == 200, r.text
     assert_problem(await client.get("/v1/members/me", headers=volunteer.headers), 401)
 

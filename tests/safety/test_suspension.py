@@ -122,6 +122,23 @@ async def test_bad_suspensions_are_refused(client: httpx.AsyncClient, applicatio
     assert (await client.get("/v1/members/me", headers=who.headers)).status_code == 200
 
 
+async def test_a_reason_of_the_full_length_is_recorded_whole_with_its_end(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    """A statement may hold 4,000 characters; the admin log keeps it whole, and the suspension's
+    end in a column of its own (it once went into the same text, past its length: a 500)."""
+    boss, who = await admin(client, application), await member(client)
+    reason = "Reasons. " * 444 + "done"
+    until = datetime.now(UTC) + timedelta(days=7)
+    r = await _suspend(client, boss, who, reason=reason, until=until.isoformat())
+    assert r.status_code == 200, r.text
+    async with application.state.sessionmaker() as session:
+        [action] = (await session.exec(select(AdminAction).where(col(AdminAction.action) == "suspend"))).all()
+    assert action.detail == reason
+    assert action.until is not None
+    assert abs((action.until - until).total_seconds()) < 1
+
+
 async def test_only_platform_admins_suspend(client: httpx.AsyncClient) -> None:
     who, other = await member(client), await member(client)
     assert_problem(await _suspend(client, other, who), 403)
