@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, Integer
 from sqlmodel import Field, SQLModel
 
 import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core import recurrence
 from app.core.schema import (
     PROSE,
     TEXT,
@@ -78,7 +79,7 @@ class Activity(SQLModel, table=True):
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
     timezone: str = Field(max_length=64)
-    recurrence_rule: str | None = Field(default=None, max_length=200)
+    recurrence_rule: str | None = Field(default=None, max_length=recurrence.MAX_TEXT)
     recurrence_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When the last occurrence ends: lists filter on the series' whole span.
     last_ends_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -23,7 +23,7 @@ from app.auth.callers import Caller
 from app.core import series
 from app.core.crud import versioned_update
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_seq_cursor, encode_cursor
 from app.core.timeutil import utcnow
 from app.geo import located
 from app.members import service as members
@@ -229,9 +229,8 @@ async def participant_page(
 ) -> tuple[list[ParticipantItem], str | None]:
     """Everyone on the activity in arrival order, with their display names (the host's list),
     but anyone blocked either way with the caller."""
-    after = decode_cursor(cursor, "p", 1)[0] if cursor else None
-    if after is not None and not isinstance(after, int):
-        raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
+    # `seq` is a 32-bit integer column.
+    after = decode_seq_cursor(cursor, "p", below=2**31) if cursor else None
     rows = await places.participants(
         session, activity_id=activity_id, after=after, limit=limit, viewer=caller.member_id
     )

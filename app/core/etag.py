@@ -1,11 +1,14 @@
 """ETags from row versions, and reading If-Match (RFC 9110: strong comparison)."""
 
+import re
 from typing import Annotated
 
 from fastapi import Header
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag from a previous read.")]
 ANY = -1
+# A strong tag of ours: a version number, quoted (versions are positive 64-bit integers).
+_TAG = re.compile(r'"[0-9]{1,19}"')
 
 
 def etag(version: int) -> str:
@@ -23,7 +26,10 @@ def parse_if_match(value: str | None) -> set[int] | None:
     versions = set()
     for tag in value.split(","):
         tag = tag.strip()
-        if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+        # ASCII digits only, and no more than a version can have: str.isdigit() also takes
+        # superscripts and other scripts' digits (Latin-1 reaches headers), which int() refuses,
+        # and int() refuses strings of over 4,300 digits too.
+        if _TAG.fullmatch(tag):
             versions.add(int(tag[1:-1]))
     return versions
 

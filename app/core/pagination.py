@@ -102,6 +102,16 @@ def decode_distance_cursor(cursor: str) -> tuple[float, uuid.UUID]:
     return float(distance), decode_uuid(row_id)
 
 
+def decode_seq_cursor(cursor: str, kind: str, *, below: int) -> int:
+    """The sequence number of the last row of the previous page: a whole number from 1 to
+    `below` - 1 (the column's range: a larger one would fail in SQL, not match nothing), never
+    a boolean (JSON's `true` is a Python int)."""
+    (seq,) = decode_cursor(cursor, kind, 1)
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < below:
+        raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
+    return seq
+
+
 def decode_uuid(value: Any) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))

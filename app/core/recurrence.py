@@ -24,6 +24,9 @@ KNOWN = ("FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "COUNT", "UNTIL")
 _BYDAY = re.compile(r"^([+-]?[1-5])?(MO|TU|WE|TH|FR|SA|SU)$")
 _UNTIL = re.compile(r"^(\d{8})(T(\d{6})Z)?$")
 MAX_INTERVAL = 366
+# The longest rule text, sent or stored (the columns `needs.recurrence_rule` and
+# `activities.recurrence_rule`, and the body's `recurrence.rule`).
+MAX_TEXT = 200
 
 
 def zone_of(name: str) -> ZoneInfo | None:
@@ -124,7 +127,7 @@ def parse(text: str) -> Rule:
     monthdays = tuple(_int("BYMONTHDAY", d, -31, 31) for d in parts.get("BYMONTHDAY", "").split(",") if d)
     if 0 in monthdays:
         raise RuleError("BYMONTHDAY must be from 1 to 31 or -31 to -1")
-    return Rule(
+    rule = Rule(
         freq=freq,
         interval=_int("INTERVAL", parts["INTERVAL"], 1, MAX_INTERVAL) if "INTERVAL" in parts else 1,
         byday=_byday(parts["BYDAY"], freq) if "BYDAY" in parts else (),
@@ -132,6 +135,14 @@ def parse(text: str) -> Rule:
         count=_int("COUNT", parts["COUNT"], 1, 9999) if "COUNT" in parts else None,
         until=_until(parts["UNTIL"]) if "UNTIL" in parts else None,
     )
+    if len(rule.text) > MAX_TEXT:
+        # What is stored is the normal form, which may be longer than what was sent (a date-only
+        # UNTIL becomes a UTC date-time): it must fit the column as the sent text did.
+        raise RuleError(
+            f"the rule's normal form is {len(rule.text)} characters, over {MAX_TEXT} "
+            "(a date-only UNTIL is kept as a UTC date-time, 8 characters more)"
+        )
+    return rule
 
 
 def _day_matches(rule: Rule, day: date) -> bool:

@@ -25,7 +25,7 @@ MAX_DURATION = timedelta(days=14)
 
 
 class Recurrence(RequestBody):
-    rule: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+    rule: Annotated[str, StringConstraints(min_length=1, max_length=recurrence.MAX_TEXT)] = Field(
         description="RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY; INTERVAL, BYDAY, BYMONTHDAY, COUNT, UNTIL.",
         schema_extra={"examples": ["FREQ=WEEKLY;BYDAY=SA"]},
     )

@@ -12,6 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
 import app.core.metadata  # noqa: F401  (naming convention first)
+from app.core import recurrence
 from app.core.schema import (
     PROSE,
     TEXT,
@@ -108,7 +109,7 @@ class Need(SQLModel, table=True):
     # was accepted (the limits may change later); `last_ends_at` is when its last occurrence not
     # cancelled ends, which is when the need closes (`closes_at`). Cancelled starts are UTC ISO texts.
     timezone: str | None = Field(default=None, max_length=64)
-    recurrence_rule: str | None = Field(default=None, max_length=200)
+    recurrence_rule: str | None = Field(default=None, max_length=recurrence.MAX_TEXT)
     recurrence_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

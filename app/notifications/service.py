@@ -12,8 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.among import among
-from app.core.errors import Invalid
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_seq_cursor, encode_cursor
 from app.core.timeutil import utcnow
 from app.members.models import Member
 from app.notifications import channels
@@ -144,13 +143,6 @@ async def hold(session: AsyncSession, *, members: Iterable[uuid.UUID | None]) ->
             await _next_seq(session, member_id, postgres=postgres, step=0)
 
 
-def _decode_seq_cursor(cursor: str) -> int:
-    (seq,) = decode_cursor(cursor, "n", 1)
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2**62:
-        raise Invalid("The cursor is not valid for this query.", loc=["query", "cursor"])
-    return seq
-
-
 async def inbox(
     session: AsyncSession, *, member_id: uuid.UUID, unread: bool | None, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:
@@ -160,7 +152,7 @@ async def inbox(
         read_at = col(Notification.read_at)
         stmt = stmt.where(read_at.is_(None) if unread else read_at.is_not(None))
     if cursor:
-        stmt = stmt.where(col(Notification.seq) < _decode_seq_cursor(cursor))
+        stmt = stmt.where(col(Notification.seq) < decode_seq_cursor(cursor, "n", below=2**62))
     rows = list((await session.exec(stmt.order_by(col(Notification.seq).desc()).limit(limit + 1))).all())
     if len(rows) <= limit:
         return rows, None

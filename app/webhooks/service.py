@@ -19,6 +19,7 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.timeutil import utcnow
 from app.organizations import service as organizations
 from app.webhooks.models import (
+    MAX_URL_LENGTH,
     CancelReason,
     Channel,
     DeliveryStatus,
@@ -42,6 +43,14 @@ def new_secret() -> str:
 
 
 def _check_url(data: WebhookCreate, *, allow_private: bool) -> None:
+    if len(str(data.url)) > MAX_URL_LENGTH:
+        # What is stored and called is the URL's normal form, which may be longer than what was
+        # sent (spaces and quotes percent-encoded, an international host in its ASCII form).
+        raise Invalid(
+            f"The URL is over {MAX_URL_LENGTH} characters once normalised (RFC 3986 percent-encoding, "
+            "an international host name in its ASCII form).",
+            loc=["body", "url"],
+        )
     if data.url.username is not None or data.url.password is not None:
         raise Invalid("The URL must not carry a user name or password.", loc=["body", "url"])
     if allow_private or data.url.host is None:
