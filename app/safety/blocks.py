@@ -121,12 +121,18 @@ async def _lock(
     session: AsyncSession, member_ids: Collection[uuid.UUID | None], *, share: bool
 ) -> set[uuid.UUID]:
     """Row-lock these members, in id order (so two lockers never wait on each other in a
-    circle); the ids that exist."""
+    circle); the ids that exist.
+
+    Exclusive is FOR NO KEY UPDATE, not FOR UPDATE: it still waits for every FOR SHARE (`hold`)
+    and excludes other blockers, but not the KEY SHARE lock a foreign key takes on a member's
+    row when a notification, counter or message naming them is inserted. With FOR UPDATE a
+    block, which then locks the pair's matches to end them, and a match step, which locks the
+    match and then inserts its notifications, waited on each other: a deadlock, answered 503."""
     ids = sorted({m for m in member_ids if m is not None})
     if not ids:
         return set()
     stmt = select(Member.id).where(col(Member.id).in_(ids)).order_by(col(Member.id))
-    return set((await session.exec(stmt.with_for_update(read=share))).all())
+    return set((await session.exec(stmt.with_for_update(read=share, key_share=not share))).all())
 
 
 async def hold(session: AsyncSession, member_ids: Collection[uuid.UUID | None]) -> None:
