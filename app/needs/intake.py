@@ -91,6 +91,10 @@ async def _validate(
     return failed, valid
 
 
+def _insert_order(org: uuid.UUID | None, external_id: str | None, index: int) -> tuple[str, str, int]:
+    return (str(org or ""), external_id or "", index)
+
+
 async def create_batch(
     session: AsyncSession,
     *,
@@ -115,6 +119,10 @@ async def create_batch(
         if data.external_id is not None:
             taken[slot] = need.id
         fresh.append((index, need))
+    # Inserted in (organisation, external id) order, whatever the request's order: two batches
+    # naming the same ids in other orders would otherwise each wait on the other's unique-index
+    # entry (a deadlock, answered 503), where in one order the second simply finds them taken.
+    fresh.sort(key=lambda item: _insert_order(item[1].organization_id, item[1].external_id, item[0]))
     try:
         async with savepoint(session):
             session.add_all([need for _, need in fresh])
@@ -123,7 +131,7 @@ async def create_batch(
     except IntegrityError:
         # Another request took one of the external ids meanwhile: settle every valid item again,
         # one by one (in-batch duplicates too: the sibling they pointed at was rolled back).
-        for index, data, _ in valid:
+        for index, data, _ in sorted(valid, key=lambda v: _insert_order(v[2], v[1].external_id, v[0])):
             try:
                 results[index] = BatchResult(
                     index=index,
