@@ -136,12 +136,20 @@ async def _spend(
     session: AsyncSession, *, token: str, purposes: tuple[TokenPurpose, ...]
 ) -> tuple[uuid.UUID, str, str]:
     """Mark the token used, if it is live, of one of these purposes, and names a member:
-    (member id, address it was sent to, purpose). Invalid otherwise."""
-    now = utcnow()
+    (member id, address it was sent to, purpose). Invalid otherwise.
+
+    The member's row is locked first (FOR NO KEY UPDATE), as an erasure takes it before it
+    deletes their tokens: spending a token and then writing the member, against an erasure
+    writing the member and then deleting the token, was a deadlock (a 503)."""
+    now, digest = utcnow(), hash_token(token)
+    owners = select(AccountToken.member_id).where(col(AccountToken.token_hash) == digest)
+    owner = (await session.exec(owners)).first()
+    if owner is not None:
+        await session.exec(select(Member.id).where(col(Member.id) == owner).with_for_update(key_share=True))
     spent = await session.exec(
         update(AccountToken)
         .where(
-            col(AccountToken.token_hash) == hash_token(token),
+            col(AccountToken.token_hash) == digest,
             col(AccountToken.purpose).in_(purposes),
             col(AccountToken.used_at).is_(None),
             col(AccountToken.expires_at) > now,
