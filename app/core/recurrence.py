@@ -127,7 +127,7 @@ def parse(text: str) -> Rule:
     monthdays = tuple(_int("BYMONTHDAY", d, -31, 31) for d in parts.get("BYMONTHDAY", "").split(",") if d)
     if 0 in monthdays:
         raise RuleError("BYMONTHDAY must be from 1 to 31 or -31 to -1")
-    rule = Rule(
+    return Rule(
         freq=freq,
         interval=_int("INTERVAL", parts["INTERVAL"], 1, MAX_INTERVAL) if "INTERVAL" in parts else 1,
         byday=_byday(parts["BYDAY"], freq) if "BYDAY" in parts else (),
@@ -135,14 +135,17 @@ def parse(text: str) -> Rule:
         count=_int("COUNT", parts["COUNT"], 1, 9999) if "COUNT" in parts else None,
         until=_until(parts["UNTIL"]) if "UNTIL" in parts else None,
     )
+
+
+def check_storable(rule: Rule) -> None:
+    """RuleError when the rule's normal form, which is what is stored, is over MAX_TEXT: it may
+    be longer than the text sent (a date-only UNTIL becomes a UTC date-time, 8 characters more).
+    For new input only: `parse` still reads any stored rule (SQLite kept such rules before)."""
     if len(rule.text) > MAX_TEXT:
-        # What is stored is the normal form, which may be longer than what was sent (a date-only
-        # UNTIL becomes a UTC date-time): it must fit the column as the sent text did.
         raise RuleError(
             f"the rule's normal form is {len(rule.text)} characters, over {MAX_TEXT} "
             "(a date-only UNTIL is kept as a UTC date-time, 8 characters more)"
         )
-    return rule
 
 
 def _day_matches(rule: Rule, day: date) -> bool:

@@ -136,6 +136,7 @@ def _recurring(
 ) -> Series:
     try:
         rule = recurrence.parse(rule_text)
+        recurrence.check_storable(rule)
     except recurrence.RuleError as exc:
         raise _invalid(f"recurrence.rule: {exc}.", "recurrence", "rule") from None
     if not recurrence.starts_series(rule, starts_at.astimezone(zone).replace(tzinfo=None)):

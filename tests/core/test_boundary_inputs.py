@@ -9,6 +9,7 @@ import json
 import httpx
 import pytest
 
+from app.core import recurrence
 from tests.factories import (
     NEXT_YEAR,
     activity_body,
@@ -46,6 +47,15 @@ async def test_a_rule_whose_stored_form_outgrows_its_column_is_422(client: httpx
         "/v1/activities", json=activity_body(recurrence={"rule": _long_rule("MO")}), headers=owner.headers
     )
     assert assert_problem(r, 422)["errors"][0]["loc"] == ["body", "recurrence", "rule"]
+
+
+def test_a_stored_rule_of_that_length_still_reads() -> None:
+    """SQLite, which enforces no length, kept such rules before they were refused: reading one
+    (occurrences, batch runs, the HSDS feed) must go on working; only new input is refused."""
+    rule = recurrence.parse(_long_rule("SA"))
+    assert len(rule.text) == 208
+    with pytest.raises(recurrence.RuleError, match="normal form"):
+        recurrence.check_storable(rule)
 
 
 async def test_a_webhook_url_whose_normal_form_is_too_long_is_422(client: httpx.AsyncClient) -> None:
