@@ -78,8 +78,12 @@ async def resolve(session: AsyncSession, *, caller: Caller, settings: Settings) 
 
 async def lock_member(session: AsyncSession, *, member_id: object) -> None:
     """Hold the member's row until the transaction ends: their counted writes queue behind it,
-    so a count and the insert it allows are never split by another request of theirs."""
-    await session.exec(select(Member.id).where(col(Member.id) == member_id).with_for_update())
+    so a count and the insert it allows are never split by another request of theirs.
+
+    FOR NO KEY UPDATE, as a block's lock (app.safety.blocks): it excludes every other counted
+    write of theirs, but not the KEY SHARE a foreign key takes when another transaction inserts
+    a row naming them (a notification, a message), which FOR UPDATE would make wait."""
+    await session.exec(select(Member.id).where(col(Member.id) == member_id).with_for_update(key_share=True))
 
 
 def over_daily_limit(

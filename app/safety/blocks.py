@@ -137,8 +137,8 @@ async def _lock(
 
 async def hold(session: AsyncSession, member_ids: Collection[uuid.UUID | None]) -> None:
     """Before deciding that people may meet (a claim, a proposal, a run's proposals): until this
-    transaction ends, no block between them can be made (FOR SHARE against a block's FOR
-    UPDATE). So a new match is either refused because the block came first, or made first and
+    transaction ends, no block between them can be made (FOR SHARE against a block's FOR NO
+    KEY UPDATE). So a new match is either refused because the block came first, or made first and
     then ended by the block; never made after a block that missed it."""
     await _lock(session, member_ids, share=True)
 
