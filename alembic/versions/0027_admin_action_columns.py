@@ -38,6 +38,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # A reason over 2,000 characters would not fit the narrower column: its end is cut.
+    op.execute(
+        "UPDATE members SET suspension_reason = substr(suspension_reason, 1, 2000) "
+        "WHERE length(suspension_reason) > 2000"
+    )
     with op.batch_alter_table("members") as batch:
         batch.alter_column(
             "suspension_reason",

@@ -24,8 +24,9 @@ async def still_shown(
 ) -> set[uuid.UUID]:
     """Of `need_ids`, those an alert would still tell this member of: still open (not matched,
     fulfilled, cancelled, nor past its window) and still visible to them as a list shows it
-    (app.needs.search.visible_sql, as a member acting for no organisation: public, its requester
-    not suspended, neither of the two blocked by the other)."""
+    (app.needs.search.visible_sql, as a member acting for no organisation: public with its
+    requester not suspended, or their own, and neither of the two blocked by the other; alerts
+    are never of one's own need, so in practice the first)."""
     stmt = select(Need.id).where(
         col(Need.id).in_(need_ids),
         status_filter(NeedStatus.open),

@@ -122,10 +122,13 @@ async def create_batch(
     # Inserted in (organisation, external id) order, whatever the request's order: two batches
     # naming the same ids in other orders would otherwise each wait on the other's unique-index
     # entry (a deadlock, answered 503), where in one order the second simply finds them taken.
-    fresh.sort(key=lambda item: _insert_order(item[1].organization_id, item[1].external_id, item[0]))
+    # Events and alerts still follow the request's order.
+    inserts = sorted(
+        fresh, key=lambda item: _insert_order(item[1].organization_id, item[1].external_id, item[0])
+    )
     try:
         async with savepoint(session):
-            session.add_all([need for _, need in fresh])
+            session.add_all([need for _, need in inserts])
             await webhooks.emit(session, [service.created_event(need) for _, need in fresh])
         results.update({i: BatchResult(index=i, status=201, id=need.id) for i, need in fresh})
     except IntegrityError:
