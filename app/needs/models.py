@@ -58,6 +58,16 @@ class Contact(SQLModel):
     phone: Phone
 
 
+class ContactView(SQLModel):
+    """A need's contact as stored, in the owner and participant views. Not the request's model:
+    a stored name or phone is shown as it was accepted, and never checked again against rules
+    tightened since (a name with a control character, accepted before they were refused, made
+    every read and list of that need a 500)."""
+
+    name: str
+    phone: str
+
+
 class Need(SQLModel, table=True):
     __tablename__ = "needs"
     __table_args__ = (
@@ -323,7 +333,7 @@ class NeedParticipant(_NeedView):
     updated_at: datetime
     location: Point | None
     address: str | None
-    contact: Contact | None
+    contact: ContactView | None
 
 
 class FiledBy(SQLModel):
@@ -340,7 +350,7 @@ class NeedOwner(_NeedView):
     updated_at: datetime
     location: Point | None
     address: str | None
-    contact: Contact | None
+    contact: ContactView | None
     requester_id: uuid.UUID | None = Field(
         description="The member who asked for themselves and owns the need; null when the "
         "organisation owns it (filed for someone, see `filed_by`)."

@@ -36,9 +36,8 @@ def _fields(need: Need, distance_km: float | None) -> dict[str, Any]:
         {"lat": need.approx_lat, "lon": need.approx_lon} if need.approx_lat is not None else None
     )
     data["location"] = {"lat": need.lat, "lon": need.lon} if need.lat is not None else None
-    data["contact"] = (
-        {"name": need.contact_name, "phone": need.contact_phone} if need.contact_name is not None else None
-    )
+    has_contact = need.contact_name is not None and need.contact_phone is not None
+    data["contact"] = {"name": need.contact_name, "phone": need.contact_phone} if has_contact else None
     data["distance_km"] = round_half_km(distance_km) if distance_km is not None else None
     data["filed_by"] = _filed_by(need)
     data["recurrence"] = recurrence_view(need.recurrence_rule, need.recurrence_until)
