@@ -4,10 +4,10 @@ rule on its own wall clock (app/core/recurrence.py), each as long on that clock 
 from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from app.activities.models import Activity
 from app.core import recurrence, series
+from app.core.timeutil import stored_zone
 
 
 @lru_cache(maxsize=1024)
@@ -20,7 +20,7 @@ def windows(activity: Activity) -> Iterator[tuple[datetime, datetime]]:
     if activity.recurrence_rule is None:
         yield activity.starts_at, activity.ends_at
         return
-    zone = ZoneInfo(activity.timezone)
+    zone = stored_zone(activity.timezone)
     duration = series.wall_duration(activity.starts_at, activity.ends_at, zone)
     starts = recurrence.occurrences(
         _rule(activity.recurrence_rule),

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+
+from app.core.timeutil import stored_zone
 
 if TYPE_CHECKING:  # imported where a document is written: ~5 MB a server process rarely needs
     from icalendar import Event, vRecur
@@ -55,7 +56,7 @@ class Entry:
 
 def _zone(name: str) -> tzinfo:
     # UTC is written as UTC ("...Z"), which needs no VTIMEZONE.
-    return UTC if name == "UTC" else ZoneInfo(name)
+    return UTC if name == "UTC" else stored_zone(name)
 
 
 def _event(entry: Entry, now: datetime) -> "Event":

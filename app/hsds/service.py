@@ -10,13 +10,13 @@ import math
 import uuid
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities import service as activities
 from app.activities.models import Activity
 from app.core import recurrence
+from app.core.timeutil import stored_zone
 from app.hsds.models import (
     HsdsAccessibility,
     HsdsLanguage,
@@ -69,7 +69,7 @@ def _repeat(activity: Activity, first: datetime) -> dict[str, Any]:
 
 
 def schedule(activity: Activity) -> HsdsSchedule:
-    zone = ZoneInfo(activity.timezone)
+    zone = stored_zone(activity.timezone)
     first, first_end = activity.starts_at.astimezone(zone), activity.ends_at.astimezone(zone)
     last = activity.last_ends_at.astimezone(zone)
     offset = first.utcoffset()

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from app.core import recurrence, series
 from app.core.errors import Invalid
+from app.core.timeutil import stored_zone
 from app.needs.models import OccurrenceStatus
 
 NEED = series.Names(start="window_start", end="window_end", noun="need")
@@ -52,7 +52,7 @@ def _starts(need: Any) -> Iterator[datetime]:
     yield from recurrence.occurrences(
         _rule(need.recurrence_rule),
         first_start=need.window_start,
-        zone=ZoneInfo(need.timezone),
+        zone=stored_zone(need.timezone),
         until=need.recurrence_until,
         # The series as accepted: later limits neither cut it short nor lengthen it.
         horizon=need.last_starts_at or need.window_start,
@@ -63,7 +63,7 @@ def _windows(need: Any) -> Iterator[tuple[datetime, datetime]]:
     if not recurs(need):
         yield from ((s, need.window_end) for s in _starts(need))
         return
-    zone = ZoneInfo(need.timezone)
+    zone = stored_zone(need.timezone)
     duration = series.wall_duration(need.window_start, need.window_end, zone)
     for start in _starts(need):
         yield start, series.end_of(start, duration, zone)

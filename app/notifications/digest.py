@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,7 +32,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
-from app.core.timeutil import utcnow
+from app.core.timeutil import stored_zone, utcnow
 from app.core.transactions import commit_own
 from app.notifications.channels import DIGESTED, Recipient, recipients, unsubscribe_url
 from app.notifications.mail import render_digest
@@ -64,7 +63,7 @@ class Window:
 def window(now: datetime, quiet_hours: dict[str, str] | None, timezone: str) -> Window:
     """The local day before `now`'s in `timezone` (an IANA name), as UTC instants, and when its
     digest is due (midnight local, moved to the end of quiet hours that hold it)."""
-    zone = ZoneInfo(timezone)
+    zone = stored_zone(timezone)
     day = now.astimezone(zone).date() - timedelta(days=1)
     start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)

@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.core.timeutil import stored_zone
+
 
 def _clock(hhmm: str) -> time | None:
     """`HH:MM`; `24:00` is the end of the day (None)."""
@@ -38,7 +40,7 @@ def quiet_until(now: datetime, quiet_hours: Mapping[str, Any] | None, timezone: 
     if not quiet_hours:
         return None
     start, end = _clock(str(quiet_hours["start"])), _clock(str(quiet_hours["end"]))
-    zone = ZoneInfo(timezone)
+    zone = stored_zone(timezone)
     local = now.astimezone(zone)
     today, clock = local.date(), local.time().replace(tzinfo=None)
     if start is None:  # a start of 24:00 is the next midnight: the window starts at 00:00

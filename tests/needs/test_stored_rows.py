@@ -1,15 +1,23 @@
-"""Rows an older release wrote, which today's input rules would refuse, are still read: no
-read or list of them is a 5xx. Views show what is stored; only new input is checked."""
+"""Rows an older release (or an older tzdata) left, which today's input rules would refuse, are
+still read: no read, list, feed or job over them is a 5xx. Views show what is stored; only new
+input is checked."""
 
 import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 from sqlmodel import col
 
+from app.activities.models import Activity
+from app.core.timeutil import utcnow
 from app.needs.models import Need
-from tests.factories import member, need_body
+from app.notifications.digest import window
+from app.notifications.quiet import due_at
+from tests.factories import activity_body, member, need_body, weekly_series
 
 
 async def test_a_contact_name_accepted_before_its_rules_tightened_is_shown_as_stored(
@@ -45,3 +53,41 @@ async def test_a_contact_name_accepted_before_its_rules_tightened_is_shown_as_st
         f"/v1/needs/{need_id}", json=fix, headers={**owner.headers, "If-Match": r.headers["ETag"]}
     )
     assert r.status_code == 200, r.text
+
+
+GONE_ZONE = "US/Pacific-New"  # in tzdata until 2020b, which dropped it
+
+
+async def test_a_time_zone_the_tzdata_no_longer_has_is_read_as_utc(
+    client: httpx.AsyncClient, application: FastAPI
+) -> None:
+    """Zones are checked when written; a tzdata release may later drop one. Rows naming it are
+    read as UTC (and logged), not made a 500 for every list, feed and job that reads them."""
+    with pytest.raises(ZoneInfoNotFoundError):
+        ZoneInfo(GONE_ZONE)  # else this test proves nothing
+    owner = await member(client)
+    need = await client.post("/v1/needs", json=need_body(**weekly_series()), headers=owner.headers)
+    assert need.status_code == 201, need.text
+    activity = await client.post("/v1/activities", json=activity_body(), headers=owner.headers)
+    assert activity.status_code == 201, activity.text
+    async with application.state.sessionmaker() as session:
+        for table, row in ((Need, need), (Activity, activity)):
+            stored = (
+                update(table).where(col(table.id) == uuid.UUID(row.json()["id"])).values(timezone=GONE_ZONE)
+            )
+            await session.exec(stored)
+        await session.commit()
+    for path in (
+        "/v1/needs",
+        f"/v1/needs/{need.json()['id']}",
+        f"/v1/needs/{need.json()['id']}/occurrences",
+        "/v1/hsds/services",
+        f"/v1/activities/{activity.json()['id']}/calendar.ics",
+        "/v1/members/me/export",
+    ):
+        r = await client.get(path, headers=owner.headers)
+        assert r.status_code == 200, (path, r.text)
+    # The digest's and quiet hours' clocks, for a member whose settings name it.
+    now = utcnow()
+    assert window(now, {"start": "22:00", "end": "07:00"}, GONE_ZONE).day == (now - timedelta(days=1)).date()
+    due_at(now, {"start": "22:00", "end": "07:00"}, GONE_ZONE)
