@@ -164,6 +164,18 @@ class NotificationSettingsBody(RequestBody):
     timezone: Timezone = Field(default="UTC", description="The zone quiet hours are read in.")
 
 
+class NotificationSettingsView(SQLModel):
+    """A member's notification settings as stored (GET and PUT answer this): the body's fields,
+    with the time zone shown as stored, never checked again as input. A zone accepted once may
+    be missing from a later tzdata (2020b dropped US/Pacific-New); it is then read as UTC
+    (app.core.timeutil.stored_zone) and shown as it is, for the member to replace."""
+
+    email: bool
+    push: bool
+    alerts: Alerts
+    timezone: str = Field(description="The zone quiet hours are read in (an IANA name).")
+
+
 class NotificationSettings(SQLModel, table=True):
     """Stored only once a member has changed something; until then the defaults apply."""
 

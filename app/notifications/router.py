@@ -22,6 +22,7 @@ from app.notifications.models import (
     MarkRead,
     NotificationPublic,
     NotificationSettingsBody,
+    NotificationSettingsView,
     PushPublicKey,
     PushSubscriptionCreate,
     PushSubscriptionPublic,
@@ -109,22 +110,22 @@ async def stream_notifications(
 
 @router.get(
     "/members/me/notification-settings",
-    response_model=NotificationSettingsBody,
+    response_model=NotificationSettingsView,
     responses=problems(401, 403),
 )
-async def read_notification_settings(member: CurrentMember, session: SessionDep) -> NotificationSettingsBody:
+async def read_notification_settings(member: CurrentMember, session: SessionDep) -> NotificationSettingsView:
     """The caller's settings; the defaults (email on, push off, alerts off, UTC) until changed."""
     return await service.get_settings(session, member_id=member.id)
 
 
 @router.put(
     "/members/me/notification-settings",
-    response_model=NotificationSettingsBody,
+    response_model=NotificationSettingsView,
     responses=_MEMBER_ERRORS,
 )
 async def replace_notification_settings(
     body: NotificationSettingsBody, member: CurrentMember, session: SessionDep
-) -> NotificationSettingsBody:
+) -> NotificationSettingsView:
     """Replace the caller's settings whole; a field left out takes its default."""
     return await service.put_settings(session, member_id=member.id, body=body)
 

@@ -24,6 +24,7 @@ from app.notifications.models import (
     NotificationCounter,
     NotificationSettings,
     NotificationSettingsBody,
+    NotificationSettingsView,
     uuid7,
 )
 
@@ -216,21 +217,21 @@ async def resume_point(session: AsyncSession, *, member_id: uuid.UUID, last_even
     return int(newest.one() or 0)
 
 
-def _view(row: NotificationSettings | None) -> NotificationSettingsBody:
+def _view(row: NotificationSettings | None) -> NotificationSettingsView:
     if row is None:
-        return NotificationSettingsBody()
-    return NotificationSettingsBody(
+        return NotificationSettingsView.model_validate(NotificationSettingsBody().model_dump())
+    return NotificationSettingsView(
         email=row.email, push=row.push, alerts=Alerts.model_validate(row.alerts), timezone=row.timezone
     )
 
 
-async def get_settings(session: AsyncSession, *, member_id: uuid.UUID) -> NotificationSettingsBody:
+async def get_settings(session: AsyncSession, *, member_id: uuid.UUID) -> NotificationSettingsView:
     return _view(await session.get(NotificationSettings, member_id))
 
 
 async def put_settings(
     session: AsyncSession, *, member_id: uuid.UUID, body: NotificationSettingsBody
-) -> NotificationSettingsBody:
+) -> NotificationSettingsView:
     """Replace the member's settings whole (one upsert, so two PUTs at once cannot both insert)."""
     values = {
         "email": body.email,

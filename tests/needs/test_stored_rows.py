@@ -16,6 +16,7 @@ from app.activities.models import Activity
 from app.core.timeutil import utcnow
 from app.needs.models import Need
 from app.notifications.digest import window
+from app.notifications.models import NotificationSettings
 from app.notifications.quiet import due_at
 from tests.factories import activity_body, member, need_body, weekly_series
 
@@ -87,6 +88,19 @@ async def test_a_time_zone_the_tzdata_no_longer_has_is_read_as_utc(
     ):
         r = await client.get(path, headers=owner.headers)
         assert r.status_code == 200, (path, r.text)
+    # A member whose settings name it reads them (as stored, to replace) and exports them.
+    body = {"alerts": {"enabled": True, "quiet_hours": {"start": "22:00", "end": "07:00"}}}
+    r = await client.put("/v1/members/me/notification-settings", json=body, headers=owner.headers)
+    assert r.status_code == 200, r.text
+    async with application.state.sessionmaker() as session:
+        settings = update(NotificationSettings).where(
+            col(NotificationSettings.member_id) == uuid.UUID(owner.id)
+        )
+        await session.exec(settings.values(timezone=GONE_ZONE))
+        await session.commit()
+    r = await client.get("/v1/members/me/notification-settings", headers=owner.headers)
+    assert (r.status_code, r.json()["timezone"]) == (200, GONE_ZONE), r.text
+    assert (await client.get("/v1/members/me/export", headers=owner.headers)).status_code == 200
     # The digest's and quiet hours' clocks, for a member whose settings name it.
     now = utcnow()
     assert window(now, {"start": "22:00", "end": "07:00"}, GONE_ZONE).day == (now - timedelta(days=1)).date()
